@@ -1,0 +1,19 @@
+"""wideflow: very wide shallow and deep networks trained by fused C++ gradient descent, measured against
+the limits theory predicts (splines, kernel interpolants, closed-form linear dynamics, conservation laws).
+
+    import wideflow as wf
+    net = wf.ShallowReLU.init(10_000, scheme="gaussian", inner_scale=0.1)
+    run = wf.train(net, x, y, lr=..., steps=...)
+"""
+
+from __future__ import annotations
+
+from . import schedules
+from ._core import openmp_enabled, threads_available
+from .recording import Run
+from .shallow import ShallowReLU
+from .training import train
+
+__version__ = "0.1.0"
+
+__all__ = ["ShallowReLU", "Run", "train", "schedules", "threads_available", "openmp_enabled", "__version__"]

@@ -1,0 +1,198 @@
+"""The gradient-descent driver shared by every model family.
+
+A model provides an *engine* (see `Engine`) whose `run` executes a bounded chunk of fused GD steps in C++.
+This loop calls it chunk after chunk, sized to take about `chunk_seconds` each, so that between chunks it
+can record, take snapshots, update a progress bar, notice Ctrl-C, and handle divergence:
+
+* the loss of every step comes back from C++, and the steps chosen by `record` are kept;
+* a chunk whose loss or parameters become non-finite is replayed from a checkpoint (the kernels are
+  deterministic) up to the last finite state, which the model keeps; the run says at which step it broke;
+* Ctrl-C ends the run after the chunk in progress, with everything so far recorded.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from .recording import Run, record_steps, snapshot_steps
+from .schedules import Schedule, checked_values
+
+
+class Engine:
+    """Protocol of a model's GD engine (subclass and override)."""
+
+    has_metrics = False  # whether metrics() is worth a chunk break at every recorded step
+
+    def loss(self) -> float:
+        raise NotImplementedError
+
+    def run(self, lrs: np.ndarray, losses: np.ndarray) -> tuple[int, bool]:
+        """Run len(lrs) steps; losses[s] = loss at the start of step s. Returns (steps_done, diverged)
+        with the convention of the C++ kernels: if diverged, the state `steps_done` steps after the
+        chunk start is the first non-finite one."""
+        raise NotImplementedError
+
+    def checkpoint(self):
+        raise NotImplementedError
+
+    def restore(self, ck) -> None:
+        raise NotImplementedError
+
+    def snapshot(self) -> dict:
+        raise NotImplementedError
+
+    def metrics(self) -> dict:
+        return {}
+
+    def finish(self) -> None:
+        """Called once when the run ends (e.g. to write state back to the model)."""
+
+
+class _Interrupt:
+    """Turns SIGINT into a flag while a run is in progress (main thread only)."""
+
+    def __init__(self):
+        self.hit = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._old = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:  # pragma: no cover - embedded interpreters
+                self._old = None
+        return self
+
+    def _handler(self, signum, frame):
+        if self.hit and callable(self._old):  # second Ctrl-C: behave as before
+            self._old(signum, frame)
+        self.hit = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+def _progress_bar(progress, total: int, desc: str):
+    enabled = sys.stderr.isatty() if progress is None else bool(progress)
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", unit_scale=True, leave=False, mininterval=0.5)
+
+
+def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", record_points: int = 200,
+           snapshots=None, progress=None, keep_finite: bool = True, chunk_seconds: float = 0.2,
+           desc: str = "train") -> Run:
+    rec = record_steps(record, steps, record_points)
+    snaps = snapshot_steps(snapshots, steps)
+    stops = np.union1d(snaps, rec if engine.has_metrics else np.zeros(0, dtype=np.int64))
+    rec_loss = np.full(rec.size, np.nan)
+    rec_t = np.full(rec.size, np.nan)
+    metrics: dict[str, list] = {}
+    snap_list: list = []
+    status, diverged_at = "completed", None
+
+    def at_state(step: int, loss: float, t: float) -> None:
+        k = np.searchsorted(rec, step)
+        if k < rec.size and rec[k] == step:
+            rec_loss[k], rec_t[k] = loss, t
+            if engine.has_metrics:
+                for name, val in engine.metrics().items():
+                    metrics.setdefault(name, []).append((step, val))
+        k = np.searchsorted(snaps, step)
+        if k < snaps.size and snaps[k] == step:
+            snap_list.append((step, engine.snapshot()))
+
+    def end_at(step: int, loss: float, t: float):
+        """Truncate the record at `step`, where the run ended early, and make sure that state is in it."""
+        keep = rec <= step
+        r, rl, rt = rec[keep], rec_loss[keep], rec_t[keep]
+        if r[-1] != step:
+            r, rl, rt = np.append(r, step), np.append(rl, loss), np.append(rt, t)
+            if engine.has_metrics:
+                for name, val in engine.metrics().items():
+                    metrics.setdefault(name, []).append((step, val))
+        return r, rl, rt
+
+    start_time = time.perf_counter()
+    step, t_flow = 0, 0.0
+    loss0 = engine.loss()
+    at_state(0, loss0, 0.0)
+    if not np.isfinite(loss0):
+        status, diverged_at = "diverged", 0
+        warnings.warn("train: the initial loss is not finite; nothing was trained", RuntimeWarning, stacklevel=3)
+        steps = 0
+    bar = _progress_bar(progress, steps, desc)
+    chunk = 1
+    with _Interrupt() as intr:
+        while step < steps:
+            if intr.hit:
+                status = "interrupted"
+                break
+            k = np.searchsorted(stops, step, side="right")
+            stop = min(steps, step + chunk, int(stops[k]) if k < stops.size else steps)
+            lrs = checked_values(schedule, step, stop)
+            ck = engine.checkpoint() if keep_finite else None
+            buf = np.empty(stop - step)
+            tick = time.perf_counter()
+            done, diverged = engine.run(lrs, buf)
+            elapsed = time.perf_counter() - tick
+            end_loss = np.nan if diverged else engine.loss()
+            if not diverged and not np.isfinite(end_loss):
+                diverged, done = True, stop - step
+            tcum = t_flow + np.concatenate([[0.0], np.cumsum(lrs)])
+            # losses of the states step .. step+done-1 (all finite)
+            lo, hi = np.searchsorted(rec, [step, step + done])
+            for k in range(lo, hi):
+                if rec[k] != step:  # the chunk's first state was recorded at the end of the last chunk
+                    rec_loss[k], rec_t[k] = buf[rec[k] - step], tcum[rec[k] - step]
+            if diverged:
+                diverged_at = step + done
+                last_good = diverged_at - 1
+                if keep_finite and last_good >= step:
+                    engine.restore(ck)
+                    if last_good > step:
+                        replay = np.empty(last_good - step)
+                        engine.run(lrs[: last_good - step], replay)
+                    final_loss, t_flow = engine.loss(), tcum[last_good - step]
+                else:
+                    last_good, final_loss, t_flow = diverged_at, np.nan, tcum[done]
+                status, step = "diverged", last_good
+                rec, rec_loss, rec_t = end_at(step, final_loss, t_flow)
+                warnings.warn(
+                    f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); "
+                    f"the model keeps the last finite state, step {step}" + ("" if keep_finite else
+                    " (keep_finite=False: the model holds the non-finite state)"),
+                    RuntimeWarning, stacklevel=3)
+                break
+            step, t_flow = stop, tcum[-1]
+            at_state(step, end_loss, t_flow)
+            if bar is not None:
+                bar.update(len(lrs))
+                bar.set_postfix(loss=f"{end_loss:.3e}", refresh=False)
+            # next chunk: aim at chunk_seconds, grow at most 4x at a time
+            per_step = elapsed / max(len(lrs), 1)
+            want = int(chunk_seconds / per_step) if per_step > 0 else chunk * 4
+            chunk = max(1, min(chunk * 4, want))
+    if bar is not None:
+        bar.close()
+    engine.finish()
+    if status == "interrupted":
+        rec, rec_loss, rec_t = end_at(step, engine.loss(), t_flow)
+        warnings.warn(f"train: interrupted at step {step}; the model holds that state", RuntimeWarning,
+                      stacklevel=3)
+    out_metrics = {}
+    for name, pairs in metrics.items():
+        keep = [v for s, v in pairs if s <= step]
+        out_metrics[name] = np.asarray(keep)
+    return Run(steps=rec, t=rec_t, loss=rec_loss, metrics=out_metrics, snapshots=snap_list, status=status,
+               diverged_at=diverged_at, wall_time=time.perf_counter() - start_time, method="gd")

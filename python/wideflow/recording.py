@@ -1,0 +1,99 @@
+"""Which steps a training run records, and the record it returns."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def record_steps(spec, steps: int, points: int = 200) -> np.ndarray:
+    """The sorted step indices to record for a run of `steps` steps (state indices 0..steps).
+
+    spec:
+      "log" (default): about `points` log-spaced indices;
+      "all": every step;
+      an int k: every k-th step;
+      a sequence of ints: exactly those (must lie in [0, steps]).
+    Step 0 and the last step are always included.
+    """
+    if isinstance(spec, str):
+        if spec == "log":
+            if steps <= points:
+                idx = np.arange(steps + 1)
+            else:
+                idx = np.unique(np.round(np.geomspace(1, steps, points)).astype(np.int64))
+        elif spec == "all":
+            idx = np.arange(steps + 1)
+        else:
+            raise ValueError(f"record: unknown value {spec!r}; expected 'log', 'all', an int or a list of steps")
+    elif isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
+        if spec < 1:
+            raise ValueError(f"record: the recording interval must be >= 1, got {spec}")
+        idx = np.arange(0, steps + 1, int(spec))
+    else:
+        try:
+            idx = np.asarray(spec, dtype=np.int64).ravel()
+        except (TypeError, ValueError) as exc:
+            raise TypeError("record: expected 'log', 'all', an int or a list of step indices") from exc
+        if idx.size and (idx.min() < 0 or idx.max() > steps):
+            raise ValueError(f"record: step indices must lie in [0, {steps}]")
+    return np.unique(np.concatenate([[0, steps], idx])).astype(np.int64)
+
+
+def snapshot_steps(spec, steps: int) -> np.ndarray:
+    """Steps at which to keep parameter copies: None (none), "log" (~30 log-spaced), an int count of
+    log-spaced snapshots, or an explicit list."""
+    if spec is None:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(spec, str):
+        if spec != "log":
+            raise ValueError(f"snapshots: unknown value {spec!r}; expected None, 'log', an int or a list of steps")
+        return record_steps("log", steps, points=30)
+    if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
+        if spec < 2:
+            raise ValueError(f"snapshots: need at least 2 snapshots, got {spec}")
+        return record_steps("log", steps, points=int(spec))
+    return record_steps(spec, steps)
+
+
+@dataclass
+class Run:
+    """What `wf.train` returns.
+
+    Attributes
+    ----------
+    steps : recorded step indices (always 0 and the last step reached)
+    t : flow time at each recorded step, t_k = sum_{s < k} eta_s (gradient descent) or the integration time
+    loss : loss 1/2 sum (f(x_j) - y_j)^2 at each recorded step
+    metrics : extra per-record arrays (model dependent: layer norms, singular values, ...)
+    snapshots : list of (step, {name: array copy}) parameter snapshots
+    status : "completed", "diverged" (loss or parameters became non-finite) or "interrupted" (Ctrl-C)
+    diverged_at : first step whose state was not finite (the model keeps the state one step earlier)
+    wall_time : seconds spent training
+    """
+
+    steps: np.ndarray
+    t: np.ndarray
+    loss: np.ndarray
+    metrics: dict = field(default_factory=dict)
+    snapshots: list = field(default_factory=list)
+    status: str = "completed"
+    diverged_at: int | None = None
+    wall_time: float = 0.0
+    method: str = "gd"
+    info: dict = field(default_factory=dict)
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.loss[-1])
+
+    @property
+    def final_step(self) -> int:
+        return int(self.steps[-1])
+
+    def __repr__(self) -> str:
+        extra = f", diverged_at={self.diverged_at}" if self.diverged_at is not None else ""
+        return (f"Run(method={self.method!r}, status={self.status!r}, steps={self.final_step}, "
+                f"final_loss={self.final_loss:.6g}, wall_time={self.wall_time:.3g}s{extra})")
