@@ -121,7 +121,7 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
     ChunkResult res;
     const ChunkPlan plan = forward_plan(net.m, n);
     std::vector<double> partial(static_cast<std::size_t>(plan.count * n));
-    std::vector<double> chunk_bad(static_cast<std::size_t>(plan.count));
+    std::vector<int> chunk_bad(static_cast<std::size_t>(plan.count));
     std::vector<double> r(static_cast<std::size_t>(n));
     std::vector<T> xt(static_cast<std::size_t>(n)), rt(static_cast<std::size_t>(n)),
         rxt(static_cast<std::size_t>(n));
@@ -144,7 +144,7 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
 
         parallel_for(plan.count, threads, [&](index_t k) {
             double* part = partial.data() + k * n;
-            T bad = T(0);
+            int bad = 0;
             alignas(64) T ga[kBlock], gb[kBlock], gc[kBlock];
             const index_t i0 = plan.begin(k), i1 = plan.end(k, net.m);
             for (index_t s0 = i0; s0 < i1; s0 += kBlock) {
@@ -173,16 +173,17 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
                     a[i] = an;
                     b[i] = bn;
                     c[i] = cn;
-                    bad += an * T(0) + bn * T(0) + cn * T(0);  // NaN iff something is not finite
+                    // x - x is 0 for finite x and NaN otherwise (integer OR: vectorizable, order-free)
+                    bad |= int(!((an - an) == T(0) && (bn - bn) == T(0) && (cn - cn) == T(0)));
                 }
                 // next step's predictions
                 for (index_t j = 0; j < n; ++j) part[j] += double(block_forward(a, b, c, len, xt[j]));
             }
-            chunk_bad[k] = double(bad);
+            chunk_bad[k] = bad;
         });
 
         bool finite = true;
-        for (index_t k = 0; k < plan.count; ++k) finite = finite && std::isfinite(chunk_bad[k]);
+        for (index_t k = 0; k < plan.count; ++k) finite = finite && !chunk_bad[k];
         for (index_t j = 0; j < n; ++j) {
             double acc = 0.0;
             for (index_t k = 0; k < plan.count; ++k) acc += partial[k * n + j];
