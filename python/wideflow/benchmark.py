@@ -98,7 +98,15 @@ def square_wave(n: int):
 def time_wideflow(m, n, dtype, threads, kernel, repeats, seed=0):
     net = ShallowReLU.init(m, inner_scale=1.0, dtype=dtype, seed=seed)
     x, y = square_wave(n)
-    step = {"direct": _core.shallow_gd_direct, "sorted": _core.shallow_gd_sorted}[kernel]
+    if kernel == "sorted":
+        bins = np.empty(m, dtype=np.int32)
+        _core.shallow_gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, x, y, net(x), np.zeros(0), 1.0, 1.0,
+                                np.zeros(0), threads, bins, False)
+
+        def step(*args):
+            return _core.shallow_gd_sorted(*args, bins, True)
+    else:
+        step = _core.shallow_gd_direct
     pred = net(x, kernel=kernel)
     # a step size that keeps the parameters bounded over many repeats
     one = np.full(1, 1e-3)

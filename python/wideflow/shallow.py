@@ -14,8 +14,8 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._validate import choice, dtype_of, finite_vector, positive_float, positive_int, same_length
-from .driver import Engine
+from ._validate import choice, dtype_of, finite_vector, inplace_array, positive_float, positive_int, same_length
+from .driver import Engine, FlowEngine
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
 KERNELS = ("auto", "direct", "sorted")
@@ -67,6 +67,7 @@ class ShallowReLU:
         self.b = finite_vector("b", b, dt)
         self.c = finite_vector("c", c, dt)
         same_length(("a", "b", "c"), self.a, self.b, self.c)
+        self._dtype, self._width = dt, self.a.size
         self._alpha_spec = alpha
         self.alpha = _alpha_value(alpha, self.a.size)
 
@@ -82,7 +83,8 @@ class ShallowReLU:
               c ~ N(0, outer_scale^2) (the "uniform initialization" whose kernel limit is the natural cubic
               spline);
           "box": (a, b) ~ U([-1, 1]^2) times inner_scale (PyTorch's nn.Linear(1, m) init), c ~ N(0, outer_scale^2).
-        antisymmetric: draw m/2 neurons and append copies (a, b, -c), so that f_0 = 0 exactly (m must be even).
+        antisymmetric: draw m/2 neurons and pair each with a copy (a, b, -c) next to it, so that f_0 = 0
+            exactly (m must be even).
         The relative layer scale delta_i = c_i^2 - a_i^2 - b_i^2 decides the regime: delta >> 0 adaptive,
         delta << 0 kernel (Williams et al. 2019).
         """
@@ -108,8 +110,8 @@ class ShallowReLU:
             a = rng.uniform(-1.0, 1.0, k) * s_in
             b = rng.uniform(-1.0, 1.0, k) * s_in
         c = rng.standard_normal(k) * s_out
-        if antisymmetric:
-            a, b, c = np.concatenate([a, a]), np.concatenate([b, b]), np.concatenate([c, -c])
+        if antisymmetric:  # neighbours (a, b, c), (a, b, -c): their terms cancel exactly in every kernel
+            a, b, c = np.repeat(a, 2), np.repeat(b, 2), np.stack([c, -c], axis=1).ravel()
         return cls(a, b, c, alpha, dtype=dt)
 
     def copy(self) -> "ShallowReLU":
@@ -118,11 +120,11 @@ class ShallowReLU:
     # ------------------------------------------------------------------ basic properties
     @property
     def width(self) -> int:
-        return int(self.a.size)
+        return int(self._width)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.a.dtype
+        return self._dtype
 
     def __repr__(self) -> str:
         return f"ShallowReLU(width={self.width}, alpha={self.alpha:g}, dtype={self.dtype.name})"
@@ -134,8 +136,12 @@ class ShallowReLU:
         O(m log P + P)), or "auto" (chosen by problem size).
         """
         choice("kernel", kernel, KERNELS)
-        xa = np.asarray(x, dtype=np.float64)
+        try:
+            xa = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"x: expected real numbers ({exc})") from exc
         flat = finite_vector("x", xa.ravel(), allow_empty=True)
+        self.check()
         out = np.empty_like(flat)
         if flat.size:
             nthreads = _threads(threads)
@@ -187,21 +193,48 @@ class ShallowReLU:
         """Mask of neurons inactive on every point of x (they get zero gradient forever)."""
         return ~self.active(x).any(axis=0)
 
+    def check(self) -> None:
+        """Verify the parameter arrays (which users may replace or edit): same dtype, contiguous, equal
+        lengths, finite. Raises naming the array."""
+        for name in ("a", "b", "c"):
+            arr = getattr(self, name)
+            inplace_array(name, arr, self._dtype, (self._width,))
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name}: contains a non-finite value at index "
+                                 f"{int(np.flatnonzero(~np.isfinite(arr))[0])}")
+
     def state(self) -> dict:
         """Copies of the parameters (for snapshots and checkpoints)."""
         return {"a": self.a.copy(), "b": self.b.copy(), "c": self.c.copy()}
 
     # ------------------------------------------------------------------ training
     def _gd_engine(self, data, options):
-        if len(data) != 2:
-            raise TypeError(f"train: a ShallowReLU is trained on (x, y); got {len(data)} data arguments")
+        self.check()
         mode = choice("train", options.pop("train", "all"), ("all", "outer", "inner"))
         kernel = choice("kernel", options.pop("kernel", "auto"), KERNELS)
         threads = _threads(options.pop("threads", None))
+        x, y = self._data(data)
+        return _ShallowGD(self, x, y, mode, kernel, threads)
+
+    def _flow_engine(self, data, options):
+        self.check()
+        mode = choice("train", options.pop("train", "all"), ("all", "outer", "inner"))
+        kernel = choice("kernel", options.pop("kernel", "auto"), KERNELS)
+        if kernel == "direct":
+            raise ValueError("kernel: method='flow' evaluates gradients with the sorted kernel only")
+        threads = _threads(options.pop("threads", None))
+        tableau = options.pop("tableau")
+        x, y = self._data(data)
+        return _ShallowFlow(self, x, y, mode, threads, tableau)
+
+    @staticmethod
+    def _data(data):
+        if len(data) != 2:
+            raise TypeError(f"train: a ShallowReLU is trained on (x, y); got {len(data)} data arguments")
         x = finite_vector("x", data[0])
         y = finite_vector("y", data[1])
         same_length(("x", "y"), x, y)
-        return _ShallowGD(self, x, y, mode, kernel, threads)
+        return x, y
 
 
 class _ShallowGD(Engine):
@@ -219,20 +252,24 @@ class _ShallowGD(Engine):
         if self.kernel == "sorted":
             order = np.argsort(x, kind="stable")
             x, y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
-            self._step = _core.shallow_gd_sorted
-        else:
-            self._step = _core.shallow_gd_direct
+            self.bins = np.empty(net.width, dtype=np.int32)  # per-neuron bin cache of the sorted kernel
+            self.bins_valid = False
         self.x, self.y = x, y
         self.pred = net(x, threads=threads or None, kernel=self.kernel)
 
     def loss(self) -> float:
-        r = self.pred - self.y
-        return 0.5 * float(r @ r)
+        # the kernels' own fixed-order sum, so a loss never depends on where a chunk ended
+        return float(_core.residual_loss(self.pred, self.y))
 
     def run(self, lrs, losses):
         n = self.net
-        done, diverged = self._step(n.a, n.b, n.c, 1.0 / n.alpha, self.x, self.y, self.pred, lrs,
-                                    self.scale_inner, self.scale_outer, losses, self.threads)
+        args = (n.a, n.b, n.c, 1.0 / n.alpha, self.x, self.y, self.pred, lrs, self.scale_inner, self.scale_outer,
+                losses, self.threads)
+        if self.kernel == "sorted":
+            done, diverged = _core.shallow_gd_sorted(*args, self.bins, self.bins_valid)
+            self.bins_valid = True
+        else:
+            done, diverged = _core.shallow_gd_direct(*args)
         return int(done), bool(diverged)
 
     def checkpoint(self):
@@ -243,6 +280,37 @@ class _ShallowGD(Engine):
         for name, arr in params.items():
             getattr(self.net, name)[...] = arr
         self.pred[...] = pred
+        self.bins_valid = False
 
     def snapshot(self):
         return self.net.state()
+
+
+class _ShallowFlow(FlowEngine):
+    """Gradient flow of a ShallowReLU: the integrator owns the state [a; b; c] and writes it back into the
+    model's arrays at every record and at the end."""
+
+    def __init__(self, net: ShallowReLU, x, y, mode, threads, tableau):
+        order = np.argsort(x, kind="stable")
+        self.x, self.y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
+        self.net = net
+        cls = _core.ShallowFlow64 if net.dtype == np.float64 else _core.ShallowFlow32
+        self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
+                        0.0 if mode == "inner" else 1.0, tableau, threads)
+
+    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
+        return int(steps), bool(reached), bool(failed)
+
+    def loss(self):
+        return float(self.flow.loss())
+
+    def sync(self):
+        self.flow.write_back(self.net.a, self.net.b, self.net.c)
+
+    def snapshot(self):
+        return self.net.state()
+
+    def counters(self):
+        f = self.flow
+        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}

@@ -170,6 +170,18 @@ inline void histogram_predictions(const std::vector<Histogram>& hs, const double
     }
 }
 
+// Active sums by bin: S[bin] = sum of r_j over the bin's active set, SX[bin] likewise with r_j x_j.
+// Suffix bins (0..n) hold the last cnt samples, prefix bins (n+1..2n+1) the first cnt samples.
+inline void active_sums(const double* r, const double* x, index_t n, double* S, double* SX) {
+    S[0] = SX[0] = S[n + 1] = SX[n + 1] = 0.0;
+    for (index_t q = 1; q <= n; ++q) {
+        S[q] = S[q - 1] + r[n - q];
+        SX[q] = SX[q - 1] + r[n - q] * x[n - q];
+        S[n + 1 + q] = S[n + q] + r[q - 1];
+        SX[n + 1 + q] = SX[n + q] + r[q - 1] * x[q - 1];
+    }
+}
+
 // Evaluate at ascending points xs (length P).
 template <class T>
 void evaluate_sorted(const Params<T>& net, const double* xs, index_t P, double* out, int threads) {
@@ -217,10 +229,15 @@ inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, cons
 }
 
 // Fused GD steps with the sorted kernel; same contract as gd_direct, x must be ascending.
+//
+// bins (length m) caches each neuron's bin between steps: the bins computed for the forward pass of step
+// s are the bins of step s + 1, so each step locates every neuron once. If bins_valid is false (first
+// call, or the parameters changed outside the kernel) they are recomputed first. On return they are valid
+// for the parameters reached.
 template <class T>
 ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, index_t n, double* pred,
                       const double* lr, index_t steps, double scale_inner, double scale_outer, double* losses,
-                      int threads) {
+                      int threads, bin_t* bins, bool bins_valid) {
     ChunkResult res;
     const ChunkPlan plan = sorted_plan(net.m, n);
     const index_t nb = 2 * (n + 1);
@@ -232,6 +249,13 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
     std::vector<T> xt(static_cast<std::size_t>(n));
     for (index_t j = 0; j < n; ++j) xt[j] = T(x[j]);
     const int lanes = histogram_lanes(n);
+    if (!bins_valid) {
+        parallel_for(plan.count, threads, [&](index_t q) {
+            const index_t i0 = plan.begin(q), i1 = plan.end(q, net.m);
+            for (index_t s0 = i0; s0 < i1; s0 += kBlock)
+                active_bins(net.a + s0, net.b + s0, std::min(kBlock, i1 - s0), xt.data(), n, bins + s0);
+        });
+    }
 
     for (index_t s = 0; s < steps; ++s) {
         const double loss = residuals(pred, y, n, r.data());
@@ -240,14 +264,7 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
             res.diverged = true;
             return res;
         }
-        // suffix bins: the last cnt samples; prefix bins: the first cnt samples
-        S[0] = SX[0] = S[n + 1] = SX[n + 1] = 0.0;
-        for (index_t q = 1; q <= n; ++q) {
-            S[q] = S[q - 1] + r[n - q];
-            SX[q] = SX[q - 1] + r[n - q] * x[n - q];
-            S[n + 1 + q] = S[n + q] + r[q - 1];
-            SX[n + 1 + q] = SX[n + q] + r[q - 1] * x[q - 1];
-        }
+        active_sums(r.data(), x, n, S.data(), SX.data());
         const T step_ab = T(lr[s] * scale_inner * net.inv_alpha);
         const T step_c = T(lr[s] * scale_outer * net.inv_alpha);
         const double* Sp = S.data();
@@ -257,7 +274,6 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
             Histogram& h = hs[q];
             h.reset(n, lanes);
             int bad = 0;
-            alignas(64) bin_t bin[kBlock];
             alignas(64) double ca[kBlock], cb[kBlock];
             const index_t i0 = plan.begin(q), i1 = plan.end(q, net.m);
             for (index_t s0 = i0; s0 < i1; s0 += kBlock) {
@@ -265,7 +281,7 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
                 T* __restrict a = net.a + s0;
                 T* __restrict b = net.b + s0;
                 T* __restrict c = net.c + s0;
-                active_bins(a, b, len, xt.data(), n, bin);
+                bin_t* __restrict bin = bins + s0;
                 update_block(a, b, c, bin, len, Sp, SXp, step_ab, step_c, bad);
                 active_bins(a, b, len, xt.data(), n, bin);
                 histogram_weights(a, b, c, len, ca, cb);
