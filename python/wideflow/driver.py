@@ -248,10 +248,17 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
     times = record_times(record, t_end, record_points)
     if snapshots is None:
         snap_t = np.zeros(0)
-    elif isinstance(snapshots, str) and snapshots == "log":
+    elif isinstance(snapshots, str):
+        if snapshots != "log":
+            raise ValueError(f"snapshots: unknown value {snapshots!r}; expected None, 'log' or a list of times")
         snap_t = record_times("log", t_end, 30)
     else:
-        snap_t = record_times(snapshots, t_end, 30)
+        try:
+            snap_t = np.unique(np.asarray(snapshots, dtype=np.float64).ravel())
+        except (TypeError, ValueError) as exc:
+            raise TypeError("snapshots: expected None, 'log' or a list of flow times") from exc
+        if snap_t.size and (not np.all(np.isfinite(snap_t)) or snap_t.min() < 0 or snap_t.max() > t_end):
+            raise ValueError(f"snapshots: flow times must lie in [0, {t_end}]")
     stops = np.union1d(times, snap_t)
     rec_loss, rec_steps, metrics, snap_list = [], [], {}, []
     status = "completed"

@@ -49,7 +49,8 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
         rtol = positive_float("rtol", rtol)
         atol = positive_float("atol", atol)
         choice("tableau", tableau, TABLEAUS)
-        engine = model._flow_engine(data, dict(options, tableau=tableau))
+        options["tableau"] = tableau
+        engine = model._flow_engine(data, options)
         if options:
             raise TypeError(f"train: unexpected option(s) for {type(model).__name__}: {', '.join(sorted(options))}")
         return run_flow(engine, t_end, rtol=rtol, atol=atol, record=record, record_points=record_points,
