@@ -100,7 +100,7 @@ template <class T, class System>
 class Integrator {
 public:
     Integrator(System& sys, const Tableau& tab, int threads)
-        : sys_(sys), tab_(tab), threads_(threads), n_(sys.size()),
+        : sys_(sys), tab_(tab), threads_(threads_for(sys.size(), threads)), n_(sys.size()),
           plan_(plan_chunks(n_, 1 << 14, index_t(1) << 20, 64, 64)) {
         k_.assign(static_cast<std::size_t>(tab.stages), std::vector<T>(static_cast<std::size_t>(n_)));
         ytmp_.resize(static_cast<std::size_t>(n_));

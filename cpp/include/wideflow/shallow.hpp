@@ -85,7 +85,7 @@ template <class T>
 void evaluate(const Params<T>& net, const double* x, index_t P, double* out, int threads) {
     const ChunkPlan plan = forward_plan(net.m, P);
     std::vector<double> partial(static_cast<std::size_t>(plan.count * P), 0.0);
-    parallel_for(plan.count, threads, [&](index_t k) {
+    parallel_for(plan.count, threads_for(net.m * P, threads), [&](index_t k) {
         double* part = partial.data() + k * P;
         const index_t i0 = plan.begin(k), i1 = plan.end(k, net.m);
         for (index_t s = i0; s < i1; s += kBlock) {
@@ -120,6 +120,7 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
                       double* losses, int threads) {
     ChunkResult res;
     const ChunkPlan plan = forward_plan(net.m, n);
+    threads = threads_for(net.m * n, threads);
     std::vector<double> partial(static_cast<std::size_t>(plan.count * n));
     std::vector<int> chunk_bad(static_cast<std::size_t>(plan.count));
     std::vector<double> r(static_cast<std::size_t>(n));

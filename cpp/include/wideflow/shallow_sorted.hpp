@@ -186,6 +186,7 @@ inline void active_sums(const double* r, const double* x, index_t n, double* S, 
 template <class T>
 void evaluate_sorted(const Params<T>& net, const double* xs, index_t P, double* out, int threads) {
     const ChunkPlan plan = sorted_plan(net.m, P);
+    threads = threads_for(net.m * 2, threads);
     std::vector<Histogram> hs(static_cast<std::size_t>(plan.count));
     std::vector<T> xt(static_cast<std::size_t>(P));
     for (index_t j = 0; j < P; ++j) xt[j] = T(xs[j]);
@@ -240,6 +241,7 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
                       int threads, bin_t* bins, bool bins_valid) {
     ChunkResult res;
     const ChunkPlan plan = sorted_plan(net.m, n);
+    threads = threads_for(net.m * 2, threads);
     const index_t nb = 2 * (n + 1);
     std::vector<Histogram> hs(static_cast<std::size_t>(plan.count));
     std::vector<int> chunk_bad(static_cast<std::size_t>(plan.count));
