@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import schedules
 from ._core import openmp_enabled, threads_available
+from .factorization import Factorization, OneLayer, train_batch
 from .recording import Run
 from .shallow import ShallowReLU
 from .training import train
@@ -17,3 +18,4 @@ from .training import train
 __version__ = "0.1.0"
 
 __all__ = ["ShallowReLU", "Run", "train", "schedules", "threads_available", "openmp_enabled", "__version__"]
+__all__ += ["Factorization", "OneLayer", "train_batch"]
