@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <vector>
 
 #include "wideflow/parallel.hpp"
@@ -339,13 +340,16 @@ inline void general_update(const T* U, const T* V, const T* E, const Shape& s, T
 
 // ------------------------------------------------------------------------------------------ one run
 
-// Working state of one run: three copies of [U; V] in the path's layout (leading dimension ld), used in
-// rotation (state t, t + 1 and t - 1, the last finite state should t turn out non-finite), plus E and D.
+// Working state of one run: copies of [U; V] in the path's layout (leading dimension ld), used in rotation,
+// plus E and D. The tiny path forms the next state while it computes the loss, so it rotates three
+// buffers (states t - 1, t, t + 1: the last finite state survives a non-finite state t); the general path
+// checks the loss before it updates, so two suffice.
 template <class T>
 struct Work {
     Shape s;
     bool tiny = false;
     index_t kv = 0, ld = 0;
+    int nbuf = 2;
     Buffer<T> uv[3];  // [U; V] rows, ld wide
     Buffer<T> E, D;
 
@@ -353,7 +357,8 @@ struct Work {
         const index_t L = kLanes<T>;
         kv = (s.k + L - 1) / L;
         ld = tiny ? kv * L : s.k;
-        for (auto& b : uv) b.assign(std::size_t((s.m + s.n) * ld), T(0));
+        nbuf = tiny ? 3 : 2;
+        for (int b = 0; b < nbuf; ++b) uv[b].assign(std::size_t((s.m + s.n) * ld), T(0));
         E.assign(std::size_t(s.m * s.n), T(0));
         D.assign(std::size_t(s.m * s.n), T(0));
     }
@@ -381,7 +386,7 @@ RunResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale, i
     index_t r = 0;  // next record
     for (index_t t = 0;; ++t) {
         const bool update = t < steps;
-        const int nxt = (cur + 1) % 3;
+        const int nxt = (cur + 1) % w.nbuf;
         const T lr = update ? T(lr_scale * lrs[t]) : T(0);
         const T* U = w.uv[cur].data();
         const T* V = U + s.m * w.ld;
@@ -389,8 +394,8 @@ RunResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale, i
         T* Vn = Un + s.m * w.ld;
         double loss;
         if constexpr (KV > 0) {
-            // fused: the update into the next buffer is formed whatever the loss; buffer cur + 2 (state t - 1)
-            // is untouched.
+            // fused: the update into the next buffer is formed whatever the loss; the third buffer (state
+            // t - 1) is untouched.
             loss = tiny_step<T, KV>(U, V, Y, s.m, s.n, lr, update, w.D.data(), w.E.data(), Un, Vn);
         } else {
             loss = general_residual<T>(U, V, Y, s, w.D.data(), w.E.data(), threads);
@@ -399,7 +404,7 @@ RunResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale, i
             res.diverged = true;
             res.steps_done = t;
             if (keep_finite && t > 0) {
-                cur = (cur + 2) % 3;  // back to state t - 1
+                cur = (cur + w.nbuf - 1) % w.nbuf;  // back to state t - 1
             } else {
                 res.loss = loss;
             }
@@ -475,8 +480,18 @@ void run_batch(T* Us, T* Vs, const T* Ys, index_t y_stride, index_t B, const Sha
 #ifdef WIDEFLOW_HAVE_OPENMP
     const int nt = int(std::min<index_t>(std::max(threads, 1), B));
     if (nt > 1) {
+        // an exception (allocation failure) must not leave the parallel region; the first is rethrown
+        std::exception_ptr error;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (index_t b = 0; b < B; ++b) one(b);
+        for (index_t b = 0; b < B; ++b) {
+            try {
+                one(b);
+            } catch (...) {
+#pragma omp critical(wideflow_factorization_error)
+                if (!error) error = std::current_exception();
+            }
+        }
+        if (error) std::rethrow_exception(error);
         return;
     }
 #endif
