@@ -231,6 +231,36 @@ def test_gd_tracks_the_spectral_closed_form_to_order_lr():
     assert 1.7 < errs[0] / errs[1] < 2.3, errs                    # first order in lr
 
 
+def test_gd_tracks_the_gradient_flow_ode_to_order_lr():
+    """Random (non-spectral) init: GD at lr and lr/2 against a DOP853 solve of U' = E V, V' = E^T U."""
+    solve_ivp = pytest.importorskip("scipy.integrate").solve_ivp
+    Y, U0, V0 = problem(*TINY, scale=0.3, seed=8)
+    m, n, k = TINY
+    T = 2.0
+
+    def rhs(_, z):
+        U, V = z[: m * k].reshape(m, k), z[m * k:].reshape(n, k)
+        E = Y - U @ V.T
+        return np.concatenate([(E @ V).ravel(), (E.T @ U).ravel()])
+
+    sol = solve_ivp(rhs, (0.0, T), np.concatenate([U0.ravel(), V0.ravel()]), method="DOP853", rtol=1e-11,
+                    atol=1e-12)
+    assert sol.success
+    U_T, V_T = sol.y[: m * k, -1].reshape(m, k), sol.y[m * k:, -1].reshape(n, k)
+    X_T = U_T @ V_T.T
+    Q0 = U0.T @ U0 - V0.T @ V0
+    assert np.abs((U_T.T @ U_T - V_T.T @ V_T) - Q0).max() < 1e-8       # conserved by the flow
+    errs, drifts = [], []
+    for lr in (2e-3, 1e-3):
+        fac = wf.Factorization(U0, V0)
+        wf.train(fac, Y, lr=lr, steps=int(round(T / lr)), metrics=False)
+        errs.append(np.linalg.norm(fac.product() - X_T))
+        drifts.append(np.linalg.norm(fac.imbalance() - Q0))
+    assert errs[1] < 1e-2
+    assert 1.7 < errs[0] / errs[1] < 2.3, errs                         # O(lr)
+    assert 1.7 < drifts[0] / drifts[1] < 2.3, drifts                   # imbalance drift O(lr) at fixed T
+
+
 def test_gd_hitting_time_matches_closed_form():
     lt = pytest.importorskip("wideflow.linear_theory")
     sigma, lr, eps = 1.0, 1e-3, 1e-3
