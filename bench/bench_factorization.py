@@ -15,7 +15,8 @@ Times, in one process and on the same thread counts:
 * a batch of 64 such runs (`wf.train_batch`) on 1 and 2 threads, and the batched PyTorch loop (bmm over
   the 64 runs) on the same threads.
 
-Each figure is the median of `--repeats` timings. Prints a table (microseconds per step, steps/s, ratios)
+Every case is timed once per round, `--repeats` rounds (so that on a shared machine all cases see the
+same load); each figure is the median over the rounds (the best is printed too). Prints a table (microseconds per step, steps/s, ratios)
 and appends one JSON line per measurement, with a machine line, to bench/results/factorization.jsonl.
 """
 
@@ -70,14 +71,10 @@ def machine() -> dict:
     return info
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def problem(seed=0, scale=0.1, dtype=np.float64):
@@ -90,17 +87,17 @@ def problem(seed=0, scale=0.1, dtype=np.float64):
 
 # ------------------------------------------------------------------------------------------ single run
 
-def time_wideflow_train(steps, repeats, dtype=np.float64):
+def case_wideflow_train(steps, dtype=np.float64):
     Y, U, V = problem(dtype=dtype)
 
     def go():
         fac = wf.Factorization(U, V)
         wf.train(fac, Y, lr=LR, steps=steps, metrics=False, progress=False)
 
-    return median_time(go, repeats) / steps
+    return go, steps
 
 
-def time_kernel(steps, repeats, dtype=np.float64):
+def case_kernel(steps, dtype=np.float64):
     Y, U, V = problem(dtype=dtype)
     lrs = np.full(steps, LR)
     losses = np.empty(steps)
@@ -108,10 +105,10 @@ def time_kernel(steps, repeats, dtype=np.float64):
     def go():
         _core.fac_gd(U.copy(), V.copy(), Y, lrs, losses, False, 1)
 
-    return median_time(go, repeats) / steps
+    return go, steps
 
 
-def time_numpy(steps, repeats):
+def case_numpy(steps):
     Y, U0, V0 = problem()
 
     def go():
@@ -121,10 +118,10 @@ def time_numpy(steps, repeats):
             loss = 0.5 * float(np.sum(E * E))  # noqa: F841
             U, V = U + LR * (E @ V), V + LR * (E.T @ U)
 
-    return median_time(go, repeats) / steps
+    return go, steps
 
 
-def time_torch(steps, repeats, threads=1, tuned=False):
+def case_torch(steps, threads=1, tuned=False):
     import torch
 
     torch.set_num_threads(threads)
@@ -149,7 +146,11 @@ def time_torch(steps, repeats, threads=1, tuned=False):
                 U.add_(gu, alpha=LR)
                 V.add_(gv, alpha=LR)
 
-    return median_time(inplace if tuned else plain, repeats) / steps
+    def go():
+        torch.set_num_threads(threads)
+        (inplace if tuned else plain)()
+
+    return go, steps
 
 
 # ------------------------------------------------------------------------------------------ batches
@@ -163,16 +164,16 @@ def batch_problem(B):
     return Y, Us, Vs
 
 
-def time_batch(B, steps, threads, repeats):
+def case_batch(B, steps, threads):
     Y, Us, Vs = batch_problem(B)
 
     def go():
         wf.train_batch(Us, Vs, Y, LR, steps, record=[0, steps], threads=threads, progress=False)
 
-    return median_time(go, repeats) / (steps * B)
+    return go, steps * B
 
 
-def time_torch_batch(B, steps, threads, repeats):
+def case_torch_batch(B, steps, threads):
     import torch
 
     torch.set_num_threads(threads)
@@ -180,6 +181,7 @@ def time_torch_batch(B, steps, threads, repeats):
     Yt, U0, V0 = torch.from_numpy(Y), torch.from_numpy(Us), torch.from_numpy(Vs)
 
     def go():
+        torch.set_num_threads(threads)
         U, V = U0.clone(), V0.clone()
         with torch.no_grad():
             for _ in range(steps):
@@ -187,7 +189,7 @@ def time_torch_batch(B, steps, threads, repeats):
                 loss = 0.5 * (E * E).sum(dim=(1, 2))  # noqa: F841
                 U, V = U + LR * torch.bmm(E, V), V + LR * torch.bmm(E.transpose(1, 2), U)
 
-    return median_time(go, repeats) / (steps * B)
+    return go, steps * B
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -195,12 +197,12 @@ def time_torch_batch(B, steps, threads, repeats):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short timings (smoke test)")
-    ap.add_argument("--repeats", type=int, default=None, help="timings per figure (median reported)")
+    ap.add_argument("--repeats", type=int, default=None, help="rounds of timings (median reported)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="JSON-lines file to append to")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
     args = ap.parse_args(argv)
     quick = args.quick
-    repeats = args.repeats or (3 if quick else 7)
+    repeats = args.repeats or (3 if quick else 11)
     steps_wf = 20_000 if quick else 400_000
     steps_peer = 1_000 if quick else 10_000
     B = 64
@@ -213,26 +215,36 @@ def main(argv=None) -> int:
     except ImportError:
         have_torch = False
 
-    rows = []  # (name, threads, seconds per step, unit)
-
-    def add(name, threads, sec, unit="step"):
-        rows.append({"name": name, "threads": threads, "us_per_step": sec * 1e6, "steps_per_s": 1.0 / sec,
-                     "unit": unit})
-        print(f"  {name:<44s} {threads:>2d} thr  {sec * 1e6:10.3f} us/{unit}", flush=True)
-
-    print(f"factorization m={M} n={N} k={K} float64 lr={LR}; median of {repeats}")
-    add("wideflow kernel (one fac_gd call)", 1, time_kernel(steps_wf, repeats))
-    add("wideflow wf.train (driver, metrics off)", 1, time_wideflow_train(steps_wf, repeats))
-    add("wideflow wf.train float32", 1, time_wideflow_train(steps_wf, repeats, np.float32))
-    add("numpy loop", 1, time_numpy(steps_peer, repeats))
+    cases = [  # (name, threads, unit, (callable, steps per call))
+        ("wideflow kernel (one fac_gd call)", 1, "step", case_kernel(steps_wf)),
+        ("wideflow wf.train (driver, metrics off)", 1, "step", case_wideflow_train(steps_wf)),
+        ("wideflow wf.train float32", 1, "step", case_wideflow_train(steps_wf, np.float32)),
+        ("numpy loop", 1, "step", case_numpy(steps_peer)),
+    ]
     if have_torch:
-        add("torch loop (same loop, no_grad)", 1, time_torch(steps_peer, repeats))
-        add("torch loop tuned (addmm, in-place add_)", 1, time_torch(steps_peer, repeats, tuned=True))
-    for t in (1, 2):
-        add(f"wideflow train_batch B={B}", t, time_batch(B, steps_batch, t, repeats), "run-step")
+        cases += [("torch loop (same loop, no_grad)", 1, "step", case_torch(steps_peer)),
+                  ("torch loop tuned (addmm, in-place add_)", 1, "step", case_torch(steps_peer, tuned=True))]
+    cases += [(f"wideflow train_batch B={B}", t, "run-step", case_batch(B, steps_batch, t)) for t in (1, 2)]
     if have_torch:
-        for t in (1, 2):
-            add(f"torch bmm batch B={B}", t, time_torch_batch(B, steps_torch_batch, t, repeats), "run-step")
+        cases += [(f"torch bmm batch B={B}", t, "run-step", case_torch_batch(B, steps_torch_batch, t))
+                  for t in (1, 2)]
+
+    # rounds: every case once per round, so that all of them see the same (shared-machine) load
+    print(f"factorization m={M} n={N} k={K} float64 lr={LR}; {repeats} rounds, median (and best) per case",
+          flush=True)
+    times = {c[0:2]: [] for c in cases}
+    for name, threads, unit, (fn, count) in cases:
+        fn()  # warm-up
+    for r in range(repeats):
+        for name, threads, unit, (fn, count) in cases:
+            times[(name, threads)].append(timed(fn) / count)
+    rows = []
+    for name, threads, unit, _ in cases:
+        ts = times[(name, threads)]
+        sec, best = statistics.median(ts), min(ts)
+        rows.append({"name": name, "threads": threads, "us_per_step": sec * 1e6, "best_us_per_step": best * 1e6,
+                     "steps_per_s": 1.0 / sec, "unit": unit, "repeats": len(ts)})
+        print(f"  {name:<44s} {threads:>2d} thr  {sec * 1e6:10.3f} us/{unit}  (best {best * 1e6:.3f})", flush=True)
 
     by = {(r["name"], r["threads"]): r["us_per_step"] for r in rows}
     kernel = by[("wideflow kernel (one fac_gd call)", 1)]
@@ -249,10 +261,11 @@ def main(argv=None) -> int:
         ratios["torch bmm batch / wideflow batch (2 thr)"] = by[(f"torch bmm batch B={B}", 2)] / b2
 
     print()
-    print("| measurement | threads | us per step | steps/s |")
-    print("|---|---:|---:|---:|")
+    print("| measurement | threads | us per step (median) | best | steps/s (median) |")
+    print("|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['name']} ({r['unit']}) | {r['threads']} | {r['us_per_step']:.3f} | {r['steps_per_s']:.3g} |")
+        print(f"| {r['name']} ({r['unit']}) | {r['threads']} | {r['us_per_step']:.3f} | "
+              f"{r['best_us_per_step']:.3f} | {r['steps_per_s']:.3g} |")
     print()
     print("| ratio | value | target |")
     print("|---|---:|---|")
