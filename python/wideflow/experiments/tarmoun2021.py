@@ -235,8 +235,8 @@ def _section6(cfg: Config, Y, out_dir, lines, summary):
     a = ax[0, 0]
     for s in cfg.sigmas:
         run = detail[s]
-        a.semilogy(run.t[1:], np.maximum(run.metrics["q_drift"][1:], 1e-300), color=colors[s], label=f"σ_init = {s:g}")
-    a.set_xlabel("t")
+        a.loglog(run.t[1:], np.maximum(run.metrics["q_drift"][1:], 1e-300), color=colors[s], label=f"σ_init = {s:g}")
+    a.set_xlabel("t (log scale)")
     a.set_ylabel("‖Q(t) − Q(0)‖_F")
     a.set_title(f"imbalance drift under GD (lr = {cfg.lr:g})")
     a.legend(fontsize=7)
