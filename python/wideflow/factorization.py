@@ -74,9 +74,9 @@ def _target(name: str, Y, shape: tuple[int, int], dtype) -> np.ndarray:
 
 
 def _gram_factor(W: np.ndarray) -> np.ndarray:
-    """R with W^T W = R^T R ... returned as the small factor of W's row space: for W (p x k) with k > p,
-    a p x p matrix R^T such that W^T = Qr R (thin QR), so W^T S W and R S R^T share their nonzero
-    eigenvalues and Frobenius norm for any symmetric S."""
+    """For W (p x k) with k > p: the triangular R (p x p) of the thin QR W^T = Qr R. Since W = R^T Qr^T,
+    W^T S W = Qr (R S R^T) Qr^T, so W^T S W and R S R^T share their nonzero eigenvalues and their
+    Frobenius norm for any symmetric S (here S = diag(I_m, -I_n))."""
     return np.linalg.qr(W.T, mode="r")
 
 
