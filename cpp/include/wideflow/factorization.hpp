@@ -149,13 +149,6 @@ struct Pack {  // portable fallback
     }
 };
 
-// Two reductions at once (the same trees; a SIMD target may interleave them).
-template <class T>
-inline void reduce2(const Pack<T>& a, const Pack<T>& b, T& ra, T& rb) {
-    ra = a.reduce();
-    rb = b.reduce();
-}
-
 #if defined(__AVX512F__)
 template <>
 struct Pack<double> {
@@ -173,18 +166,6 @@ struct Pack<double> {
         return _mm_cvtsd_f64(_mm_add_sd(h2, _mm_unpackhi_pd(h2, h2)));
     }
 };
-// Both halving trees in one register: lanes l + (l + 4), then + (l + 2), then + (l + 1), exactly the sums
-// of reduce(); a's result lands in lane 0, b's in lane 4.
-template <>
-inline void reduce2<double>(const Pack<double>& a, const Pack<double>& b, double& ra, double& rb) {
-    const __m512d lo = _mm512_shuffle_f64x2(a.v, b.v, _MM_SHUFFLE(1, 0, 1, 0));  // a0..a3 b0..b3
-    const __m512d hi = _mm512_shuffle_f64x2(a.v, b.v, _MM_SHUFFLE(3, 2, 3, 2));  // a4..a7 b4..b7
-    const __m512d s4 = _mm512_add_pd(lo, hi);
-    const __m512d s2 = _mm512_add_pd(s4, _mm512_shuffle_f64x2(s4, s4, _MM_SHUFFLE(2, 3, 0, 1)));
-    const __m512d s1 = _mm512_add_pd(s2, _mm512_permute_pd(s2, 0x55));
-    ra = _mm512_cvtsd_f64(s1);
-    rb = _mm_cvtsd_f64(_mm256_castpd256_pd128(_mm512_extractf64x4_pd(s1, 1)));
-}
 template <>
 struct Pack<float> {
     __m512 v;
@@ -250,7 +231,7 @@ struct Pack<float> {
 
 // One tiny-path step in two passes over the rows, padded to KV packs (kp = KV * lanes):
 //   pass 1, row i of U:  D_ij = <U_i, V_j>   (two pack accumulators, even and odd packs, then their sum,
-//                                             then the halving tree; j in pairs sharing the shuffles),
+//                                             then the halving tree),
 //                        E_ij = Y_ij - D_ij,  g = sum_j E_ij V_j  (j ascending),  Un_i = U_i + lr g,
 //                        loss = 1/2 sum E_ij^2 (in double, row-major order);
 //   pass 2, row j of V:  h = sum_i E_ij U_i  (i ascending),  Vn_j = V_j + lr h.
@@ -272,34 +253,25 @@ inline double tiny_step(const T* __restrict U, const T* __restrict V, const T* _
             u[v] = P::load(ui + v * L);
             g[v] = P::zero();
         }
-        // <U_i, V_j> as one pack: even and odd packs accumulated apart, then added
-        auto dot_pack = [&](const T* __restrict vj) {
-            P a0 = u[0] * P::load(vj);
-            for (int v = 2; v < KV; v += 2) a0 = fmadd(u[v], P::load(vj + v * L), a0);
+        for (index_t j = 0; j < n; ++j) {
+            const T* __restrict vj = V + j * kp;
+            P w[KV];
+            for (int v = 0; v < KV; ++v) w[v] = P::load(vj + v * L);
+            P a0 = u[0] * w[0];
+            for (int v = 2; v < KV; v += 2) a0 = fmadd(u[v], w[v], a0);
             if constexpr (KV > 1) {
-                P a1 = u[1] * P::load(vj + L);
-                for (int v = 3; v < KV; v += 2) a1 = fmadd(u[v], P::load(vj + v * L), a1);
+                P a1 = u[1] * w[1];
+                for (int v = 3; v < KV; v += 2) a1 = fmadd(u[v], w[v], a1);
                 a0 = a0 + a1;
             }
-            return a0;
-        };
-        auto absorb = [&](index_t j, T d) {
+            const T d = a0.reduce();
             const T e = Y[i * n + j] - d;
             D[i * n + j] = d;
             E[i * n + j] = e;
             loss += double(e) * double(e);
             const P ep = P::bcast(e);
-            const T* __restrict vj = V + j * kp;
-            for (int v = 0; v < KV; ++v) g[v] = fmadd(ep, P::load(vj + v * L), g[v]);
-        };
-        index_t j = 0;
-        for (; j + 2 <= n; j += 2) {  // two columns at a time: their reductions share shuffles
-            T d0, d1;
-            detail::reduce2(dot_pack(V + j * kp), dot_pack(V + (j + 1) * kp), d0, d1);
-            absorb(j, d0);
-            absorb(j + 1, d1);
+            for (int v = 0; v < KV; ++v) g[v] = fmadd(ep, w[v], g[v]);
         }
-        if (j < n) absorb(j, dot_pack(V + j * kp).reduce());
         if (update) {
             T* __restrict un = Un + i * kp;
             for (int v = 0; v < KV; ++v) fmadd(lrp, g[v], u[v]).store(un + v * L);
