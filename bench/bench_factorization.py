@@ -65,7 +65,7 @@ def machine() -> dict:
     except ImportError:
         pass
     try:
-        info["loadavg"] = os.getloadavg()[0]
+        info["loadavg_end"] = os.getloadavg()[0]
     except OSError:
         pass
     return info
@@ -202,6 +202,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
     args = ap.parse_args(argv)
     quick = args.quick
+    try:
+        load_start = os.getloadavg()[0]
+    except OSError:
+        load_start = None
     repeats = args.repeats or (3 if quick else 11)
     steps_wf = 20_000 if quick else 400_000
     steps_peer = 1_000 if quick else 10_000
@@ -274,6 +278,7 @@ def main(argv=None) -> int:
         print(f"| {k} | {v:.2f} | {targets.get(k, '')} |")
 
     mach = machine()
+    mach["loadavg_start"] = load_start  # a shared machine: 1-minute load before and after the timings
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a") as fh:
