@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
     m.def("openmp_enabled", &wideflow::openmp_enabled, "Whether the extension was built with OpenMP.");
     wideflow::bind::bind_shallow(m);
     wideflow::bind::bind_flow(m);
+    wideflow::bind::bind_factorization(m);
 }
