@@ -161,3 +161,46 @@ def test_gd_reports_flow_time(data):
     run = wf.train(small_net(m=20), x, y, lr=wf.schedules.inverse_power(0.1, 0.5), steps=50, record="all")
     expected = np.concatenate([[0.0], np.cumsum(0.1 / np.sqrt(np.arange(50) + 1.0))])
     np.testing.assert_allclose(run.t, expected, rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------------------------- Factorization
+def spectral_problem(seed=0, u0=0.6, v0=0.05):
+    from wideflow import linear_theory as lt
+
+    Y = np.random.default_rng(seed).standard_normal((5, 10))
+    U0, V0 = lt.spectral_init(Y, 50, u0, v0, seed=seed)
+    return Y, U0, V0
+
+
+@pytest.mark.parametrize("rtol", [1e-6, 1e-9])
+def test_factorization_flow_matches_closed_form_to_rtol(rtol):
+    """Spectral init: X(t) = Phi diag(x_i(t)) Psi^T with the closed-form scalar modes (Tarmoun et al.)."""
+    from wideflow import linear_theory as lt
+
+    Y, U0, V0 = spectral_problem()
+    times = [0.5, 1.0, 2.0, 4.0, 8.0]
+    fac = wf.Factorization(U0, V0)
+    run = wf.train(fac, Y, method="flow", t_end=8.0, rtol=rtol, atol=rtol * 1e-2, snapshots=times)
+    scale = np.linalg.norm(Y)
+    for t, snap in run.snapshots:
+        X = snap["U"] @ snap["V"].T
+        err = np.linalg.norm(X - lt.spectral_solution(t, Y, 0.6, 0.05)) / scale
+        assert err < 50 * rtol, (t, err)
+
+
+def test_factorization_flow_conserves_imbalance_while_gd_drifts():
+    Y = np.random.default_rng(1).standard_normal((5, 10))
+    base = wf.Factorization.init(5, 10, 50, scale=0.3, seed=1)
+    Q0 = base.imbalance()
+    fac = base.copy()
+    run = wf.train(fac, Y, method="flow", t_end=10.0, rtol=1e-9, atol=1e-11)
+    drift_flow = np.linalg.norm(fac.imbalance() - Q0)
+    assert drift_flow < 1e-7 * np.linalg.norm(Q0)
+    assert run.metrics["q_drift"][-1] == pytest.approx(drift_flow, rel=1e-6, abs=1e-12)
+    drifts = []
+    for lr in (1e-2, 5e-3):
+        g = base.copy()
+        wf.train(g, Y, lr=lr, steps=int(round(10.0 / lr)), metrics=False)
+        drifts.append(np.linalg.norm(g.imbalance() - Q0))
+    assert 1.7 < drifts[0] / drifts[1] < 2.3  # O(lr) at fixed flow time
+    assert drift_flow < 1e-3 * drifts[1]

@@ -270,6 +270,7 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
             rec_loss.append(engine.loss())
             rec_steps.append(accepted)
             if engine.has_metrics:
+                engine.sync()
                 for name, val in engine.metrics().items():
                     metrics.setdefault(name, []).append(val)
         if np.any(snap_t == t):

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _core
 from ._validate import dtype_of, positive_float, positive_int
-from .driver import Engine, _Interrupt, _progress_bar
+from .driver import Engine, FlowEngine, _Interrupt, _progress_bar
 from .recording import record_steps
 from .schedules import Schedule, as_schedule, checked_values
 
@@ -211,6 +211,16 @@ class Factorization:
         Y = _target("Y", data[0], self.shape, self.dtype)
         return _FactorizationGD(self, Y, threads, metrics)
 
+    def _flow_engine(self, data, options):
+        if len(data) != 1:
+            raise TypeError(f"train: a Factorization is trained on one target Y; got {len(data)} data arguments")
+        _threads(options.pop("threads", None))  # the flow of these small problems runs on one thread
+        metrics = options.pop("metrics", True)
+        if not isinstance(metrics, bool):
+            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        Y = _target("Y", data[0], self.shape, np.float64)
+        return _FactorizationFlow(self, Y, metrics, options.pop("tableau"))
+
 
 class _FactorizationGD(Engine):
     """Fused GD on a Factorization: U and V are updated in place by the C++ kernel."""
@@ -250,17 +260,55 @@ class _FactorizationGD(Engine):
         return self.fac.state()
 
     def metrics(self):
-        U = self.fac.U.astype(np.float64)
-        V = self.fac.V.astype(np.float64)
-        X = U @ V.T
-        rel = np.linalg.norm(self.Y64 - X) / self.ynorm if self.ynorm > 0 else np.nan
-        return {
-            "rel_error": float(rel),
-            "singular_values": np.linalg.svd(X, compute_uv=False),
-            "q_norm": _q_norm(U, V),
-            "q_eig": imbalance_spectrum(U, V),
-            "q_drift": _q_drift(U, V, self.U0, self.V0),
-        }
+        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0)
+
+
+def _metrics(fac: Factorization, Y64, ynorm, U0, V0) -> dict:
+    """The per-record diagnostics of a factorization run (GD or flow)."""
+    U = fac.U.astype(np.float64)
+    V = fac.V.astype(np.float64)
+    X = U @ V.T
+    rel = np.linalg.norm(Y64 - X) / ynorm if ynorm > 0 else np.nan
+    return {
+        "rel_error": float(rel),
+        "singular_values": np.linalg.svd(X, compute_uv=False),
+        "q_norm": _q_norm(U, V),
+        "q_eig": imbalance_spectrum(U, V),
+        "q_drift": _q_drift(U, V, U0, V0),
+    }
+
+
+class _FactorizationFlow(FlowEngine):
+    """Gradient flow dU/dt = E V, dV/dt = E^T U by an adaptive Runge-Kutta pair in C++."""
+
+    def __init__(self, fac: Factorization, Y: np.ndarray, metrics: bool, tableau: str):
+        self.fac, self.has_metrics = fac, metrics
+        self.Y64 = np.ascontiguousarray(Y, dtype=np.float64)
+        self.ynorm = float(np.linalg.norm(self.Y64))
+        self.U0 = fac.U.astype(np.float64)
+        self.V0 = fac.V.astype(np.float64)
+        cls = _core.FactorizationFlow64 if fac.dtype == np.float64 else _core.FactorizationFlow32
+        self.flow = cls(fac.U, fac.V, self.Y64, tableau)
+
+    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
+        return int(steps), bool(reached), bool(failed)
+
+    def loss(self):
+        return float(self.flow.loss())
+
+    def sync(self):
+        self.flow.write_back(self.fac.U, self.fac.V)
+
+    def snapshot(self):
+        return self.fac.state()
+
+    def metrics(self):
+        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0)
+
+    def counters(self):
+        f = self.flow
+        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
 
 
 class OneLayer:
