@@ -106,3 +106,101 @@ def plot_knots(ax, steps, knots, x, *, weights=None, max_lines: int = 400, seed:
     ax.set_ylim(lo, hi)
     ax.set_xlabel("step")
     ax.set_ylabel("knot e_i = -b_i/a_i")
+
+
+# ----------------------------------------------------------------------------------------------------
+# regime panels and width-scaling plots (Williams et al. 2019 reproduction)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _curve(spec):
+    fn, style = (spec if isinstance(spec, tuple) else (spec, {}))
+    return fn, dict(style)
+
+
+def plot_regime_panel(axes, x, y, panels, limits=None, *, pad: float = 0.3, points: int = 801,
+                      ylim=None, legend: str = "first"):
+    """One sub-plot per fitted net: the same data fitted across a regime parameter (e.g. the layer-scale
+    ratio from kernel to adaptive, Williams et al. 2019, Figure 4 idea), with the limits overlaid.
+
+    axes: a sequence (or array) of Axes, at least len(panels); unused ones are hidden.
+    panels: list of (title, curves) with curves {label: callable or (callable, style-dict)} (the nets).
+    limits: {label: callable or (callable, style-dict)} drawn in every panel beneath the nets
+        (e.g. natural cubic spline, linear interpolant, rho-weighted spline).
+    legend: "first" (legend in the first panel only), "all" or "none".
+    """
+    axes = list(np.ravel(np.asarray(axes, dtype=object)))
+    if len(axes) < len(panels):
+        raise ValueError(f"axes: {len(axes)} axes for {len(panels)} panels")
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    grid = np.linspace(np.min(x) - pad, np.max(x) + pad, points)
+    for k, (ax, (title, curves)) in enumerate(zip(axes, panels)):
+        for label, spec in (limits or {}).items():
+            fn, style = _curve(spec)
+            style.setdefault("lw", 1.2)
+            style.setdefault("zorder", 2)
+            ax.plot(grid, fn(grid), label=label, **style)
+        for label, spec in curves.items():
+            fn, style = _curve(spec)
+            style.setdefault("lw", 1.6)
+            style.setdefault("zorder", 3)
+            ax.plot(grid, fn(grid), label=label, **style)
+        ax.plot(x, y, "o", color=COLORS["data"], ms=3.5, zorder=5, label="data")
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(labelsize=7)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        if legend == "all" or (legend == "first" and k == 0):
+            ax.legend(fontsize=6, frameon=False, loc="best")
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[: len(panels)]:
+        ax.set_xlabel("x", fontsize=8)
+        ax.set_ylabel("f(x)", fontsize=8)
+
+
+def fit_power_law(widths, values, *, lo=None, hi=None):
+    """Least-squares fit of log(values) = slope * log(widths) + log(prefactor) over lo <= width <= hi
+    (finite, positive values only). Returns (slope, prefactor); (nan, nan) with fewer than 2 points."""
+    w = np.asarray(widths, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(w) & np.isfinite(v) & (w > 0) & (v > 0)
+    if lo is not None:
+        keep &= w >= lo
+    if hi is not None:
+        keep &= w <= hi
+    if np.count_nonzero(keep) < 2:
+        return float("nan"), float("nan")
+    slope, icpt = np.polyfit(np.log(w[keep]), np.log(v[keep]), 1)
+    return float(slope), float(np.exp(icpt))
+
+
+def plot_scaling(ax, widths, values, *, spread=None, label: str = "", fit: bool = True, lo=None, hi=None,
+                 color=None, marker: str = "o", xlabel: str = "width m", ylabel: str = "distance"):
+    """Width-scaling plot on log-log axes: values (e.g. a distance to a limit) against widths, with
+    optional spread (lower, upper) error bars and a dashed least-squares power-law fit over
+    [lo, hi] whose slope goes into the legend. Returns (slope, prefactor) (nan if not fitted)."""
+    w = np.asarray(widths, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    slope, pre = fit_power_law(w, v, lo=lo, hi=hi) if fit else (float("nan"), float("nan"))
+    text = label
+    if np.isfinite(slope):
+        text = f"{label} (slope {slope:.2f})" if label else f"slope {slope:.2f}"
+    if spread is not None:
+        lower, upper = (np.asarray(s, dtype=np.float64) for s in spread)
+        err = np.vstack([np.maximum(v - lower, 0.0), np.maximum(upper - v, 0.0)])
+        line = ax.errorbar(w, v, yerr=err, fmt=marker + "-", color=color, ms=4, lw=1.0, capsize=2,
+                           label=text)[0]
+    else:
+        (line,) = ax.plot(w, v, marker + "-", color=color, ms=4, lw=1.0, label=text)
+    if np.isfinite(slope):
+        sel = (w >= (lo if lo is not None else w.min())) & (w <= (hi if hi is not None else w.max()))
+        ws = np.geomspace(w[sel].min(), w[sel].max(), 50)
+        ax.plot(ws, pre * ws**slope, "--", color=line.get_color(), lw=0.9, alpha=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, frameon=False)
+    return slope, pre
