@@ -25,5 +25,6 @@ T* data_of(carray<T>& arr, py::ssize_t n, const char* name) {
 }
 
 void bind_shallow(py::module_& m);
+void bind_deep(py::module_& m);
 
 }  // namespace wideflow::bind
