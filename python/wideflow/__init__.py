@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from . import schedules
 from ._core import openmp_enabled, threads_available
+from .deep import DeepNet
 from .recording import Run
 from .shallow import ShallowReLU
 from .training import train
 
 __version__ = "0.1.0"
 
-__all__ = ["ShallowReLU", "Run", "train", "schedules", "threads_available", "openmp_enabled", "__version__"]
+__all__ = ["ShallowReLU", "DeepNet", "Run", "train", "schedules", "threads_available", "openmp_enabled", "__version__"]
