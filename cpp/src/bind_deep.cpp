@@ -1,6 +1,7 @@
 // Bindings of the deep fully-connected network kernels (conversion only).
 #include <pybind11/stl.h>
 
+#include <memory>
 #include <vector>
 
 #include "bindings.hpp"
@@ -130,11 +131,66 @@ void def_family(py::module_& m) {
         "Run len(lr) fused GD steps in place on the weight (and bias) arrays; returns (steps_done, diverged).");
 }
 
+// A training run holding its NumPy arrays (weights and biases are updated in place; X, Y are read).
+template <class T>
+struct PyTrainer {
+    array_list<T> weights, biases;
+    carray<T> X, Y;
+    std::unique_ptr<deep::Trainer<T>> trainer;
+
+    PyTrainer(array_list<T> w, array_list<T> b, int activation, double slope, carray<T> x, carray<T> y,
+              double offset, int threads)
+        : weights(std::move(w)), biases(std::move(b)), X(std::move(x)), Y(std::move(y)) {
+        auto net = net_of(weights, biases, activation, slope);
+        const py::ssize_t N = X.shape(0);
+        const T* xp = matrix_of(X, -1, net.dims[0], "X");
+        const T* yp = matrix_of(Y, N, net.dims[net.depth()], "Y");
+        trainer = std::make_unique<deep::Trainer<T>>(std::move(net), xp, yp, N, offset, resolve_threads(threads));
+    }
+};
+
+template <class T>
+void def_trainer(py::module_& m, const char* name) {
+    py::class_<PyTrainer<T>>(m, name, "A deep-net GD run: workspaces and packed X live as long as the object.")
+        .def("run",
+             [](PyTrainer<T>& self, carray<double> lr, carray<double> losses) {
+                 const py::ssize_t steps = lr.shape(0);
+                 const double* lp = data_of(lr, steps, "lr");
+                 double* lo = data_of(losses, steps, "losses");
+                 deep::ChunkResult r;
+                 {
+                     py::gil_scoped_release release;
+                     r = self.trainer->run(lp, steps, lo);
+                 }
+                 return py::make_tuple(r.steps_done, r.diverged);
+             },
+             py::arg("lr").noconvert(), py::arg("losses").noconvert(),
+             "Run len(lr) fused GD steps in place; returns (steps_done, diverged).")
+        .def("loss",
+             [](PyTrainer<T>& self) {
+                 py::gil_scoped_release release;
+                 return self.trainer->loss();
+             })
+        .def_property_readonly("threads", [](PyTrainer<T>& self) { return self.trainer->threads(); });
+    m.def(
+        "deep_trainer",
+        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
+           double offset, int threads) {
+            return std::make_unique<PyTrainer<T>>(std::move(weights), std::move(biases), activation, slope,
+                                                  std::move(X), std::move(Y), offset, threads);
+        },
+        py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"), py::arg("threads") = 0,
+        "A training run over the given arrays (see DeepTrainer.run / .loss).");
+}
+
 }  // namespace
 
 void bind_deep(py::module_& m) {
     def_family<double>(m);
     def_family<float>(m);
+    def_trainer<double>(m, "DeepTrainer64");
+    def_trainer<float>(m, "DeepTrainer32");
 }
 
 }  // namespace wideflow::bind

@@ -334,17 +334,19 @@ class _DeepGD(Engine):
     """Fused GD on a DeepNet: the weights are updated in place by the C++ kernel."""
 
     def __init__(self, net: DeepNet, X, Y, offset: float, threads: int, metrics: bool):
-        self.net, self.X, self.Y, self.offset, self.threads = net, X, Y, float(offset), threads
+        self.net = net
+        # holds the weight arrays (updated in place), X and Y, the workspaces and X packed once for the run
+        self.trainer = _core.deep_trainer(*net._args(), X, Y, float(offset), threads)
         self.has_metrics = metrics
         self.track_gram = (net.activation == "linear" and net.biases is None and net.depth > 1
                            and max(net.dims[1:-1]) <= _GRAM_METRIC_MAX_WIDTH)
         self.gram0 = net.gram_invariants() if (metrics and self.track_gram) else None
 
     def loss(self) -> float:
-        return float(_core.deep_loss(*self.net._args(), self.X, self.Y, self.offset, self.threads))
+        return float(self.trainer.loss())
 
     def run(self, lrs, losses):
-        done, diverged = _core.deep_gd(*self.net._args(), self.X, self.Y, lrs, self.offset, losses, self.threads)
+        done, diverged = self.trainer.run(lrs, losses)
         return int(done), bool(diverged)
 
     def checkpoint(self):

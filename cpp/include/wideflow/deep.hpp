@@ -31,10 +31,12 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "wideflow/gemm.hpp"
@@ -68,6 +70,12 @@ struct ChunkResult {
 };
 
 namespace detail {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 // Run body(k, tid) for k in [0, count) on up to `threads` threads; tid < threads identifies the calling
 // thread's workspace. Which thread runs which k never changes a result.
@@ -238,125 +246,149 @@ class Workspace {
     // Activations of the output layer (N x d_L), or the residual after forward(Y).
     T* out() { return out_.data(); }
 
-    // P1 + R1: forward pass on every row block; with Y, the residual R = F - Y replaces F and the return
-    // value is 1/2 sum R^2 (block partials summed in block order); with backward, also the deltas.
-    double forward(const T* Y, bool backward) {
+    // Task counts of the phases of a step (see the header comment).
+    index_t pack_w_tasks() const { return index_t(p1_.size()); }
+    index_t row_tasks() const { return rows_.count; }
+    index_t pack_d_tasks() const { return index_t(p2_.size()); }
+    index_t weight_tasks() const { return index_t(tasks_.size()); }
+
+    // P1 task k: pack (a depth chunk of) W_h or W_h^T.
+    void pack_w(index_t k) { p1_[static_cast<std::size_t>(k)].run(); }
+    // P2 task k: pack (a depth chunk of) D_{h+1} or A_h^T.
+    void pack_d(index_t k) { p2_[static_cast<std::size_t>(k)].run(); }
+
+    // R1 task k: forward pass of row block k; with Y, its residual and loss; with backward, its deltas.
+    void row_block(index_t k, int tid, const T* Y, bool backward) {
         const index_t L = L_;
         const auto& d = net_.dims;
-        detail::run_tasks(index_t(p1_.size()), threads_, [&](index_t k, int) { p1_[k].run(); });
-        detail::run_tasks(rows_.count, threads_, [&](index_t k, int tid) {
-            T* sa = scratch_a_[static_cast<std::size_t>(tid)].data();
-            T* sb = scratch_b_[static_cast<std::size_t>(tid)].data();
-            const index_t r0 = rows_.begin(k), n = rows_.end(k, N_) - r0;
-            const T* in = X_ + r0 * d[0];
-            for (index_t h = 0; h < L; ++h) {
-                const index_t din = d[h], dout = d[h + 1];
-                T* z = layer_out(h + 1) + r0 * dout;
-                // z (n x dout, row-major) = bias, then z^T += W_h A_in^T (column-major view of z)
-                if (net_.has_bias()) {
-                    const T* bh = net_.b[h];
-                    for (index_t i = 0; i < n; ++i)
-                        for (index_t j = 0; j < dout; ++j) z[i * dout + j] = bh[j];
-                } else {
-                    std::fill(z, z + n * dout, T(0));
-                }
-                const Operand a = Operand::of_packed(wf_[h].data(), dout, 0);
-                const Operand b = (h == 0 && pack_x_) ? Operand::of_packed(xf_.data() + r0 * din, n, 0)
-                                                      : Operand::of_array(in, din, gemm::col_major);
-                gemm::multiply<T>(dout, n, din, a, b, z, dout, T(1), sa, sb);
-                if (h + 1 < L) activate(z, n * dout);
-                in = z;
+        T* sa = scratch_a_[static_cast<std::size_t>(tid)].data();
+        T* sb = scratch_b_[static_cast<std::size_t>(tid)].data();
+        const index_t r0 = rows_.begin(k), n = rows_.end(k, N_) - r0;
+        const T* in = X_ + r0 * d[0];
+        for (index_t h = 0; h < L; ++h) {
+            const index_t din = d[h], dout = d[h + 1];
+            T* z = layer_out(h + 1) + r0 * dout;
+            // z (n x dout, row-major) = bias, then z^T += W_h A_in^T (column-major view of z)
+            if (net_.has_bias()) {
+                const T* bh = net_.b[h];
+                for (index_t i = 0; i < n; ++i)
+                    for (index_t j = 0; j < dout; ++j) z[i * dout + j] = bh[j];
+            } else {
+                std::fill(z, z + n * dout, T(0));
             }
-            if (Y == nullptr) return;
-            // residual and this block's loss (fixed order)
-            T* f = out_.data() + r0 * d[L];
-            const T* y = Y + r0 * d[L];
-            double acc = 0.0;
-            for (index_t i = 0; i < n * d[L]; ++i) {
-                const T r = f[i] - y[i];
-                f[i] = r;
-                acc += double(r) * double(r);
-            }
-            block_loss_[static_cast<std::size_t>(k)] = acc;
-            if (!backward) return;
-            // deltas: D_h = (D_{h+1} W_{h+1}) o phi'(A_h), h = L-1 .. 1 (1-based layers; W_{h+1} is W[h])
-            for (index_t h = L - 1; h >= 1; --h) {
-                const index_t dh = d[h], dn = d[h + 1];
-                const T* dnext = (h + 1 == L ? out_.data() : deltas_[h + 1].data()) + r0 * dn;
-                T* dcur = deltas_[h].data() + r0 * dh;
-                std::fill(dcur, dcur + n * dh, T(0));
-                // dcur^T (dh x n) += W^T (dh x dn) dnext^T (dn x n)
-                const Operand a = Operand::of_packed(wb_[h].data(), dh, 0);
-                const Operand b = Operand::of_array(dnext, dn, gemm::col_major);
-                gemm::multiply<T>(dh, n, dn, a, b, dcur, dh, T(1), sa, sb);
-                mask(dcur, acts_[h].data() + r0 * dh, n * dh);
-            }
-        });
+            const Operand a = Operand::of_packed(wf_[h].data(), dout, 0);
+            const Operand b = (h == 0 && pack_x_) ? Operand::of_packed(xf_.data() + r0 * din, n, 0)
+                                                  : Operand::of_array(in, din, gemm::col_major);
+            gemm::multiply<T>(dout, n, din, a, b, z, dout, T(1), sa, sb);
+            if (h + 1 < L) activate(z, n * dout);
+            in = z;
+        }
+        if (Y == nullptr) return;
+        // residual and this block's loss (fixed order)
+        T* f = out_.data() + r0 * d[L];
+        const T* y = Y + r0 * d[L];
+        double acc = 0.0;
+        for (index_t i = 0; i < n * d[L]; ++i) {
+            const T r = f[i] - y[i];
+            f[i] = r;
+            acc += double(r) * double(r);
+        }
+        block_loss_[static_cast<std::size_t>(k)] = acc;
+        if (!backward) return;
+        // deltas: D_h = (D_{h+1} W_{h+1}) o phi'(A_h), h = L-1 .. 1 (1-based layers; W_{h+1} is W[h])
+        for (index_t h = L - 1; h >= 1; --h) {
+            const index_t dh = d[h], dn = d[h + 1];
+            const T* dnext = (h + 1 == L ? out_.data() : deltas_[h + 1].data()) + r0 * dn;
+            T* dcur = deltas_[h].data() + r0 * dh;
+            std::fill(dcur, dcur + n * dh, T(0));
+            // dcur^T (dh x n) += W^T (dh x dn) dnext^T (dn x n)
+            const Operand a = Operand::of_packed(wb_[h].data(), dh, 0);
+            const Operand b = Operand::of_array(dnext, dn, gemm::col_major);
+            gemm::multiply<T>(dh, n, dn, a, b, dcur, dh, T(1), sa, sb);
+            mask(dcur, acts_[h].data() + r0 * dh, n * dh);
+        }
+    }
+
+    // 1/2 sum R^2 from the row blocks' partial sums, in block order.
+    double block_loss() const {
         double loss = 0.0;
         for (index_t k = 0; k < rows_.count; ++k) loss += block_loss_[static_cast<std::size_t>(k)];
         return 0.5 * loss;
     }
 
-    // P2 + R2 (after forward(Y, true)): with gW == nullptr, W_h += (-lr) G_h and b_h -= lr g_h in place;
-    // otherwise G_h and g_h are written to gW[h] / gb[h] (zeroed first). Returns false if an updated
-    // parameter is not finite.
-    bool weights(T lr, T* const* gW, T* const* gb) {
+    // R2 task k: with gW == nullptr, W_h[block] += (-lr) G_h[block] (or b_h -= lr g_h) in place; otherwise
+    // the block of G_h (g_h) is written to gW[h] (gb[h]). Records whether the block stayed finite.
+    void weight_task(index_t k, int tid, T lr, T* const* gW, T* const* gb) {
         const auto& d = net_.dims;
-        detail::run_tasks(index_t(p2_.size()), threads_, [&](index_t k, int) { p2_[k].run(); });
-        std::fill(task_bad_.begin(), task_bad_.end(), T(0));
-        detail::run_tasks(index_t(tasks_.size()), threads_, [&](index_t k, int tid) {
-            const detail::WeightTask& t = tasks_[static_cast<std::size_t>(k)];
-            const index_t h = t.layer, din = d[h], dout = d[h + 1];
-            if (t.bias) {
-                const T* D = h + 1 == L_ ? out_.data() : deltas_[h + 1].data();  // N x dout
-                T* dst = gb ? gb[h] : net_.b[h];
-                T* acc = bias_acc_.data() + bias_off_[static_cast<std::size_t>(h)];
-                std::fill(acc, acc + dout, T(0));
-                for (index_t i = 0; i < N_; ++i)
-                    for (index_t j = 0; j < dout; ++j) acc[j] += D[i * dout + j];
-                T bad = T(0);
-                for (index_t j = 0; j < dout; ++j) {
-                    const T v = gb ? acc[j] : dst[j] - lr * acc[j];
-                    dst[j] = v;
-                    bad += v * T(0);
-                }
-                task_bad_[static_cast<std::size_t>(k)] = bad;
-                return;
-            }
-            T* C = gW ? gW[h] : net_.W[h];
-            const T alpha = gW ? T(1) : -lr;
-            // W_h^T (din x dout, column-major = the row-major W_h) += alpha A_h^T (din x N) D_{h+1} (N x dout)
-            index_t rows = din, cols = dout, a_off = 0, b_off = 0;
-            if (t.split == 0) {
-                rows = t.hi - t.lo;
-                a_off = t.lo;
-            } else {
-                cols = t.hi - t.lo;
-                b_off = t.lo;
-            }
-            T* c = C + a_off + b_off * din;
-            if (gW)
-                for (index_t j = 0; j < cols; ++j) std::fill(c + j * din, c + j * din + rows, T(0));
-            Operand a;
-            if (h > 0)
-                a = Operand::of_packed(ap_[h].data(), din, a_off);
-            else if (pack_x_)
-                a = Operand::of_packed(xt_.data(), din, a_off);
-            else
-                a = Operand::of_array(X_ + a_off, din, gemm::col_major);
-            const Operand b = Operand::of_packed(dp_[h].data(), dout, b_off);
-            gemm::multiply<T>(rows, cols, N_, a, b, c, din, alpha, scratch_a_[static_cast<std::size_t>(tid)].data(),
-                              scratch_b_[static_cast<std::size_t>(tid)].data());
+        const detail::WeightTask& t = tasks_[static_cast<std::size_t>(k)];
+        const index_t h = t.layer, din = d[h], dout = d[h + 1];
+        if (t.bias) {
+            const T* D = h + 1 == L_ ? out_.data() : deltas_[h + 1].data();  // N x dout
+            T* dst = gb ? gb[h] : net_.b[h];
+            T* acc = bias_acc_.data() + bias_off_[static_cast<std::size_t>(h)];
+            std::fill(acc, acc + dout, T(0));
+            for (index_t i = 0; i < N_; ++i)
+                for (index_t j = 0; j < dout; ++j) acc[j] += D[i * dout + j];
             T bad = T(0);
-            for (index_t j = 0; j < cols; ++j) {
-                const T* col = c + j * din;
-                for (index_t i = 0; i < rows; ++i) bad += col[i] * T(0);
+            for (index_t j = 0; j < dout; ++j) {
+                const T v = gb ? acc[j] : dst[j] - lr * acc[j];
+                dst[j] = v;
+                bad += v * T(0);
             }
             task_bad_[static_cast<std::size_t>(k)] = bad;
-        });
+            return;
+        }
+        T* C = gW ? gW[h] : net_.W[h];
+        const T alpha = gW ? T(1) : -lr;
+        // W_h^T (din x dout, column-major = the row-major W_h) += alpha A_h^T (din x N) D_{h+1} (N x dout)
+        index_t rows = din, cols = dout, a_off = 0, b_off = 0;
+        if (t.split == 0) {
+            rows = t.hi - t.lo;
+            a_off = t.lo;
+        } else {
+            cols = t.hi - t.lo;
+            b_off = t.lo;
+        }
+        T* c = C + a_off + b_off * din;
+        if (gW)
+            for (index_t j = 0; j < cols; ++j) std::fill(c + j * din, c + j * din + rows, T(0));
+        Operand a;
+        if (h > 0)
+            a = Operand::of_packed(ap_[h].data(), din, a_off);
+        else if (pack_x_)
+            a = Operand::of_packed(xt_.data(), din, a_off);
+        else
+            a = Operand::of_array(X_ + a_off, din, gemm::col_major);
+        const Operand b = Operand::of_packed(dp_[h].data(), dout, b_off);
+        gemm::multiply<T>(rows, cols, N_, a, b, c, din, alpha, scratch_a_[static_cast<std::size_t>(tid)].data(),
+                          scratch_b_[static_cast<std::size_t>(tid)].data());
+        T bad = T(0);
+        for (index_t j = 0; j < cols; ++j) {
+            const T* col = c + j * din;
+            for (index_t i = 0; i < rows; ++i) bad += col[i] * T(0);
+        }
+        task_bad_[static_cast<std::size_t>(k)] = bad;
+    }
+
+    // Whether every block updated by the last R2 stayed finite.
+    bool weights_finite() const {
         bool finite = true;
         for (T v : task_bad_) finite = finite && std::isfinite(v);
         return finite;
+    }
+
+    // P1 + R1 as two parallel regions (one-off evaluations; training uses the phased loop in gd()).
+    double forward(const T* Y, bool backward) {
+        detail::run_tasks(pack_w_tasks(), threads_, [&](index_t k, int) { pack_w(k); });
+        detail::run_tasks(row_tasks(), threads_, [&](index_t k, int tid) { row_block(k, tid, Y, backward); });
+        return block_loss();
+    }
+
+    // P2 + R2 as two parallel regions (after forward(Y, true)); see weight_task.
+    bool weights(T lr, T* const* gW, T* const* gb) {
+        detail::run_tasks(pack_d_tasks(), threads_, [&](index_t k, int) { pack_d(k); });
+        detail::run_tasks(weight_tasks(), threads_, [&](index_t k, int tid) { weight_task(k, tid, lr, gW, gb); });
+        return weights_finite();
     }
 
    private:
@@ -470,30 +502,119 @@ double gradients(const Net<T>& net, const T* X, const T* Y, index_t N, double of
     return l;
 }
 
-// Run up to `steps` GD steps in place; losses[s] = loss at the start of step s, lr[s] its step size.
-// If the loss of state s is not finite: returns (s, true) with the parameters of state s untouched.
-// If an update produces a non-finite parameter: returns (s + 1, true).
+// Run up to `steps` GD steps in place on a backward workspace; losses[s] = offset + loss at the start of
+// step s, lr[s] its step size. If the loss of state s is not finite: returns (s, true) with the
+// parameters of state s untouched. If an update produces a non-finite parameter: returns (s + 1, true).
+//
+// Threads: the whole chunk is ONE parallel region. Its work is the sequence, step after step, of the
+// phases P1 (pack W), R1 (row blocks), a 1-task loss check, P2 (pack D, A^T), R2 (weight blocks) and a
+// 1-task finiteness check; threads claim the next task from one atomic counter, and a task starts once
+// every task of the previous phases has finished. Unlike a barrier per phase, no thread waits for an idle
+// or descheduled thread, so a busy machine slows a run down in proportion to the CPU it takes, not by
+// a scheduler time slice per phase. Which thread runs a task never changes a result.
+template <class T>
+ChunkResult gd(Workspace<T>& ws, const T* Y, const double* lr, index_t steps, double offset, double* losses) {
+    ChunkResult res;
+    if (steps <= 0) return res;
+    const index_t sizes[6] = {ws.pack_w_tasks(), ws.row_tasks(), 1, ws.pack_d_tasks(), ws.weight_tasks(), 1};
+    index_t start[7] = {0};
+    for (int p = 0; p < 6; ++p) start[p + 1] = start[p] + sizes[p];
+    const index_t per_step = start[6];
+    const index_t total = per_step * steps;
+    std::atomic<index_t> next{0}, finished{0};
+    std::atomic<bool> stop{false};
+
+    // item i: step i / per_step, phase p, task k; returns the global index at which its phase starts
+    auto run_item = [&](index_t i, int tid) {
+        const index_t s = i / per_step, r = i % per_step;
+        int p = 0;
+        while (r >= start[p + 1]) ++p;
+        const index_t k = r - start[p];
+        switch (p) {
+            case 0: ws.pack_w(k); break;
+            case 1: ws.row_block(k, tid, Y, true); break;
+            case 2: {
+                const double l = offset + ws.block_loss();
+                losses[s] = l;
+                if (!std::isfinite(l)) {
+                    res.steps_done = s;
+                    res.diverged = true;
+                    stop.store(true, std::memory_order_relaxed);
+                }
+                break;
+            }
+            case 3: ws.pack_d(k); break;
+            case 4: ws.weight_task(k, tid, T(lr[s]), nullptr, nullptr); break;
+            default: {
+                res.steps_done = s + 1;
+                if (!ws.weights_finite()) {
+                    res.diverged = true;
+                    stop.store(true, std::memory_order_relaxed);
+                }
+            }
+        }
+    };
+    auto phase_start = [&](index_t i) {
+        const index_t r = i % per_step;
+        int p = 0;
+        while (r >= start[p + 1]) ++p;
+        return i - r + start[p];
+    };
+    auto worker = [&](int tid) {
+        for (;;) {
+            const index_t i = next.fetch_add(1, std::memory_order_relaxed);
+            if (i >= total) return;
+            const index_t need = phase_start(i);
+            for (int spin = 0; finished.load(std::memory_order_acquire) < need; ++spin) {
+                if (spin < 256)
+                    detail::cpu_relax();
+                else
+                    std::this_thread::yield();
+            }
+            if (!stop.load(std::memory_order_relaxed)) run_item(i, tid);
+            finished.fetch_add(1, std::memory_order_release);
+        }
+    };
+#ifdef WIDEFLOW_HAVE_OPENMP
+    if (ws.threads() > 1) {
+#pragma omp parallel num_threads(ws.threads())
+        worker(omp_get_thread_num());
+        return res;
+    }
+#endif
+    worker(0);
+    return res;
+}
+
+// The same with a workspace made for this call.
 template <class T>
 ChunkResult gd(const Net<T>& net, const T* X, const T* Y, index_t N, const double* lr, index_t steps,
                double offset, double* losses, int threads) {
-    ChunkResult res;
-    if (steps <= 0) return res;
+    if (steps <= 0) return ChunkResult{};
     Workspace<T> ws(net, X, N, threads, true);
-    for (index_t s = 0; s < steps; ++s) {
-        const double l = offset + ws.forward(Y, true);
-        losses[s] = l;
-        if (!std::isfinite(l)) {
-            res.diverged = true;
-            return res;
-        }
-        const bool finite = ws.weights(T(lr[s]), nullptr, nullptr);
-        res.steps_done = s + 1;
-        if (!finite) {
-            res.diverged = true;
-            return res;
-        }
-    }
-    return res;
+    return gd(ws, Y, lr, steps, offset, losses);
 }
+
+// A training run: the workspace (activations, deltas, packed X, scratch) lives as long as the run, so a
+// chunk of steps allocates nothing and X is packed once per run.
+template <class T>
+class Trainer {
+   public:
+    Trainer(Net<T> net, const T* X, const T* Y, index_t N, double offset, int threads)
+        : net_(std::move(net)), Y_(Y), offset_(offset), ws_(net_, X, N, threads, true) {}
+
+    ChunkResult run(const double* lr, index_t steps, double* losses) { return gd(ws_, Y_, lr, steps, offset_, losses); }
+
+    // offset + 1/2 sum (f(X) - Y)^2 at the current parameters (the same arithmetic as the steps).
+    double loss() { return offset_ + ws_.forward(Y_, false); }
+
+    int threads() const { return ws_.threads(); }
+
+   private:
+    Net<T> net_;
+    const T* Y_;
+    double offset_;
+    Workspace<T> ws_;
+};
 
 }  // namespace wideflow::deep
