@@ -18,14 +18,17 @@
 //       ONE accumulating product written straight into the NumPy array (the update is fused into the
 //       product's write-back), then a finiteness scan of the block; biases get b_h -= lr 1^T D_h.
 //
-// X never changes, so its two packed forms (for X W_1^T and for D_1^T X) are made once per call.
+// X never changes, so its two packed forms (for X W_1^T and for D_1^T X) are made once per Workspace.
+//
+// Threads: a chunk of steps is one OpenMP parallel region in which threads claim the tasks of the phases
+// above, step after step, from one atomic counter (see gd()); there is no barrier per phase.
 //
 // Reproducibility: every product runs single-threaded on a block whose shape depends only on the problem
 // shape (gemm.hpp), and no sum crosses blocks except the loss, which is reduced over blocks in block
 // order; so results are bitwise identical for any thread count.
 //
-// No per-step allocation: activations, deltas, packed operands and per-thread scratch are allocated once
-// per call; a call runs a chunk of steps.
+// No per-step allocation: activations, deltas, packed operands and per-thread scratch belong to a
+// Workspace, made once per training run (Trainer) or per one-off call.
 #pragma once
 
 #include <Eigen/Core>
