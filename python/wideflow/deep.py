@@ -312,6 +312,11 @@ class DeepNet:
         return _DeepGD(self, X, Y, offset, threads, metrics)
 
 
+    def _flow_engine(self, data, options):
+        raise ValueError("method: gradient flow (method='flow') is not available for DeepNet yet; use method='gd' "
+                         "with a small lr (the drift of the invariants is O(lr) at fixed flow time)")
+
+
 def _reduce_linear_data(X, Y, dtype):
     """(R, Q^T Y, 1/2 ||Y - Q Q^T Y||^2) from a thin QR factorization X = Q R (in float64).
 
