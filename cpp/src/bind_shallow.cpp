@@ -1,6 +1,11 @@
 // Bindings of the shallow univariate ReLU kernels (conversion only).
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
 #include "bindings.hpp"
 #include "wideflow/shallow.hpp"
+#include "wideflow/shallow_sorted.hpp"
 
 namespace wideflow::bind {
 namespace {
@@ -12,52 +17,111 @@ shallow::Params<T> params_of(carray<T>& a, carray<T>& b, carray<T>& c, double in
 }
 
 template <class T>
-void def_family(py::module_& m) {
+using EvalFn = void (*)(const shallow::Params<T>&, const double*, index_t, double*, int);
+
+template <class T>
+using GdFn = shallow::ChunkResult (*)(const shallow::Params<T>&, const double*, const double*, index_t,
+                                      double*, const double*, index_t, double, double, double*, int);
+
+template <class T>
+void def_evaluate(py::module_& m, const char* name, EvalFn<T> fn, const char* doc) {
     m.def(
-        "shallow_evaluate",
-        [](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x, carray<double> out,
-           int threads) {
+        name,
+        [fn](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x, carray<double> out,
+             int threads) {
             auto net = params_of(a, b, c, inv_alpha);
             const py::ssize_t P = x.shape(0);
             const double* xp = data_of(x, P, "x");
             double* op = data_of(out, P, "out");
             py::gil_scoped_release release;
-            shallow::evaluate(net, xp, P, op, resolve_threads(threads));
+            fn(net, xp, P, op, resolve_threads(threads));
         },
         py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(), py::arg("inv_alpha"),
-        py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("threads") = 0);
+        py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("threads") = 0, doc);
+}
 
-    m.def(
-        "shallow_gd_direct",
-        [](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x, carray<double> y,
-           carray<double> pred, carray<double> lr, double scale_inner, double scale_outer,
-           carray<double> losses, int threads) {
-            auto net = params_of(a, b, c, inv_alpha);
-            const py::ssize_t n = x.shape(0);
-            const py::ssize_t steps = lr.shape(0);
-            const double* xp = data_of(x, n, "x");
-            const double* yp = data_of(y, n, "y");
-            double* pp = data_of(pred, n, "pred");
-            const double* lp = data_of(lr, steps, "lr");
-            double* lo = data_of(losses, steps, "losses");
-            shallow::ChunkResult r;
-            {
-                py::gil_scoped_release release;
-                r = shallow::gd_direct(net, xp, yp, n, pp, lp, steps, scale_inner, scale_outer, lo,
-                                       resolve_threads(threads));
-            }
-            return py::make_tuple(r.steps_done, r.diverged);
-        },
-        py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(), py::arg("inv_alpha"),
-        py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("pred").noconvert(),
-        py::arg("lr").noconvert(), py::arg("scale_inner"), py::arg("scale_outer"),
-        py::arg("losses").noconvert(), py::arg("threads") = 0,
-        "Run len(lr) fused GD steps in place; returns (steps_done, diverged).");
+// Extra arguments of the sorted kernel: the per-neuron bin cache (int32, length m) and its validity.
+struct NoBins {};
+
+template <class T, class Extra>
+void def_gd(py::module_& m, const char* name, const char* doc) {
+    auto body = [](carray<T>& a, carray<T>& b, carray<T>& c, double inv_alpha, carray<double>& x,
+                   carray<double>& y, carray<double>& pred, carray<double>& lr, double scale_inner,
+                   double scale_outer, carray<double>& losses, int threads, auto&& kernel) {
+        auto net = params_of(a, b, c, inv_alpha);
+        const py::ssize_t n = x.shape(0);
+        const py::ssize_t steps = lr.shape(0);
+        const double* xp = data_of(x, n, "x");
+        const double* yp = data_of(y, n, "y");
+        double* pp = data_of(pred, n, "pred");
+        const double* lp = data_of(lr, steps, "lr");
+        double* lo = data_of(losses, steps, "losses");
+        shallow::ChunkResult r;
+        {
+            py::gil_scoped_release release;
+            r = kernel(net, xp, yp, n, pp, lp, steps, scale_inner, scale_outer, lo, resolve_threads(threads));
+        }
+        return py::make_tuple(r.steps_done, r.diverged);
+    };
+    if constexpr (std::is_same_v<Extra, NoBins>) {
+        m.def(
+            name,
+            [body](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x, carray<double> y,
+                   carray<double> pred, carray<double> lr, double scale_inner, double scale_outer,
+                   carray<double> losses, int threads) {
+                return body(a, b, c, inv_alpha, x, y, pred, lr, scale_inner, scale_outer, losses, threads,
+                            [](auto&&... args) { return shallow::gd_direct<T>(args...); });
+            },
+            py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(), py::arg("inv_alpha"),
+            py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("pred").noconvert(),
+            py::arg("lr").noconvert(), py::arg("scale_inner"), py::arg("scale_outer"),
+            py::arg("losses").noconvert(), py::arg("threads") = 0, doc);
+    } else {
+        m.def(
+            name,
+            [body](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x, carray<double> y,
+                   carray<double> pred, carray<double> lr, double scale_inner, double scale_outer,
+                   carray<double> losses, int threads, carray<std::int32_t> bins, bool bins_valid) {
+                shallow::bin_t* bp = data_of(bins, a.shape(0), "bins");
+                return body(a, b, c, inv_alpha, x, y, pred, lr, scale_inner, scale_outer, losses, threads,
+                            [bp, bins_valid](auto&&... args) {
+                                return shallow::gd_sorted<T>(args..., bp, bins_valid);
+                            });
+            },
+            py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(), py::arg("inv_alpha"),
+            py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("pred").noconvert(),
+            py::arg("lr").noconvert(), py::arg("scale_inner"), py::arg("scale_outer"),
+            py::arg("losses").noconvert(), py::arg("threads"), py::arg("bins").noconvert(),
+            py::arg("bins_valid"), doc);
+    }
+}
+
+template <class T>
+void def_family(py::module_& m) {
+    def_evaluate<T>(m, "shallow_evaluate", &shallow::evaluate<T>,
+                    "out[p] = f(x[p]) by the direct O(m P) kernel.");
+    def_evaluate<T>(m, "shallow_evaluate_sorted", &shallow::evaluate_sorted<T>,
+                    "out[p] = f(x[p]) for ascending x by the O(m log P + P) histogram kernel.");
+    def_gd<T, NoBins>(m, "shallow_gd_direct",
+                      "Run len(lr) fused GD steps in place (direct O(m n) kernel); returns (steps_done, "
+                      "diverged).");
+    def_gd<T, shallow::bin_t>(m, "shallow_gd_sorted",
+                              "Run len(lr) fused GD steps in place (O(m log n + n) kernel, x ascending, "
+                              "bins: int32 cache of length m); returns (steps_done, diverged).");
 }
 
 }  // namespace
 
 void bind_shallow(py::module_& m) {
+    m.def(
+        "residual_loss",
+        [](carray<double> pred, carray<double> y) {
+            const py::ssize_t n = pred.shape(0);
+            std::vector<double> r(static_cast<std::size_t>(n));
+            return shallow::residuals(data_of(pred, n, "pred"), data_of(y, n, "y"), n, r.data());
+        },
+        py::arg("pred").noconvert(), py::arg("y").noconvert(),
+        "1/2 sum (pred - y)^2 summed in the kernels' fixed order.");
     def_family<double>(m);
     def_family<float>(m);
 }

@@ -8,5 +8,7 @@ PYBIND11_MODULE(_core, m) {
           "Number of threads the kernels use by default (1 without OpenMP).");
     m.def("openmp_enabled", &wideflow::openmp_enabled, "Whether the extension was built with OpenMP.");
     wideflow::bind::bind_shallow(m);
+    wideflow::bind::bind_flow(m);
+    wideflow::bind::bind_factorization(m);
     wideflow::bind::bind_deep(m);
 }

@@ -11,10 +11,21 @@ from __future__ import annotations
 from . import schedules
 from ._core import openmp_enabled, threads_available
 from .deep import DeepNet
+from .factorization import Factorization, OneLayer, train_batch
 from .recording import Run
 from .shallow import ShallowReLU
 from .training import train
 
 __version__ = "0.1.0"
 
-__all__ = ["ShallowReLU", "DeepNet", "Run", "train", "schedules", "threads_available", "openmp_enabled", "__version__"]
+
+def __getattr__(name):  # the sweep system (wf.Sweep, wf.open_store) loads on first use: import stays fast
+    if name in ("Sweep", "open_store"):
+        from . import sweeps
+
+        return getattr(sweeps, name)
+    raise AttributeError(f"module 'wideflow' has no attribute {name!r}")
+
+
+__all__ = ["ShallowReLU", "DeepNet", "Factorization", "OneLayer", "train_batch", "Run", "train", "Sweep",
+           "open_store", "schedules", "threads_available", "openmp_enabled", "__version__"]

@@ -45,6 +45,33 @@ def shallow_gd(a, b, c, alpha, x, y, lrs, train="all"):
     return a, b, c, np.array(losses)
 
 
+def factorization_gd(U, V, Y, lrs):
+    """Plain GD on 1/2 ||Y - U V^T||_F^2 (simultaneous updates, in the dtype of U):
+    E = Y - U V^T; U <- U + lr E V; V <- V + lr E^T U. Returns (U, V, losses at the start of each step)."""
+    U, V = U.copy(), V.copy()
+    Y = np.asarray(Y, dtype=U.dtype)
+    dt = U.dtype.type
+    losses = []
+    for lr in lrs:
+        E = Y - U @ V.T
+        losses.append(0.5 * float(np.sum(E.astype(np.float64) ** 2)))
+        U, V = U + dt(lr) * (E @ V), V + dt(lr) * (E.T @ U)
+    return U, V, np.array(losses)
+
+
+def onelayer_gd(X, Y, lrs):
+    """Plain GD on 1/2 ||Y - X||_F^2: X <- X + lr (Y - X). Returns (X, losses at the start of each step)."""
+    X = X.copy()
+    Y = np.asarray(Y, dtype=X.dtype)
+    dt = X.dtype.type
+    losses = []
+    for lr in lrs:
+        E = Y - X
+        losses.append(0.5 * float(np.sum(E.astype(np.float64) ** 2)))
+        X = X + dt(lr) * E
+    return X, np.array(losses)
+
+
 # ---------------------------------------------------------------------- deep fully-connected networks
 
 def _deep_phi(z, activation, slope):

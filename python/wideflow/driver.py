@@ -131,6 +131,7 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
         status, diverged_at = "diverged", 0
         warnings.warn("train: the initial loss is not finite; nothing was trained", RuntimeWarning, stacklevel=3)
         steps = 0
+        rec, rec_loss, rec_t = rec[:1], rec_loss[:1], rec_t[:1]
     bar = _progress_bar(progress, steps, desc)
     chunk = 1
     with _Interrupt() as intr:
@@ -168,11 +169,10 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
                     last_good, final_loss, t_flow = diverged_at, np.nan, tcum[done]
                 status, step = "diverged", last_good
                 rec, rec_loss, rec_t = end_at(step, final_loss, t_flow)
-                warnings.warn(
-                    f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); "
-                    f"the model keeps the last finite state, step {step}" + ("" if keep_finite else
-                    " (keep_finite=False: the model holds the non-finite state)"),
-                    RuntimeWarning, stacklevel=3)
+                held = (f"the model keeps the last finite state, step {step}" if keep_finite else
+                        "keep_finite=False: the model holds that non-finite state")
+                warnings.warn(f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); "
+                              f"{held}", RuntimeWarning, stacklevel=3)
                 break
             step, t_flow = stop, tcum[-1]
             at_state(step, end_loss, t_flow)
@@ -196,3 +196,138 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
         out_metrics[name] = np.asarray(keep)
     return Run(steps=rec, t=rec_t, loss=rec_loss, metrics=out_metrics, snapshots=snap_list, status=status,
                diverged_at=diverged_at, wall_time=time.perf_counter() - start_time, method="gd")
+
+
+# ---------------------------------------------------------------------------------------------- flow
+class FlowEngine:
+    """Protocol of a model's gradient-flow engine (adaptive Runge-Kutta in C++)."""
+
+    has_metrics = False
+
+    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+        """Integrate towards t_stop with at most max_steps accepted steps; returns (steps, reached, failed)
+        and writes the time and loss after each accepted step."""
+        raise NotImplementedError
+
+    def loss(self) -> float:
+        raise NotImplementedError
+
+    def sync(self) -> None:
+        """Write the integrator's state back into the model's arrays."""
+
+    def snapshot(self) -> dict:
+        raise NotImplementedError
+
+    def metrics(self) -> dict:
+        return {}
+
+    def counters(self) -> dict:
+        return {}
+
+
+def record_times(spec, t_end: float, points: int) -> np.ndarray:
+    """Flow times to record: "log" (about `points` log-spaced times in [t_end * 1e-4, t_end]), or a list
+    of times in [0, t_end]. 0 and t_end are always included."""
+    if isinstance(spec, str):
+        if spec != "log":
+            raise ValueError(f"record: unknown value {spec!r} for method='flow'; expected 'log' or a list of times")
+        ts = np.geomspace(t_end * 1e-4, t_end, points)
+    else:
+        try:
+            ts = np.asarray(spec, dtype=np.float64).ravel()
+        except (TypeError, ValueError) as exc:
+            raise TypeError("record: expected 'log' or a list of flow times") from exc
+        if ts.size and (not np.all(np.isfinite(ts)) or ts.min() < 0 or ts.max() > t_end):
+            raise ValueError(f"record: flow times must lie in [0, {t_end}]")
+    return np.unique(np.concatenate([[0.0, t_end], ts]))
+
+
+def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, record="log",
+             record_points: int = 200, snapshots=None, progress=None, chunk_seconds: float = 0.2,
+             desc: str = "flow") -> Run:
+    times = record_times(record, t_end, record_points)
+    if snapshots is None:
+        snap_t = np.zeros(0)
+    elif isinstance(snapshots, str):
+        if snapshots != "log":
+            raise ValueError(f"snapshots: unknown value {snapshots!r}; expected None, 'log' or a list of times")
+        snap_t = record_times("log", t_end, 30)
+    else:
+        try:
+            snap_t = np.unique(np.asarray(snapshots, dtype=np.float64).ravel())
+        except (TypeError, ValueError) as exc:
+            raise TypeError("snapshots: expected None, 'log' or a list of flow times") from exc
+        if snap_t.size and (not np.all(np.isfinite(snap_t)) or snap_t.min() < 0 or snap_t.max() > t_end):
+            raise ValueError(f"snapshots: flow times must lie in [0, {t_end}]")
+    stops = np.union1d(times, snap_t)
+    rec_loss, rec_steps, metrics, snap_list = [], [], {}, []
+    status = "completed"
+    start = time.perf_counter()
+    accepted = 0
+
+    def at_time(t):
+        if np.any(times == t):
+            rec_loss.append(engine.loss())
+            rec_steps.append(accepted)
+            if engine.has_metrics:
+                engine.sync()
+                for name, val in engine.metrics().items():
+                    metrics.setdefault(name, []).append(val)
+        if np.any(snap_t == t):
+            engine.sync()
+            snap_list.append((t, engine.snapshot()))
+
+    at_time(0.0)
+    bar = _progress_bar(progress, 1, desc)
+    chunk = 4
+    reached_t = 0.0
+    with _Interrupt() as intr:
+        for t_stop in stops[1:]:
+            failed = False
+            while True:
+                if intr.hit:
+                    status = "interrupted"
+                    break
+                t_out = np.empty(chunk)
+                loss_out = np.empty(chunk)
+                tick = time.perf_counter()
+                steps, reached, failed = engine.integrate(float(t_stop), rtol, atol, chunk, t_out, loss_out)
+                elapsed = time.perf_counter() - tick
+                accepted += steps
+                if steps:
+                    reached_t = float(t_out[steps - 1])
+                if bar is not None:
+                    bar.n = round(reached_t / t_end, 4)
+                    bar.set_postfix(t=f"{reached_t:.3g}", refresh=False)
+                    bar.refresh()
+                per_step = elapsed / max(steps, 1)
+                chunk = int(max(1, min(chunk * 4, chunk_seconds / max(per_step, 1e-9))))
+                if reached or failed:
+                    break
+            if status == "interrupted" or failed:
+                if failed:
+                    status = "diverged"
+                break
+            at_time(float(t_stop))
+    if bar is not None:
+        bar.close()
+    engine.sync()
+    t_rec = [t for t in stops if np.any(times == t) and t <= reached_t or t == 0.0][: len(rec_loss)]
+    t_arr = np.asarray(t_rec, dtype=np.float64)
+    if status != "completed":
+        # the state reached (last accepted step) ends the record
+        t_arr = np.append(t_arr, reached_t)
+        rec_loss.append(engine.loss())
+        rec_steps.append(accepted)
+        if engine.has_metrics:
+            for name, val in engine.metrics().items():
+                metrics.setdefault(name, []).append(val)
+        what = ("the step size underflowed (stiff or divergent flow)" if status == "diverged"
+                else "interrupted")
+        warnings.warn(f"train: flow stopped at t = {reached_t:.6g} ({what}); the model holds that state",
+                      RuntimeWarning, stacklevel=3)
+    run = Run(steps=np.asarray(rec_steps, dtype=np.int64), t=t_arr, loss=np.asarray(rec_loss),
+              metrics={k: np.asarray(v) for k, v in metrics.items()}, snapshots=snap_list, status=status,
+              wall_time=time.perf_counter() - start, method="flow")
+    run.info.update(engine.counters(), rtol=rtol, atol=atol, t_end=t_end)
+    return run

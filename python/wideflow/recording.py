@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-def record_steps(spec, steps: int, points: int = 200) -> np.ndarray:
+def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> np.ndarray:
     """The sorted step indices to record for a run of `steps` steps (state indices 0..steps).
 
     spec:
@@ -27,18 +27,18 @@ def record_steps(spec, steps: int, points: int = 200) -> np.ndarray:
         elif spec == "all":
             idx = np.arange(steps + 1)
         else:
-            raise ValueError(f"record: unknown value {spec!r}; expected 'log', 'all', an int or a list of steps")
+            raise ValueError(f"{name}: unknown value {spec!r}; expected 'log', 'all', an int or a list of steps")
     elif isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
         if spec < 1:
-            raise ValueError(f"record: the recording interval must be >= 1, got {spec}")
+            raise ValueError(f"{name}: the interval must be >= 1, got {spec}")
         idx = np.arange(0, steps + 1, int(spec))
     else:
         try:
             idx = np.asarray(spec, dtype=np.int64).ravel()
         except (TypeError, ValueError) as exc:
-            raise TypeError("record: expected 'log', 'all', an int or a list of step indices") from exc
+            raise TypeError(f"{name}: expected 'log', 'all', an int or a list of step indices") from exc
         if idx.size and (idx.min() < 0 or idx.max() > steps):
-            raise ValueError(f"record: step indices must lie in [0, {steps}]")
+            raise ValueError(f"{name}: step indices must lie in [0, {steps}]")
     return np.unique(np.concatenate([[0, steps], idx])).astype(np.int64)
 
 
@@ -50,12 +50,12 @@ def snapshot_steps(spec, steps: int) -> np.ndarray:
     if isinstance(spec, str):
         if spec != "log":
             raise ValueError(f"snapshots: unknown value {spec!r}; expected None, 'log', an int or a list of steps")
-        return record_steps("log", steps, points=30)
+        return record_steps("log", steps, points=30, name="snapshots")
     if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
         if spec < 2:
             raise ValueError(f"snapshots: need at least 2 snapshots, got {spec}")
-        return record_steps("log", steps, points=int(spec))
-    return record_steps(spec, steps)
+        return record_steps("log", steps, points=int(spec), name="snapshots")
+    return record_steps(spec, steps, name="snapshots")
 
 
 @dataclass

@@ -14,8 +14,8 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._validate import choice, dtype_of, finite_vector, positive_float, positive_int, same_length
-from .driver import Engine
+from ._validate import choice, dtype_of, finite_vector, inplace_array, positive_float, positive_int, same_length
+from .driver import Engine, FlowEngine
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
 KERNELS = ("auto", "direct", "sorted")
@@ -26,6 +26,18 @@ def _alpha_value(alpha, m: int) -> float:
         choice("alpha", alpha, ("m", "sqrt"))
         return float(m) if alpha == "m" else float(np.sqrt(m))
     return positive_float("alpha", alpha)
+
+
+# Up to this many samples the direct O(m n) kernel beats the sorted O(m log n + n) one (measured on
+# AVX-512 and AVX2 machines with `python bench/run.py --crossover`; float32 vectors are twice as wide, so
+# the direct kernel stays ahead longer).
+DIRECT_MAX_SAMPLES = {np.dtype(np.float64): 6, np.dtype(np.float32): 12}
+
+
+def _pick_kernel(kernel: str, n: int, dtype) -> str:
+    if kernel != "auto":
+        return kernel
+    return "direct" if n <= DIRECT_MAX_SAMPLES[np.dtype(dtype)] else "sorted"
 
 
 def _threads(threads) -> int:
@@ -55,6 +67,7 @@ class ShallowReLU:
         self.b = finite_vector("b", b, dt)
         self.c = finite_vector("c", c, dt)
         same_length(("a", "b", "c"), self.a, self.b, self.c)
+        self._dtype, self._width = dt, self.a.size
         self._alpha_spec = alpha
         self.alpha = _alpha_value(alpha, self.a.size)
 
@@ -70,7 +83,8 @@ class ShallowReLU:
               c ~ N(0, outer_scale^2) (the "uniform initialization" whose kernel limit is the natural cubic
               spline);
           "box": (a, b) ~ U([-1, 1]^2) times inner_scale (PyTorch's nn.Linear(1, m) init), c ~ N(0, outer_scale^2).
-        antisymmetric: draw m/2 neurons and append copies (a, b, -c), so that f_0 = 0 exactly (m must be even).
+        antisymmetric: draw m/2 neurons and pair each with a copy (a, b, -c) next to it, so that f_0 = 0
+            exactly (m must be even).
         The relative layer scale delta_i = c_i^2 - a_i^2 - b_i^2 decides the regime: delta >> 0 adaptive,
         delta << 0 kernel (Williams et al. 2019).
         """
@@ -96,8 +110,8 @@ class ShallowReLU:
             a = rng.uniform(-1.0, 1.0, k) * s_in
             b = rng.uniform(-1.0, 1.0, k) * s_in
         c = rng.standard_normal(k) * s_out
-        if antisymmetric:
-            a, b, c = np.concatenate([a, a]), np.concatenate([b, b]), np.concatenate([c, -c])
+        if antisymmetric:  # neighbours (a, b, c), (a, b, -c): their terms cancel exactly in every kernel
+            a, b, c = np.repeat(a, 2), np.repeat(b, 2), np.stack([c, -c], axis=1).ravel()
         return cls(a, b, c, alpha, dtype=dt)
 
     def copy(self) -> "ShallowReLU":
@@ -106,23 +120,39 @@ class ShallowReLU:
     # ------------------------------------------------------------------ basic properties
     @property
     def width(self) -> int:
-        return int(self.a.size)
+        return int(self._width)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.a.dtype
+        return self._dtype
 
     def __repr__(self) -> str:
         return f"ShallowReLU(width={self.width}, alpha={self.alpha:g}, dtype={self.dtype.name})"
 
     def __call__(self, x, *, threads=None, kernel: str = "auto") -> np.ndarray:
-        """Evaluate f at the points x (any shape, any order); returns float64 of the same shape."""
+        """Evaluate f at the points x (any shape, any order); returns float64 of the same shape.
+
+        kernel: "direct" (O(m P) for P points), "sorted" (sort the points, then one histogram pass:
+        O(m log P + P)), or "auto" (chosen by problem size).
+        """
         choice("kernel", kernel, KERNELS)
-        xa = np.asarray(x, dtype=np.float64)
+        try:
+            xa = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"x: expected real numbers ({exc})") from exc
         flat = finite_vector("x", xa.ravel(), allow_empty=True)
+        self.check()
         out = np.empty_like(flat)
         if flat.size:
-            _core.shallow_evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, _threads(threads))
+            nthreads = _threads(threads)
+            if _pick_kernel(kernel, flat.size, self.dtype) == "direct":
+                _core.shallow_evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, nthreads)
+            else:
+                order = np.argsort(flat, kind="stable")
+                xs = np.ascontiguousarray(flat[order])
+                ys = np.empty_like(xs)
+                _core.shallow_evaluate_sorted(self.a, self.b, self.c, 1.0 / self.alpha, xs, ys, nthreads)
+                out[order] = ys
         return out.reshape(xa.shape)
 
     # ------------------------------------------------------------------ reduced coordinates
@@ -163,41 +193,83 @@ class ShallowReLU:
         """Mask of neurons inactive on every point of x (they get zero gradient forever)."""
         return ~self.active(x).any(axis=0)
 
+    def check(self) -> None:
+        """Verify the parameter arrays (which users may replace or edit): same dtype, contiguous, equal
+        lengths, finite. Raises naming the array."""
+        for name in ("a", "b", "c"):
+            arr = getattr(self, name)
+            inplace_array(name, arr, self._dtype, (self._width,))
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name}: contains a non-finite value at index "
+                                 f"{int(np.flatnonzero(~np.isfinite(arr))[0])}")
+
     def state(self) -> dict:
         """Copies of the parameters (for snapshots and checkpoints)."""
         return {"a": self.a.copy(), "b": self.b.copy(), "c": self.c.copy()}
 
     # ------------------------------------------------------------------ training
     def _gd_engine(self, data, options):
-        if len(data) != 2:
-            raise TypeError(f"train: a ShallowReLU is trained on (x, y); got {len(data)} data arguments")
+        self.check()
         mode = choice("train", options.pop("train", "all"), ("all", "outer", "inner"))
         kernel = choice("kernel", options.pop("kernel", "auto"), KERNELS)
         threads = _threads(options.pop("threads", None))
+        x, y = self._data(data)
+        return _ShallowGD(self, x, y, mode, kernel, threads)
+
+    def _flow_engine(self, data, options):
+        self.check()
+        mode = choice("train", options.pop("train", "all"), ("all", "outer", "inner"))
+        kernel = choice("kernel", options.pop("kernel", "auto"), KERNELS)
+        if kernel == "direct":
+            raise ValueError("kernel: method='flow' evaluates gradients with the sorted kernel only")
+        threads = _threads(options.pop("threads", None))
+        tableau = options.pop("tableau")
+        x, y = self._data(data)
+        return _ShallowFlow(self, x, y, mode, threads, tableau)
+
+    @staticmethod
+    def _data(data):
+        if len(data) != 2:
+            raise TypeError(f"train: a ShallowReLU is trained on (x, y); got {len(data)} data arguments")
         x = finite_vector("x", data[0])
         y = finite_vector("y", data[1])
         same_length(("x", "y"), x, y)
-        return _ShallowGD(self, x, y, mode, kernel, threads)
+        return x, y
 
 
 class _ShallowGD(Engine):
-    """Fused GD on a ShallowReLU: the parameters are updated in place by the C++ kernel."""
+    """Fused GD on a ShallowReLU: the parameters are updated in place by the C++ kernel.
+
+    The sorted kernel needs ascending samples: the engine keeps its own sorted copies of (x, y) (the
+    loss does not depend on the order of the samples).
+    """
 
     def __init__(self, net: ShallowReLU, x, y, mode, kernel, threads):
-        self.net, self.x, self.y, self.threads = net, x, y, threads
+        self.net, self.threads = net, threads
         self.scale_inner = 0.0 if mode == "outer" else 1.0
         self.scale_outer = 0.0 if mode == "inner" else 1.0
-        self.kernel = kernel
-        self.pred = net(x, threads=threads or None)
+        self.kernel = _pick_kernel(kernel, x.size, net.dtype)
+        if self.kernel == "sorted":
+            order = np.argsort(x, kind="stable")
+            x, y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
+            self.bins = np.empty(net.width, dtype=np.int32)  # per-neuron bin cache of the sorted kernel
+            self.bins_valid = False
+        self.x, self.y = x, y
+        self.pred = net(x, threads=threads or None, kernel=self.kernel)
 
     def loss(self) -> float:
-        r = self.pred - self.y
-        return 0.5 * float(r @ r)
+        # the kernels' own fixed-order sum, so a loss never depends on where a chunk ended
+        return float(_core.residual_loss(self.pred, self.y))
 
     def run(self, lrs, losses):
         n = self.net
-        done, diverged = _core.shallow_gd_direct(n.a, n.b, n.c, 1.0 / n.alpha, self.x, self.y, self.pred, lrs,
-                                                 self.scale_inner, self.scale_outer, losses, self.threads)
+        args = (n.a, n.b, n.c, 1.0 / n.alpha, self.x, self.y, self.pred, lrs, self.scale_inner, self.scale_outer,
+                losses, self.threads)
+        if self.kernel == "sorted":
+            done, diverged = _core.shallow_gd_sorted(*args, self.bins, self.bins_valid)
+            self.bins_valid = True
+        else:
+            done, diverged = _core.shallow_gd_direct(*args)
         return int(done), bool(diverged)
 
     def checkpoint(self):
@@ -208,6 +280,37 @@ class _ShallowGD(Engine):
         for name, arr in params.items():
             getattr(self.net, name)[...] = arr
         self.pred[...] = pred
+        self.bins_valid = False
 
     def snapshot(self):
         return self.net.state()
+
+
+class _ShallowFlow(FlowEngine):
+    """Gradient flow of a ShallowReLU: the integrator owns the state [a; b; c] and writes it back into the
+    model's arrays at every record and at the end."""
+
+    def __init__(self, net: ShallowReLU, x, y, mode, threads, tableau):
+        order = np.argsort(x, kind="stable")
+        self.x, self.y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
+        self.net = net
+        cls = _core.ShallowFlow64 if net.dtype == np.float64 else _core.ShallowFlow32
+        self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
+                        0.0 if mode == "inner" else 1.0, tableau, threads)
+
+    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
+        return int(steps), bool(reached), bool(failed)
+
+    def loss(self):
+        return float(self.flow.loss())
+
+    def sync(self):
+        self.flow.write_back(self.net.a, self.net.b, self.net.c)
+
+    def snapshot(self):
+        return self.net.state()
+
+    def counters(self):
+        f = self.flow
+        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from ._validate import choice, positive_int
-from .driver import run_gd
+from ._validate import positive_float
+from .driver import run_flow, run_gd
 from .recording import Run
 from .schedules import as_schedule
 
-METHODS = ("gd",)
+METHODS = ("gd", "flow")
+TABLEAUS = ("dopri5", "bs32")
 
 
 def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", record_points: int = 200,
-          snapshots=None, progress=None, keep_finite: bool = True, **options) -> Run:
+          snapshots=None, progress=None, keep_finite: bool = True, t_end=None, rtol: float = 1e-6,
+          atol: float = 1e-9, tableau: str = "dopri5", **options) -> Run:
     """Train `model` in place by full-batch gradient descent on L = 1/2 sum of squared residuals.
 
     train(net, x, y, lr=..., steps=..., train="all"|"outer"|"inner", kernel="auto", threads=None)
@@ -24,17 +27,41 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
     progress: None (a bar on a terminal), True or False.
     keep_finite: on divergence, roll the model back to its last finite state (costs one parameter copy
         per chunk).
+
+    method="flow": gradient flow dz/dt = -grad L(z) up to flow time `t_end` by an embedded adaptive
+    Runge-Kutta pair (`tableau`: "dopri5" = Dormand-Prince 5(4), "bs32" = Bogacki-Shampine 3(2)) whose
+    stages call the fused C++ gradient kernels; local error control on the parameters with `rtol`,
+    `atol`. `record` is then "log" or a list of flow times; run.steps counts accepted RK steps and
+    run.info has the numbers of gradient evaluations and rejected steps.
+
     Returns a `Run` (recorded steps, flow times, losses, snapshots, status).
     """
     choice("method", method, METHODS)
-    engine_factory = getattr(model, "_gd_engine", None)
-    if engine_factory is None:
+    if getattr(model, "_gd_engine", None) is None:
         raise TypeError(f"model: expected a wideflow model (ShallowReLU, ...), got {type(model).__name__}")
+    record_points = positive_int("record_points", record_points, minimum=2)
+    if method == "flow":
+        if lr is not None or steps is not None:
+            raise TypeError(f"{'lr' if lr is not None else 'steps'}: not used by method='flow' (give t_end)")
+        if t_end is None:
+            raise TypeError("t_end: the flow time to integrate to is required for method='flow'")
+        t_end = positive_float("t_end", t_end)
+        rtol = positive_float("rtol", rtol)
+        atol = positive_float("atol", atol)
+        choice("tableau", tableau, TABLEAUS)
+        options["tableau"] = tableau
+        engine = model._flow_engine(data, options)
+        if options:
+            raise TypeError(f"train: unexpected option(s) for {type(model).__name__}: {', '.join(sorted(options))}")
+        return run_flow(engine, t_end, rtol=rtol, atol=atol, record=record, record_points=record_points,
+                        snapshots=snapshots, progress=progress, desc=f"flow {type(model).__name__}")
+    if t_end is not None:
+        raise TypeError("t_end: only used by method='flow' (gradient descent takes lr and steps)")
+    engine_factory = model._gd_engine
     if steps is None:
         raise TypeError("steps: the number of gradient-descent steps is required")
     steps = positive_int("steps", steps, minimum=0)
     schedule = as_schedule(lr)
-    record_points = positive_int("record_points", record_points, minimum=2)
     engine = engine_factory(data, options)
     if options:
         raise TypeError(f"train: unexpected option(s) for {type(model).__name__}: {', '.join(sorted(options))}")

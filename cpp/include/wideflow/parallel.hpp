@@ -38,6 +38,14 @@ inline int resolve_threads(int requested) {
     return requested <= 0 ? threads_available() : requested;
 }
 
+// Below this much work per parallel region (in neuron-sample units, roughly a nanosecond each) waking
+// a second thread costs more than it saves, and on a busy machine a barrier can wait for a descheduled
+// thread for milliseconds: such regions run on one thread. The partition into chunks, and therefore the
+// result, does not depend on this choice.
+constexpr index_t kMinParallelWork = index_t(1) << 16;
+
+inline int threads_for(index_t work, int threads) { return work < kMinParallelWork ? 1 : threads; }
+
 // Split [0, m) into `count` chunks of `size` elements (the last may be shorter). The size depends only on
 // m (and a per-chunk memory footprint), so the partition is the same for every thread count.
 struct ChunkPlan {

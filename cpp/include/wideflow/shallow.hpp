@@ -85,7 +85,7 @@ template <class T>
 void evaluate(const Params<T>& net, const double* x, index_t P, double* out, int threads) {
     const ChunkPlan plan = forward_plan(net.m, P);
     std::vector<double> partial(static_cast<std::size_t>(plan.count * P), 0.0);
-    parallel_for(plan.count, threads, [&](index_t k) {
+    parallel_for(plan.count, threads_for(net.m * P, threads), [&](index_t k) {
         double* part = partial.data() + k * P;
         const index_t i0 = plan.begin(k), i1 = plan.end(k, net.m);
         for (index_t s = i0; s < i1; s += kBlock) {
@@ -120,8 +120,9 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
                       double* losses, int threads) {
     ChunkResult res;
     const ChunkPlan plan = forward_plan(net.m, n);
+    threads = threads_for(net.m * n, threads);
     std::vector<double> partial(static_cast<std::size_t>(plan.count * n));
-    std::vector<double> chunk_bad(static_cast<std::size_t>(plan.count));
+    std::vector<int> chunk_bad(static_cast<std::size_t>(plan.count));
     std::vector<double> r(static_cast<std::size_t>(n));
     std::vector<T> xt(static_cast<std::size_t>(n)), rt(static_cast<std::size_t>(n)),
         rxt(static_cast<std::size_t>(n));
@@ -144,7 +145,7 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
 
         parallel_for(plan.count, threads, [&](index_t k) {
             double* part = partial.data() + k * n;
-            T bad = T(0);
+            int bad = 0;
             alignas(64) T ga[kBlock], gb[kBlock], gc[kBlock];
             const index_t i0 = plan.begin(k), i1 = plan.end(k, net.m);
             for (index_t s0 = i0; s0 < i1; s0 += kBlock) {
@@ -173,16 +174,17 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
                     a[i] = an;
                     b[i] = bn;
                     c[i] = cn;
-                    bad += an * T(0) + bn * T(0) + cn * T(0);  // NaN iff something is not finite
+                    // x - x is 0 for finite x and NaN otherwise (integer OR: vectorizable, order-free)
+                    bad |= int(!((an - an) == T(0) && (bn - bn) == T(0) && (cn - cn) == T(0)));
                 }
                 // next step's predictions
                 for (index_t j = 0; j < n; ++j) part[j] += double(block_forward(a, b, c, len, xt[j]));
             }
-            chunk_bad[k] = double(bad);
+            chunk_bad[k] = bad;
         });
 
         bool finite = true;
-        for (index_t k = 0; k < plan.count; ++k) finite = finite && std::isfinite(chunk_bad[k]);
+        for (index_t k = 0; k < plan.count; ++k) finite = finite && !chunk_bad[k];
         for (index_t j = 0; j < n; ++j) {
             double acc = 0.0;
             for (index_t k = 0; k < plan.count; ++k) acc += partial[k * n + j];

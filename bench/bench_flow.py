@@ -1,0 +1,97 @@
+"""Gradient flow vs gradient descent at equal accuracy against the closed form (issue: gradient flow).
+
+Problem: Tarmoun et al.'s 5 x 10 target, k = 50, spectral initialization (u0 = 0.6, v0 = 0.05), whose flow
+X(t) = Phi diag(x_i(t)) Psi^T is known in closed form. GD with lr = 1e-3 (the paper's proxy for the flow)
+reaches t = T after T / lr steps with an O(lr) error; the adaptive Runge-Kutta flow is run at the loosest
+rtol (of 1e-2 ... 1e-12) whose error at T is no larger, recording only t = 0 and T (each requested record
+time ends a step there, so a dense record costs up to one step per record). Reported: gradient evaluations, wall time
+(median of repeats), and the error ||X(T) - X_closed(T)||_F / ||Y||_F of each.
+
+    python bench/bench_flow.py [--T 2] [--out bench/results/flow.jsonl]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+
+import wideflow as wf
+from wideflow import linear_theory as lt
+from wideflow.benchmark import machine_line
+
+
+def timed(fn, repeats=5):
+    out, times = None, []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return out, statistics.median(times)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--T", type=float, default=2.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    Y = np.random.default_rng(0).standard_normal((5, 10))
+    U0, V0 = lt.spectral_init(Y, 50, 0.6, 0.05, seed=0)
+    X_T = lt.spectral_solution(args.T, Y, 0.6, 0.05)
+    scale = np.linalg.norm(Y)
+
+    def err(fac):
+        return float(np.linalg.norm(fac.product() - X_T) / scale)
+
+    def gd():
+        fac = wf.Factorization(U0, V0)
+        wf.train(fac, Y, lr=args.lr, steps=int(round(args.T / args.lr)), metrics=False, progress=False)
+        return fac
+
+    fac, t_gd = timed(gd)
+    e_gd, evals_gd = err(fac), int(round(args.T / args.lr))
+    rows = [{"method": "gd", "lr": args.lr, "gradient_evals": evals_gd, "sec": t_gd, "error": e_gd}]
+    for tableau in ("dopri5", "bs32"):
+        chosen = None
+        for rtol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12):
+            fac = wf.Factorization(U0, V0)
+            run = wf.train(fac, Y, method="flow", t_end=args.T, rtol=rtol, atol=rtol * 1e-2, tableau=tableau,
+                           metrics=False, progress=False, record=[])
+            if err(fac) <= e_gd:
+                chosen = rtol
+                break
+        if chosen is None:
+            continue
+
+        def flow(rtol=chosen, tableau=tableau):
+            f = wf.Factorization(U0, V0)
+            r = wf.train(f, Y, method="flow", t_end=args.T, rtol=rtol, atol=rtol * 1e-2, tableau=tableau,
+                         metrics=False, progress=False, record=[])
+            return f, r
+
+        (fac, run), t_flow = timed(flow)
+        rows.append({"method": f"flow-{tableau}", "rtol": chosen, "gradient_evals": run.info["gradient_evals"],
+                     "accepted": run.info["accepted"], "sec": t_flow, "error": err(fac)})
+        # and the flow at a tight tolerance, for the record
+        (fac, run), t_tight = timed(lambda: flow(rtol=1e-10))
+        rows.append({"method": f"flow-{tableau}", "rtol": 1e-10, "gradient_evals": run.info["gradient_evals"],
+                     "accepted": run.info["accepted"], "sec": t_tight, "error": err(fac)})
+    print(f"flow vs GD to t = {args.T} on the 5 x 10, k = 50 spectral problem (error vs closed form)")
+    print(f"{'method':<14}{'setting':>12}{'grad evals':>12}{'ms':>10}{'rel. error':>12}{'evals vs GD':>13}")
+    for r in rows:
+        setting = f"lr={r['lr']:g}" if r["method"] == "gd" else f"rtol={r['rtol']:g}"
+        print(f"{r['method']:<14}{setting:>12}{r['gradient_evals']:>12}{r['sec'] * 1e3:>10.3f}{r['error']:>12.2e}"
+              f"{evals_gd / r['gradient_evals']:>12.1f}x")
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        machine = machine_line()
+        with open(args.out, "a") as fh:
+            for r in rows:
+                fh.write(json.dumps(dict(r, T=args.T, machine=machine, kind="flow_vs_gd")) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""Benchmark harness: times the fused kernels against the NumPy reference and PyTorch CPU in one process.
+
+`python bench/run.py` (or `wideflow bench`) prints a table and appends JSON lines (one per measurement,
+each with the machine line) to a results file. Reported per case: seconds per step (median of repeats),
+neuron-steps/s, equivalent GFLOP/s of the O(m n) algorithm (10 flops per neuron-sample), the bytes the
+parameters move per step (6 * itemsize per neuron: read and write a, b, c) over time, and that rate as a
+fraction of a same-run memory-copy probe (read + write bytes of np.copyto on 256 MiB arrays).
+Peers (same process, same thread count): the NumPy reference and PyTorch CPU (autograd, and a
+hand-written gradient), when installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import _core
+from .shallow import ShallowReLU
+
+FLOPS_PER_NEURON_SAMPLE = 10  # forward z, relu, c*relu (4) + the three gradient sums (6)
+
+
+# ---------------------------------------------------------------------------------------------- machine
+def machine_line() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    from . import __version__
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads_available": _core.threads_available(),
+            "openmp": _core.openmp_enabled(), "python": platform.python_version(), "numpy": np.__version__,
+            "torch": torch_version, "wideflow": __version__, "platform": platform.platform()}
+
+
+def median_time(fn, repeats: int, min_time: float = 0.0) -> float:
+    """Median wall time of fn() over `repeats` calls (after one warm-up call)."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats or (time.perf_counter() - start < min_time and len(times) < 50):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 7) -> float:
+    """Bytes/s of np.copyto between two arrays (counting the read and the write)."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    t = median_time(lambda: np.copyto(dst, src), repeats)
+    return 2 * nbytes / t
+
+
+# ---------------------------------------------------------------------------------------------- cases
+@dataclass
+class Result:
+    impl: str
+    m: int
+    n: int
+    dtype: str
+    threads: int
+    sec_per_step: float
+    extrapolated_from_m: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def neuron_steps(self) -> float:
+        return self.m / self.sec_per_step
+
+
+def square_wave(n: int):
+    x = np.linspace(-1.0, 1.0, n)
+    y = np.sign(np.sin(np.pi * x + 0.3))
+    y[y == 0] = 1.0
+    return x, y
+
+
+def time_wideflow(m, n, dtype, threads, kernel, repeats, seed=0):
+    net = ShallowReLU.init(m, inner_scale=1.0, dtype=dtype, seed=seed)
+    x, y = square_wave(n)
+    if kernel == "sorted":
+        bins = np.empty(m, dtype=np.int32)
+        _core.shallow_gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, x, y, net(x), np.zeros(0), 1.0, 1.0,
+                                np.zeros(0), threads, bins, False)
+
+        def step(*args):
+            return _core.shallow_gd_sorted(*args, bins, True)
+    else:
+        step = _core.shallow_gd_direct
+    pred = net(x, kernel=kernel)
+    # a step size that keeps the parameters bounded over many repeats
+    one = np.full(1, 1e-3)
+    losses = np.empty(1)
+    t1 = median_time(lambda: step(net.a, net.b, net.c, 1.0 / net.alpha, x, y, pred, one, 1.0, 1.0, losses,
+                                  threads), 3)
+    steps = int(max(1, min(1000, 0.2 / max(t1, 1e-9))))
+    lrs = np.full(steps, 1e-3)
+    losses = np.empty(steps)
+    t = median_time(lambda: step(net.a, net.b, net.c, 1.0 / net.alpha, x, y, pred, lrs, 1.0, 1.0, losses,
+                                 threads), repeats) / steps
+    return Result(f"wideflow-{kernel}", m, n, np.dtype(dtype).name, threads, t)
+
+
+def _time_numpy(m, n, dtype, threads, repeats, seed=0):
+    from . import _reference as R
+
+    net = ShallowReLU.init(m, inner_scale=1.0, dtype=dtype, seed=seed)
+    x, y = square_wave(n)
+    a, b, c = net.a, net.b, net.c
+
+    def step():
+        R.shallow_gd(a, b, c, net.alpha, x, y, [1e-3])
+
+    with _blas_threads(threads):
+        return median_time(step, repeats)
+
+
+class _blas_threads:
+    """Limit BLAS threads for the NumPy peer (threadpoolctl when installed; else unchanged)."""
+
+    def __init__(self, n):
+        self.n, self.ctx = n, None
+
+    def __enter__(self):
+        try:
+            from threadpoolctl import threadpool_limits
+
+            self.ctx = threadpool_limits(self.n)
+        except ImportError:
+            self.ctx = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.ctx.unregister() if hasattr(self.ctx, "unregister") else self.ctx.restore_original_limits()
+        return False
+
+
+def _time_torch(m, n, dtype, threads, repeats, handwritten: bool, seed=0):
+    import torch
+
+    torch.set_num_threads(threads)
+    tdt = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+    net = ShallowReLU.init(m, inner_scale=1.0, dtype=dtype, seed=seed)
+    x, y = square_wave(n)
+    xt = torch.tensor(x, dtype=tdt)
+    yt = torch.tensor(y, dtype=tdt)
+    inv_alpha = 1.0 / net.alpha
+    lr = 1e-3
+    if handwritten:
+        a, b, c = (torch.tensor(v) for v in (net.a, net.b, net.c))
+
+        def step():
+            with torch.no_grad():
+                z = xt[:, None] * a + b                       # (n, m)
+                act = torch.relu(z)
+                r = act @ c * inv_alpha - yt
+                on = (z > 0).to(tdt)
+                ga = (r * xt) @ on * c * inv_alpha
+                gb = r @ on * c * inv_alpha
+                gc = r @ act * inv_alpha
+                a.sub_(lr * ga)
+                b.sub_(lr * gb)
+                c.sub_(lr * gc)
+    else:
+        a, b, c = (torch.tensor(v, requires_grad=True) for v in (net.a, net.b, net.c))
+
+        def step():
+            f = torch.relu(xt[:, None] * a + b) @ c * inv_alpha
+            loss = 0.5 * ((f - yt) ** 2).sum()
+            loss.backward()
+            with torch.no_grad():
+                for p in (a, b, c):
+                    p.sub_(lr * p.grad)
+                    p.grad = None
+
+    return median_time(step, repeats)
+
+
+def time_peer(impl, m, n, dtype, threads, repeats, max_elements):
+    """Time a peer; beyond max_elements (n * m temporaries) time it at a smaller width and scale
+    linearly in m (these peers are O(m n)); the result says so."""
+    m_run = m if m * n <= max_elements else max(1000, max_elements // n)
+    if impl == "numpy":
+        t = _time_numpy(m_run, n, dtype, threads, repeats)
+    else:
+        t = _time_torch(m_run, n, dtype, threads, repeats, handwritten=(impl == "torch-hand"))
+    return Result(impl, m, n, np.dtype(dtype).name, threads, t * m / m_run,
+                  extrapolated_from_m=None if m_run == m else m_run)
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def run(widths, samples, dtypes, threads_list, kernels=("direct", "sorted"), peers=("numpy", "torch-auto",
+        "torch-hand"), repeats=5, peer_max_elements=50_000_000, peer_max_width=10**7, out=None,
+        echo=print):
+    machine = machine_line()
+    bw = copy_bandwidth()
+    echo(f"machine: {machine['cpu']}, {machine['cores']} cores, numpy {machine['numpy']}, "
+         f"torch {machine['torch']}, wideflow {machine['wideflow']}")
+    echo(f"memory-copy probe: {bw / 1e9:.1f} GB/s (read + write)")
+    if "torch-auto" in peers or "torch-hand" in peers:
+        if not torch_available():
+            echo("PyTorch not installed: torch peers skipped (pip install torch)")
+            peers = tuple(p for p in peers if not p.startswith("torch"))
+    header = (f"{'impl':<16}{'dtype':>8}{'thr':>4}{'m':>11}{'n':>6}{'ms/step':>11}{'Gneuron-st/s':>13}"
+              f"{'GFLOP/s':>9}{'GB/s':>7}{'%copy':>7}{'vs best peer':>14}")
+    echo(header)
+    echo("-" * len(header))
+    rows = []
+    for dtype in dtypes:
+        itemsize = np.dtype(dtype).itemsize
+        for n in samples:
+            for m in widths:
+                for threads in threads_list:
+                    results = [time_wideflow(m, n, dtype, threads, k, repeats) for k in kernels]
+                    peer_results = []
+                    if m <= peer_max_width:
+                        for p in peers:
+                            try:
+                                peer_results.append(time_peer(p, m, n, dtype, threads, max(3, repeats // 2),
+                                                              peer_max_elements))
+                            except MemoryError:
+                                echo(f"{p}: out of memory at m={m}, n={n}")
+                    best_peer = min((r.sec_per_step for r in peer_results), default=None)
+                    for r in results + peer_results:
+                        gbs = 6 * itemsize * r.m / r.sec_per_step / 1e9
+                        gflops = FLOPS_PER_NEURON_SAMPLE * r.m * r.n / r.sec_per_step / 1e9
+                        speedup = (best_peer / r.sec_per_step) if (best_peer and r.impl.startswith("wideflow")) \
+                            else None
+                        note = f"~m={r.extrapolated_from_m}" if r.extrapolated_from_m else ""
+                        echo(f"{r.impl:<16}{r.dtype:>8}{r.threads:>4}{r.m:>11}{r.n:>6}"
+                             f"{r.sec_per_step * 1e3:>11.3f}{r.neuron_steps / 1e9:>13.4f}{gflops:>9.1f}"
+                             f"{gbs:>7.1f}{100 * gbs * 1e9 / bw:>6.0f}%"
+                             f"{(f'{speedup:.1f}x' if speedup else note):>14}")
+                        row = asdict(r)
+                        row.update(kind="shallow_gd_step", neuron_steps_per_s=r.neuron_steps, gflops=gflops,
+                                   gbytes_per_s=gbs, copy_gbytes_per_s=bw / 1e9, fraction_of_copy=gbs * 1e9 / bw,
+                                   speedup_vs_best_peer=speedup, machine=machine,
+                                   time=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                        rows.append(row)
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "a") as fh:
+            for row in rows:
+                fh.write(json.dumps(row) + "\n")
+        echo(f"appended {len(rows)} JSON lines to {out}")
+    return rows
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="wideflow bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small widths only (about a minute)")
+    p.add_argument("--widths", type=float, nargs="+", help="widths m (e.g. 1e3 1e6)")
+    p.add_argument("--samples", type=int, nargs="+", help="sample counts n")
+    p.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
+    p.add_argument("--threads", type=int, nargs="+", help="thread counts (default: 1 and all)")
+    p.add_argument("--kernels", nargs="+", default=["direct", "sorted"], choices=["direct", "sorted"])
+    p.add_argument("--peers", nargs="*", default=["numpy", "torch-auto", "torch-hand"],
+                   choices=["numpy", "torch-auto", "torch-hand"])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", default=None, help="append JSON lines here (default: none)")
+    args = p.parse_args(argv)
+    all_threads = _core.threads_available()
+    threads = args.threads or sorted({1, all_threads})
+    if args.quick:
+        widths = args.widths or [1e3, 1e5, 1e6]
+        samples = args.samples or [10, 1000]
+    else:
+        widths = args.widths or [1e3, 1e4, 1e5, 1e6, 1e7]
+        samples = args.samples or [10, 100, 1000, 10000]
+    run([int(w) for w in widths], samples, args.dtypes, threads, kernels=tuple(args.kernels),
+        peers=tuple(args.peers), repeats=args.repeats, out=args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The `wideflow` command line (also `python -m wideflow`).
+
+    wideflow demo [--out DIR]                                  one-minute demo figure
+    wideflow reproduce williams2019|tarmoun2021|du2018 [--quick] [--out DIR]
+    wideflow bench [...]                                       kernel benchmarks (see --help)
+    wideflow sweep SPEC.toml --out DIR [--executor local|dask] [--scheduler ADDR] [--workers N]
+    wideflow report DIR                                        summary table and standard plots of a store
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+import time
+
+PAPERS = {
+    "williams2019": "Williams et al. 2019: shallow univariate ReLU nets, kernel vs adaptive regimes",
+    "tarmoun2021": "Tarmoun et al. 2021: two-layer linear factorization dynamics",
+    "du2018": "Du, Hu & Lee 2018: layers are automatically balanced",
+}
+
+
+def _reproduce(args) -> int:
+    try:
+        module = importlib.import_module(f"wideflow.experiments.{args.paper}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"wideflow.experiments.{args.paper}":
+            print(f"wideflow reproduce: {args.paper} is not available in this version", file=sys.stderr)
+            return 2
+        raise
+    out = args.out or f"wideflow-out/{args.paper}"
+    t0 = time.perf_counter()
+    report = module.reproduce(out, quick=args.quick)
+    print(f"{args.paper}: wrote {report} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def _demo(args) -> int:
+    from .experiments import demo
+
+    t0 = time.perf_counter()
+    png = demo.run(args.out)
+    print(f"demo: wrote {png} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so that a sweep stops the way Ctrl-C stops it."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
+
+
+def _sweep(args) -> int:
+    from .sweeps import SpecError, load_spec, run_sweep
+    from .sweeps.driver import SweepLocked
+    from .sweeps.store import Store
+
+    executor = args.executor or ("dask" if args.scheduler else "local")
+    try:
+        sweep = load_spec(args.spec)
+        out = args.out or os.path.join("wideflow-out", sweep.name)
+        if args.dry_run:
+            stored = {}
+            if os.path.isfile(os.path.join(out, "wideflow.sqlite")):
+                with Store(out) as store:
+                    stored = store.statuses()
+            runs = sweep.runs()
+            keys = sorted(sweep.grid)
+            print(f"{sweep.name}: model {sweep.model}, {len(runs)} runs, "
+                  f"{sum(rid in stored for rid, _ in runs)} already stored in {out}")
+            for rid, cfg in runs:
+                print(f"  {rid}  {stored.get(rid, 'todo'):<8}  " + " ".join(f"{k}={cfg[k]}" for k in keys))
+            return 0
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            summary = run_sweep(sweep, out, executor=executor, scheduler=args.scheduler, workers=args.workers,
+                                threads=args.threads, retry_failed=args.retry_failed,
+                                keep_params=not args.no_params, progress=args.progress)
+        finally:
+            signal.signal(signal.SIGTERM, old)
+    except (SpecError, FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"wideflow sweep: {exc}", file=sys.stderr)
+        return 2
+    except SweepLocked as exc:
+        print(f"wideflow sweep: {exc}", file=sys.stderr)
+        return 1
+    except _Terminated:
+        return 143
+    except KeyboardInterrupt:
+        return 130
+    except (RuntimeError, OSError) as exc:  # dask missing, a worker process died, no scheduler at that address
+        print(f"wideflow sweep: {exc}", file=sys.stderr)
+        return 1
+    return 0 if summary.failed == 0 else 3
+
+
+def _report(args) -> int:
+    from .sweeps.report import report
+
+    try:
+        report(args.store, args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"wideflow report: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bench":  # the bench has its own parser
+        from .benchmark import main as bench_main
+
+        return bench_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="wideflow", description="Wide networks trained by fused C++ "
+                                     "gradient descent, measured against the limits theory predicts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("reproduce", help="reproduce a paper's figures and report")
+    p.add_argument("paper", choices=sorted(PAPERS), help="; ".join(f"{k}: {v}" for k, v in PAPERS.items()))
+    p.add_argument("--quick", action="store_true", help="smaller runs, about a minute on 2 cores")
+    p.add_argument("--out", default=None, help="output folder (default wideflow-out/PAPER)")
+    p.set_defaults(func=_reproduce)
+    p = sub.add_parser("demo", help="fit 10 square-wave points in both regimes and write a PNG")
+    p.add_argument("--out", default="wideflow-out", help="output folder")
+    p.set_defaults(func=_demo)
+    sub.add_parser("bench", help="benchmark the kernels (wideflow bench --help)")
+    from .sweeps.spec import bundled_specs
+
+    p = sub.add_parser("sweep", help="run a sweep spec (TOML grid) into a store; re-running resumes",
+                       description="Run every run of a sweep spec that the store in --out does not hold yet. "
+                       "Exit status: 0 all runs stored, 3 some runs failed (stored with their error), "
+                       "2 bad spec or arguments, 130 interrupted (re-run to resume).")
+    p.add_argument("spec", help="a TOML spec file, or the name of a bundled spec ("
+                   + (", ".join(bundled_specs()) or "none") + ")")
+    p.add_argument("--out", default=None, help="output folder holding the store (default wideflow-out/SPEC-NAME)")
+    p.add_argument("--executor", choices=("local", "dask"), default=None,
+                   help="local (default; in-process) or dask (pip install \"wideflow[dask]\")")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="dask scheduler address tcp://host:port (implies --executor dask; default: a LocalCluster "
+                        "on 127.0.0.1)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local: runs side by side in N processes (default 1); dask LocalCluster: N worker "
+                        "processes (default one per core)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="kernel threads per run (default: all cores for one local run, else cores / workers)")
+    p.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
+    p.add_argument("--no-params", action="store_true", help="do not write the final parameters to side files")
+    p.add_argument("--progress", choices=("bar", "log", "off"), default=None,
+                   help="default: a bar on a terminal, else one log line per run (on stderr)")
+    p.add_argument("--dry-run", action="store_true", help="check the spec and list its runs; run nothing")
+    p.set_defaults(func=_sweep)
+    p = sub.add_parser("report", help="summary table and standard plots of a store")
+    p.add_argument("store", help="output folder of a sweep (or its wideflow.sqlite)")
+    p.add_argument("--out", default=None, help="where to write the report (default STORE/report)")
+    p.set_defaults(func=_report)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,610 @@
+"""Two-layer linear factorization X = U V^T and its one-layer baseline (Tarmoun et al. 2021).
+
+    L(U, V) = 1/2 ||Y - U V^T||_F^2,   E = Y - U V^T,   GD:  U+ = U + lr E V,  V+ = V + lr E^T U
+
+`Factorization` holds U (m x k) and V (n x k) in NumPy arrays that `wf.train(fac, Y, ...)` updates in place
+through a fused C++ kernel; `OneLayer` trains X directly on 1/2 ||Y - X||^2 (X+ = X + lr (Y - X)), the
+baseline the paper compares with. `train_batch` runs many independent small problems of one shape (seeds x
+init scales x step sizes) in one C++ call per chunk, parallel across runs; every run is bitwise equal to
+the same run trained alone, for any thread count.
+
+Diagnostics recorded by `wf.train` (`run.metrics`) at each recorded step:
+
+* ``rel_error``        ||Y - X||_F / ||Y||_F
+* ``singular_values``  the min(m, n) singular values of X, descending
+* ``q_norm``           ||Q||_F for the imbalance Q = U^T U - V^T V (conserved by gradient flow)
+* ``q_eig``            eigenvalues of Q, ascending; when k > m + n only the m + n that can be nonzero
+                       (Q has rank <= m + n; the other k - m - n are exactly 0)
+* ``q_drift``          ||Q(t) - Q(0)||_F, the O(lr) drift of the imbalance under gradient descent
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _core
+from ._validate import dtype_of, positive_float, positive_int
+from .driver import Engine, FlowEngine, _Interrupt, _progress_bar
+from .recording import record_steps
+from .schedules import Schedule, as_schedule, checked_values
+
+__all__ = ["Factorization", "OneLayer", "train_batch", "BatchRun", "imbalance_spectrum"]
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+def _threads(threads) -> int:
+    if threads is None:
+        return 0
+    return positive_int("threads", threads)
+
+
+def _matrix(name: str, values, dtype) -> np.ndarray:
+    """A C-contiguous finite 2-d copy of `values` in `dtype`."""
+    try:
+        arr = np.array(values, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: is empty (shape {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        i, j = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name}: contains a non-finite value at [{i}, {j}] ({arr[i, j]})")
+    return np.ascontiguousarray(arr)
+
+
+def _default_dtype(dtype, *arrays):
+    if dtype is None:
+        all32 = all(isinstance(a, np.ndarray) and a.dtype == np.float32 for a in arrays)
+        dtype = np.float32 if all32 else np.float64
+    return dtype_of(dtype)
+
+
+def _target(name: str, Y, shape: tuple[int, int], dtype) -> np.ndarray:
+    Yc = _matrix(name, Y, dtype)
+    if Yc.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape} (rows of U x rows of V), got {Yc.shape}")
+    return Yc
+
+
+def _gram_factor(W: np.ndarray) -> np.ndarray:
+    """For W (p x k) with k > p: the triangular R (p x p) of the thin QR W^T = Qr R. Since W = R^T Qr^T,
+    W^T S W = Qr (R S R^T) Qr^T, so W^T S W and R S R^T share their nonzero eigenvalues and their
+    Frobenius norm for any symmetric S (here S = diag(I_m, -I_n))."""
+    return np.linalg.qr(W.T, mode="r")
+
+
+def imbalance_spectrum(U, V) -> np.ndarray:
+    """Eigenvalues (ascending) of Q = U^T U - V^T V, in float64.
+
+    For k <= m + n all k eigenvalues; for k > m + n only the m + n that can be nonzero (Q = W^T J W with
+    W = [U; V] has rank <= m + n), computed from a thin QR of W^T without forming the k x k matrix.
+    """
+    U = np.asarray(U, dtype=np.float64)
+    V = np.asarray(V, dtype=np.float64)
+    m, k = U.shape
+    n = V.shape[0]
+    if k <= m + n:
+        return np.linalg.eigvalsh(U.T @ U - V.T @ V)
+    R = _gram_factor(np.vstack([U, V]))
+    J = np.concatenate([np.ones(m), -np.ones(n)])
+    M = (R * J) @ R.T
+    return np.linalg.eigvalsh(0.5 * (M + M.T))
+
+
+def _q_norm(U, V) -> float:
+    m, k = U.shape
+    n = V.shape[0]
+    if k <= m + n:
+        return float(np.linalg.norm(U.T @ U - V.T @ V))
+    R = _gram_factor(np.vstack([U, V]))
+    J = np.concatenate([np.ones(m), -np.ones(n)])
+    return float(np.linalg.norm((R * J) @ R.T))
+
+
+def _q_drift(U, V, U0, V0) -> float:
+    """||(U^T U - V^T V) - (U0^T U0 - V0^T V0)||_F without forming k x k matrices when k is large."""
+    m, k = U.shape
+    n = V.shape[0]
+    if k <= 2 * (m + n):
+        return float(np.linalg.norm((U.T @ U - V.T @ V) - (U0.T @ U0 - V0.T @ V0)))
+    R = _gram_factor(np.vstack([U, V, U0, V0]))
+    D = np.concatenate([np.ones(m), -np.ones(n), -np.ones(m), np.ones(n)])
+    return float(np.linalg.norm((R * D) @ R.T))
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+class Factorization:
+    """Two-layer linear model X = U V^T with U (m x k) and V (n x k).
+
+    Parameters
+    ----------
+    U, V : array-like, shapes (m, k) and (n, k)
+        The factors (copied). The dtype is float32 if both are float32 arrays (or `dtype="float32"`), else
+        float64. Training updates `fac.U` and `fac.V` in place.
+    """
+
+    def __init__(self, U, V, *, dtype=None):
+        dt = _default_dtype(dtype, U, V)
+        self.U = _matrix("U", U, dt)
+        self.V = _matrix("V", V, dt)
+        if self.U.shape[1] != self.V.shape[1]:
+            raise ValueError(f"U, V: widths differ (U has {self.U.shape[1]} columns, V has {self.V.shape[1]})")
+
+    @classmethod
+    def init(cls, m: int, n: int, k: int, scale: float = 1.0, seed=0, dtype="float64") -> "Factorization":
+        """Gaussian initialization: U, V entries i.i.d. N(0, scale^2) (U drawn first, then V)."""
+        m, n, k = positive_int("m", m), positive_int("n", n), positive_int("k", k)
+        scale = positive_float("scale", scale, allow_zero=True)
+        dt = dtype_of(dtype)
+        rng = np.random.default_rng(seed)
+        U = rng.standard_normal((m, k)) * scale
+        V = rng.standard_normal((n, k)) * scale
+        return cls(U.astype(dt), V.astype(dt), dtype=dt)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(m, n), the shape of X = U V^T."""
+        return (self.U.shape[0], self.V.shape[0])
+
+    @property
+    def width(self) -> int:
+        """The hidden width k."""
+        return int(self.U.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.U.dtype
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return f"Factorization(m={m}, n={n}, k={self.width}, dtype={self.dtype.name})"
+
+    def copy(self) -> "Factorization":
+        return Factorization(self.U, self.V, dtype=self.dtype)
+
+    def state(self) -> dict:
+        return {"U": self.U.copy(), "V": self.V.copy()}
+
+    # ------------------------------------------------------------------ derived quantities
+    def product(self) -> np.ndarray:
+        """X = U V^T (m x n, in the model's dtype)."""
+        return self.U @ self.V.T
+
+    def imbalance(self) -> np.ndarray:
+        """Q = U^T U - V^T V (k x k, float64): conserved by gradient flow, O(lr^2) change per GD step."""
+        U = self.U.astype(np.float64)
+        V = self.V.astype(np.float64)
+        return U.T @ U - V.T @ V
+
+    def imbalance_eigenvalues(self) -> np.ndarray:
+        """Eigenvalues of Q, ascending (only the m + n that can be nonzero when k > m + n)."""
+        return imbalance_spectrum(self.U, self.V)
+
+    def loss(self, Y) -> float:
+        """1/2 ||Y - U V^T||_F^2 (float64)."""
+        Yc = _target("Y", Y, self.shape, np.float64)
+        E = Yc - self.U.astype(np.float64) @ self.V.astype(np.float64).T
+        return 0.5 * float(np.sum(E * E))
+
+    def relative_error(self, Y) -> float:
+        """||Y - U V^T||_F / ||Y||_F."""
+        Yc = _target("Y", Y, self.shape, np.float64)
+        return float(np.sqrt(2.0 * self.loss(Yc)) / np.linalg.norm(Yc))
+
+    # ------------------------------------------------------------------ training
+    def _gd_engine(self, data, options):
+        if len(data) != 1:
+            raise TypeError(f"train: a Factorization is trained on one target Y; got {len(data)} data arguments")
+        threads = _threads(options.pop("threads", None))
+        metrics = options.pop("metrics", True)
+        if not isinstance(metrics, bool):
+            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        Y = _target("Y", data[0], self.shape, self.dtype)
+        return _FactorizationGD(self, Y, threads, metrics)
+
+    def _flow_engine(self, data, options):
+        if len(data) != 1:
+            raise TypeError(f"train: a Factorization is trained on one target Y; got {len(data)} data arguments")
+        _threads(options.pop("threads", None))  # the flow of these small problems runs on one thread
+        metrics = options.pop("metrics", True)
+        if not isinstance(metrics, bool):
+            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        Y = _target("Y", data[0], self.shape, np.float64)
+        return _FactorizationFlow(self, Y, metrics, options.pop("tableau"))
+
+
+class _FactorizationGD(Engine):
+    """Fused GD on a Factorization: U and V are updated in place by the C++ kernel."""
+
+    def __init__(self, fac: Factorization, Y: np.ndarray, threads: int, metrics: bool):
+        self.fac, self.Y, self.threads = fac, Y, threads
+        self.has_metrics = metrics
+        self.Y64 = Y.astype(np.float64)
+        self.ynorm = float(np.linalg.norm(self.Y64))
+        self.U0 = fac.U.astype(np.float64)
+        self.V0 = fac.V.astype(np.float64)
+        self._loss = self._evaluate()
+
+    def _evaluate(self) -> float:
+        empty = np.empty(0)
+        _, _, loss = _core.fac_gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads)
+        return float(loss)
+
+    def loss(self) -> float:
+        return self._loss
+
+    def run(self, lrs, losses):
+        done, diverged, loss = _core.fac_gd(self.fac.U, self.fac.V, self.Y, lrs, losses, False, self.threads)
+        self._loss = float(loss)
+        return int(done), bool(diverged)
+
+    def checkpoint(self):
+        return self.fac.U.copy(), self.fac.V.copy(), self._loss
+
+    def restore(self, ck):
+        U, V, loss = ck
+        self.fac.U[...] = U
+        self.fac.V[...] = V
+        self._loss = loss
+
+    def snapshot(self):
+        return self.fac.state()
+
+    def metrics(self):
+        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0)
+
+
+def _metrics(fac: Factorization, Y64, ynorm, U0, V0) -> dict:
+    """The per-record diagnostics of a factorization run (GD or flow)."""
+    U = fac.U.astype(np.float64)
+    V = fac.V.astype(np.float64)
+    X = U @ V.T
+    rel = np.linalg.norm(Y64 - X) / ynorm if ynorm > 0 else np.nan
+    return {
+        "rel_error": float(rel),
+        "singular_values": np.linalg.svd(X, compute_uv=False),
+        "q_norm": _q_norm(U, V),
+        "q_eig": imbalance_spectrum(U, V),
+        "q_drift": _q_drift(U, V, U0, V0),
+    }
+
+
+class _FactorizationFlow(FlowEngine):
+    """Gradient flow dU/dt = E V, dV/dt = E^T U by an adaptive Runge-Kutta pair in C++."""
+
+    def __init__(self, fac: Factorization, Y: np.ndarray, metrics: bool, tableau: str):
+        self.fac, self.has_metrics = fac, metrics
+        self.Y64 = np.ascontiguousarray(Y, dtype=np.float64)
+        self.ynorm = float(np.linalg.norm(self.Y64))
+        self.U0 = fac.U.astype(np.float64)
+        self.V0 = fac.V.astype(np.float64)
+        cls = _core.FactorizationFlow64 if fac.dtype == np.float64 else _core.FactorizationFlow32
+        self.flow = cls(fac.U, fac.V, self.Y64, tableau)
+
+    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
+        return int(steps), bool(reached), bool(failed)
+
+    def loss(self):
+        return float(self.flow.loss())
+
+    def sync(self):
+        self.flow.write_back(self.fac.U, self.fac.V)
+
+    def snapshot(self):
+        return self.fac.state()
+
+    def metrics(self):
+        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0)
+
+    def counters(self):
+        f = self.flow
+        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
+
+
+class OneLayer:
+    """The one-layer baseline: X (m x n) trained directly on 1/2 ||Y - X||_F^2 (X+ = X + lr (Y - X)).
+
+    Gradient flow gives X(t) = Y + (X0 - Y) e^{-t}. `wf.train(model, Y, lr=..., steps=...)` updates `model.X`
+    in place and records ``rel_error`` and ``singular_values`` like a `Factorization`.
+    """
+
+    def __init__(self, X0, *, dtype=None):
+        dt = _default_dtype(dtype, X0)
+        self.X = _matrix("X0", X0, dt)
+
+    @classmethod
+    def zeros(cls, m: int, n: int, dtype="float64") -> "OneLayer":
+        return cls(np.zeros((positive_int("m", m), positive_int("n", n))), dtype=dtype)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.X.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+    def __repr__(self) -> str:
+        return f"OneLayer(m={self.X.shape[0]}, n={self.X.shape[1]}, dtype={self.dtype.name})"
+
+    def copy(self) -> "OneLayer":
+        return OneLayer(self.X, dtype=self.dtype)
+
+    def product(self) -> np.ndarray:
+        """X itself (a copy), for symmetry with `Factorization.product`."""
+        return self.X.copy()
+
+    def state(self) -> dict:
+        return {"X": self.X.copy()}
+
+    def _gd_engine(self, data, options):
+        if len(data) != 1:
+            raise TypeError(f"train: a OneLayer model is trained on one target Y; got {len(data)} data arguments")
+        metrics = options.pop("metrics", True)
+        if not isinstance(metrics, bool):
+            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        options.pop("threads", None)  # accepted for symmetry; the kernel is serial
+        Y = _target("Y", data[0], self.shape, self.dtype)
+        return _OneLayerGD(self, Y, metrics)
+
+
+class _OneLayerGD(Engine):
+    def __init__(self, model: OneLayer, Y: np.ndarray, metrics: bool):
+        self.model, self.Y = model, Y
+        self.has_metrics = metrics
+        self.Y64 = Y.astype(np.float64)
+        self.ynorm = float(np.linalg.norm(self.Y64))
+        empty = np.empty(0)
+        self._loss = float(_core.onelayer_gd(model.X, Y, empty, empty)[2])
+
+    def loss(self):
+        return self._loss
+
+    def run(self, lrs, losses):
+        done, diverged, loss = _core.onelayer_gd(self.model.X, self.Y, lrs, losses)
+        self._loss = float(loss)
+        return int(done), bool(diverged)
+
+    def checkpoint(self):
+        return self.model.X.copy(), self._loss
+
+    def restore(self, ck):
+        self.model.X[...] = ck[0]
+        self._loss = ck[1]
+
+    def snapshot(self):
+        return self.model.state()
+
+    def metrics(self):
+        X = self.model.X.astype(np.float64)
+        rel = np.linalg.norm(self.Y64 - X) / self.ynorm if self.ynorm > 0 else np.nan
+        return {"rel_error": float(rel), "singular_values": np.linalg.svd(X, compute_uv=False)}
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+@dataclass
+class BatchRun:
+    """What `train_batch` returns (B runs, R recorded steps).
+
+    Attributes
+    ----------
+    steps : (R,) recorded step indices (0 and the last step always included)
+    t : (B, R) flow time of each run at each recorded step (sum of its step sizes so far)
+    loss : (B, R) loss 1/2 ||Y - U V^T||_F^2; NaN after a run diverged
+    rel_error : (B, R) ||Y - X||_F / ||Y||_F
+    products : (B, R, m, n) X = U V^T at the recorded steps (float64), if requested, else None
+    U, V : (B, m, k), (B, n, k) the final factors (the last finite state of a diverged run, unless
+        keep_finite=False)
+    status : (B,) "completed", "diverged" or "interrupted"
+    diverged_at : (B,) first non-finite step of each diverged run, -1 otherwise
+    final_step : (B,) step of the state held in U, V
+    """
+
+    steps: np.ndarray
+    t: np.ndarray
+    loss: np.ndarray
+    rel_error: np.ndarray
+    products: np.ndarray | None
+    U: np.ndarray
+    V: np.ndarray
+    status: np.ndarray
+    diverged_at: np.ndarray
+    final_step: np.ndarray
+    wall_time: float = 0.0
+    threads: int = 0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.U.shape[0])
+
+    def singular_values(self) -> np.ndarray:
+        """(B, R, min(m, n)) singular values of the recorded products (needs products=True)."""
+        if self.products is None:
+            raise ValueError("products: train_batch was called with products=False; no products were recorded")
+        return np.linalg.svd(self.products, compute_uv=False)
+
+    def __repr__(self) -> str:
+        counts = {s: int(np.sum(self.status == s)) for s in ("completed", "diverged", "interrupted")}
+        desc = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+        return (f"BatchRun(runs={self.batch_size}, steps={int(self.steps[-1])}, {desc}, "
+                f"wall_time={self.wall_time:.3g}s)")
+
+
+def _stack(name: str, values, dtype) -> np.ndarray:
+    """(B, r, c) C-contiguous finite copy from a 3-d array or a sequence of 2-d arrays."""
+    try:
+        if isinstance(values, np.ndarray):
+            arr = np.array(values, dtype=dtype, copy=True)
+        else:
+            arr = np.array([np.asarray(v) for v in values], dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected a 3-d array or a list of 2-d arrays of one shape ({exc})") from exc
+    if arr.ndim != 3:
+        raise ValueError(f"{name}: expected a 3-d array (runs, rows, k) or a list of 2-d arrays, "
+                         f"got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: is empty (shape {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        b = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise ValueError(f"{name}: run {b} contains non-finite values")
+    return np.ascontiguousarray(arr)
+
+
+def _batch_dtype(dtype, Us, Vs):
+    def is32(a):
+        if isinstance(a, np.ndarray):
+            return a.dtype == np.float32
+        try:
+            return len(a) > 0 and all(isinstance(x, np.ndarray) and x.dtype == np.float32 for x in a)
+        except TypeError:
+            return False
+
+    if dtype is None:
+        dtype = np.float32 if is32(Us) and is32(Vs) else np.float64
+    return dtype_of(dtype)
+
+
+def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int = 200, products: bool = False,
+                keep_finite: bool = True, threads=None, progress=None, dtype=None,
+                chunk_seconds: float = 0.2) -> BatchRun:
+    """Train B independent factorizations X_b = U_b V_b^T by gradient descent in one C++ call per chunk.
+
+    Parameters
+    ----------
+    Us, Vs : (B, m, k) and (B, n, k) arrays, or lists of B arrays of one shape (copied; not modified).
+    Y : (m, n) target shared by all runs, or (B, m, n), one per run.
+    lr : a positive number (all runs), a length-B array of positive numbers (one constant step size per
+        run), or a schedule / callable of the step index shared by all runs.
+    steps : number of GD steps of every run.
+    record : "log", "all", an interval or a list of steps (as in `wf.train`); the loss and relative error
+        of every run are kept there, and the products U V^T too if `products`.
+    keep_finite : a run whose loss becomes non-finite stops and keeps its last finite state.
+    threads : threads across runs (default: all available). Each run is done by one thread with the same
+        code as a single run, so results are bitwise identical to `wf.train` run by run, for any thread
+        count.
+    Returns a `BatchRun`.
+    """
+    dt = _batch_dtype(dtype, Us, Vs)
+    Us_ = _stack("Us", Us, dt)
+    Vs_ = _stack("Vs", Vs, dt)
+    B, m, k = Us_.shape
+    if Vs_.shape[0] != B:
+        raise ValueError(f"Vs: expected {B} runs (as many as Us), got {Vs_.shape[0]}")
+    if Vs_.shape[2] != k:
+        raise ValueError(f"Vs: widths differ from Us ({Vs_.shape[2]} vs {k} columns)")
+    n = Vs_.shape[1]
+    Ya = np.asarray(Y) if not isinstance(Y, np.ndarray) else Y
+    if Ya.ndim == 2:
+        Ys = _target("Y", Ya, (m, n), dt)
+    elif Ya.ndim == 3:
+        Ys = _stack("Y", Ya, dt)
+        if Ys.shape != (B, m, n):
+            raise ValueError(f"Y: expected shape ({m}, {n}) or ({B}, {m}, {n}), got {Ys.shape}")
+    else:
+        raise ValueError(f"Y: expected shape ({m}, {n}) or ({B}, {m}, {n}), got {Ya.shape}")
+    if steps is None:
+        raise TypeError("steps: the number of gradient-descent steps is required")
+    steps = positive_int("steps", steps, minimum=0)
+    record_points = positive_int("record_points", record_points, minimum=2)
+    nthreads = _threads(threads)
+    chunk_seconds = positive_float("chunk_seconds", chunk_seconds)
+
+    # step sizes: run_lr[b] * schedule(t)
+    if isinstance(lr, (Schedule,)) or callable(lr):
+        schedule, run_lr = as_schedule(lr), np.ones(B)
+    elif isinstance(lr, numbers.Real) and not isinstance(lr, bool):
+        schedule, run_lr = as_schedule(lr), np.ones(B)
+    else:
+        try:
+            run_lr = np.array(lr, dtype=np.float64, copy=True).ravel()
+        except (TypeError, ValueError) as exc:
+            raise TypeError("lr: expected a positive number, a length-B array of them, or a schedule") from exc
+        if run_lr.size != B:
+            raise ValueError(f"lr: expected one step size per run ({B}), got {run_lr.size}")
+        if not np.all(np.isfinite(run_lr) & (run_lr > 0)):
+            raise ValueError("lr: step sizes must be > 0 and finite")
+        schedule = as_schedule(1.0)
+    run_lr = np.ascontiguousarray(run_lr, dtype=np.float64)
+
+    rec = record_steps(record, steps, record_points)
+    R = rec.size
+    loss = np.full((B, R), np.nan)
+    X_rec = np.full((B, R, m, n), np.nan) if products else None
+    diverged = np.zeros(B, dtype=np.uint8)
+    diverged_at = np.full(B, -1, dtype=np.int64)
+    final_step = np.zeros(B, dtype=np.int64)
+    steps_done = np.zeros(B, dtype=np.int64)
+    t_cum = np.zeros(steps + 1)
+    status = "completed"
+
+    start = time.perf_counter()
+    bar = _progress_bar(progress, steps * B, "train_batch")
+    step, chunk = 0, max(1, min(steps, 64))
+    first = True
+    with _Interrupt() as intr:
+        while first or step < steps:
+            first = False
+            if intr.hit:
+                status = "interrupted"
+                break
+            stop = min(steps, step + chunk)
+            lrs = checked_values(schedule, step, stop)
+            t_cum[step + 1: stop + 1] = t_cum[step] + np.cumsum(lrs)
+            lo, hi = int(np.searchsorted(rec, step, side="left")), int(np.searchsorted(rec, stop, side="right"))
+            rec_c = np.ascontiguousarray(rec[lo:hi] - step)
+            loss_c = np.full((B, rec_c.size), np.nan)
+            x_c = np.full((B, rec_c.size, m, n), np.nan) if products else np.empty((0,))
+            was = diverged.copy()
+            tick = time.perf_counter()
+            _core.fac_gd_batch(Us_, Vs_, Ys, run_lr, lrs, rec_c, loss_c, x_c, keep_finite, steps_done, diverged,
+                               nthreads)
+            elapsed = time.perf_counter() - tick
+            live = ~was.astype(bool)
+            sel = np.flatnonzero(live)
+            loss[np.ix_(sel, np.arange(lo, hi))] = loss_c[sel]
+            if products:
+                X_rec[sel, lo:hi] = x_c[sel]
+            newly = live & diverged.astype(bool)
+            diverged_at[newly] = step + steps_done[newly]
+            final_step[live] = step + steps_done[live]
+            if keep_finite:
+                final_step[newly] = np.maximum(diverged_at[newly] - 1, 0)
+            if bar is not None:
+                bar.update((stop - step) * B)
+            per_step = elapsed / max(stop - step, 1)
+            want = int(chunk_seconds / per_step) if per_step > 0 else chunk * 4
+            chunk = max(1, min(chunk * 4, want))
+            step = stop
+            if diverged.all():
+                break
+    if bar is not None:
+        bar.close()
+    if status == "interrupted":
+        keep = rec <= step
+        rec, loss = rec[keep], loss[:, keep]
+        if products:
+            X_rec = X_rec[:, keep]
+    # recorded states after a divergence (the first non-finite one included) hold NaN already
+    Y64 = Ys.astype(np.float64)
+    ynorm = np.linalg.norm(Y64) if Ys.ndim == 2 else np.linalg.norm(Y64, axis=(1, 2))[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.sqrt(2.0 * loss) / ynorm
+    t = run_lr[:, None] * t_cum[rec][None, :]
+    st = np.full(B, status, dtype=object)
+    st[diverged.astype(bool)] = "diverged"
+    return BatchRun(steps=rec, t=t, loss=loss, rel_error=rel, products=X_rec, U=Us_, V=Vs_, status=st.astype(str),
+                    diverged_at=diverged_at, final_step=final_step, wall_time=time.perf_counter() - start,
+                    threads=nthreads or int(_core.threads_available()),
+                    info={"tiny_path": bool(_core.fac_tiny_path(m, n, k, np.dtype(dt).itemsize))})

@@ -1,0 +1,277 @@
+"""Runners: one function per model family that turns a run's config into its result.
+
+A runner is registered with the config fields it accepts (name -> `fields.Field`, each with a default):
+
+    @register("deep", fields={"dataset": Dataset("..."), "depth": Int(3, minimum=1), ...},
+              summary=("final_loss", ...))
+    def run_deep(config, threads, keep_params):
+        ...                                   # build the model, wf.train(...), measure
+        return Outcome(run, metrics, trajectory, params)
+
+`execute(model, config)` is the pure function that executors call (in-process, in a process pool or on a
+dask worker): it times the runner and turns what it returns, or the exception it raises, into a
+`RunResult`. A sweep spec is rejected when its model has no registered runner.
+
+The shallow_relu runner
+-----------------------
+Fields (defaults in brackets):
+
+    dataset ["square10"]   built-in dataset name (square10, sine10, sine10_2, random_square<n>_s<seed>, ...)
+    width [1000]           number of neurons m
+    scheme ["gaussian"]    init: gaussian | uniform_knots | box          (ShallowReLU.init)
+    inner_scale [1.0], outer_scale [1.0], L [2.0], antisymmetric [false], seed [0], dtype ["float64"]
+    alpha ["m"]            "m", "sqrt" or a positive number
+    lr [0.01]              step size, see lr_scaling
+    lr_scaling ["m"]       "m": `lr` is the mean-field rate eta_bar = eta / m and the step given to
+                           wf.train is eta = lr * width (the paper's eta = eta_bar * m for alpha = m, so one
+                           `lr` means the same flow time at every width); "none": `lr` is the step itself.
+    lr_power [0.0]         0: constant step; p > 0: eta_t = eta / (1 + t)^p (wf.schedules.inverse_power)
+    steps [10000]          GD steps
+    train ["all"]          all | outer (c only) | inner (a, b only)
+    kernel ["auto"]        auto | direct | sorted (results differ only by rounding)
+    record_points [200]    about this many log-spaced steps of the loss are recorded
+
+Summary metrics: final_loss, initial_loss, final_step, diverged_at, lr_step (eta at step 0); on the data
+hull [min x, max x]: dist_ncs_sup/_l2 (natural cubic spline), dist_linear_sup/_l2 (linear interpolant),
+and, for train = "outer" with a gaussian or uniform_knots init, dist_kernel_sup/_l2: the distance to the
+infinite-width net after the same GD steps (the kernel dynamics in closed form, started from f_0 = 0 --
+use antisymmetric = true so that the finite net starts there too); it falls like m^(-1/2) (the
+width-scaling study, `specs/width_scaling.toml`). Then knot_mass_fraction (tol 0.02, hull pad 0.1),
+median_knot_displacement, invariant_drift, dead_neurons, train_time (seconds in wf.train).
+Trajectory: steps, t (flow time), loss. Params (side file): the final a, b, c and alpha.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from .fields import Bool, Choice, ChoiceOrNumber, Dataset, Field, Float, Int
+
+STATUSES = ("done", "diverged", "failed")
+
+
+@dataclass
+class Outcome:
+    """What a runner returns; `execute` adds timing and turns it into a RunResult."""
+
+    status: str  # "done", "diverged" or "interrupted"
+    metrics: dict
+    trajectory: dict
+    params: dict | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """A finished run as it travels from a worker to the client that stores it."""
+
+    status: str  # "done", "diverged", "failed" or "interrupted" (never stored)
+    metrics: dict = field(default_factory=dict)
+    trajectory: dict = field(default_factory=dict)
+    params: dict | None = None
+    error: str | None = None
+    traceback: str | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    wall_time: float = 0.0
+    host: str = ""
+
+
+@dataclass(frozen=True)
+class Runner:
+    model: str
+    fields: Mapping[str, Field]
+    func: Callable
+    check: Callable | None = None
+    summary: tuple = ()
+    doc: str = ""
+
+
+RUNNERS: dict[str, Runner] = {}
+
+
+def register(model: str, fields: Mapping[str, Field], *, check: Callable | None = None,
+             summary: tuple = ()):
+    """Decorator: register `func(config, threads, keep_params) -> Outcome` as the runner of `model`.
+
+    fields: the config fields the model accepts, each with its type and default.
+    check: optional `check(config) -> (field, message) | None` for rules across fields.
+    summary: headline metric names (for reports).
+    """
+
+    def deco(func):
+        RUNNERS[model] = Runner(model, dict(fields), func, check, tuple(summary), func.__doc__ or "")
+        return func
+
+    return deco
+
+
+def unregister(model: str) -> None:
+    RUNNERS.pop(model, None)
+
+
+def get(model: str) -> Runner:
+    try:
+        return RUNNERS[model]
+    except KeyError:
+        raise ValueError(f"model: no runner is registered for {model!r}; available: "
+                         f"{', '.join(sorted(RUNNERS)) or 'none'}") from None
+
+
+def execute(model: str, config: dict, threads: int | None = None, keep_params: bool = True) -> RunResult:
+    """Run one config (a pure function of its arguments). Exceptions become a "failed" result;
+    KeyboardInterrupt propagates."""
+    started = time.time()
+    tick = time.perf_counter()
+    host = socket.gethostname()
+    try:
+        runner = get(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = runner.func(dict(config), threads, keep_params)
+    except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
+        return RunResult("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
+                         started_at=started, finished_at=time.time(), wall_time=time.perf_counter() - tick,
+                         host=host)
+    return RunResult(out.status, metrics=out.metrics, trajectory=out.trajectory, params=out.params,
+                     error=out.error, started_at=started, finished_at=time.time(),
+                     wall_time=time.perf_counter() - tick, host=host)
+
+
+# ------------------------------------------------------------------------------------------ shallow_relu
+SHALLOW_FIELDS = {
+    "dataset": Dataset("square10", "built-in dataset name"),
+    "width": Int(1000, "number of neurons m", minimum=1),
+    "scheme": Choice("gaussian", "initialization", options=("gaussian", "uniform_knots", "box")),
+    "inner_scale": Float(1.0, "scale of (a, b) at init"),
+    "outer_scale": Float(1.0, "scale of c at init"),
+    "alpha": ChoiceOrNumber("m", "width normalization", options=("m", "sqrt")),
+    "L": Float(2.0, "knot range [-L, L] of uniform_knots"),
+    "antisymmetric": Bool(False, "m/2 neurons plus copies (a, b, -c): f_0 = 0"),
+    "seed": Int(0, "init seed", minimum=0),
+    "dtype": Choice("float64", "parameter dtype", options=("float64", "float32")),
+    "lr": Float(0.01, "step size (see lr_scaling)"),
+    "lr_scaling": Choice("m", "'m': the step is lr * width; 'none': the step is lr", options=("m", "none")),
+    "lr_power": Float(0.0, "0: constant step; p > 0: step / (1 + t)^p", positive=False),
+    "steps": Int(10_000, "GD steps", minimum=0),
+    "train": Choice("all", "trained parameters", options=("all", "outer", "inner")),
+    "kernel": Choice("auto", "GD kernel", options=("auto", "direct", "sorted")),
+    "record_points": Int(200, "about this many log-spaced recorded steps", minimum=2),
+}
+
+SHALLOW_SUMMARY = ("final_loss", "dist_ncs_sup", "dist_linear_sup", "dist_kernel_sup", "knot_mass_fraction",
+                   "invariant_drift", "dead_neurons")
+
+
+def _check_shallow(config):
+    if config["antisymmetric"] and config["width"] % 2:
+        return "width", f"antisymmetric = true needs an even width, got {config['width']}"
+    return None
+
+
+def _step_sizes(schedule, steps: int) -> np.ndarray:
+    return np.ascontiguousarray(schedule.values(0, steps), dtype=np.float64) if steps else np.zeros(0)
+
+
+def infinite_width_outer(config, x, y, alpha_m_ratio: float, etas: np.ndarray):
+    """The m = infinity limit of GD on the outer weights after len(etas) steps, as a callable, or None
+    when no closed-form kernel is known for the init (scheme "box").
+
+    GD on c is linear: the residual on the data follows r_{k+1} = (I - eta_k s K) r_k with s = m/alpha^2
+    and K the infinite-width kernel of the init; f_K(t) = -s K(t, X) sum_{k<K} eta_k r_k, r_0 = -y (f_0 = 0).
+    """
+    from .. import limits
+
+    s_in = config["inner_scale"]
+    if config["scheme"] == "gaussian":
+        def kern(p, q):
+            return limits.kernel_c(p, q, inner_scale=s_in)
+    elif config["scheme"] == "uniform_knots":
+        L = config["L"]
+
+        def kern(p, q):
+            return limits.kernel_uniform_knots(p, q, L, inner_scale=s_in)
+    else:
+        return None
+    lam, Q = np.linalg.eigh(kern(x, x))
+    lam = np.clip(lam, 0.0, None) * alpha_m_ratio
+    rho = Q.T @ (-y)
+    w = np.zeros_like(lam)  # sum_k eta_k prod_{j<k} (1 - eta_j s lam)
+    prod = np.ones_like(lam)
+    for lo in range(0, etas.size, 1 << 14):
+        e = etas[lo: lo + (1 << 14)]
+        factors = 1.0 - e[:, None] * lam[None, :]
+        cum = np.cumprod(np.vstack([prod, factors]), axis=0)
+        w += (e[:, None] * cum[:-1]).sum(axis=0)
+        prod = cum[-1]
+    coef = -alpha_m_ratio * (Q @ (w * rho))
+
+    def f_inf(t):
+        t = np.asarray(t, dtype=np.float64)
+        return kern(t.ravel(), x) @ coef
+
+    return f_inf
+
+
+@register("shallow_relu", SHALLOW_FIELDS, check=_check_shallow, summary=SHALLOW_SUMMARY)
+def run_shallow_relu(config, threads, keep_params):
+    """Shallow univariate ReLU net f(x) = (1/alpha) sum_i c_i [a_i x + b_i]_+ trained by full-batch GD."""
+    from .. import datasets, limits, schedules
+    from ..shallow import ShallowReLU
+    from ..training import train
+
+    x, y = datasets.load(config["dataset"])
+    net = ShallowReLU.init(config["width"], scheme=config["scheme"], inner_scale=config["inner_scale"],
+                           outer_scale=config["outer_scale"], alpha=config["alpha"], seed=config["seed"],
+                           dtype=config["dtype"], L=config["L"], antisymmetric=config["antisymmetric"])
+    a0, b0, c0 = (v.astype(np.float64) for v in (net.a, net.b, net.c))
+    eta = config["lr"] * (net.width if config["lr_scaling"] == "m" else 1.0)
+    lr = schedules.inverse_power(eta, config["lr_power"]) if config["lr_power"] > 0 else schedules.constant(eta)
+    run = train(net, x, y, lr=lr, steps=config["steps"], train=config["train"], kernel=config["kernel"],
+                threads=threads, record="log", record_points=config["record_points"], progress=False)
+    if run.status == "interrupted":
+        return Outcome("interrupted", {}, {})
+    lo, hi = float(np.min(x)), float(np.max(x))
+    ncs = limits.natural_cubic_spline(x, y)
+    lin = limits.linear_interpolant(x, y)
+    d_ncs = limits.distance(net, ncs, lo, hi)
+    d_lin = limits.distance(net, lin, lo, hi)
+    d_ker = {"sup": float("nan"), "l2": float("nan")}
+    if config["train"] == "outer":
+        f_inf = infinite_width_outer(config, x, y, net.width / net.alpha**2, _step_sizes(lr, run.final_step))
+        if f_inf is not None:
+            d_ker = limits.distance(net, f_inf, lo, hi)
+    a1, b1, c1 = (v.astype(np.float64) for v in (net.a, net.b, net.c))
+    metrics = {
+        "final_loss": run.final_loss,
+        "initial_loss": float(run.loss[0]),
+        "final_step": run.final_step,
+        "diverged_at": run.diverged_at,
+        "lr_step": float(eta),
+        "dist_ncs_sup": d_ncs["sup"], "dist_ncs_l2": d_ncs["l2"],
+        "dist_linear_sup": d_lin["sup"], "dist_linear_l2": d_lin["l2"],
+        "dist_kernel_sup": d_ker["sup"], "dist_kernel_l2": d_ker["l2"],
+        "knot_mass_fraction": limits.knot_mass_fraction(a1, b1, c1, x),
+        "median_knot_displacement": limits.median_knot_displacement(a0, b0, a1, b1),
+        "invariant_drift": limits.invariant_drift(a0, b0, c0, a1, b1, c1),
+        "dead_neurons": limits.dead_neurons(a1, b1, x),
+        "train_time": run.wall_time,
+    }
+    trajectory = {"steps": np.asarray(run.steps, dtype=np.int64), "t": np.asarray(run.t, dtype=np.float64),
+                  "loss": np.asarray(run.loss, dtype=np.float64)}
+    for name, arr in run.metrics.items():
+        trajectory[f"metric_{name}"] = np.asarray(arr)
+    params = ({"a": net.a.copy(), "b": net.b.copy(), "c": net.c.copy(), "alpha": np.float64(net.alpha)}
+              if keep_params else None)
+    if run.status == "diverged":
+        return Outcome("diverged", metrics, trajectory, params,
+                       error=f"diverged at step {run.diverged_at} (non-finite loss or parameters); "
+                             f"metrics are of the last finite state, step {run.final_step}")
+    return Outcome("done", metrics, trajectory, params)

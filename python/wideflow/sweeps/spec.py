@@ -1,0 +1,252 @@
+"""Sweep specs: a model, fixed config fields and a grid of lists whose product is the sweep.
+
+As a TOML file (data only, never evaluated)::
+
+    model = "shallow_relu"
+    [fixed]
+    dataset = "square10"
+    steps = 2000
+    [grid]
+    width = [100, 1000]
+    inner_scale = [0.1, 1.0]
+    seed = [0, 1]
+
+or in Python: ``Sweep("shallow_relu", fixed={"steps": 2000}, grid={"width": [100, 1000]})``.
+
+Everything is checked when the spec is made, before anything runs: the model must have a registered
+runner, every field must be one of that runner's fields with a value of the right type, grid entries must
+be non-empty lists without repeats, and no field may be both fixed and in the grid. A `SpecError` (a
+ValueError) names the field, e.g. ``grid.width[1]: expected an integer, got float (1000.5)``.
+
+Each run's config is the full set of the model's fields: defaults, then [fixed], then one grid point.
+Its id is the first 16 hex digits of the SHA-256 of the canonical JSON of {"model": ..., "config": ...}
+(sorted keys, no spaces), so ids do not depend on the order of keys in a spec. Runs come out in a
+fixed order: the product of the grid lists taken in sorted field-name order, each list in its own order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+
+from . import runners
+from .fields import FieldError
+
+MAX_RUNS = 1_000_000
+TOP_LEVEL = ("model", "fixed", "grid")
+RUN_ID = re.compile(r"^[0-9a-f]{16}$")
+# model families whose runners live in other modules of the package (registered when those land)
+PLANNED_MODELS = ("deep", "factorization")
+
+
+class SpecError(ValueError):
+    """An invalid sweep spec; `field` is where (e.g. "grid.width[1]"), the message says what."""
+
+    def __init__(self, field: str, message: str, source: str | None = None):
+        self.field, self.source = field, source
+        super().__init__(f"{source + ': ' if source else ''}{field}: {message}")
+
+
+def canonical_json(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def run_id(model: str, config: dict) -> str:
+    """16 hex digits of SHA-256 over the canonical JSON of the model and its full config."""
+    return hashlib.sha256(canonical_json({"model": model, "config": config}).encode()).hexdigest()[:16]
+
+
+def _suggest(name, options) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class Sweep:
+    """A validated sweep: `model`, `fixed` (normalized values), `grid` (normalized lists), `name`.
+
+    `configs()` gives the full configs, `runs()` the (id, config) pairs, `run(out, ...)` runs it.
+    """
+
+    def __init__(self, model: str, fixed: dict | None = None, grid: dict | None = None, *,
+                 name: str | None = None, source: str | None = None):
+        self.source = source
+        self.name = name or "sweep"
+        if not isinstance(model, str):
+            self._fail("model", f"expected a model name (string), got {type(model).__name__}")
+        if model not in runners.RUNNERS:
+            planned = [m for m in PLANNED_MODELS if m not in runners.RUNNERS]
+            note = f" ({', '.join(planned)} are not available in this version)" if model in planned else ""
+            self._fail("model", f"no runner is registered for {model!r}{note}; available: "
+                                f"{', '.join(sorted(runners.RUNNERS))}")
+        self.model = model
+        self.runner = runners.RUNNERS[model]
+        fixed = {} if fixed is None else fixed
+        grid = {} if grid is None else grid
+        if not isinstance(fixed, dict):
+            self._fail("fixed", f"expected a table of field = value, got {type(fixed).__name__}")
+        if not isinstance(grid, dict):
+            self._fail("grid", f"expected a table of field = [values], got {type(grid).__name__}")
+        self.fixed = {k: self._parse(f"fixed.{k}", k, v) for k, v in fixed.items()}
+        self.grid = {}
+        for k, values in grid.items():
+            where = f"grid.{k}"
+            self._field(where, k)
+            if k in fixed:
+                self._fail(where, "is also set in [fixed]; give a field in one place only")
+            if not isinstance(values, (list, tuple)):
+                self._fail(where, f"expected a list of values, got {type(values).__name__} ({values!r}); "
+                                  "put single values in [fixed]")
+            if len(values) == 0:
+                self._fail(where, "is an empty list (the sweep would have no runs)")
+            parsed = [self._parse(f"{where}[{i}]", k, v) for i, v in enumerate(values)]
+            seen = {}
+            for i, v in enumerate(parsed):
+                key = canonical_json(v)
+                if key in seen:
+                    self._fail(f"{where}[{i}]", f"repeats the value of {where}[{seen[key]}] ({v!r})")
+                seen[key] = i
+            self.grid[k] = parsed
+        n = math.prod(len(v) for v in self.grid.values())
+        if n > MAX_RUNS:
+            self._fail("grid", f"the product has {n} runs, more than the limit of {MAX_RUNS}")
+        self._configs = None
+        self.configs()  # cross-field checks happen here, before anything runs
+
+    # ------------------------------------------------------------------ validation helpers
+    def _fail(self, where, message):
+        raise SpecError(where, message, self.source)
+
+    def _field(self, where, name):
+        if not isinstance(name, str) or name not in self.runner.fields:
+            self._fail(where, f"unknown field for model {self.model!r}{_suggest(str(name), self.runner.fields)}; "
+                              f"fields: {', '.join(sorted(self.runner.fields))}")
+        return self.runner.fields[name]
+
+    def _parse(self, where, name, value):
+        fld = self._field(where, name)
+        try:
+            return fld.parse(value)
+        except FieldError as exc:
+            self._fail(where, str(exc))
+
+    def _where(self, name) -> str:
+        return f"grid.{name}" if name in self.grid else f"fixed.{name}" if name in self.fixed else name
+
+    # ------------------------------------------------------------------ construction from data
+    @classmethod
+    def from_dict(cls, data: dict, *, name: str | None = None, source: str | None = None) -> "Sweep":
+        """From the parsed TOML shape {"model": ..., "fixed": {...}, "grid": {...}}."""
+        if not isinstance(data, dict):
+            raise SpecError("spec", f"expected a table, got {type(data).__name__}", source)
+        for key in data:
+            if key not in TOP_LEVEL:
+                raise SpecError(str(key), f"unknown top-level key{_suggest(str(key), TOP_LEVEL)}; a spec has "
+                                          "model = \"...\", [fixed] and [grid]", source)
+        if "model" not in data:
+            raise SpecError("model", "missing (e.g. model = \"shallow_relu\")", source)
+        return cls(data["model"], data.get("fixed"), data.get("grid"), name=name, source=source)
+
+    @classmethod
+    def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> "Sweep":
+        """From TOML text."""
+        tomllib = _tomllib()
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError("toml", f"not valid TOML ({exc})", source) from None
+        return cls.from_dict(data, name=name, source=source)
+
+    @classmethod
+    def from_toml(cls, path) -> "Sweep":
+        """From a TOML file; the sweep's name is the file's stem."""
+        path = os.fspath(path)
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SpecError("toml", "not UTF-8 text", path) from None
+        stem = os.path.splitext(os.path.basename(path))[0]
+        return cls.loads(text, name=stem, source=path)
+
+    # ------------------------------------------------------------------ expansion
+    def configs(self) -> list[dict]:
+        """Full configs (defaults, then fixed, then each grid point), in the sweep's fixed order."""
+        if self._configs is None:
+            base = {k: f.default for k, f in self.runner.fields.items()}
+            base.update(self.fixed)
+            keys = sorted(self.grid)
+            out = []
+            for values in itertools.product(*(self.grid[k] for k in keys)):
+                cfg = dict(base)
+                cfg.update(zip(keys, values))
+                if self.runner.check is not None:
+                    problem = self.runner.check(cfg)
+                    if problem is not None:
+                        fld, msg = problem
+                        point = ", ".join(f"{k}={v!r}" for k, v in zip(keys, values))
+                        self._fail(self._where(fld), msg + (f" (at grid point {point})" if point else ""))
+                out.append(cfg)
+            self._configs = out
+        return [dict(c) for c in self._configs]
+
+    def runs(self) -> list[tuple[str, dict]]:
+        """(run id, full config) pairs in the sweep's order."""
+        return [(run_id(self.model, c), c) for c in self.configs()]
+
+    def ids(self) -> list[str]:
+        return [rid for rid, _ in self.runs()]
+
+    def __len__(self) -> int:
+        return math.prod(len(v) for v in self.grid.values())
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "fixed": dict(self.fixed), "grid": {k: list(v) for k, v in self.grid.items()}}
+
+    def __repr__(self) -> str:
+        grid = ", ".join(f"{k}[{len(v)}]" for k, v in sorted(self.grid.items()))
+        return f"Sweep({self.name!r}, model={self.model!r}, runs={len(self)}, grid: {grid or 'none'})"
+
+    def run(self, out, **options):
+        """Run the sweep into the store in folder `out` (see `wideflow.sweeps.run_sweep`)."""
+        from .driver import run_sweep
+
+        return run_sweep(self, out, **options)
+
+
+def _tomllib():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def load_spec(spec) -> Sweep:
+    """A Sweep from a Sweep, a dict, a TOML file path, or the name of a bundled spec (see `bundled_specs`)."""
+    if isinstance(spec, Sweep):
+        return spec
+    if isinstance(spec, dict):
+        return Sweep.from_dict(spec)
+    path = os.fspath(spec)
+    if not os.path.exists(path):
+        bundled = bundled_specs()
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if os.sep not in path and stem in bundled:
+            return Sweep.from_toml(bundled[stem])
+        raise FileNotFoundError(f"spec: no such file {path!r}" + (
+            f" and no bundled spec of that name (bundled: {', '.join(sorted(bundled))})" if bundled else ""))
+    return Sweep.from_toml(path)
+
+
+def bundled_specs() -> dict[str, str]:
+    """{name: path} of the ready specs shipped in wideflow/specs/."""
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
+    if not os.path.isdir(here):
+        return {}
+    return {f[:-5]: os.path.join(here, f) for f in sorted(os.listdir(here)) if f.endswith(".toml")}
