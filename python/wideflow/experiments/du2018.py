@@ -484,8 +484,10 @@ def write_report(path, res, cfg, quick, wall, figures, timings) -> None:
              "sqrt(eps)/(100 ||M*||_F^1.5) (eps = 1e-2) is far too small to leave the saddle at 0.\n")
     rows = []
     for name, s in mf["runs"].items():
+        dev = s["ratio_U_V"] - 1.0
+        ratio = f"1 {'+' if dev >= 0 else '-'} {abs(dev):.1e}" if abs(dev) < 1e-2 else _fmt(s["ratio_U_V"])
         rows.append([name, s["status"], s["steps"], s.get("sum_eta", s["flow_time"]), s["final_loss"], s["normU2"],
-                     s["normV2"], s["nuclear"], s["ratio_U_V"], s["imbalance0"], s["imbalance_final"]])
+                     s["normV2"], s["nuclear"], ratio, s["imbalance0"], s["imbalance_final"]])
     L.append(_table(["schedule", "status", "steps", "sum eta_t", "final loss", "||U||^2", "||V||^2",
                      "theory ||M*||_*", "||U||/||V|| (theory 1)", "||U^TU-V^TV|| t=0", "final"], rows))
     th = mf["runs"]["theorem schedule (eps=1e-2, delta=1/2)"]
