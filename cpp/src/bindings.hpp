@@ -27,5 +27,6 @@ T* data_of(carray<T>& arr, py::ssize_t n, const char* name) {
 void bind_shallow(py::module_& m);
 void bind_flow(py::module_& m);
 void bind_factorization(py::module_& m);
+void bind_deep(py::module_& m);
 
 }  // namespace wideflow::bind

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
     wideflow::bind::bind_shallow(m);
     wideflow::bind::bind_flow(m);
     wideflow::bind::bind_factorization(m);
+    wideflow::bind::bind_deep(m);
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import schedules
 from ._core import openmp_enabled, threads_available
+from .deep import DeepNet
 from .factorization import Factorization, OneLayer, train_batch
 from .recording import Run
 from .shallow import ShallowReLU
@@ -26,5 +27,5 @@ def __getattr__(name):  # the sweep system (wf.Sweep, wf.open_store) loads on fi
     raise AttributeError(f"module 'wideflow' has no attribute {name!r}")
 
 
-__all__ = ["ShallowReLU", "Factorization", "OneLayer", "train_batch", "Run", "train", "Sweep", "open_store",
-           "schedules", "threads_available", "openmp_enabled", "__version__"]
+__all__ = ["ShallowReLU", "DeepNet", "Factorization", "OneLayer", "train_batch", "Run", "train", "Sweep",
+           "open_store", "schedules", "threads_available", "openmp_enabled", "__version__"]

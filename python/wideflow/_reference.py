@@ -70,3 +70,75 @@ def onelayer_gd(X, Y, lrs):
         losses.append(0.5 * float(np.sum(E.astype(np.float64) ** 2)))
         X = X + dt(lr) * E
     return X, np.array(losses)
+
+
+# ---------------------------------------------------------------------- deep fully-connected networks
+
+def _deep_phi(z, activation, slope):
+    if activation == "linear":
+        return z
+    if activation == "relu":
+        return np.maximum(z, 0)
+    return np.where(z > 0, z, z.dtype.type(slope) * z)
+
+
+def _deep_dphi(z, activation, slope):
+    if activation == "linear":
+        return np.ones_like(z)
+    if activation == "relu":
+        return (z > 0).astype(z.dtype)
+    return np.where(z > 0, z.dtype.type(1), z.dtype.type(slope))
+
+
+def deep_forward(weights, X, activation="relu", slope=0.01, biases=None):
+    """f(X) = Z_L with Z_h = A_{h-1} W_h^T + b_h, A_h = phi(Z_h) (rows of X are samples)."""
+    a = np.asarray(X, dtype=weights[0].dtype)
+    L = len(weights)
+    for h, w in enumerate(weights):
+        z = a @ w.T
+        if biases is not None:
+            z = z + biases[h]
+        a = z if h == L - 1 else _deep_phi(z, activation, slope)
+    return a
+
+
+def deep_gradients(weights, X, Y, activation="relu", slope=0.01, biases=None):
+    """(loss, [dL/dW_h], [dL/db_h] or None) for L = 1/2 sum (f(X) - Y)^2, with relu'(0) = 0."""
+    dt = weights[0].dtype
+    X = np.asarray(X, dtype=dt)
+    Y = np.asarray(Y, dtype=dt)
+    L = len(weights)
+    acts, zs = [X], []
+    a = X
+    for h, w in enumerate(weights):
+        z = a @ w.T
+        if biases is not None:
+            z = z + biases[h]
+        zs.append(z)
+        a = z if h == L - 1 else _deep_phi(z, activation, slope)
+        acts.append(a)
+    r = acts[-1] - Y
+    loss = 0.5 * float(np.sum(r.astype(np.float64) ** 2))
+    gw, gb = [None] * L, [None] * L
+    d = r
+    for h in range(L - 1, -1, -1):
+        gw[h] = d.T @ acts[h]
+        gb[h] = d.sum(axis=0)
+        if h > 0:
+            d = (d @ weights[h]) * _deep_dphi(zs[h - 1], activation, slope)
+    return loss, gw, (gb if biases is not None else None)
+
+
+def deep_gd(weights, X, Y, lrs, activation="relu", slope=0.01, biases=None):
+    """Plain GD: returns (weights, biases, losses) after len(lrs) steps (losses at the start of each step)."""
+    weights = [w.copy() for w in weights]
+    biases = None if biases is None else [b.copy() for b in biases]
+    losses = []
+    for lr in lrs:
+        loss, gw, gb = deep_gradients(weights, X, Y, activation, slope, biases)
+        losses.append(loss)
+        step = weights[0].dtype.type(lr)
+        weights = [w - step * g for w, g in zip(weights, gw)]
+        if biases is not None:
+            biases = [b - step * g for b, g in zip(biases, gb)]
+    return weights, biases, np.array(losses)

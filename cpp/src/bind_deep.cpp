@@ -1,0 +1,196 @@
+// Bindings of the deep fully-connected network kernels (conversion only).
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <vector>
+
+#include "bindings.hpp"
+#include "wideflow/deep.hpp"
+
+namespace wideflow::bind {
+namespace {
+
+template <class T>
+using array_list = std::vector<carray<T>>;
+
+// A Net view over the NumPy buffers; checks that the shapes chain (the Python layer has already given
+// messages naming the user's argument).
+template <class T>
+deep::Net<T> net_of(array_list<T>& weights, array_list<T>& biases, int activation, double slope) {
+    deep::Net<T> net;
+    if (weights.empty()) throw std::invalid_argument("weights: at least one layer is required");
+    if (activation < 0 || activation > 2) throw std::invalid_argument("activation: expected 0, 1 or 2");
+    net.act = static_cast<deep::Activation>(activation);
+    net.slope = T(slope);
+    for (std::size_t h = 0; h < weights.size(); ++h) {
+        auto& w = weights[h];
+        if (w.ndim() != 2) throw std::invalid_argument("weights[" + std::to_string(h) + "]: expected a 2-d array");
+        if (h == 0) net.dims.push_back(w.shape(1));
+        if (w.shape(1) != net.dims.back())
+            throw std::invalid_argument("weights[" + std::to_string(h) + "]: input size does not chain");
+        net.dims.push_back(w.shape(0));
+        net.W.push_back(w.mutable_data());
+    }
+    if (!biases.empty()) {
+        if (biases.size() != weights.size())
+            throw std::invalid_argument("biases: expected one bias vector per layer");
+        for (std::size_t h = 0; h < biases.size(); ++h)
+            net.b.push_back(data_of(biases[h], net.dims[h + 1], "biases[h]"));
+    }
+    return net;
+}
+
+template <class T>
+const T* matrix_of(carray<T>& arr, py::ssize_t rows, py::ssize_t cols, const char* name) {
+    if (arr.ndim() != 2 || arr.shape(1) != cols || (rows >= 0 && arr.shape(0) != rows))
+        throw std::invalid_argument(std::string(name) + ": shape does not match the network");
+    return arr.data();
+}
+
+template <class T>
+void def_family(py::module_& m) {
+    m.def(
+        "deep_evaluate",
+        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> out,
+           int threads) {
+            auto net = net_of(weights, biases, activation, slope);
+            const index_t L = net.depth();
+            const py::ssize_t N = X.shape(0);
+            const T* xp = matrix_of(X, -1, net.dims[0], "X");
+            matrix_of(out, N, net.dims[L], "out");
+            T* op = out.mutable_data();
+            py::gil_scoped_release release;
+            deep::evaluate(net, xp, N, op, resolve_threads(threads));
+        },
+        py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
+        py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("threads") = 0,
+        "out = f(X) for the net given by its weight (and bias) arrays.");
+
+    m.def(
+        "deep_loss",
+        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
+           double offset, int threads) {
+            auto net = net_of(weights, biases, activation, slope);
+            const py::ssize_t N = X.shape(0);
+            const T* xp = matrix_of(X, -1, net.dims[0], "X");
+            const T* yp = matrix_of(Y, N, net.dims[net.depth()], "Y");
+            py::gil_scoped_release release;
+            return deep::loss(net, xp, yp, N, offset, resolve_threads(threads));
+        },
+        py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset") = 0.0, py::arg("threads") = 0,
+        "offset + 1/2 sum (f(X) - Y)^2, computed exactly as the GD kernel does.");
+
+    m.def(
+        "deep_gradients",
+        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
+           array_list<T> grad_w, array_list<T> grad_b, double offset, int threads) {
+            auto net = net_of(weights, biases, activation, slope);
+            const py::ssize_t N = X.shape(0);
+            const T* xp = matrix_of(X, -1, net.dims[0], "X");
+            const T* yp = matrix_of(Y, N, net.dims[net.depth()], "Y");
+            if (grad_w.size() != weights.size() || grad_b.size() != biases.size())
+                throw std::invalid_argument("grad_w, grad_b: expected one array per weight / bias");
+            std::vector<T*> gw, gb;
+            for (std::size_t h = 0; h < grad_w.size(); ++h) {
+                matrix_of(grad_w[h], net.dims[h + 1], net.dims[h], "grad_w[h]");
+                gw.push_back(grad_w[h].mutable_data());
+            }
+            for (std::size_t h = 0; h < grad_b.size(); ++h)
+                gb.push_back(data_of(grad_b[h], net.dims[h + 1], "grad_b[h]"));
+            py::gil_scoped_release release;
+            return deep::gradients(net, xp, yp, N, offset, gw.data(), gb.empty() ? nullptr : gb.data(),
+                                   resolve_threads(threads));
+        },
+        py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("grad_w").noconvert(),
+        py::arg("grad_b").noconvert(), py::arg("offset") = 0.0, py::arg("threads") = 0,
+        "Loss and gradients (written into grad_w / grad_b).");
+
+    m.def(
+        "deep_gd",
+        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
+           carray<double> lr, double offset, carray<double> losses, int threads) {
+            auto net = net_of(weights, biases, activation, slope);
+            const py::ssize_t N = X.shape(0);
+            const T* xp = matrix_of(X, -1, net.dims[0], "X");
+            const T* yp = matrix_of(Y, N, net.dims[net.depth()], "Y");
+            const py::ssize_t steps = lr.shape(0);
+            const double* lp = data_of(lr, steps, "lr");
+            double* lo = data_of(losses, steps, "losses");
+            deep::ChunkResult r;
+            {
+                py::gil_scoped_release release;
+                r = deep::gd(net, xp, yp, N, lp, steps, offset, lo, resolve_threads(threads));
+            }
+            return py::make_tuple(r.steps_done, r.diverged);
+        },
+        py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("lr").noconvert(), py::arg("offset"),
+        py::arg("losses").noconvert(), py::arg("threads") = 0,
+        "Run len(lr) fused GD steps in place on the weight (and bias) arrays; returns (steps_done, diverged).");
+}
+
+// A training run holding its NumPy arrays (weights and biases are updated in place; X, Y are read).
+template <class T>
+struct PyTrainer {
+    array_list<T> weights, biases;
+    carray<T> X, Y;
+    std::unique_ptr<deep::Trainer<T>> trainer;
+
+    PyTrainer(array_list<T> w, array_list<T> b, int activation, double slope, carray<T> x, carray<T> y,
+              double offset, int threads)
+        : weights(std::move(w)), biases(std::move(b)), X(std::move(x)), Y(std::move(y)) {
+        auto net = net_of(weights, biases, activation, slope);
+        const py::ssize_t N = X.shape(0);
+        const T* xp = matrix_of(X, -1, net.dims[0], "X");
+        const T* yp = matrix_of(Y, N, net.dims[net.depth()], "Y");
+        trainer = std::make_unique<deep::Trainer<T>>(std::move(net), xp, yp, N, offset, resolve_threads(threads));
+    }
+};
+
+template <class T>
+void def_trainer(py::module_& m, const char* name) {
+    py::class_<PyTrainer<T>>(m, name, "A deep-net GD run: workspaces and packed X live as long as the object.")
+        .def("run",
+             [](PyTrainer<T>& self, carray<double> lr, carray<double> losses) {
+                 const py::ssize_t steps = lr.shape(0);
+                 const double* lp = data_of(lr, steps, "lr");
+                 double* lo = data_of(losses, steps, "losses");
+                 deep::ChunkResult r;
+                 {
+                     py::gil_scoped_release release;
+                     r = self.trainer->run(lp, steps, lo);
+                 }
+                 return py::make_tuple(r.steps_done, r.diverged);
+             },
+             py::arg("lr").noconvert(), py::arg("losses").noconvert(),
+             "Run len(lr) fused GD steps in place; returns (steps_done, diverged).")
+        .def("loss",
+             [](PyTrainer<T>& self) {
+                 py::gil_scoped_release release;
+                 return self.trainer->loss();
+             })
+        .def_property_readonly("threads", [](PyTrainer<T>& self) { return self.trainer->threads(); });
+    m.def(
+        "deep_trainer",
+        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
+           double offset, int threads) {
+            return std::make_unique<PyTrainer<T>>(std::move(weights), std::move(biases), activation, slope,
+                                                  std::move(X), std::move(Y), offset, threads);
+        },
+        py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"), py::arg("threads") = 0,
+        "A training run over the given arrays (see DeepTrainer.run / .loss).");
+}
+
+}  // namespace
+
+void bind_deep(py::module_& m) {
+    def_family<double>(m);
+    def_family<float>(m);
+    def_trainer<double>(m, "DeepTrainer64");
+    def_trainer<float>(m, "DeepTrainer32");
+}
+
+}  // namespace wideflow::bind

@@ -1,0 +1,375 @@
+"""Deep fully-connected homogeneous networks (Du, Hu & Lee 2018).
+
+    f(X) = Z_L,  Z_h = A_{h-1} W_h^T (+ b_h),  A_h = phi(Z_h),  A_0 = X   (rows of X are samples)
+
+with phi = identity ("linear"), ReLU or leaky ReLU applied between layers (not after the last one). The
+weights W_h, of shape (d_h, d_{h-1}), live in NumPy arrays (`net.weights`, float64 or float32) that
+training updates in place. Without biases the net is 1-homogeneous in every layer, and gradient flow
+conserves, for every hidden unit i of layer h,
+
+    ||W_h[i, :]||^2 - ||W_{h+1}[:, i]||^2                      (per-neuron invariant)
+
+hence the differences of squared layer norms ||W_h||_F^2 - ||W_{h+1}||_F^2; for linear nets also the
+matrices W_{h+1}^T W_{h+1} - W_h W_h^T. Gradient descent moves them by exactly O(lr^2) per step.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _core
+from ._validate import choice, dtype_of, positive_float, positive_int
+from .driver import Engine
+
+ACTIVATIONS = ("linear", "relu", "leaky_relu")
+_ACT_CODE = {"linear": 0, "relu": 1, "leaky_relu": 2}
+GRAM_CHOICES = ("auto", True, False)
+_GRAM_METRIC_MAX_WIDTH = 2048  # record Gram invariants only for hidden widths up to this
+
+
+def _threads(threads) -> int:
+    if threads is None:
+        return 0
+    return positive_int("threads", threads)
+
+
+def _finite_2d(name: str, values, dtype) -> np.ndarray:
+    try:
+        arr = np.array(values, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array (d_out, d_in), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: is empty (shape {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: contains non-finite values")
+    return np.ascontiguousarray(arr)
+
+
+def _data_matrix(name: str, values, dtype, cols: int, rows: int | None, what: str) -> np.ndarray:
+    """A contiguous finite (rows, cols) copy; a 1-d array is accepted as one column when cols == 1."""
+    try:
+        arr = np.array(values, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
+    if arr.ndim == 1 and cols == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array (N, {cols}) with one {what} per row, got shape {arr.shape}")
+    if arr.shape[1] != cols:
+        raise ValueError(f"{name}: expected {cols} columns ({what}), got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}: is empty (no samples)")
+    if rows is not None and arr.shape[0] != rows:
+        raise ValueError(f"{name}: expected {rows} rows (one per row of X), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: contains non-finite values")
+    return np.ascontiguousarray(arr)
+
+
+class DeepNet:
+    """A deep fully-connected net f(X) = W_L phi(... phi(X W_1^T) ...) with rows of X as samples.
+
+    Parameters
+    ----------
+    weights : sequence of 2-d arrays
+        W_1, ..., W_L with W_h of shape (d_h, d_{h-1}) (copied to contiguous arrays). The dtype is float32
+        if all are float32 arrays (or `dtype="float32"`), else float64.
+    activation : "linear", "relu" or "leaky_relu"
+        phi, applied after every layer but the last.
+    negative_slope : slope of leaky_relu for z < 0 (>= 0; default 0.01).
+    biases : None (homogeneous net, the default) or a sequence of L vectors b_h of length d_h.
+    """
+
+    def __init__(self, weights, activation: str = "relu", *, negative_slope: float = 0.01, biases=None,
+                 dtype=None):
+        choice("activation", activation, ACTIVATIONS)
+        self.activation = activation
+        self.negative_slope = positive_float("negative_slope", negative_slope, allow_zero=True)
+        if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+            raise TypeError("weights: expected a list of 2-d arrays W_1, ..., W_L (each of shape (d_out, d_in))")
+        if len(weights) == 0:
+            raise ValueError("weights: at least one layer is required")
+        if dtype is None:
+            all32 = all(isinstance(w, np.ndarray) and w.dtype == np.float32 for w in weights)
+            dtype = np.float32 if all32 else np.float64
+        dt = dtype_of(dtype)
+        ws = []
+        for h, w in enumerate(weights):
+            arr = _finite_2d(f"weights[{h}]", w, dt)
+            if h > 0 and arr.shape[1] != ws[-1].shape[0]:
+                raise ValueError(
+                    f"weights[{h}]: expected d_in={ws[-1].shape[0]} (the output size of weights[{h - 1}], shape "
+                    f"{ws[-1].shape}), got shape {arr.shape}")
+            ws.append(arr)
+        self.weights = ws
+        self._dtype = dt
+        self._dims = (ws[0].shape[1],) + tuple(w.shape[0] for w in ws)
+        if biases is None:
+            self.biases = None
+        else:
+            if isinstance(biases, np.ndarray) or not isinstance(biases, (list, tuple)):
+                raise TypeError("biases: expected None or a list of vectors b_1, ..., b_L")
+            if len(biases) != len(ws):
+                raise ValueError(f"biases: expected {len(ws)} vectors (one per layer), got {len(biases)}")
+            bs = []
+            for h, b in enumerate(biases):
+                try:
+                    arr = np.array(b, dtype=dt, copy=True)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"biases[{h}]: expected an array of real numbers ({exc})") from exc
+                if arr.shape != (ws[h].shape[0],):
+                    raise ValueError(f"biases[{h}]: expected shape ({ws[h].shape[0]},), got {arr.shape}")
+                if not np.all(np.isfinite(arr)):
+                    raise ValueError(f"biases[{h}]: contains non-finite values")
+                bs.append(np.ascontiguousarray(arr))
+            self.biases = bs
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def init(cls, dims, variance=None, activation: str = "relu", *, seed=0, dtype="float64", bias: bool = False,
+             negative_slope: float = 0.01) -> "DeepNet":
+        """Random net with layer sizes dims = (d_0, d_1, ..., d_L) and i.i.d. N(0, variance_h) weights.
+
+        variance: None (He: 2/d_in for layers followed by relu/leaky_relu, 1/d_in otherwise), one number
+        for every layer, or a list of L numbers (variances, not standard deviations). bias=True adds
+        zero biases.
+        """
+        try:
+            dims = [int(d) for d in dims]
+        except (TypeError, ValueError) as exc:
+            raise TypeError("dims: expected a sequence of layer sizes (d_0, ..., d_L)") from exc
+        if len(dims) < 2:
+            raise ValueError(f"dims: need at least an input and an output size, got {dims}")
+        for d in dims:
+            positive_int("dims", d)
+        choice("activation", activation, ACTIVATIONS)
+        L = len(dims) - 1
+        if variance is None:
+            gain = [2.0 if (activation != "linear" and h < L - 1) else 1.0 for h in range(L)]
+            var = [gain[h] / dims[h] for h in range(L)]
+        elif isinstance(variance, numbers.Real):
+            var = [positive_float("variance", variance)] * L
+        else:
+            var = [positive_float("variance", v) for v in variance]
+            if len(var) != L:
+                raise ValueError(f"variance: expected {L} values (one per layer), got {len(var)}")
+        dt = dtype_of(dtype)
+        rng = np.random.default_rng(seed)
+        weights = [rng.standard_normal((dims[h + 1], dims[h])) * np.sqrt(var[h]) for h in range(L)]
+        biases = [np.zeros(dims[h + 1]) for h in range(L)] if bias else None
+        return cls(weights, activation, negative_slope=negative_slope, biases=biases, dtype=dt)
+
+    def copy(self) -> "DeepNet":
+        return DeepNet(self.weights, self.activation, negative_slope=self.negative_slope, biases=self.biases,
+                       dtype=self.dtype)
+
+    # ------------------------------------------------------------------ basic properties
+    @property
+    def dims(self) -> tuple:
+        """Layer sizes (d_0, d_1, ..., d_L)."""
+        return self._dims
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    def __repr__(self) -> str:
+        b = ", biases" if self.biases is not None else ""
+        return f"DeepNet(dims={self.dims}, activation={self.activation!r}{b}, dtype={self.dtype.name})"
+
+    def _args(self):
+        return (self.weights, self.biases or [], _ACT_CODE[self.activation], self.negative_slope)
+
+    def _check_arrays(self) -> None:
+        """The kernels write into the arrays in place: they must still be what the net was built with."""
+        d = self.dims
+        for h, w in enumerate(self.weights):
+            if not (isinstance(w, np.ndarray) and w.dtype == self.dtype and w.flags.c_contiguous
+                    and w.flags.writeable and w.shape == (d[h + 1], d[h])):
+                raise TypeError(f"weights[{h}]: must stay a writeable C-contiguous {self.dtype.name} array of shape "
+                                f"{(d[h + 1], d[h])}; assign into it (w[...] = ...) rather than replacing it")
+        for h, b in enumerate(self.biases or []):
+            if not (isinstance(b, np.ndarray) and b.dtype == self.dtype and b.flags.c_contiguous
+                    and b.flags.writeable and b.shape == (d[h + 1],)):
+                raise TypeError(f"biases[{h}]: must stay a writeable C-contiguous {self.dtype.name} array of shape "
+                                f"{(d[h + 1],)}")
+
+    def _inputs(self, X, Y=None):
+        d = self.dims
+        Xa = _data_matrix("X", X, self.dtype, d[0], None, "input features")
+        if Y is None:
+            return Xa
+        Ya = _data_matrix("Y", Y, self.dtype, d[-1], Xa.shape[0], "outputs")
+        return Xa, Ya
+
+    def __call__(self, X, *, threads=None) -> np.ndarray:
+        """f(X) for inputs X of shape (N, d_0); returns (N, d_L) in the net's dtype."""
+        self._check_arrays()
+        Xa = self._inputs(X)
+        out = np.empty((Xa.shape[0], self.dims[-1]), dtype=self.dtype)
+        _core.deep_evaluate(*self._args(), Xa, out, _threads(threads))
+        return out
+
+    def loss(self, X, Y, *, threads=None) -> float:
+        """1/2 sum_i ||f(x_i) - y_i||^2."""
+        self._check_arrays()
+        Xa, Ya = self._inputs(X, Y)
+        return float(_core.deep_loss(*self._args(), Xa, Ya, 0.0, _threads(threads)))
+
+    def gradients(self, X, Y, *, threads=None):
+        """(loss, [dL/dW_h], [dL/db_h] or None) from the C++ kernel (relu'(0) = 0)."""
+        self._check_arrays()
+        Xa, Ya = self._inputs(X, Y)
+        gw = [np.empty_like(w) for w in self.weights]
+        gb = [np.empty_like(b) for b in self.biases] if self.biases is not None else []
+        loss = _core.deep_gradients(*self._args(), Xa, Ya, gw, gb, 0.0, _threads(threads))
+        return float(loss), gw, (gb if self.biases is not None else None)
+
+    # ------------------------------------------------------------------ invariants
+    def layer_norms(self) -> np.ndarray:
+        """Squared Frobenius norms ||W_h||_F^2, h = 1..L (float64, biases not included)."""
+        return np.array([float(np.sum(np.square(w, dtype=np.float64))) for w in self.weights])
+
+    def neuron_invariants(self) -> list:
+        """For each hidden layer h = 1..L-1, the vector over its units i of
+        ||W_h[i, :]||^2 (+ b_h[i]^2 with biases) - ||W_{h+1}[:, i]||^2, conserved by gradient flow."""
+        out = []
+        for h in range(self.depth - 1):
+            w_in = self.weights[h].astype(np.float64)
+            w_out = self.weights[h + 1].astype(np.float64)
+            v = np.einsum("ij,ij->i", w_in, w_in) - np.einsum("ji,ji->i", w_out, w_out)
+            if self.biases is not None:
+                b = self.biases[h].astype(np.float64)
+                v = v + b * b
+            out.append(v)
+        return out
+
+    def gram_invariants(self) -> list:
+        """The matrices W_{h+1}^T W_{h+1} - W_h W_h^T (d_h x d_h), h = 1..L-1 (float64). Gradient flow
+        conserves them for linear nets without biases (for ReLU nets only their diagonals, the per-neuron
+        invariants, are conserved)."""
+        out = []
+        for h in range(self.depth - 1):
+            w = self.weights[h].astype(np.float64)
+            wn = self.weights[h + 1].astype(np.float64)
+            out.append(wn.T @ wn - w @ w.T)
+        return out
+
+    def euler_products(self, X, Y, *, threads=None) -> np.ndarray:
+        """<W_h, dL/dW_h> (+ <b_h, dL/db_h>) for h = 1..L; all equal for a homogeneous net without
+        biases (Euler's identity: sum_i <df/dW-directions> = <r, f>)."""
+        _, gw, gb = self.gradients(X, Y, threads=threads)
+        vals = [float(np.sum(w.astype(np.float64) * g)) for w, g in zip(self.weights, gw)]
+        if gb is not None:
+            vals = [v + float(np.sum(b.astype(np.float64) * g)) for v, b, g in zip(vals, self.biases, gb)]
+        return np.array(vals)
+
+    def state(self) -> dict:
+        """Copies of the parameters: {"W1": ..., "WL": ..., "b1": ...} (1-based, as in the paper)."""
+        st = {f"W{h + 1}": w.copy() for h, w in enumerate(self.weights)}
+        for h, b in enumerate(self.biases or []):
+            st[f"b{h + 1}"] = b.copy()
+        return st
+
+    def load_state(self, state: dict) -> None:
+        """Copy a `state()` back into the parameter arrays (in place)."""
+        for h, w in enumerate(self.weights):
+            w[...] = state[f"W{h + 1}"]
+        for h, b in enumerate(self.biases or []):
+            b[...] = state[f"b{h + 1}"]
+
+    def uses_gram(self, X, gram="auto") -> bool:
+        """Whether training on X takes the N-independent path (linear, no biases, N > d_0 for "auto")."""
+        choice("gram", gram, GRAM_CHOICES)
+        n = np.shape(X)[0]
+        eligible = self.activation == "linear" and self.biases is None
+        if gram is True and not eligible:
+            raise ValueError("gram: the N-independent path needs activation='linear' and no biases")
+        return bool(gram is True or (gram == "auto" and eligible and n > self.dims[0]))
+
+    # ------------------------------------------------------------------ training
+    def _gd_engine(self, data, options):
+        if len(data) != 2:
+            raise TypeError(f"train: a DeepNet is trained on (X, Y); got {len(data)} data arguments")
+        threads = _threads(options.pop("threads", None))
+        gram = options.pop("gram", "auto")
+        metrics = options.pop("metrics", True)
+        if not isinstance(metrics, bool):
+            raise TypeError(f"metrics: expected True or False, got {metrics!r}")
+        self._check_arrays()
+        X, Y = self._inputs(*data)
+        offset = 0.0
+        if self.uses_gram(X, gram):
+            X, Y, offset = _reduce_linear_data(X, Y, self.dtype)
+        return _DeepGD(self, X, Y, offset, threads, metrics)
+
+
+    def _flow_engine(self, data, options):
+        raise ValueError("method: gradient flow (method='flow') is not available for DeepNet yet; use method='gd' "
+                         "with a small lr (the drift of the invariants is O(lr) at fixed flow time)")
+
+
+def _reduce_linear_data(X, Y, dtype):
+    """(R, Q^T Y, 1/2 ||Y - Q Q^T Y||^2) from a thin QR factorization X = Q R (in float64).
+
+    For a linear net f(X) = X P^T the loss only sees X through X^T X = R^T R and X^T Y = R^T (Q^T Y):
+        1/2 ||X P^T - Y||^2 = 1/2 ||R P^T - Q^T Y||^2 + 1/2 ||Y - Q Q^T Y||^2,
+    so training on the d_0 "samples" (R, Q^T Y) gives the same gradients (to rounding) at a per-step cost
+    that does not depend on N. The factored form keeps the loss accurate near a perfect fit (forming
+    X^T X and subtracting would lose it to cancellation).
+    """
+    X64 = X.astype(np.float64)
+    Y64 = Y.astype(np.float64)
+    Q, R = np.linalg.qr(X64, mode="reduced")
+    QtY = Q.T @ Y64
+    resid = Y64 - Q @ QtY
+    offset = 0.5 * float(np.sum(resid * resid))
+    return np.ascontiguousarray(R, dtype=dtype), np.ascontiguousarray(QtY, dtype=dtype), offset
+
+
+class _DeepGD(Engine):
+    """Fused GD on a DeepNet: the weights are updated in place by the C++ kernel."""
+
+    def __init__(self, net: DeepNet, X, Y, offset: float, threads: int, metrics: bool):
+        self.net = net
+        # holds the weight arrays (updated in place), X and Y, the workspaces and X packed once for the run
+        self.trainer = _core.deep_trainer(*net._args(), X, Y, float(offset), threads)
+        self.has_metrics = metrics
+        self.track_gram = (net.activation == "linear" and net.biases is None and net.depth > 1
+                           and max(net.dims[1:-1]) <= _GRAM_METRIC_MAX_WIDTH)
+        self.gram0 = net.gram_invariants() if (metrics and self.track_gram) else None
+
+    def loss(self) -> float:
+        return float(self.trainer.loss())
+
+    def run(self, lrs, losses):
+        done, diverged = self.trainer.run(lrs, losses)
+        return int(done), bool(diverged)
+
+    def checkpoint(self):
+        return self.net.state()
+
+    def restore(self, ck):
+        self.net.load_state(ck)
+
+    def snapshot(self):
+        return self.net.state()
+
+    def metrics(self):
+        net = self.net
+        out = {"layer_norms": net.layer_norms()}
+        if net.depth > 1:
+            out["neuron_invariants"] = np.concatenate(net.neuron_invariants())
+        if self.gram0 is not None:
+            g = net.gram_invariants()
+            out["gram_invariants"] = np.array([np.linalg.norm(m) for m in g])
+            out["gram_drift"] = np.array([np.linalg.norm(m - m0) for m, m0 in zip(g, self.gram0)])
+        return out
