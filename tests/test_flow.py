@@ -204,3 +204,44 @@ def test_factorization_flow_conserves_imbalance_while_gd_drifts():
         drifts.append(np.linalg.norm(g.imbalance() - Q0))
     assert 1.7 < drifts[0] / drifts[1] < 2.3  # O(lr) at fixed flow time
     assert drift_flow < 1e-3 * drifts[1]
+
+
+# ---------------------------------------------------------------------------------------------- DeepNet
+def deep_problem(activation="linear", seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((40, 6))
+    Y = rng.standard_normal((40, 3))
+    ws = [0.4 * rng.standard_normal((5, 6)), 0.4 * rng.standard_normal((4, 5)), 0.4 * rng.standard_normal((3, 4))]
+    return wf.DeepNet(ws, activation=activation), X, Y
+
+
+def test_deep_linear_flow_conserves_matrix_invariants_while_gd_drifts():
+    net0, X, Y = deep_problem("linear")
+    G0 = net0.gram_invariants()
+    net = net0.copy()
+    run = wf.train(net, X, Y, method="flow", t_end=2.0, rtol=1e-10, atol=1e-12)
+    assert run.status == "completed" and run.final_loss < run.loss[0]
+    flow_drift = max(np.linalg.norm(g - g0) for g, g0 in zip(net.gram_invariants(), G0))
+    assert flow_drift < 1e-8
+    gd_drift = []
+    for lr in (1e-3, 5e-4):
+        g = net0.copy()
+        wf.train(g, X, Y, lr=lr, steps=int(round(2.0 / lr)), metrics=False)
+        gd_drift.append(max(np.linalg.norm(a - b) for a, b in zip(g.gram_invariants(), G0)))
+    assert 1.7 < gd_drift[0] / gd_drift[1] < 2.3
+    assert flow_drift < 1e-4 * gd_drift[1]
+    # and the flow agrees with GD as lr -> 0 (GD error O(lr))
+    g = net0.copy()
+    wf.train(g, X, Y, lr=2e-3, steps=1000, metrics=False)
+    diff = max(np.max(np.abs(a - b)) for a, b in zip(g.weights, net.weights))
+    assert diff < 0.05 * max(np.max(np.abs(w)) for w in net.weights)
+
+
+def test_deep_leaky_flow_per_neuron_invariants():
+    """Leaky ReLU is non-smooth where a pre-activation crosses 0, so the flow needs looser tolerances; the
+    per-neuron invariants still hold to about the tolerance scale."""
+    net, X, Y = deep_problem("leaky_relu", seed=2)
+    inv0 = np.concatenate(net.neuron_invariants())
+    run = wf.train(net, X, Y, method="flow", t_end=1.0, rtol=1e-6, atol=1e-8, record=[])
+    assert run.status == "completed"
+    assert np.max(np.abs(np.concatenate(net.neuron_invariants()) - inv0)) < 1e-3

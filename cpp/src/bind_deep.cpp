@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "flow_run.hpp"
 #include "wideflow/deep.hpp"
+#include "wideflow/deep_flow.hpp"
 
 namespace wideflow::bind {
 namespace {
@@ -184,9 +186,57 @@ void def_trainer(py::module_& m, const char* name) {
         "A training run over the given arrays (see DeepTrainer.run / .loss).");
 }
 
+template <class T>
+using DeepFlowRun = FlowRun<T, deep::FlowSystem<T>>;
+
+// Gradient flow of a deep net: the state vector is [W_1, ..., W_L, b_1, ..., b_L] flattened.
+template <class T>
+void def_deep_flow(py::module_& m, const char* name) {
+    using R = DeepFlowRun<T>;
+    py::class_<R> cls(m, name);
+    cls.def(py::init([](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X,
+                        carray<T> Y, double offset, const std::string& tableau, int threads) {
+                auto net = net_of(weights, biases, activation, slope);
+                const py::ssize_t N = X.shape(0);
+                const T* Xp = matrix_of(X, -1, net.dims.front(), "X");
+                const T* Yp = matrix_of(Y, N, net.dims.back(), "Y");
+                auto run = std::make_unique<R>();
+                run->keep_alive = {X, Y};
+                for (std::size_t h = 0; h < weights.size(); ++h) {
+                    const T* w = weights[h].data();
+                    run->state.insert(run->state.end(), w, w + weights[h].size());
+                }
+                for (std::size_t h = 0; h < biases.size(); ++h) {
+                    const T* b = biases[h].data();
+                    run->state.insert(run->state.end(), b, b + biases[h].size());
+                }
+                const int th = resolve_threads(threads);
+                run->sys = std::make_unique<deep::FlowSystem<T>>(net, Xp, Yp, N, offset, th);
+                run->integ = std::make_unique<flow::Integrator<T, deep::FlowSystem<T>>>(*run->sys,
+                                                                                         tableau_of(tableau), th);
+                return run;
+            }),
+            py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"),
+            py::arg("slope"), py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"),
+            py::arg("tableau"), py::arg("threads") = 0)
+        .def("write_back", [](R& r, array_list<T> weights, array_list<T> biases) {
+            std::size_t off = 0;
+            for (auto* list : {&weights, &biases})
+                for (auto& arr : *list) {
+                    if (off + arr.size() > r.state.size())
+                        throw std::invalid_argument("weights: sizes differ from the run's");
+                    std::copy(r.state.begin() + off, r.state.begin() + off + arr.size(), arr.mutable_data());
+                    off += arr.size();
+                }
+        });
+    def_run_methods<R>(cls);
+}
+
 }  // namespace
 
 void bind_deep(py::module_& m) {
+    def_deep_flow<double>(m, "DeepFlow64");
+    def_deep_flow<float>(m, "DeepFlow32");
     def_family<double>(m);
     def_family<float>(m);
     def_trainer<double>(m, "DeepTrainer64");

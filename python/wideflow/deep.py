@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _core
 from ._validate import choice, dtype_of, positive_float, positive_int
-from .driver import Engine
+from .driver import Engine, FlowEngine
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
 _ACT_CODE = {"linear": 0, "relu": 1, "leaky_relu": 2}
@@ -313,8 +313,19 @@ class DeepNet:
 
 
     def _flow_engine(self, data, options):
-        raise ValueError("method: gradient flow (method='flow') is not available for DeepNet yet; use method='gd' "
-                         "with a small lr (the drift of the invariants is O(lr) at fixed flow time)")
+        if len(data) != 2:
+            raise TypeError(f"train: a DeepNet is trained on (X, Y); got {len(data)} data arguments")
+        threads = _threads(options.pop("threads", None))
+        gram = options.pop("gram", "auto")
+        metrics = options.pop("metrics", True)
+        if not isinstance(metrics, bool):
+            raise TypeError(f"metrics: expected True or False, got {metrics!r}")
+        self._check_arrays()
+        X, Y = self._inputs(*data)
+        offset = 0.0
+        if self.uses_gram(X, gram):
+            X, Y, offset = _reduce_linear_data(X, Y, self.dtype)
+        return _DeepFlow(self, X, Y, offset, threads, metrics, options.pop("tableau"))
 
 
 def _reduce_linear_data(X, Y, dtype):
@@ -343,9 +354,7 @@ class _DeepGD(Engine):
         # holds the weight arrays (updated in place), X and Y, the workspaces and X packed once for the run
         self.trainer = _core.deep_trainer(*net._args(), X, Y, float(offset), threads)
         self.has_metrics = metrics
-        self.track_gram = (net.activation == "linear" and net.biases is None and net.depth > 1
-                           and max(net.dims[1:-1]) <= _GRAM_METRIC_MAX_WIDTH)
-        self.gram0 = net.gram_invariants() if (metrics and self.track_gram) else None
+        self.gram0 = _gram0(net, metrics)
 
     def loss(self) -> float:
         return float(self.trainer.loss())
@@ -364,12 +373,54 @@ class _DeepGD(Engine):
         return self.net.state()
 
     def metrics(self):
-        net = self.net
-        out = {"layer_norms": net.layer_norms()}
-        if net.depth > 1:
-            out["neuron_invariants"] = np.concatenate(net.neuron_invariants())
-        if self.gram0 is not None:
-            g = net.gram_invariants()
-            out["gram_invariants"] = np.array([np.linalg.norm(m) for m in g])
-            out["gram_drift"] = np.array([np.linalg.norm(m - m0) for m, m0 in zip(g, self.gram0)])
-        return out
+        return _deep_metrics(self.net, self.gram0)
+
+
+def _gram0(net, metrics: bool):
+    """The initial matrix invariants W_{h+1}^T W_{h+1} - W_h W_h^T of a linear net (None when not tracked)."""
+    track = (net.activation == "linear" and net.biases is None and net.depth > 1
+             and max(net.dims[1:-1]) <= _GRAM_METRIC_MAX_WIDTH)
+    return net.gram_invariants() if (metrics and track) else None
+
+
+def _deep_metrics(net, gram0) -> dict:
+    """Per-record diagnostics of a deep-net run (GD or flow): layer norms, per-neuron invariants and, for
+    linear nets (gram0 given), the matrix invariants and their drift."""
+    out = {"layer_norms": net.layer_norms()}
+    if net.depth > 1:
+        out["neuron_invariants"] = np.concatenate(net.neuron_invariants())
+    if gram0 is not None:
+        g = net.gram_invariants()
+        out["gram_invariants"] = np.array([np.linalg.norm(m) for m in g])
+        out["gram_drift"] = np.array([np.linalg.norm(m - m0) for m, m0 in zip(g, gram0)])
+    return out
+
+
+class _DeepFlow(FlowEngine):
+    """Gradient flow of a DeepNet by an adaptive Runge-Kutta pair whose stages call the fused gradient kernel."""
+
+    def __init__(self, net, X, Y, offset, threads, metrics, tableau):
+        self.net, self.has_metrics = net, metrics
+        self.gram0 = _gram0(net, metrics)
+        cls = _core.DeepFlow64 if net.dtype == np.float64 else _core.DeepFlow32
+        self.flow = cls(*net._args(), X, Y, offset, tableau, threads)
+
+    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
+        return int(steps), bool(reached), bool(failed)
+
+    def loss(self):
+        return float(self.flow.loss())
+
+    def sync(self):
+        self.flow.write_back(self.net.weights, self.net.biases or [])
+
+    def snapshot(self):
+        return self.net.state()
+
+    def metrics(self):
+        return _deep_metrics(self.net, self.gram0)
+
+    def counters(self):
+        f = self.flow
+        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}

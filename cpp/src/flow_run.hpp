@@ -1,0 +1,64 @@
+// The Python-facing object of a gradient-flow run (shared by the binding files): it owns the state vector,
+// the system, the integrator and the integration state between bounded calls.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "wideflow/flow.hpp"
+
+namespace wideflow::bind {
+
+inline const flow::Tableau& tableau_of(const std::string& name) {
+    if (name == "dopri5") return flow::dopri5();
+    if (name == "bs32") return flow::bs32();
+    throw std::invalid_argument("method: unknown Runge-Kutta pair '" + name + "' (dopri5, bs32)");
+}
+
+// A flow run over a System; the state vector is the concatenation of the model's parameter arrays.
+template <class T, class System>
+struct FlowRun {
+    std::vector<py::object> keep_alive;  // the data arrays the system points into
+    std::vector<T> state;
+    std::unique_ptr<System> sys;
+    std::unique_ptr<flow::Integrator<T, System>> integ;
+    flow::FlowState st;
+
+    py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> t_out,
+                        carray<double> loss_out) {
+        double* tp = data_of(t_out, max_steps, "t_out");
+        double* lp = data_of(loss_out, max_steps, "loss_out");
+        flow::FlowResult r;
+        {
+            py::gil_scoped_release release;
+            r = integ->integrate(state.data(), st, t_stop, rtol, atol, max_steps, tp, lp);
+        }
+        return py::make_tuple(r.steps, r.reached, r.failed);
+    }
+
+    double current_loss() {
+        if (!st.have_rhs) {
+            std::vector<T> scratch(state.size());
+            return sys->rhs(state.data(), scratch.data());
+        }
+        return st.loss;
+    }
+};
+
+// The common part of every flow-run class: integrate, counters, loss.
+template <class R, class Cls>
+void def_run_methods(Cls& cls) {
+    cls.def("integrate", &R::integrate, py::arg("t_stop"), py::arg("rtol"), py::arg("atol"),
+            py::arg("max_steps"), py::arg("t_out").noconvert(), py::arg("loss_out").noconvert())
+        .def("loss", &R::current_loss)
+        .def_property_readonly("t", [](const R& r) { return r.st.t; })
+        .def_property_readonly("h", [](const R& r) { return r.st.h; })
+        .def_property_readonly("accepted", [](const R& r) { return r.st.accepted; })
+        .def_property_readonly("rejected", [](const R& r) { return r.st.rejected; })
+        .def_property_readonly("evals", [](const R& r) { return r.st.evals; });
+}
+
+
+}  // namespace wideflow::bind
