@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ import numpy as np
 import wideflow as wf
 from wideflow import _core
 from wideflow import _reference as ref
+from wideflow.benchmark import machine_line
 
 DIMS = (1000, 100, 100, 10)
 N = 1000
@@ -41,28 +41,6 @@ N = 1000
 def step_flops(dims=DIMS, n=N) -> float:
     mats = [dims[h + 1] * dims[h] for h in range(len(dims) - 1)]
     return 2.0 * n * (2 * sum(mats) + sum(mats[1:]))
-
-
-def machine_line() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        import torch
-
-        torch_version = torch.__version__
-    except ImportError:
-        torch_version = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads_available": _core.threads_available(),
-            "openmp": _core.openmp_enabled(), "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch_version, "wideflow": wf.__version__, "platform": platform.platform(),
-            "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None}
 
 
 def problem(seed=0):

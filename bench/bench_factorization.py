@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -39,36 +38,11 @@ import numpy as np  # noqa: E402
 
 import wideflow as wf  # noqa: E402
 from wideflow import _core  # noqa: E402
+from wideflow.benchmark import machine_line  # noqa: E402
 
 M, N, K = 5, 10, 50
 LR = 1e-3
 RESULTS = Path(__file__).resolve().parent / "results" / "factorization.jsonl"
-
-
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "wideflow": wf.__version__, "threads_available": wf.threads_available(),
-            "platform": platform.platform()}
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-    except ImportError:
-        pass
-    try:
-        info["loadavg_end"] = os.getloadavg()[0]
-    except OSError:
-        pass
-    return info
 
 
 def timed(fn) -> float:
@@ -277,7 +251,7 @@ def main(argv=None) -> int:
     for k, v in ratios.items():
         print(f"| {k} | {v:.2f} | {targets.get(k, '')} |")
 
-    mach = machine()
+    mach = machine_line()
     mach["loadavg_start"] = load_start  # a shared machine: 1-minute load before and after the timings
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def finite_vector(name: str, values, dtype=np.float64, *, allow_empty: bool = Fa
 
 
 def finite_matrix(name: str, values, dtype=np.float64, *, ndim: int = 2) -> np.ndarray:
-    """A contiguous copy of a finite `ndim`-d array."""
+    """A C-contiguous finite copy of an `ndim`-d array in `dtype`."""
     try:
         arr = np.array(values, dtype=dtype, copy=True)
     except (TypeError, ValueError) as exc:
@@ -50,10 +50,18 @@ def finite_matrix(name: str, values, dtype=np.float64, *, ndim: int = 2) -> np.n
     if arr.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-d array, got shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"{name}: is empty")
+        raise ValueError(f"{name}: is empty (shape {arr.shape})")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: contains non-finite values")
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name}: contains a non-finite value at {list(idx)} ({arr[idx]})")
     return np.ascontiguousarray(arr)
+
+
+def threads_option(threads) -> int:
+    """The `threads` argument of the kernels: None (all available, passed as 0) or a positive int."""
+    if threads is None:
+        return 0
+    return positive_int("threads", threads)
 
 
 def same_length(names: tuple[str, ...], *arrays: np.ndarray) -> None:

@@ -48,7 +48,8 @@ def machine_line() -> dict:
 
     return {"cpu": cpu, "cores": os.cpu_count(), "threads_available": _core.threads_available(),
             "openmp": _core.openmp_enabled(), "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch_version, "wideflow": __version__, "platform": platform.platform()}
+            "torch": torch_version, "wideflow": __version__, "platform": platform.platform(),
+            "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None}
 
 
 def median_time(fn, repeats: int, min_time: float = 0.0) -> float:
@@ -210,12 +211,9 @@ def time_peer(impl, m, n, dtype, threads, repeats, max_elements):
 
 
 def torch_available() -> bool:
-    try:
-        import torch  # noqa: F401
+    import importlib.util
 
-        return True
-    except ImportError:
-        return False
+    return importlib.util.find_spec("torch") is not None
 
 
 # ---------------------------------------------------------------------------------------------- driver

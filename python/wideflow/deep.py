@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._validate import choice, dtype_of, positive_float, positive_int
+from ._validate import choice, dtype_of, finite_matrix, positive_float, positive_int, threads_option
 from .driver import Engine, FlowEngine
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
@@ -28,25 +28,6 @@ _ACT_CODE = {"linear": 0, "relu": 1, "leaky_relu": 2}
 GRAM_CHOICES = ("auto", True, False)
 _GRAM_METRIC_MAX_WIDTH = 2048  # record Gram invariants only for hidden widths up to this
 
-
-def _threads(threads) -> int:
-    if threads is None:
-        return 0
-    return positive_int("threads", threads)
-
-
-def _finite_2d(name: str, values, dtype) -> np.ndarray:
-    try:
-        arr = np.array(values, dtype=dtype, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-d array (d_out, d_in), got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name}: is empty (shape {arr.shape})")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: contains non-finite values")
-    return np.ascontiguousarray(arr)
 
 
 def _data_matrix(name: str, values, dtype, cols: int, rows: int | None, what: str) -> np.ndarray:
@@ -99,7 +80,7 @@ class DeepNet:
         dt = dtype_of(dtype)
         ws = []
         for h, w in enumerate(weights):
-            arr = _finite_2d(f"weights[{h}]", w, dt)
+            arr = finite_matrix(f"weights[{h}]", w, dt)
             if h > 0 and arr.shape[1] != ws[-1].shape[0]:
                 raise ValueError(
                     f"weights[{h}]: expected d_in={ws[-1].shape[0]} (the output size of weights[{h - 1}], shape "
@@ -215,14 +196,14 @@ class DeepNet:
         self._check_arrays()
         Xa = self._inputs(X)
         out = np.empty((Xa.shape[0], self.dims[-1]), dtype=self.dtype)
-        _core.deep_evaluate(*self._args(), Xa, out, _threads(threads))
+        _core.deep_evaluate(*self._args(), Xa, out, threads_option(threads))
         return out
 
     def loss(self, X, Y, *, threads=None) -> float:
         """1/2 sum_i ||f(x_i) - y_i||^2."""
         self._check_arrays()
         Xa, Ya = self._inputs(X, Y)
-        return float(_core.deep_loss(*self._args(), Xa, Ya, 0.0, _threads(threads)))
+        return float(_core.deep_loss(*self._args(), Xa, Ya, 0.0, threads_option(threads)))
 
     def gradients(self, X, Y, *, threads=None):
         """(loss, [dL/dW_h], [dL/db_h] or None) from the C++ kernel (relu'(0) = 0)."""
@@ -230,7 +211,7 @@ class DeepNet:
         Xa, Ya = self._inputs(X, Y)
         gw = [np.empty_like(w) for w in self.weights]
         gb = [np.empty_like(b) for b in self.biases] if self.biases is not None else []
-        loss = _core.deep_gradients(*self._args(), Xa, Ya, gw, gb, 0.0, _threads(threads))
+        loss = _core.deep_gradients(*self._args(), Xa, Ya, gw, gb, 0.0, threads_option(threads))
         return float(loss), gw, (gb if self.biases is not None else None)
 
     # ------------------------------------------------------------------ invariants
@@ -297,25 +278,19 @@ class DeepNet:
 
     # ------------------------------------------------------------------ training
     def _gd_engine(self, data, options):
-        if len(data) != 2:
-            raise TypeError(f"train: a DeepNet is trained on (X, Y); got {len(data)} data arguments")
-        threads = _threads(options.pop("threads", None))
-        gram = options.pop("gram", "auto")
-        metrics = options.pop("metrics", True)
-        if not isinstance(metrics, bool):
-            raise TypeError(f"metrics: expected True or False, got {metrics!r}")
-        self._check_arrays()
-        X, Y = self._inputs(*data)
-        offset = 0.0
-        if self.uses_gram(X, gram):
-            X, Y, offset = _reduce_linear_data(X, Y, self.dtype)
+        X, Y, offset, threads, metrics = self._training_data(data, options)
         return _DeepGD(self, X, Y, offset, threads, metrics)
 
-
     def _flow_engine(self, data, options):
+        X, Y, offset, threads, metrics = self._training_data(data, options)
+        return _DeepFlow(self, X, Y, offset, threads, metrics, options.pop("tableau"))
+
+    def _training_data(self, data, options):
+        """Checked (X, Y, loss offset, threads, metrics) for a run; deep linear nets with N > d_0 train on
+        the N-independent reduced data (see uses_gram)."""
         if len(data) != 2:
             raise TypeError(f"train: a DeepNet is trained on (X, Y); got {len(data)} data arguments")
-        threads = _threads(options.pop("threads", None))
+        threads = threads_option(options.pop("threads", None))
         gram = options.pop("gram", "auto")
         metrics = options.pop("metrics", True)
         if not isinstance(metrics, bool):
@@ -325,7 +300,7 @@ class DeepNet:
         offset = 0.0
         if self.uses_gram(X, gram):
             X, Y, offset = _reduce_linear_data(X, Y, self.dtype)
-        return _DeepFlow(self, X, Y, offset, threads, metrics, options.pop("tableau"))
+        return X, Y, offset, threads, metrics
 
 
 def _reduce_linear_data(X, Y, dtype):

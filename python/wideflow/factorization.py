@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
-from ._validate import dtype_of, positive_float, positive_int
+from ._validate import dtype_of, finite_matrix, positive_float, positive_int, threads_option
 from .driver import Engine, FlowEngine, _Interrupt, _progress_bar
 from .recording import record_steps
 from .schedules import Schedule, as_schedule, checked_values
@@ -36,27 +36,6 @@ __all__ = ["Factorization", "OneLayer", "train_batch", "BatchRun", "imbalance_sp
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-def _threads(threads) -> int:
-    if threads is None:
-        return 0
-    return positive_int("threads", threads)
-
-
-def _matrix(name: str, values, dtype) -> np.ndarray:
-    """A C-contiguous finite 2-d copy of `values` in `dtype`."""
-    try:
-        arr = np.array(values, dtype=dtype, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-d array, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name}: is empty (shape {arr.shape})")
-    if not np.all(np.isfinite(arr)):
-        i, j = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name}: contains a non-finite value at [{i}, {j}] ({arr[i, j]})")
-    return np.ascontiguousarray(arr)
 
 
 def _default_dtype(dtype, *arrays):
@@ -67,7 +46,7 @@ def _default_dtype(dtype, *arrays):
 
 
 def _target(name: str, Y, shape: tuple[int, int], dtype) -> np.ndarray:
-    Yc = _matrix(name, Y, dtype)
+    Yc = finite_matrix(name, Y, dtype)
     if Yc.shape != shape:
         raise ValueError(f"{name}: expected shape {shape} (rows of U x rows of V), got {Yc.shape}")
     return Yc
@@ -133,8 +112,8 @@ class Factorization:
 
     def __init__(self, U, V, *, dtype=None):
         dt = _default_dtype(dtype, U, V)
-        self.U = _matrix("U", U, dt)
-        self.V = _matrix("V", V, dt)
+        self.U = finite_matrix("U", U, dt)
+        self.V = finite_matrix("V", V, dt)
         if self.U.shape[1] != self.V.shape[1]:
             raise ValueError(f"U, V: widths differ (U has {self.U.shape[1]} columns, V has {self.V.shape[1]})")
 
@@ -204,7 +183,7 @@ class Factorization:
     def _gd_engine(self, data, options):
         if len(data) != 1:
             raise TypeError(f"train: a Factorization is trained on one target Y; got {len(data)} data arguments")
-        threads = _threads(options.pop("threads", None))
+        threads = threads_option(options.pop("threads", None))
         metrics = options.pop("metrics", True)
         if not isinstance(metrics, bool):
             raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
@@ -214,7 +193,7 @@ class Factorization:
     def _flow_engine(self, data, options):
         if len(data) != 1:
             raise TypeError(f"train: a Factorization is trained on one target Y; got {len(data)} data arguments")
-        _threads(options.pop("threads", None))  # the flow of these small problems runs on one thread
+        threads_option(options.pop("threads", None))  # the flow of these small problems runs on one thread
         metrics = options.pop("metrics", True)
         if not isinstance(metrics, bool):
             raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
@@ -320,7 +299,7 @@ class OneLayer:
 
     def __init__(self, X0, *, dtype=None):
         dt = _default_dtype(dtype, X0)
-        self.X = _matrix("X0", X0, dt)
+        self.X = finite_matrix("X0", X0, dt)
 
     @classmethod
     def zeros(cls, m: int, n: int, dtype="float64") -> "OneLayer":
@@ -518,7 +497,7 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
         raise TypeError("steps: the number of gradient-descent steps is required")
     steps = positive_int("steps", steps, minimum=0)
     record_points = positive_int("record_points", record_points, minimum=2)
-    nthreads = _threads(threads)
+    nthreads = threads_option(threads)
     chunk_seconds = positive_float("chunk_seconds", chunk_seconds)
 
     # step sizes: run_lr[b] * schedule(t)

@@ -9,12 +9,12 @@ delta_i = c_i^2 - a_i^2 - b_i^2 (conserved by gradient flow) are computed from t
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from . import _core
-from ._validate import choice, dtype_of, finite_vector, inplace_array, positive_float, positive_int, same_length
+from ._validate import (choice, dtype_of, finite_vector, inplace_array, positive_float, positive_int, same_length,
+                        threads_option)
 from .driver import Engine, FlowEngine
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
@@ -39,11 +39,6 @@ def _pick_kernel(kernel: str, n: int, dtype) -> str:
         return kernel
     return "direct" if n <= DIRECT_MAX_SAMPLES[np.dtype(dtype)] else "sorted"
 
-
-def _threads(threads) -> int:
-    if threads is None:
-        return 0
-    return positive_int("threads", threads)
 
 
 class ShallowReLU:
@@ -144,7 +139,7 @@ class ShallowReLU:
         self.check()
         out = np.empty_like(flat)
         if flat.size:
-            nthreads = _threads(threads)
+            nthreads = threads_option(threads)
             if _pick_kernel(kernel, flat.size, self.dtype) == "direct":
                 _core.shallow_evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, nthreads)
             else:
@@ -212,7 +207,7 @@ class ShallowReLU:
         self.check()
         mode = choice("train", options.pop("train", "all"), ("all", "outer", "inner"))
         kernel = choice("kernel", options.pop("kernel", "auto"), KERNELS)
-        threads = _threads(options.pop("threads", None))
+        threads = threads_option(options.pop("threads", None))
         x, y = self._data(data)
         return _ShallowGD(self, x, y, mode, kernel, threads)
 
@@ -222,7 +217,7 @@ class ShallowReLU:
         kernel = choice("kernel", options.pop("kernel", "auto"), KERNELS)
         if kernel == "direct":
             raise ValueError("kernel: method='flow' evaluates gradients with the sorted kernel only")
-        threads = _threads(options.pop("threads", None))
+        threads = threads_option(options.pop("threads", None))
         tableau = options.pop("tableau")
         x, y = self._data(data)
         return _ShallowFlow(self, x, y, mode, threads, tableau)
