@@ -863,7 +863,10 @@ def _lr_observations(lr_rows, cfg) -> list:
                           "(the heaviest neurons no longer follow the flow)."))
     out.append(f"- The regime runs use η/α ≤ {cfg.lr_bar_cap:g}; their δ drift is reported in every table. Where "
                "the end point of runs with very different drift is the same, the limit is a property of the "
-               "dynamics, not of the step-size error; exact gradient flow (method=\"flow\") is not available yet.")
+               "dynamics, not of the step-size error. Every run and figure of this report is full-batch GD. Gradient "
+               "flow itself is available (`wf.train(..., method=\"flow\")`, adaptive Runge-Kutta with δ conserved to "
+               "about rtol), but here the flow is non-smooth (the gradient jumps whenever a knot crosses a data point), "
+               "so reaching these flow times takes millions of Runge-Kutta steps.")
     return out
 
 
