@@ -1,7 +1,5 @@
 """Gradient flow (method="flow"): adaptive Runge-Kutta on the fused kernels."""
 
-import warnings
-
 import numpy as np
 import pytest
 

@@ -159,7 +159,6 @@ def _check(ok: bool) -> str:
 
 def _section6(cfg: Config, Y, out_dir, lines, summary):
     ny = np.linalg.norm(Y)
-    steps_T = int(round(cfg.T / cfg.lr))
     steps_D = int(round(cfg.T_drift / cfg.lr))
     sv_Y = np.linalg.svd(Y, compute_uv=False)
 
@@ -379,7 +378,7 @@ def _k_sweep(cfg: Config, Y, out_dir, lines, summary):
     a.set_title(f"width sweep, σ_init = {cfg.k_sigma:g}, lr = {cfg.lr:g}")
     a.legend(fontsize=7)
     f_k = _save(fig, out_dir, "tarmoun2021_k_sweep")
-    lines += [f"## 2. Width sweep and late rates (science §4.4)", "", f"![k sweep]({f_k})", "",
+    lines += ["## 2. Width sweep and late rates (science §4.4)", "", f"![k sweep]({f_k})", "",
               f"σ_init = {cfg.k_sigma:g}, median over {cfg.seeds} seeds:", "",
               *_table(["k", "t(ε=1e-2)", "t(ε=1e-4)", "fixed-size kernel path"], rows), ""]
 
