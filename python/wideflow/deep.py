@@ -380,13 +380,6 @@ class _DeepFlow(FlowEngine):
         cls = _core.DeepFlow64 if net.dtype == np.float64 else _core.DeepFlow32
         self.flow = cls(*net._args(), X, Y, offset, tableau, threads)
 
-    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
-        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
-        return int(steps), bool(reached), bool(failed)
-
-    def loss(self):
-        return float(self.flow.loss())
-
     def sync(self):
         self.flow.write_back(self.net.weights, self.net.biases or [])
 
@@ -395,7 +388,3 @@ class _DeepFlow(FlowEngine):
 
     def metrics(self):
         return _deep_metrics(self.net, self.gram0)
-
-    def counters(self):
-        f = self.flow
-        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}

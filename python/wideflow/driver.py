@@ -200,17 +200,20 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
 
 # ---------------------------------------------------------------------------------------------- flow
 class FlowEngine:
-    """Protocol of a model's gradient-flow engine (adaptive Runge-Kutta in C++)."""
+    """Protocol of a model's gradient-flow engine: `self.flow` is the C++ flow-run object (adaptive
+    Runge-Kutta over the model's fused gradient kernel); subclasses add sync/snapshot/metrics."""
 
     has_metrics = False
+    flow = None
 
     def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
         """Integrate towards t_stop with at most max_steps accepted steps; returns (steps, reached, failed)
         and writes the time and loss after each accepted step."""
-        raise NotImplementedError
+        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
+        return int(steps), bool(reached), bool(failed)
 
     def loss(self) -> float:
-        raise NotImplementedError
+        return float(self.flow.loss())
 
     def sync(self) -> None:
         """Write the integrator's state back into the model's arrays."""
@@ -222,7 +225,8 @@ class FlowEngine:
         return {}
 
     def counters(self) -> dict:
-        return {}
+        f = self.flow
+        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
 
 
 def record_times(spec, t_end: float, points: int) -> np.ndarray:

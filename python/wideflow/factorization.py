@@ -269,13 +269,6 @@ class _FactorizationFlow(FlowEngine):
         cls = _core.FactorizationFlow64 if fac.dtype == np.float64 else _core.FactorizationFlow32
         self.flow = cls(fac.U, fac.V, self.Y64, tableau)
 
-    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
-        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
-        return int(steps), bool(reached), bool(failed)
-
-    def loss(self):
-        return float(self.flow.loss())
-
     def sync(self):
         self.flow.write_back(self.fac.U, self.fac.V)
 
@@ -284,10 +277,6 @@ class _FactorizationFlow(FlowEngine):
 
     def metrics(self):
         return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0)
-
-    def counters(self):
-        f = self.flow
-        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
 
 
 class OneLayer:

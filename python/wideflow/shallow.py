@@ -293,19 +293,8 @@ class _ShallowFlow(FlowEngine):
         self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
                         0.0 if mode == "inner" else 1.0, tableau, threads)
 
-    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
-        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
-        return int(steps), bool(reached), bool(failed)
-
-    def loss(self):
-        return float(self.flow.loss())
-
     def sync(self):
         self.flow.write_back(self.net.a, self.net.b, self.net.c)
 
     def snapshot(self):
         return self.net.state()
-
-    def counters(self):
-        f = self.flow
-        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
