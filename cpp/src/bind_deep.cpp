@@ -220,11 +220,13 @@ void def_deep_flow(py::module_& m, const char* name) {
             py::arg("slope"), py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"),
             py::arg("tableau"), py::arg("threads") = 0)
         .def("write_back", [](R& r, array_list<T> weights, array_list<T> biases) {
+            std::size_t total = 0;
+            for (auto* list : {&weights, &biases})
+                for (auto& arr : *list) total += static_cast<std::size_t>(arr.size());
+            if (total != r.state.size()) throw std::invalid_argument("weights: sizes differ from the run's");
             std::size_t off = 0;
             for (auto* list : {&weights, &biases})
                 for (auto& arr : *list) {
-                    if (off + arr.size() > r.state.size())
-                        throw std::invalid_argument("weights: sizes differ from the run's");
                     std::copy(r.state.begin() + off, r.state.begin() + off + arr.size(), arr.mutable_data());
                     off += arr.size();
                 }

@@ -43,7 +43,10 @@ void def_shallow_flow(py::module_& m, const char* name) {
              py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("scale_inner"), py::arg("scale_outer"),
              py::arg("tableau"), py::arg("threads") = 0)
         .def("write_back", [](R& r, carray<T> a, carray<T> b, carray<T> c) {
-            const py::ssize_t mm = a.shape(0);
+            const py::ssize_t mm = static_cast<py::ssize_t>(r.state.size() / 3);
+            data_of(a, mm, "a");
+            data_of(b, mm, "b");
+            data_of(c, mm, "c");
             std::copy(r.state.begin(), r.state.begin() + mm, data_of(a, mm, "a"));
             std::copy(r.state.begin() + mm, r.state.begin() + 2 * mm, data_of(b, mm, "b"));
             std::copy(r.state.begin() + 2 * mm, r.state.begin() + 3 * mm, data_of(c, mm, "c"));
@@ -52,7 +55,9 @@ void def_shallow_flow(py::module_& m, const char* name) {
 }
 
 template <class T>
-using FactorizationRun = FlowRun<T, factorization::FlowSystem<T>>;
+struct FactorizationRun : FlowRun<T, factorization::FlowSystem<T>> {
+    py::ssize_t mk = 0;  // size of U in the state vector
+};
 
 template <class T>
 void def_factorization_flow(py::module_& m, const char* name) {
@@ -66,6 +71,7 @@ void def_factorization_flow(py::module_& m, const char* name) {
                 auto run = std::make_unique<R>();
                 const index_t mm = U.shape(0), n = V.shape(0), k = U.shape(1);
                 run->keep_alive = {Y};
+                run->mk = mm * k;
                 run->state.resize(static_cast<std::size_t>((mm + n) * k));
                 std::copy(U.data(), U.data() + mm * k, run->state.begin());
                 std::copy(V.data(), V.data() + n * k, run->state.begin() + mm * k);
@@ -77,7 +83,7 @@ void def_factorization_flow(py::module_& m, const char* name) {
             py::arg("U").noconvert(), py::arg("V").noconvert(), py::arg("Y").noconvert(), py::arg("tableau"))
         .def("write_back", [](R& r, Arr2 U, Arr2 V) {
             const py::ssize_t mk = U.shape(0) * U.shape(1), nk = V.shape(0) * V.shape(1);
-            if (static_cast<std::size_t>(mk + nk) != r.state.size())
+            if (U.ndim() != 2 || V.ndim() != 2 || mk != r.mk || static_cast<std::size_t>(mk + nk) != r.state.size())
                 throw std::invalid_argument("U, V: shapes differ from the run's");
             std::copy(r.state.begin(), r.state.begin() + mk, U.mutable_data());
             std::copy(r.state.begin() + mk, r.state.end(), V.mutable_data());

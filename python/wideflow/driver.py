@@ -70,8 +70,11 @@ class _Interrupt:
         return self
 
     def _handler(self, signum, frame):
-        if self.hit and callable(self._old):  # second Ctrl-C: behave as before
-            self._old(signum, frame)
+        if self.hit:  # second Ctrl-C: behave as before (the drivers still write the state back)
+            if callable(self._old):
+                self._old(signum, frame)
+            elif self._old != signal.SIG_IGN:
+                raise KeyboardInterrupt
         self.hit = True
 
     def __exit__(self, *exc):
@@ -134,58 +137,61 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
         rec, rec_loss, rec_t = rec[:1], rec_loss[:1], rec_t[:1]
     bar = _progress_bar(progress, steps, desc)
     chunk = 1
-    with _Interrupt() as intr:
-        while step < steps:
-            if intr.hit:
-                status = "interrupted"
-                break
-            k = np.searchsorted(stops, step, side="right")
-            stop = min(steps, step + chunk, int(stops[k]) if k < stops.size else steps)
-            lrs = checked_values(schedule, step, stop)
-            ck = engine.checkpoint() if keep_finite else None
-            buf = np.empty(stop - step)
-            tick = time.perf_counter()
-            done, diverged = engine.run(lrs, buf)
-            elapsed = time.perf_counter() - tick
-            end_loss = np.nan if diverged else engine.loss()
-            if not diverged and not np.isfinite(end_loss):
-                diverged, done = True, stop - step
-            tcum = t_flow + np.concatenate([[0.0], np.cumsum(lrs)])
-            # losses of the states step .. step+done-1 (all finite)
-            lo, hi = np.searchsorted(rec, [step, step + done])
-            for k in range(lo, hi):
-                if rec[k] != step:  # the chunk's first state was recorded at the end of the last chunk
-                    rec_loss[k], rec_t[k] = buf[rec[k] - step], tcum[rec[k] - step]
-            if diverged:
-                diverged_at = step + done
-                last_good = diverged_at - 1
-                if keep_finite and last_good >= step:
-                    engine.restore(ck)
-                    if last_good > step:
-                        replay = np.empty(last_good - step)
-                        engine.run(lrs[: last_good - step], replay)
-                    final_loss, t_flow = engine.loss(), tcum[last_good - step]
-                else:
-                    last_good, final_loss, t_flow = diverged_at, np.nan, tcum[done]
-                status, step = "diverged", last_good
-                rec, rec_loss, rec_t = end_at(step, final_loss, t_flow)
-                held = (f"the model keeps the last finite state, step {step}" if keep_finite else
-                        "keep_finite=False: the model holds that non-finite state")
-                warnings.warn(f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); "
-                              f"{held}", RuntimeWarning, stacklevel=3)
-                break
-            step, t_flow = stop, tcum[-1]
-            at_state(step, end_loss, t_flow)
-            if bar is not None:
-                bar.update(len(lrs))
-                bar.set_postfix(loss=f"{end_loss:.3e}", refresh=False)
-            # next chunk: aim at chunk_seconds, grow at most 4x at a time
-            per_step = elapsed / max(len(lrs), 1)
-            want = int(chunk_seconds / per_step) if per_step > 0 else chunk * 4
-            chunk = max(1, min(chunk * 4, want))
-    if bar is not None:
-        bar.close()
-    engine.finish()
+    try:
+        with _Interrupt() as intr:
+            while step < steps:
+                if intr.hit:
+                    status = "interrupted"
+                    break
+                k = np.searchsorted(stops, step, side="right")
+                stop = min(steps, step + chunk, int(stops[k]) if k < stops.size else steps)
+                lrs = checked_values(schedule, step, stop)
+                ck = engine.checkpoint() if keep_finite else None
+                buf = np.empty(stop - step)
+                tick = time.perf_counter()
+                done, diverged = engine.run(lrs, buf)
+                elapsed = time.perf_counter() - tick
+                end_loss = np.nan if diverged else engine.loss()
+                if not diverged and not np.isfinite(end_loss):
+                    diverged, done = True, stop - step
+                tcum = t_flow + np.concatenate([[0.0], np.cumsum(lrs)])
+                # losses of the states step .. step+done-1 (all finite)
+                lo, hi = np.searchsorted(rec, [step, step + done])
+                for k in range(lo, hi):
+                    if rec[k] != step:  # the chunk's first state was recorded at the end of the last chunk
+                        rec_loss[k], rec_t[k] = buf[rec[k] - step], tcum[rec[k] - step]
+                if diverged:
+                    diverged_at = step + done
+                    last_good = diverged_at - 1
+                    rolled_back = keep_finite and last_good >= step
+                    if rolled_back:
+                        engine.restore(ck)
+                        if last_good > step:
+                            replay = np.empty(last_good - step)
+                            engine.run(lrs[: last_good - step], replay)
+                        final_loss, t_flow = engine.loss(), tcum[last_good - step]
+                    else:
+                        last_good, final_loss, t_flow = diverged_at, np.nan, tcum[done]
+                    status, step = "diverged", last_good
+                    rec, rec_loss, rec_t = end_at(step, final_loss, t_flow)
+                    held = (f"the model keeps the last finite state, step {step}" if rolled_back else
+                            "the model holds that non-finite state" + ("" if keep_finite else " (keep_finite=False)"))
+                    warnings.warn(f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); "
+                                  f"{held}", RuntimeWarning, stacklevel=3)
+                    break
+                step, t_flow = stop, tcum[-1]
+                at_state(step, end_loss, t_flow)
+                if bar is not None:
+                    bar.update(len(lrs))
+                    bar.set_postfix(loss=f"{end_loss:.3e}", refresh=False)
+                # next chunk: aim at chunk_seconds, grow at most 4x at a time
+                per_step = elapsed / max(len(lrs), 1)
+                want = int(chunk_seconds / per_step) if per_step > 0 else chunk * 4
+                chunk = max(1, min(chunk * 4, want))
+    finally:  # a second Ctrl-C still closes the bar and hands the state to the model
+        if bar is not None:
+            bar.close()
+        engine.finish()
     if status == "interrupted":
         rec, rec_loss, rec_t = end_at(step, engine.loss(), t_flow)
         warnings.warn(f"train: interrupted at step {step}; the model holds that state", RuntimeWarning,
@@ -264,19 +270,23 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
         if snap_t.size and (not np.all(np.isfinite(snap_t)) or snap_t.min() < 0 or snap_t.max() > t_end):
             raise ValueError(f"snapshots: flow times must lie in [0, {t_end}]")
     stops = np.union1d(times, snap_t)
-    rec_loss, rec_steps, metrics, snap_list = [], [], {}, []
+    rec_t, rec_loss, rec_steps, metrics, snap_list = [], [], [], {}, []
     status = "completed"
     start = time.perf_counter()
     accepted = 0
 
+    def record_state(t):
+        rec_t.append(t)
+        rec_loss.append(engine.loss())
+        rec_steps.append(accepted)
+        if engine.has_metrics:
+            engine.sync()
+            for name, val in engine.metrics().items():
+                metrics.setdefault(name, []).append(val)
+
     def at_time(t):
         if np.any(times == t):
-            rec_loss.append(engine.loss())
-            rec_steps.append(accepted)
-            if engine.has_metrics:
-                engine.sync()
-                for name, val in engine.metrics().items():
-                    metrics.setdefault(name, []).append(val)
+            record_state(t)
         if np.any(snap_t == t):
             engine.sync()
             snap_list.append((t, engine.snapshot()))
@@ -285,53 +295,49 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
     bar = _progress_bar(progress, 1, desc)
     chunk = 4
     reached_t = 0.0
-    with _Interrupt() as intr:
-        for t_stop in stops[1:]:
-            failed = False
-            while True:
-                if intr.hit:
-                    status = "interrupted"
+    try:
+        with _Interrupt() as intr:
+            for t_stop in stops[1:]:
+                failed = False
+                while True:
+                    if intr.hit:
+                        status = "interrupted"
+                        break
+                    t_out = np.empty(chunk)
+                    loss_out = np.empty(chunk)
+                    tick = time.perf_counter()
+                    steps, reached, failed = engine.integrate(float(t_stop), rtol, atol, chunk, t_out, loss_out)
+                    elapsed = time.perf_counter() - tick
+                    accepted += steps
+                    if steps:
+                        reached_t = float(t_out[steps - 1])
+                    if bar is not None:
+                        bar.n = round(reached_t / t_end, 4)
+                        bar.set_postfix(t=f"{reached_t:.3g}", refresh=False)
+                        bar.refresh()
+                    per_step = elapsed / max(steps, 1)
+                    chunk = int(max(1, min(chunk * 4, chunk_seconds / max(per_step, 1e-9))))
+                    if reached or failed:
+                        break
+                if status == "interrupted" or failed:
+                    if failed:
+                        status = "diverged"
                     break
-                t_out = np.empty(chunk)
-                loss_out = np.empty(chunk)
-                tick = time.perf_counter()
-                steps, reached, failed = engine.integrate(float(t_stop), rtol, atol, chunk, t_out, loss_out)
-                elapsed = time.perf_counter() - tick
-                accepted += steps
-                if steps:
-                    reached_t = float(t_out[steps - 1])
-                if bar is not None:
-                    bar.n = round(reached_t / t_end, 4)
-                    bar.set_postfix(t=f"{reached_t:.3g}", refresh=False)
-                    bar.refresh()
-                per_step = elapsed / max(steps, 1)
-                chunk = int(max(1, min(chunk * 4, chunk_seconds / max(per_step, 1e-9))))
-                if reached or failed:
-                    break
-            if status == "interrupted" or failed:
-                if failed:
-                    status = "diverged"
-                break
-            at_time(float(t_stop))
-    if bar is not None:
-        bar.close()
-    engine.sync()
-    t_rec = [t for t in stops if np.any(times == t) and t <= reached_t or t == 0.0][: len(rec_loss)]
-    t_arr = np.asarray(t_rec, dtype=np.float64)
+                at_time(float(t_stop))
+    finally:  # even a second Ctrl-C leaves the model holding the state reached
+        if bar is not None:
+            bar.close()
+        engine.sync()
     if status != "completed":
-        # the state reached (last accepted step) ends the record
-        t_arr = np.append(t_arr, reached_t)
-        rec_loss.append(engine.loss())
-        rec_steps.append(accepted)
-        if engine.has_metrics:
-            for name, val in engine.metrics().items():
-                metrics.setdefault(name, []).append(val)
+        if rec_t[-1] != reached_t:  # the state reached (last accepted step) ends the record
+            record_state(reached_t)
         what = ("the step size underflowed (stiff or divergent flow)" if status == "diverged"
                 else "interrupted")
-        warnings.warn(f"train: flow stopped at t = {reached_t:.6g} ({what}); the model holds that state",
-                      RuntimeWarning, stacklevel=3)
-    run = Run(steps=np.asarray(rec_steps, dtype=np.int64), t=t_arr, loss=np.asarray(rec_loss),
-              metrics={k: np.asarray(v) for k, v in metrics.items()}, snapshots=snap_list, status=status,
-              wall_time=time.perf_counter() - start, method="flow")
+        warnings.warn(f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model "
+                      "holds that state", RuntimeWarning, stacklevel=3)
+    run = Run(steps=np.asarray(rec_steps, dtype=np.int64), t=np.asarray(rec_t, dtype=np.float64),
+              loss=np.asarray(rec_loss), metrics={k: np.asarray(v) for k, v in metrics.items()},
+              snapshots=snap_list, status=status, wall_time=time.perf_counter() - start, method="flow",
+              diverged_at=accepted if status == "diverged" else None)
     run.info.update(engine.counters(), rtol=rtol, atol=atol, t_end=t_end)
     return run

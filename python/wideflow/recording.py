@@ -70,7 +70,8 @@ class Run:
     metrics : extra per-record arrays (model dependent: layer norms, singular values, ...)
     snapshots : list of (step, {name: array copy}) parameter snapshots
     status : "completed", "diverged" (loss or parameters became non-finite) or "interrupted" (Ctrl-C)
-    diverged_at : first step whose state was not finite (the model keeps the state one step earlier)
+    diverged_at : GD: first step whose state was not finite (the model keeps the state one step earlier);
+        flow: the number of accepted steps when the step size underflowed
     wall_time : seconds spent training
     """
 
