@@ -111,6 +111,16 @@ inline double residuals(const double* pred, const double* y, index_t n, double* 
     return 0.5 * loss;
 }
 
+// Start of a GD step: residuals r = pred - y and the step's loss into *loss_out. Returns false (and marks
+// the chunk diverged) if the loss is not finite; the parameters are then left as they are.
+inline bool start_step(const double* pred, const double* y, index_t n, double* r, double* loss_out,
+                       ChunkResult& res) {
+    *loss_out = residuals(pred, y, n, r);
+    if (std::isfinite(*loss_out)) return true;
+    res.diverged = true;
+    return false;
+}
+
 // Run up to `steps` fused GD steps in place. On entry pred holds f(x_j) for the current parameters; on
 // exit it holds f(x_j) for the parameters reached. losses[s] receives the loss at the start of step s.
 // lr[s] is the step size of step s; scale_inner / scale_outer (0 or 1) select what trains.
@@ -129,12 +139,7 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
     for (index_t j = 0; j < n; ++j) xt[j] = T(x[j]);
 
     for (index_t s = 0; s < steps; ++s) {
-        const double loss = residuals(pred, y, n, r.data());
-        losses[s] = loss;
-        if (!std::isfinite(loss)) {
-            res.diverged = true;
-            return res;
-        }
+        if (!start_step(pred, y, n, r.data(), losses + s, res)) return res;
         for (index_t j = 0; j < n; ++j) {
             rt[j] = T(r[j]);
             rxt[j] = T(r[j] * x[j]);

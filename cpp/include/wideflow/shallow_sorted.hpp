@@ -260,12 +260,7 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
     }
 
     for (index_t s = 0; s < steps; ++s) {
-        const double loss = residuals(pred, y, n, r.data());
-        losses[s] = loss;
-        if (!std::isfinite(loss)) {
-            res.diverged = true;
-            return res;
-        }
+        if (!start_step(pred, y, n, r.data(), losses + s, res)) return res;
         active_sums(r.data(), x, n, S.data(), SX.data());
         const T step_ab = T(lr[s] * scale_inner * net.inv_alpha);
         const T step_c = T(lr[s] * scale_outer * net.inv_alpha);
