@@ -67,7 +67,7 @@ BASE = 'model = "shallow_relu"\n'
     (BASE + "[grid]\ndataset = [\"square10\", \"cifar\"]\n", "grid.dataset[1]", "unknown name 'cifar'"),
     (BASE + "[fixed]\nantisymmetric = true\n[grid]\nwidth = [100, 101]\n", "grid.width", "even width"),
     ('model = "transformer"\n', "model", "no runner is registered for 'transformer'"),
-    ('model = "deep"\n', "model", "not available in this version"),
+    ('model = "deeep"\n', "model", "did you mean 'deep'"),
     ("model = 3\n", "model", "expected a model name"),
     ("[fixed]\nsteps = 3\n", "model", "missing"),
     (BASE + "modle = 1\n", "modle", "unknown top-level key"),

@@ -3,7 +3,7 @@
     wideflow demo [--out DIR]                                  one-minute demo figure
     wideflow reproduce williams2019|tarmoun2021|du2018 [--quick] [--out DIR]
     wideflow bench [...]                                       kernel benchmarks (see --help)
-    wideflow sweep SPEC.toml --out DIR [--executor local|dask] [--scheduler ADDR] [--workers N]
+    wideflow sweep SPEC.toml --out DIR [--executor local|dask] [--scheduler ADDR] [--workers N] [--set K=V]
     wideflow report DIR                                        summary table and standard plots of a store
 """
 
@@ -62,7 +62,7 @@ def _sweep(args) -> int:
 
     executor = args.executor or ("dask" if args.scheduler else "local")
     try:
-        sweep = load_spec(args.spec)
+        sweep = load_spec(args.spec, args.set)
         out = args.out or os.path.join("wideflow-out", sweep.name)
         if args.dry_run:
             stored = {}
@@ -151,6 +151,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-params", action="store_true", help="do not write the final parameters to side files")
     p.add_argument("--progress", choices=("bar", "log", "off"), default=None,
                    help="default: a bar on a terminal, else one log line per run (on stderr)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec field, e.g. --set fixed.steps=20000 --set grid.width=[1000,10000] "
+                        "(VALUE is a TOML value; checked like the spec file; repeatable)")
     p.add_argument("--dry-run", action="store_true", help="check the spec and list its runs; run nothing")
     p.set_defaults(func=_sweep)
     p = sub.add_parser("report", help="summary table and standard plots of a store")

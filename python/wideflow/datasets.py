@@ -42,3 +42,25 @@ def load(name: str):
         return x, (_square(x) if kind == "square" else np.sin(np.pi * x))
     raise ValueError(f"dataset: unknown name {name!r}; expected one of {', '.join(NAMES)} or "
                      "random_square<n>_s<seed> / random_sine<n>_s<seed>")
+
+
+def teacher_student(dims, samples: int, seed: int = 0, activation: str = "relu", negative_slope: float = 0.01):
+    """Du, Hu & Lee's (2018) teacher-student data for a deep net of layer sizes dims = (d_0, ..., d_L):
+    inputs x_i ~ N(0, I_{d_0}) (i = 1..samples, drawn from `seed`) and targets y_i = teacher(x_i), the
+    teacher a `wf.DeepNet` of the same sizes and activation with He variances (2/d_in before a ReLU,
+    1/d_in for the last layer) drawn from seed + 1. Returns (X, Y), float64, shapes (samples, d_0) and
+    (samples, d_L)."""
+    from ._validate import positive_int
+    from .deep import DeepNet
+
+    samples = positive_int("samples", samples)
+    dims = list(dims)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((samples, positive_int("dims", dims[0]) if dims else 0))
+    teacher = DeepNet.init(dims, activation=activation, negative_slope=negative_slope, seed=seed + 1)
+    return X, teacher(X)
+
+
+def gaussian_matrix(m: int, n: int, seed: int = 0) -> np.ndarray:
+    """An m x n matrix of i.i.d. N(0, 1) entries from `seed` (Tarmoun et al.'s target Y)."""
+    return np.random.default_rng(seed).standard_normal((m, n))

@@ -325,6 +325,16 @@ class OneLayer:
         Y = _target("Y", data[0], self.shape, self.dtype)
         return _OneLayerGD(self, Y, metrics)
 
+    def _flow_engine(self, data, options):
+        if len(data) != 1:
+            raise TypeError(f"train: a OneLayer model is trained on one target Y; got {len(data)} data arguments")
+        metrics = options.pop("metrics", True)
+        if not isinstance(metrics, bool):
+            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        threads_option(options.pop("threads", None))
+        options.pop("tableau")  # no Runge-Kutta: the flow is integrated in closed form
+        return _OneLayerFlow(self, _target("Y", data[0], self.shape, np.float64), metrics)
+
 
 class _OneLayerGD(Engine):
     def __init__(self, model: OneLayer, Y: np.ndarray, metrics: bool):
@@ -349,6 +359,49 @@ class _OneLayerGD(Engine):
     def restore(self, ck):
         self.model.X[...] = ck[0]
         self._loss = ck[1]
+
+    def snapshot(self):
+        return self.model.state()
+
+    def metrics(self):
+        X = self.model.X.astype(np.float64)
+        rel = np.linalg.norm(self.Y64 - X) / self.ynorm if self.ynorm > 0 else np.nan
+        return {"rel_error": float(rel), "singular_values": np.linalg.svd(X, compute_uv=False)}
+
+
+class _ExactOneLayerFlow:
+    """The one-layer gradient flow in closed form, X(t) = Y + (X0 - Y) e^{-t}, with the interface of the
+    C++ flow-run objects: `integrate` reaches any stop time in one exact step (no error to control)."""
+
+    def __init__(self, X0: np.ndarray, Y: np.ndarray):
+        self.X0, self.Y = X0.astype(np.float64), Y
+        self.E0 = self.X0 - Y
+        self.t = 0.0
+        self.accepted = self.rejected = self.evals = 0
+
+    def state(self) -> np.ndarray:
+        return self.Y + self.E0 * np.exp(-self.t)
+
+    def loss(self) -> float:
+        return 0.5 * float(np.sum(self.E0 * self.E0)) * float(np.exp(-2.0 * self.t))
+
+    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+        self.t = float(t_stop)
+        t_out[0], loss_out[0] = self.t, self.loss()
+        self.accepted += 1
+        return 1, True, False
+
+
+class _OneLayerFlow(FlowEngine):
+    """Gradient flow of a OneLayer model (exact: the closed form above)."""
+
+    def __init__(self, model: OneLayer, Y: np.ndarray, metrics: bool):
+        self.model, self.has_metrics = model, metrics
+        self.Y64, self.ynorm = Y, float(np.linalg.norm(Y))
+        self.flow = _ExactOneLayerFlow(model.X, Y)
+
+    def sync(self):
+        self.model.X[...] = self.flow.state()
 
     def snapshot(self):
         return self.model.state()

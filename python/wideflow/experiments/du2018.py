@@ -47,10 +47,9 @@ def _config(quick: bool) -> dict:
 # ---------------------------------------------------------------------------------------------- helpers
 def relu_data(m: int = 1000, seed: int = 0):
     """x_i ~ N(0, I_1000); y_i from a random ReLU teacher of the paper's architecture (He variances)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((m, PAPER_DIMS[0]))
-    teacher = wf.DeepNet.init(PAPER_DIMS, variance=[2 / 1000, 2 / 100, 1 / 100], seed=seed + 1)
-    return X, teacher(X)
+    from ..datasets import teacher_student
+
+    return teacher_student(PAPER_DIMS, m, seed)
 
 
 def relu_init(kind: str, seed: int = 2) -> wf.DeepNet:

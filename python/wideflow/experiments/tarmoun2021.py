@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .. import linear_theory as lt
+from ..datasets import gaussian_matrix
 from ..factorization import Factorization, OneLayer, imbalance_spectrum, train_batch
 from ..training import train
 
@@ -143,7 +144,7 @@ def _table(header, rows) -> list[str]:
 
 
 def _target(cfg: Config) -> np.ndarray:
-    return np.random.default_rng(cfg.y_seed).standard_normal((cfg.m, cfg.n))
+    return gaussian_matrix(cfg.m, cfg.n, cfg.y_seed)
 
 
 def _inits(cfg: Config, k: int, sigma: float, count: int):

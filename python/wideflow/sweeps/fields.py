@@ -29,6 +29,7 @@ class Field:
     doc: str = ""
 
     type_name = "value"
+    needs_base = False  # parse() takes base_dir= (the spec's folder), for fields that name files
 
     def parse(self, value):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -114,13 +115,17 @@ class ChoiceOrNumber(Field):
 
 @dataclass(frozen=True)
 class Dataset(Field):
-    """The name of a built-in dataset (`wideflow.datasets`)."""
+    """The name of a built-in 1-d dataset (`wideflow.datasets`), or a file ``{ path = "data.npz" }`` with
+    arrays x and y (see `DataSource`)."""
 
-    type_name = "dataset name"
+    type_name = "dataset name or file"
+    needs_base = True
 
-    def parse(self, value):
+    def parse(self, value, base_dir: str | None = None):
         from .. import datasets
 
+        if isinstance(value, dict):
+            return DataSource(self.default, keys=("x", "y")).parse(value, base_dir)
         if not isinstance(value, str):
             raise FieldError(f"expected a dataset name, got {_type_name(value)} ({value!r})")
         m = datasets._RANDOM.match(value)
@@ -134,3 +139,78 @@ class Dataset(Field):
             msg = str(exc)
             raise FieldError(msg.split(": ", 1)[1] if msg.startswith("dataset: ") else msg) from None
         return value
+
+
+@dataclass(frozen=True)
+class IntList(Field):
+    """A non-empty list of integers, each >= `minimum` (e.g. layer sizes dims = [1000, 100, 10])."""
+
+    minimum: int | None = None
+    min_length: int = 1
+    type_name = "list of integers"
+
+    def parse(self, value):
+        if not isinstance(value, (list, tuple)):
+            raise FieldError(f"expected a list of integers, got {_type_name(value)} ({value!r})")
+        if len(value) < self.min_length:
+            raise FieldError(f"expected at least {self.min_length} entries, got {len(value)}")
+        item = Int(0, minimum=self.minimum)
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(item.parse(v))
+            except FieldError as exc:
+                raise FieldError(f"[{i}]: {exc}") from None
+        return out
+
+
+@dataclass(frozen=True)
+class FloatList(Field):
+    """A list of finite positive numbers (e.g. per-layer init variances); may be empty if `min_length` = 0."""
+
+    min_length: int = 0
+    type_name = "list of numbers"
+
+    def parse(self, value):
+        if not isinstance(value, (list, tuple)):
+            raise FieldError(f"expected a list of numbers, got {_type_name(value)} ({value!r})")
+        if len(value) < self.min_length:
+            raise FieldError(f"expected at least {self.min_length} entries, got {len(value)}")
+        item = Float(1.0)
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(item.parse(v))
+            except FieldError as exc:
+                raise FieldError(f"[{i}]: {exc}") from None
+        return out
+
+
+@dataclass(frozen=True)
+class DataSource(Field):
+    """Where a run's data comes from: one of the runner's built-in `names`, or a user file given as a
+    table ``{ path = "data.npz" }`` (see `wideflow.sweeps.data`). A file is read when the spec is made:
+    its path is taken relative to the spec file, and its SHA-256 goes into the config (and so into the
+    run id; the path itself does not, so moving a study folder keeps its ids)."""
+
+    names: tuple = ()
+    keys: tuple = ()  # the arrays a file must provide, e.g. ("x", "y") or ("Y",)
+    needs_base = True
+    type_name = "dataset"
+
+    def parse(self, value, base_dir: str | None = None):
+        from . import data
+
+        if isinstance(value, str):
+            if value in self.names:
+                return value
+            raise FieldError(f"unknown dataset {value!r}; expected one of {', '.join(map(repr, self.names))} "
+                             "or a file: { path = \"data.npz\" }")
+        if isinstance(value, dict):
+            try:
+                return data.source(value, self.keys, base_dir)
+            except (ValueError, TypeError, OSError) as exc:
+                msg = str(exc)
+                raise FieldError(msg[len("dataset: "):] if msg.startswith("dataset: ") else msg) from None
+        raise FieldError(f"expected a dataset name or a table {{ path = \"...\" }}, got {_type_name(value)} "
+                         f"({value!r})")

@@ -40,8 +40,6 @@ from .fields import FieldError
 MAX_RUNS = 1_000_000
 TOP_LEVEL = ("model", "fixed", "grid")
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
-# model families whose runners live in other modules of the package (registered when those land)
-PLANNED_MODELS = ("deep", "factorization")
 
 
 class SpecError(ValueError):
@@ -76,13 +74,13 @@ class Sweep:
                  name: str | None = None, source: str | None = None):
         self.source = source
         self.name = name or "sweep"
+        # files named in the spec (user datasets) are taken relative to the spec file
+        self.base_dir = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
         if not isinstance(model, str):
             self._fail("model", f"expected a model name (string), got {type(model).__name__}")
         if model not in runners.RUNNERS:
-            planned = [m for m in PLANNED_MODELS if m not in runners.RUNNERS]
-            note = f" ({', '.join(planned)} are not available in this version)" if model in planned else ""
-            self._fail("model", f"no runner is registered for {model!r}{note}; available: "
-                                f"{', '.join(sorted(runners.RUNNERS))}")
+            self._fail("model", f"no runner is registered for {model!r}{_suggest(model, runners.RUNNERS)}; "
+                                f"available: {', '.join(sorted(runners.RUNNERS))}")
         self.model = model
         self.runner = runners.RUNNERS[model]
         fixed = {} if fixed is None else fixed
@@ -116,6 +114,21 @@ class Sweep:
             self._fail("grid", f"the product has {n} runs, more than the limit of {MAX_RUNS}")
         self._configs = None
         self.configs()  # cross-field checks happen here, before anything runs
+        self._check_distinct()
+
+    def _check_distinct(self):
+        """Two grid points that are the same run (they differ only in fields the run ignores, such as lr
+        for a gradient-flow run) are an error naming those fields."""
+        seen: dict = {}
+        for cfg in self.configs():
+            rid = run_id(self.model, self.runner.identity(cfg))
+            if rid in seen:
+                other = seen[rid]
+                diff = sorted(k for k in cfg if canonical_json(cfg[k]) != canonical_json(other[k]))
+                self._fail(", ".join(self._where(k) for k in diff),
+                           "grid points differ only in field(s) that this run ignores "
+                           f"({', '.join(diff)}), so they would be the same run; fix the field(s) in [fixed]")
+            seen[rid] = cfg
 
     # ------------------------------------------------------------------ validation helpers
     def _fail(self, where, message):
@@ -130,7 +143,7 @@ class Sweep:
     def _parse(self, where, name, value):
         fld = self._field(where, name)
         try:
-            return fld.parse(value)
+            return fld.parse(value, base_dir=self.base_dir) if fld.needs_base else fld.parse(value)
         except FieldError as exc:
             self._fail(where, str(exc))
 
@@ -161,9 +174,9 @@ class Sweep:
             raise SpecError("toml", f"not valid TOML ({exc})", source) from None
         return cls.from_dict(data, name=name, source=source)
 
-    @classmethod
-    def from_toml(cls, path) -> "Sweep":
-        """From a TOML file; the sweep's name is the file's stem."""
+    @staticmethod
+    def from_toml_data(path) -> dict:
+        """The parsed table of a TOML spec file (not yet validated)."""
         path = os.fspath(path)
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -171,8 +184,18 @@ class Sweep:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise SpecError("toml", "not UTF-8 text", path) from None
+        tomllib = _tomllib()
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError("toml", f"not valid TOML ({exc})", path) from None
+
+    @classmethod
+    def from_toml(cls, path) -> "Sweep":
+        """From a TOML file; the sweep's name is the file's stem; files it names are relative to it."""
+        path = os.fspath(path)
         stem = os.path.splitext(os.path.basename(path))[0]
-        return cls.loads(text, name=stem, source=path)
+        return cls.from_dict(cls.from_toml_data(path), name=stem, source=path)
 
     # ------------------------------------------------------------------ expansion
     def configs(self) -> list[dict]:
@@ -196,8 +219,10 @@ class Sweep:
         return [dict(c) for c in self._configs]
 
     def runs(self) -> list[tuple[str, dict]]:
-        """(run id, full config) pairs in the sweep's order."""
-        return [(run_id(self.model, c), c) for c in self.configs()]
+        """(run id, full config) pairs in the sweep's order. The id hashes the runner's `identity` of the
+        config: the fields that decide the run (e.g. not lr for a gradient-flow run, not a data file's path,
+        only its content hash)."""
+        return [(run_id(self.model, self.runner.identity(c)), c) for c in self.configs()]
 
     def ids(self) -> list[str]:
         return [rid for rid, _ in self.runs()]
@@ -227,21 +252,72 @@ def _tomllib():
     return tomllib
 
 
-def load_spec(spec) -> Sweep:
-    """A Sweep from a Sweep, a dict, a TOML file path, or the name of a bundled spec (see `bundled_specs`)."""
+def parse_override(text: str) -> tuple[list[str], object]:
+    """Split ``KEY=VALUE`` (e.g. ``fixed.steps=20000``, ``grid.width=[1000,10000]``, ``dataset=sine10``)
+    into the key path and the value: VALUE is read as a TOML value (numbers, booleans, lists, "strings",
+    inline tables) and, if it is not one, taken as a bare string."""
+    if not isinstance(text, str) or "=" not in text:
+        raise SpecError("--set", f"expected KEY=VALUE (e.g. fixed.steps=20000), got {text!r}")
+    key, raw = (part.strip() for part in text.split("=", 1))
+    path = key.split(".")
+    if not key or any(not p for p in path) or len(path) > 2:
+        raise SpecError("--set", f"expected KEY, fixed.KEY or grid.KEY before '=', got {key!r}")
+    if len(path) == 2 and path[0] not in ("fixed", "grid"):
+        raise SpecError("--set", f"{key!r}: a dotted key starts with fixed. or grid.")
+    tomllib = _tomllib()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return path, value
+
+
+def apply_overrides(data: dict, overrides) -> dict:
+    """A copy of the spec table `data` ({"model", "fixed", "grid"}) with ``--set KEY=VALUE`` overrides:
+    ``model=NAME``; ``fixed.KEY=VALUE`` or ``KEY=VALUE`` sets a fixed field (and drops it from the grid);
+    ``grid.KEY=[...]`` sets a grid list (and drops it from [fixed]). The result is validated like a file."""
+    if not isinstance(data, dict):
+        raise SpecError("spec", f"expected a table, got {type(data).__name__}")
+    out = dict(data)
+    for table in ("fixed", "grid"):
+        value = data.get(table)
+        if value is not None and not isinstance(value, dict):
+            raise SpecError(table, f"expected a table, got {type(value).__name__}")
+        out[table] = dict(value or {})
+    for text in overrides or ():
+        path, value = parse_override(text)
+        if path == ["model"]:
+            out["model"] = value
+            continue
+        table, name = (path[0], path[1]) if len(path) == 2 else ("fixed", path[0])
+        other = "grid" if table == "fixed" else "fixed"
+        out[other].pop(name, None)
+        out[table][name] = value
+    return out
+
+
+def load_spec(spec, overrides=None) -> Sweep:
+    """A Sweep from a Sweep, a dict, a TOML file path, or the name of a bundled spec (see `bundled_specs`),
+    with optional ``KEY=VALUE`` overrides (`apply_overrides`) checked like the spec itself."""
     if isinstance(spec, Sweep):
-        return spec
+        if not overrides:
+            return spec
+        return Sweep.from_dict(apply_overrides(spec.to_dict(), overrides), name=spec.name, source=spec.source)
     if isinstance(spec, dict):
-        return Sweep.from_dict(spec)
+        return Sweep.from_dict(apply_overrides(spec, overrides) if overrides else spec)
     path = os.fspath(spec)
     if not os.path.exists(path):
         bundled = bundled_specs()
         stem = os.path.splitext(os.path.basename(path))[0]
         if os.sep not in path and stem in bundled:
-            return Sweep.from_toml(bundled[stem])
-        raise FileNotFoundError(f"spec: no such file {path!r}" + (
-            f" and no bundled spec of that name (bundled: {', '.join(sorted(bundled))})" if bundled else ""))
-    return Sweep.from_toml(path)
+            path = bundled[stem]
+        else:
+            raise FileNotFoundError(f"spec: no such file {path!r}" + (
+                f" and no bundled spec of that name (bundled: {', '.join(sorted(bundled))})" if bundled else ""))
+    if not overrides:
+        return Sweep.from_toml(path)
+    data = apply_overrides(Sweep.from_toml_data(path), overrides)
+    return Sweep.from_dict(data, name=os.path.splitext(os.path.basename(path))[0], source=path)
 
 
 def bundled_specs() -> dict[str, str]:
