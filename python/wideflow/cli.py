@@ -5,6 +5,7 @@
     wideflow bench [...]                                       kernel benchmarks (see --help)
     wideflow sweep SPEC.toml --out DIR [--executor local|dask] [--scheduler ADDR] [--workers N] [--set K=V]
     wideflow report DIR                                        summary table and standard plots of a store
+    wideflow export DIR [--format csv|parquet] [--out FILE]    the runs table as a file
 """
 
 from __future__ import annotations
@@ -57,11 +58,19 @@ def _on_sigterm(signum, frame):
 
 def _sweep(args) -> int:
     from .sweeps import SpecError, load_spec, run_sweep
-    from .sweeps.driver import SweepLocked
+    from .sweeps.driver import MixedBuilds, SweepLocked
     from .sweeps.store import Store
 
-    executor = args.executor or ("dask" if args.scheduler else "local")
+    from .sweeps import clusters
+
+    executor = args.executor or ("dask" if (args.scheduler or args.cluster) else "local")
     try:
+        cluster_options = clusters.parse_options(args.cluster_opt)
+        if args.print_job_script:
+            if not args.cluster:
+                raise ValueError("--print-job-script: give --cluster slurm|pbs")
+            print(clusters.job_script(args.cluster, cluster_options))
+            return 0
         sweep = load_spec(args.spec, args.set)
         out = args.out or os.path.join("wideflow-out", sweep.name)
         if args.dry_run:
@@ -80,13 +89,15 @@ def _sweep(args) -> int:
         try:
             summary = run_sweep(sweep, out, executor=executor, scheduler=args.scheduler, workers=args.workers,
                                 threads=args.threads, retry_failed=args.retry_failed,
-                                keep_params=not args.no_params, progress=args.progress)
+                                keep_params=not args.no_params, progress=args.progress,
+                                allow_mixed=args.allow_mixed, cluster=args.cluster,
+                                cluster_options=cluster_options)
         finally:
             signal.signal(signal.SIGTERM, old)
     except (SpecError, FileNotFoundError, ValueError, TypeError) as exc:
         print(f"wideflow sweep: {exc}", file=sys.stderr)
         return 2
-    except SweepLocked as exc:
+    except (SweepLocked, MixedBuilds) as exc:
         print(f"wideflow sweep: {exc}", file=sys.stderr)
         return 1
     except _Terminated:
@@ -108,6 +119,28 @@ def _report(args) -> int:
         print(f"wideflow report: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _export(args) -> int:
+    from .sweeps.store import Store
+
+    try:
+        with Store(args.store) as store:
+            fmt = args.format
+            path = args.out or os.path.join(store.root, f"runs.{fmt}")
+            store.export(path, fmt)
+            n = len(store)
+    except (FileNotFoundError, ValueError, ImportError) as exc:
+        print(f"wideflow export: {exc}", file=sys.stderr)
+        return 2
+    print(f"export: wrote {n} runs to {path}")
+    return 0
+
+
+def clusters_kinds():
+    from .sweeps.clusters import KINDS
+
+    return KINDS
 
 
 def main(argv=None) -> int:
@@ -154,12 +187,26 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. --set fixed.steps=20000 --set grid.width=[1000,10000] "
                         "(VALUE is a TOML value; checked like the spec file; repeatable)")
+    p.add_argument("--cluster", choices=sorted(clusters_kinds()), default=None,
+                   help="run the dask workers as batch jobs (pip install \"wideflow[cluster]\"); --workers N jobs")
+    p.add_argument("--cluster-opt", action="append", default=[], metavar="K=V,...",
+                   help="batch cluster options: queue, account, cores, memory (required), walltime, interface, "
+                        "host, python, local_directory")
+    p.add_argument("--print-job-script", action="store_true",
+                   help="print the batch job script --cluster would submit, and submit nothing")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="add runs to a store written by another wideflow version or build (refused by default)")
     p.add_argument("--dry-run", action="store_true", help="check the spec and list its runs; run nothing")
     p.set_defaults(func=_sweep)
     p = sub.add_parser("report", help="summary table and standard plots of a store")
     p.add_argument("store", help="output folder of a sweep (or its wideflow.sqlite)")
     p.add_argument("--out", default=None, help="where to write the report (default STORE/report)")
     p.set_defaults(func=_report)
+    p = sub.add_parser("export", help="write a store's runs table as CSV or Parquet")
+    p.add_argument("store", help="output folder of a sweep (or its wideflow.sqlite)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
+    p.add_argument("--out", default=None, help="file to write (default STORE/runs.FORMAT)")
+    p.set_defaults(func=_export)
     args = parser.parse_args(argv)
     return args.func(args)
 

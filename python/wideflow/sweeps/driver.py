@@ -49,6 +49,30 @@ class SweepLocked(RuntimeError):
     pass
 
 
+class MixedBuilds(RuntimeError):
+    """The store holds runs of another wideflow version or build than this one."""
+
+
+def check_builds(store: Store, allow_mixed: bool) -> None:
+    """Refuse to add runs of this build to a store written by another one (unless allow_mixed)."""
+    from .provenance import build, build_key, describe
+
+    if allow_mixed:
+        return
+    mine = build()
+    for entry in store.builds():
+        other = entry["build"]
+        if set(other) == {"wideflow"}:  # stored before provenance was recorded: only the version is known
+            same = other["wideflow"] == mine["wideflow"]
+        else:
+            same = build_key(other) == build_key(mine)
+        if not same:
+            raise MixedBuilds(f"out: {store.root} holds {entry['runs']} run(s) of another build "
+                              f"({describe(other)}) than this one ({describe(mine)}); results of two builds may "
+                              "differ, so they are not mixed: use another folder, or pass --allow-mixed "
+                              "(allow_mixed=True) to add to it anyway")
+
+
 class _FolderLock:
     def __init__(self, folder: str):
         self.path = os.path.join(folder, LOCK_NAME)
@@ -88,7 +112,8 @@ def _note(task: Task, grid_keys, result) -> str:
 
 def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = None, workers: int | None = None,
               threads: int | None = None, retry_failed: bool = False, keep_params: bool = True,
-              progress: str | None = None, stream=None) -> SweepSummary:
+              progress: str | None = None, stream=None, allow_mixed: bool = False,
+              overrides=None, cluster: str | None = None, cluster_options: dict | None = None) -> SweepSummary:
     """Run every run of `spec` (a Sweep, a dict, a TOML path or a bundled spec name) that `out` does not
     hold yet, storing each as it finishes.
 
@@ -97,18 +122,27 @@ def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = Non
     threads: kernel threads per run (default: all cores for one local run, cores / workers otherwise).
     keep_params: write each run's final parameters to a side file.
     progress: "bar", "log", "off", or None (a bar on a terminal, else log lines), on `stream` (stderr).
+    allow_mixed: add runs to a store that holds runs of another wideflow version or build (refused by
+        default, naming both builds; see `wideflow.sweeps.provenance`).
+    overrides: ``KEY=VALUE`` strings applied to the spec (`wideflow.sweeps.spec.apply_overrides`).
+    cluster, cluster_options: "slurm" or "pbs" and its options, for the dask executor on a batch system
+        (`wideflow.sweeps.clusters`).
     Ctrl-C stops after storing what has finished and re-raises KeyboardInterrupt.
     """
     from .. import __version__
+    from .provenance import command_line
 
-    sweep = load_spec(spec)
+    sweep = load_spec(spec, overrides)
     runs = sweep.runs()
-    ex = make_executor(executor, scheduler=scheduler, workers=workers, threads=threads, keep_params=keep_params)
+    command = command_line()
+    ex = make_executor(executor, scheduler=scheduler, workers=workers, threads=threads, keep_params=keep_params,
+                       cluster=cluster, cluster_options=cluster_options)
     out = os.path.abspath(os.fspath(out))
     t0 = time.perf_counter()
     store = Store.create(out)
     try:
         with _FolderLock(out):
+            check_builds(store, allow_mixed)
             store.remove_temp_files()
             stored = store.statuses()
             skip = {"done", "diverged"} if retry_failed else {"done", "diverged", "failed"}
@@ -125,7 +159,8 @@ def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = Non
                         for task, result in ex.results(todo):
                             if result.status == "interrupted":
                                 raise KeyboardInterrupt
-                            store.put(task.run_id, task.model, task.config, result, version=__version__)
+                            store.put(task.run_id, task.model, task.config, result, version=__version__,
+                                      command=command)
                             setattr(summary, result.status, getattr(summary, result.status) + 1)
                             prog.update(task.run_id, result.status, result.wall_time,
                                         _note(task, grid_keys, result))

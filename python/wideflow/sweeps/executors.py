@@ -7,6 +7,7 @@
   config), results in completion order. With no scheduler address a LocalCluster is started on 127.0.0.1
   (never a public interface); `scheduler="tcp://host:port"` uses a running cluster, whose workers need
   the same wideflow installed. dask is imported only here, only when used (`pip install "wideflow[dask]"`).
+  `cluster="slurm"|"pbs"` submits batch jobs through dask-jobqueue instead (`wideflow.sweeps.clusters`).
 
 Workers compute and return results; they never touch the store: the client (the sweep driver) writes it.
 """
@@ -111,9 +112,20 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None, threads: int | None = None,
-                 keep_params: bool = True, processes: bool = True):
+                 keep_params: bool = True, processes: bool = True, cluster: str | None = None,
+                 cluster_options: dict | None = None):
         if scheduler is not None and not isinstance(scheduler, str):
             raise TypeError(f"scheduler: expected an address like 'tcp://host:8786', got {type(scheduler).__name__}")
+        self.cluster_kind = cluster
+        self.cluster_options = dict(cluster_options or {})
+        if cluster is not None:
+            from .clusters import check
+
+            if scheduler is not None:
+                raise ValueError("cluster: give either a scheduler address or a batch cluster, not both")
+            self.cluster_options = check(cluster, self.cluster_options)
+            if threads is None:  # one run per job, the kernels on all the job's cores
+                threads = self.cluster_options["cores"]
         self.scheduler = scheduler
         self.workers = workers
         self.threads = threads
@@ -124,6 +136,9 @@ class DaskExecutor:
     def describe(self) -> str:
         if self.scheduler:
             return f"dask, scheduler {self.scheduler}"
+        if self.cluster_kind:
+            n = max(1, int(self.workers or 1))
+            return f"dask, {self.cluster_kind} cluster of {n} job{'s' if n != 1 else ''}"
         n = self.cluster_workers
         return f"dask, LocalCluster on 127.0.0.1 with {n} worker{'s' if n != 1 else ''}"
 
@@ -139,6 +154,12 @@ class DaskExecutor:
                 from None
         if self.scheduler:
             self.client = Client(self.scheduler)
+        elif self.cluster_kind:
+            from .clusters import make_cluster
+
+            self.cluster = make_cluster(self.cluster_kind, self.cluster_options)
+            self.cluster.scale(jobs=max(1, int(self.workers or 1)))
+            self.client = Client(self.cluster)
         else:
             self.cluster = LocalCluster(n_workers=self.cluster_workers, threads_per_worker=1,
                                         processes=self.processes, host="127.0.0.1", protocol="tcp://",
@@ -193,7 +214,8 @@ class DaskExecutor:
 
 
 def make_executor(executor: str = "local", *, scheduler: str | None = None, workers: int | None = None,
-                  threads: int | None = None, keep_params: bool = True):
+                  threads: int | None = None, keep_params: bool = True, cluster: str | None = None,
+                  cluster_options: dict | None = None):
     if executor not in EXECUTORS:
         raise ValueError(f"executor: unknown value {executor!r}; expected one of {', '.join(EXECUTORS)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -203,5 +225,7 @@ def make_executor(executor: str = "local", *, scheduler: str | None = None, work
     if executor == "local":
         if scheduler is not None:
             raise ValueError("scheduler: only the dask executor takes a scheduler address (use --executor dask)")
+        if cluster is not None:
+            raise ValueError("cluster: only the dask executor runs on a batch cluster (use --executor dask)")
         return LocalExecutor(workers or 1, threads, keep_params)
-    return DaskExecutor(scheduler, workers, threads, keep_params)
+    return DaskExecutor(scheduler, workers, threads, keep_params, cluster=cluster, cluster_options=cluster_options)

@@ -270,6 +270,16 @@ def _plot_width_scaling(records, keys, plotting, path):
     return plotting.save(fig, path), slopes
 
 
+def build_lines(store) -> list[str]:
+    """Markdown lines listing the builds (version, git revision, instruction set) that wrote the store."""
+    from .provenance import describe
+
+    builds = store.builds()
+    if not builds:
+        return []
+    return ["", "Builds that wrote this store:", ""] + [f"- {describe(b['build'])}: {b['runs']} runs" for b in builds]
+
+
 def report(path, out: str | None = None, *, stream=None) -> dict:
     """Write the summary table and standard plots of the store at `path` into `out` (default
     path/report). Returns {"files": [...], "table": markdown, "slopes": {(metric, group): slope}}."""
@@ -284,6 +294,7 @@ def report(path, out: str | None = None, *, stream=None) -> dict:
         files, parts, slopes = [], [f"# wideflow report: {store.root}", "", f"{len(records)} stored runs."], {}
         if not records:
             print(f"{store.root}: the store holds no runs", file=stream)
+        parts += build_lines(store)
         by_model = defaultdict(list)
         for r in records:
             by_model[r["model"]].append(r)

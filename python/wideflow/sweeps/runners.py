@@ -82,6 +82,7 @@ class RunResult:
     finished_at: float = 0.0
     wall_time: float = 0.0
     host: str = ""
+    provenance: dict = field(default_factory=dict)  # see `provenance.run_provenance`
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,12 @@ def get(model: str) -> Runner:
 def execute(model: str, config: dict, threads: int | None = None, keep_params: bool = True) -> RunResult:
     """Run one config (a pure function of its arguments). Exceptions become a "failed" result;
     KeyboardInterrupt propagates."""
+    from .provenance import run_provenance
+
     started = time.time()
     tick = time.perf_counter()
     host = socket.gethostname()
+    prov = run_provenance(threads)
     try:
         runner = get(model)
         with warnings.catch_warnings():
@@ -146,10 +150,10 @@ def execute(model: str, config: dict, threads: int | None = None, keep_params: b
     except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
         return RunResult("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
                          started_at=started, finished_at=time.time(), wall_time=time.perf_counter() - tick,
-                         host=host)
+                         host=host, provenance=prov)
     return RunResult(out.status, metrics=out.metrics, trajectory=out.trajectory, params=out.params,
                      error=out.error, started_at=started, finished_at=time.time(),
-                     wall_time=time.perf_counter() - tick, host=host)
+                     wall_time=time.perf_counter() - tick, host=host, provenance=prov)
 
 
 # ------------------------------------------------------------------------------------------ shared fields

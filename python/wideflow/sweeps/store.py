@@ -13,7 +13,8 @@ JSON for configs and metrics), every SQL statement is parameterized, and side-fi
 run ids checked against 16 lowercase hex digits, never read from the database.
 
     store = wf.open_store("out")          # the folder or the .sqlite file
-    store.runs()                          # pandas DataFrame (list of dicts without pandas)
+    store.runs()                          # pandas DataFrame (as_frame=False: a list of dicts)
+    store.to_xarray("final_loss")         # xarray Dataset over the grid fields; store.export("runs.csv")
     store.trajectory(run_id)              # {"steps": ..., "t": ..., "loss": ...}
     store.params(run_id)                  # {"a": ..., "b": ..., "c": ..., "alpha": ...}
 """
@@ -54,7 +55,8 @@ CREATE TABLE IF NOT EXISTS runs (
     wall_time REAL,
     host TEXT,
     version TEXT,
-    stored_at REAL NOT NULL
+    stored_at REAL NOT NULL,
+    provenance TEXT
 );
 CREATE TABLE IF NOT EXISTS sweeps (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -130,6 +132,9 @@ class Store:
                 self._conn.execute("PRAGMA synchronous = NORMAL")
                 with self._conn:
                     self._conn.executescript(_SCHEMA)
+                    cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
+                    if "provenance" not in cols:  # a store written by wideflow 0.1.0
+                        self._conn.execute("ALTER TABLE runs ADD COLUMN provenance TEXT")
                     self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
                                        ("schema_version", str(SCHEMA_VERSION)))
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", ("schema_version",)).fetchone()
@@ -140,6 +145,7 @@ class Store:
             self._conn.close()
             raise ValueError(f"path: {self.path} has store schema {row[0] if row else 'none'}, "
                              f"this wideflow reads schema {SCHEMA_VERSION}")
+        self._has_provenance = "provenance" in {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
 
     @classmethod
     def create(cls, root) -> "Store":
@@ -200,9 +206,11 @@ class Store:
                         pass
         return n
 
-    def put(self, run_id: str, model: str, config: dict, result, *, version: str = "") -> None:
+    def put(self, run_id: str, model: str, config: dict, result, *, version: str = "",
+            command: str | None = None) -> None:
         """Store a finished run (RunResult): side file first, then the row in one transaction. A row for the
-        same id is replaced (used by --retry-failed)."""
+        same id is replaced (used by --retry-failed). The row's provenance is the result's (see
+        `wideflow.sweeps.provenance`) with the client's `command` line added."""
         _check_id(run_id)
         if result.status not in FINISHED:
             raise ValueError(f"status: cannot store a run with status {result.status!r}")
@@ -211,20 +219,24 @@ class Store:
             self.write_params(run_id, result.params)
             has_params = 1
         traj = encode_arrays(result.trajectory) if result.trajectory else None
+        prov = dict(getattr(result, "provenance", None) or {})
+        if command is not None:
+            prov["command"] = command
         row = (run_id, model, canonical_json(config), result.status, result.error, result.traceback,
                _json_metrics(result.metrics), traj, has_params, result.started_at, result.finished_at,
-               result.wall_time, result.host, version, time.time())
+               result.wall_time, result.host, version, time.time(),
+               json.dumps(prov, sort_keys=True, default=str) if prov else None)
         with self._conn:
             self._conn.execute(
                 "INSERT INTO runs (id, model, config, status, error, traceback, metrics, trajectory, has_params, "
-                "started_at, finished_at, wall_time, host, version, stored_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "started_at, finished_at, wall_time, host, version, stored_at, provenance) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET model = excluded.model, config = excluded.config, "
                 "status = excluded.status, error = excluded.error, traceback = excluded.traceback, "
                 "metrics = excluded.metrics, trajectory = excluded.trajectory, has_params = excluded.has_params, "
                 "started_at = excluded.started_at, finished_at = excluded.finished_at, "
                 "wall_time = excluded.wall_time, host = excluded.host, version = excluded.version, "
-                "stored_at = excluded.stored_at", row)
+                "stored_at = excluded.stored_at, provenance = excluded.provenance", row)
 
     def add_sweep(self, name: str, model: str, spec: dict, runs: int) -> None:
         with self._conn:
@@ -261,8 +273,8 @@ class Store:
     def runs(self, status=None, model=None, *, as_frame: bool | None = None):
         """The runs as a table: one row per run with columns id, model, status, error, every config field,
         every metric (a metric whose name is also a config field gets a "metric_" prefix), wall_time,
-        started_at, finished_at, has_params. A pandas DataFrame when pandas is installed (or
-        as_frame=True), else a list of dicts."""
+        started_at, finished_at, has_params. A pandas DataFrame (as_frame=False: a list of dicts). List or table config values (layer sizes, data files) are
+        JSON strings in the DataFrame."""
         rows = []
         for rec in self.records(status=status, model=model):
             row = {"id": rec["id"], "model": rec["model"], "status": rec["status"], "error": rec["error"]}
@@ -274,13 +286,22 @@ class Store:
             rows.append(row)
         if as_frame is False:
             return rows
-        try:
-            import pandas as pd
-        except ImportError:
-            if as_frame:
-                raise
-            return rows
-        return pd.DataFrame(rows)
+        from .tables import runs_frame
+
+        return runs_frame(rows)
+
+    def to_xarray(self, metric, dims=None, *, status=None, model=None):
+        """An xarray Dataset of `metric` (a name or a list) with config fields `dims` as dimensions (default:
+        the fields that vary, e.g. a sweep's grid and seeds); see `wideflow.sweeps.tables.to_xarray`."""
+        from .tables import to_xarray
+
+        return to_xarray(self.records(status=status, model=model), metric, dims)
+
+    def export(self, path, fmt: str | None = None, *, status=None, model=None) -> str:
+        """Write the runs table to `path` as CSV or Parquet (`fmt`, or the extension of `path`)."""
+        from .tables import export
+
+        return export(self.runs(status=status, model=model, as_frame=True), path, fmt)
 
     def config(self, run_id: str) -> dict:
         row = self._conn.execute("SELECT config FROM runs WHERE id = ?", (_check_id(run_id),)).fetchone()
@@ -304,6 +325,33 @@ class Store:
             raise FileNotFoundError(f"run {run_id}: no parameters were saved")
         with np.load(self.params_path(run_id), allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
+
+    def provenance(self, run_id: str) -> dict:
+        """The provenance of a run ({} for a run stored before wideflow recorded it)."""
+        if not self._has_provenance:
+            return {}
+        row = self._conn.execute("SELECT provenance FROM runs WHERE id = ?", (_check_id(run_id),)).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        return json.loads(row[0]) if row[0] else {}
+
+    def builds(self) -> list[dict]:
+        """The builds that wrote this store: [{"build": {...}, "runs": count}], most runs first. Runs
+        stored without provenance count under {"wideflow": <their version>}."""
+        from .provenance import build_key
+
+        sel = "provenance" if self._has_provenance else "NULL"
+        counts: dict = {}
+        for prov, ver in self._conn.execute(f"SELECT {sel}, version FROM runs"):
+            try:
+                p = json.loads(prov) if prov else {}
+            except ValueError:
+                p = {}
+            b = ({k: p.get(k) for k in ("wideflow", "git_revision", "git_dirty", "build")} if p
+                 else {"wideflow": ver})
+            key = build_key(b)
+            counts.setdefault(key, [b, 0])[1] += 1
+        return [{"build": b, "runs": n} for b, n in sorted(counts.values(), key=lambda e: -e[1])]
 
     def sweeps(self) -> list[dict]:
         rows = self._conn.execute("SELECT id, name, model, spec, runs, started_at FROM sweeps ORDER BY id")
