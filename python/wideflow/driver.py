@@ -124,9 +124,9 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
         r, rl, rt = rec[keep], rec_loss[keep], rec_t[keep]
         if r[-1] != step:
             r, rl, rt = np.append(r, step), np.append(rl, loss), np.append(rt, t)
-            if engine.has_metrics:
-                for name, val in engine.metrics().items():
-                    metrics.setdefault(name, []).append((step, val))
+        if engine.has_metrics and not any(pairs and pairs[-1][0] == step for pairs in metrics.values()):
+            for name, val in engine.metrics().items():  # the state the run ended in has its metrics too
+                metrics.setdefault(name, []).append((step, val))
         return r, rl, rt
 
     start_time = time.perf_counter()

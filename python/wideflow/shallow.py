@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _core
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, model_array, positive_float,
-                        positive_int, same_length, seed_value, threads_option)
+                        positive_int, real_array, same_length, seed_value, threads_option)
 from .driver import Engine, FlowEngine
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
@@ -136,10 +136,7 @@ class ShallowReLU:
         O(m log P + P)), or "auto" (chosen by problem size).
         """
         choice("kernel", kernel, KERNELS)
-        try:
-            xa = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"x: expected real numbers ({exc})") from exc
+        xa = real_array("x", x, np.float64)
         flat = finite_vector("x", xa.ravel(), allow_empty=True)
         self.check()
         out = np.empty_like(flat)

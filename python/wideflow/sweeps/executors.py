@@ -9,12 +9,17 @@
   the same wideflow installed. dask is imported only here, only when used (`pip install "wideflow[dask]"`).
 
 Workers compute and return results; they never touch the store: the client (the sweep driver) writes it.
+A pool worker watches its client and exits within about a fifth of a second of the client's death (even a
+SIGKILL, which gives the client no chance to stop its pool), so no process is left behind; dask's own
+worker processes do the same (they watch their nanny).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import uuid
 from typing import Iterable, Iterator, NamedTuple
 
@@ -65,7 +70,7 @@ class LocalExecutor:
 
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_ignore_sigint)
+                initializer=_init_worker, initargs=(os.getpid(),))
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -102,9 +107,18 @@ class LocalExecutor:
             yield task, result
 
 
-def _ignore_sigint():
-    # Ctrl-C on a terminal reaches every process of the group: let the client decide (it stops the pool).
+def _init_worker(client_pid: int, poll_seconds: float = 0.2):
+    """Set up a pool worker: Ctrl-C on a terminal reaches every process of the group, so ignore it and
+    let the client decide (it stops the pool); and exit as soon as the client is gone (the worker is then
+    re-parented, so its parent pid changes), even in the middle of a run in C++."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while os.getppid() == client_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="wideflow-client-watch", daemon=True).start()
 
 
 class DaskExecutor:
