@@ -397,34 +397,54 @@ class Store:
         self.skipped[key] = why
         warnings.warn(f"store {self.root}: skipped run {key}: {why}", CorruptRecordWarning, stacklevel=3)
 
+    def _partial(self, sql: str, args=()) -> tuple[list, bool]:
+        """(the rows a query yields before the file's damage stops it, whether it got to the end)."""
+        rows = []
+        try:
+            for row in self._conn.execute(sql, args):
+                rows.append(row)
+        except sqlite3.DatabaseError:
+            return rows, False
+        return rows, True
+
     def _select(self, columns: str, where: str, args: list) -> list:
         """Rows of the runs table; if the file is damaged part-way, every row that can still be read, one
-        by one (the unreadable ones are reported by rowid)."""
+        by one (an unreadable one is reported by its run id, or its row number if even that is lost)."""
         sql = f"SELECT {columns} FROM runs{where} ORDER BY started_at, id"
         try:
             return self._conn.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
             first_error = exc
+        # the keys: run ids from the id index, else rowids from the table, else rowids probed up to the count
+        keys, complete = self._partial("SELECT id FROM runs")
+        column = "id"
+        if not complete:
+            rowids, complete = self._partial("SELECT rowid FROM runs NOT INDEXED")
+            if complete or len(rowids) > len(keys):
+                keys, column = [r[0] for r in rowids], "rowid"
+            else:
+                keys = [r[0] for r in keys]
+            if not complete:
+                try:
+                    count = int(self._conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+                except sqlite3.DatabaseError:
+                    count = 0
+                if count > len(keys):
+                    keys, column = list(range(1, min(2 * count + 100, 10**6) + 1)), "rowid"
+        else:
+            keys = [r[0] for r in keys]
+        cond = f"{where} AND {column} = ?" if where else f" WHERE {column} = ?"
         rows = []
-        try:
-            rowids = [r[0] for r in self._conn.execute("SELECT rowid FROM runs NOT INDEXED").fetchall()]
-        except sqlite3.DatabaseError:
-            rowids = []
+        for key in keys:
             try:
-                hi = self._conn.execute("SELECT max(rowid) FROM runs").fetchone()[0] or 0
-            except sqlite3.DatabaseError:
-                hi = 0
-            rowids = range(1, min(int(hi), 10**7) + 1)
-        cond = f"{where} AND rowid = ?" if where else " WHERE rowid = ?"
-        for rid in rowids:
-            try:
-                row = self._conn.execute(f"SELECT {columns} FROM runs{cond}", list(args) + [rid]).fetchone()
+                row = self._conn.execute(f"SELECT {columns} FROM runs{cond}", list(args) + [key]).fetchone()
             except sqlite3.DatabaseError as exc:
-                self._skip(f"at row {rid}", f"the database page holding it is damaged ({exc})")
+                self._skip(str(key) if column == "id" else f"at row {key}",
+                           f"the database page holding it is damaged ({exc})")
                 continue
             if row is not None:
                 rows.append(row)
-        if not rows and not rowids:
+        if not rows and not keys:
             raise ValueError(f"path: {self.path} cannot be read ({first_error})") from None
         rows.sort(key=lambda r: (r[-1] if isinstance(r[-1], (int, float)) else 0.0, str(r[0])))
         return rows
