@@ -17,11 +17,13 @@ MAX_ELEMENTS = 2**40  # the largest width / array size a model accepts (about 4 
 def real_array(name: str, values, dtype) -> np.ndarray:
     """A copy of `values` as a real `dtype` array; complex input is refused (a cast would drop the
     imaginary part silently)."""
-    if np.iscomplexobj(values):
-        raise TypeError(f"{name}: expected real numbers, got a complex array")
     try:
+        if np.iscomplexobj(values):
+            raise TypeError(f"{name}: expected real numbers, got a complex array")
         return np.array(values, dtype=dtype, copy=True)
     except (TypeError, ValueError, OverflowError) as exc:
+        if str(exc).startswith(f"{name}: "):
+            raise
         raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
 
 
@@ -121,14 +123,18 @@ def model_array(name: str, arr, dtype: np.dtype, shape: tuple[int, ...]) -> None
 def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        v = float("inf")
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name}: must be {'>= 0' if allow_zero else '> 0'} and finite, got {value}")
     return v
 
 
 def choice(name: str, value, options) -> str:
-    if value not in options:
+    # exact type and value (an array, or 1 for True, is not an option)
+    if not any(type(value) is type(o) and value == o for o in options):
         raise ValueError(f"{name}: unknown value {value!r}; expected one of {', '.join(map(repr, options))}")
     return value
 

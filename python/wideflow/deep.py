@@ -114,9 +114,14 @@ class DeepNet:
         for every layer, or a list of L numbers (variances, not standard deviations). bias=True adds
         zero biases.
         """
-        if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__"):
-            raise TypeError(f"dims: expected a sequence of layer sizes (d_0, ..., d_L), got {type(dims).__name__}")
-        dims = [positive_int(f"dims[{h}]", d, maximum=MAX_ELEMENTS) for h, d in enumerate(dims)]
+        try:
+            if isinstance(dims, (str, bytes)):
+                raise TypeError
+            raw = list(dims)
+        except TypeError:
+            raise TypeError(f"dims: expected a sequence of layer sizes (d_0, ..., d_L), got {type(dims).__name__}") \
+                from None
+        dims = [positive_int(f"dims[{h}]", d, maximum=MAX_ELEMENTS) for h, d in enumerate(raw)]
         if len(dims) < 2:
             raise ValueError(f"dims: need at least an input and an output size, got {dims}")
         seed = seed_value(seed)
@@ -128,7 +133,12 @@ class DeepNet:
         elif isinstance(variance, numbers.Real):
             var = [positive_float("variance", variance)] * L
         else:
-            var = [positive_float("variance", v) for v in variance]
+            try:
+                raw = list(variance)
+            except TypeError:
+                raise TypeError(f"variance: expected None, a number or a list of L numbers, got "
+                                f"{type(variance).__name__}") from None
+            var = [positive_float("variance", v) for v in raw]
             if len(var) != L:
                 raise ValueError(f"variance: expected {L} values (one per layer), got {len(var)}")
         dt = dtype_of(dtype)

@@ -265,7 +265,7 @@ def record_times(spec, t_end: float, points: int) -> np.ndarray:
     if isinstance(spec, str):
         if spec != "log":
             raise ValueError(f"record: unknown value {spec!r} for method='flow'; expected 'log' or a list of times")
-        ts = np.geomspace(t_end * 1e-4, t_end, points)
+        ts = np.geomspace(t_end * 1e-4, t_end, points) if t_end * 1e-4 > 0 else np.array([t_end])
     else:
         try:
             ts = np.asarray(spec, dtype=np.float64).ravel()

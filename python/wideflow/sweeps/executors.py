@@ -162,6 +162,8 @@ class DaskExecutor:
 
     def __exit__(self, exc_type, exc, tb):
         try:
+            if exc_type is not None and self.cluster is not None:
+                self._kill_local_workers()
             if self.client is not None:
                 self.client.close()
         finally:
@@ -169,6 +171,19 @@ class DaskExecutor:
                 self.cluster.close()
             self.client = self.cluster = None
         return False
+
+    def _kill_local_workers(self) -> None:
+        """Interrupted or failed: the runs in progress are lost anyway, so do not wait for our LocalCluster's
+        workers to finish them (a worker in a C++ kernel answers a close request only when the run ends,
+        and its nanny waits 4 s before killing it). Tell each nanny not to restart its worker, then kill it."""
+        for nanny in list(getattr(self.cluster, "workers", {}).values()):
+            try:
+                nanny.close_gracefully(reason="wideflow-interrupted")
+                pid = nanny.pid
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+            except Exception:  # noqa: BLE001 - best effort; cluster.close() still closes everything
+                pass
 
     def worker_addresses(self) -> list[str]:
         return sorted(self.client.scheduler_info().get("workers", {}))
