@@ -105,7 +105,7 @@ def test_never_unpickles(tmp_path):
         con.execute("UPDATE runs SET trajectory = ? WHERE id = ?", (buf.getvalue(), RID))
     con.close()
     with open_store(tmp_path) as st:
-        with pytest.raises(ValueError, match="allow_pickle"):
+        with pytest.raises(ValueError, match="never unpickled"):
             st.trajectory(RID)
     with pytest.raises(TypeError, match="object"):
         encode_arrays({"x": np.array([None], dtype=object)})

@@ -57,7 +57,8 @@ void def_run_methods(Cls& cls) {
         .def_property_readonly("h", [](const R& r) { return r.st.h; })
         .def_property_readonly("accepted", [](const R& r) { return r.st.accepted; })
         .def_property_readonly("rejected", [](const R& r) { return r.st.rejected; })
-        .def_property_readonly("evals", [](const R& r) { return r.st.evals; });
+        .def_property_readonly("evals", [](const R& r) { return r.st.evals; })
+        .def_property_readonly("failure", [](const R& r) { return std::string(r.st.failure); });
 }
 
 

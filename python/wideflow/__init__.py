@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import schedules
 from ._core import openmp_enabled, threads_available
 from .deep import DeepNet
+from .errors import DivergenceWarning, ScheduleError
 from .factorization import Factorization, OneLayer, train_batch
 from .recording import Run
 from .shallow import ShallowReLU
@@ -28,4 +29,5 @@ def __getattr__(name):  # the sweep system (wf.Sweep, wf.open_store) loads on fi
 
 
 __all__ = ["ShallowReLU", "DeepNet", "Factorization", "OneLayer", "train_batch", "Run", "train", "Sweep",
-           "open_store", "schedules", "threads_available", "openmp_enabled", "__version__"]
+           "open_store", "schedules", "threads_available", "openmp_enabled", "DivergenceWarning", "ScheduleError",
+           "__version__"]

@@ -10,6 +10,21 @@ import numbers
 import numpy as np
 
 FLOAT_DTYPES = {"float64": np.float64, "float32": np.float32}
+MAX_STEPS = 2**62  # recorded step indices are int64; beyond this they would wrap
+MAX_ELEMENTS = 2**40  # the largest width / array size a model accepts (about 4 TB of float32)
+
+
+def real_array(name: str, values, dtype) -> np.ndarray:
+    """A copy of `values` as a real `dtype` array; complex input is refused (a cast would drop the
+    imaginary part silently)."""
+    try:
+        if np.iscomplexobj(values):
+            raise TypeError(f"{name}: expected real numbers, got a complex array")
+        return np.array(values, dtype=dtype, copy=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        if str(exc).startswith(f"{name}: "):
+            raise
+        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
 
 
 def dtype_of(dtype) -> np.dtype:
@@ -25,10 +40,7 @@ def dtype_of(dtype) -> np.dtype:
 
 def finite_vector(name: str, values, dtype=np.float64, *, allow_empty: bool = False) -> np.ndarray:
     """A contiguous 1-d copy of `values` in `dtype`, all finite."""
-    try:
-        arr = np.array(values, dtype=dtype, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
+    arr = real_array(name, values, dtype)
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
@@ -43,10 +55,7 @@ def finite_vector(name: str, values, dtype=np.float64, *, allow_empty: bool = Fa
 
 def finite_matrix(name: str, values, dtype=np.float64, *, ndim: int = 2) -> np.ndarray:
     """A C-contiguous finite copy of an `ndim`-d array in `dtype`."""
-    try:
-        arr = np.array(values, dtype=dtype, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
+    arr = real_array(name, values, dtype)
     if arr.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-d array, got shape {arr.shape}")
     if arr.size == 0:
@@ -71,25 +80,61 @@ def same_length(names: tuple[str, ...], *arrays: np.ndarray) -> None:
         raise ValueError(f"{' and '.join(names)}: lengths differ ({desc})")
 
 
-def positive_int(name: str, value, *, minimum: int = 1) -> int:
+def positive_int(name: str, value, *, minimum: int = 1, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} ({value!r})")
     if value < minimum:
         raise ValueError(f"{name}: must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: must be <= {maximum}, got {value}")
     return int(value)
+
+
+def flag(name: str, value, *, allow_none: bool = False):
+    """A True/False option (NumPy bools too); None too when allow_none. Anything else raises naming it."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name}: expected True or False{' or None' if allow_none else ''}, got {value!r}")
+
+
+def seed_value(seed):
+    """The `seed` of a random init: None, a non-negative integer, or a NumPy SeedSequence / Generator."""
+    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator)):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed: expected None or a non-negative integer, got {type(seed).__name__} ({seed!r})")
+    if seed < 0:
+        raise ValueError(f"seed: must be a non-negative integer, got {seed}")
+    return int(seed)
+
+
+def model_array(name: str, arr, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    """Check a model's parameter array before a kernel reads or writes it in place (users may replace or
+    edit these arrays): a NumPy array of exactly `dtype` and `shape`, writeable, C-contiguous, finite."""
+    inplace_array(name, arr, dtype, shape)
+    if not np.all(np.isfinite(arr)):
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        where = f"index {idx[0]}" if len(idx) == 1 else f"{list(idx)}"
+        raise ValueError(f"{name}: contains a non-finite value at {where} ({arr[idx]})")
 
 
 def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        v = float("inf")
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name}: must be {'>= 0' if allow_zero else '> 0'} and finite, got {value}")
     return v
 
 
 def choice(name: str, value, options) -> str:
-    if value not in options:
+    # exact type and value (an array, or 1 for True, is not an option)
+    if not any(type(value) is type(o) and value == o for o in options):
         raise ValueError(f"{name}: unknown value {value!r}; expected one of {', '.join(map(repr, options))}")
     return value
 
@@ -103,4 +148,5 @@ def inplace_array(name: str, arr, dtype: np.dtype, shape: tuple[int, ...]) -> No
     if arr.shape != shape:
         raise ValueError(f"{name}: expected shape {shape}, got {arr.shape}")
     if not arr.flags.c_contiguous or not arr.flags.writeable:
-        raise ValueError(f"{name}: must be a writeable C-contiguous array")
+        raise ValueError(f"{name}: must be a writeable C-contiguous array (assign into it, e.g. arr[...] = "
+                         "values, rather than replacing it)")

@@ -59,7 +59,7 @@ def _on_sigterm(signum, frame):
 def _sweep(args) -> int:
     from .sweeps import SpecError, load_spec, run_sweep
     from .sweeps.driver import MixedBuilds, SweepLocked
-    from .sweeps.store import Store
+    from .sweeps.store import Store, store_root
 
     from .sweeps import clusters
 
@@ -72,7 +72,7 @@ def _sweep(args) -> int:
             print(clusters.job_script(args.cluster, cluster_options))
             return 0
         sweep = load_spec(args.spec, args.set)
-        out = args.out or os.path.join("wideflow-out", sweep.name)
+        out = store_root(args.out or os.path.join("wideflow-out", sweep.name))  # a folder or DIR/wideflow.sqlite
         if args.dry_run:
             stored = {}
             if os.path.isfile(os.path.join(out, "wideflow.sqlite")):
@@ -111,12 +111,14 @@ def _sweep(args) -> int:
 
 
 def _report(args) -> int:
+    import sqlite3
+
     from .sweeps.report import report
 
     try:
         report(args.store, args.out)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"wideflow report: {exc}", file=sys.stderr)
+    except (ValueError, OSError, sqlite3.Error) as exc:  # FileNotFoundError too: one line, no traceback
+        print(f"wideflow report: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
         return 2
     return 0
 

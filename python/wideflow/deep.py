@@ -20,7 +20,8 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._validate import choice, dtype_of, finite_matrix, positive_float, positive_int, threads_option
+from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_matrix, model_array, positive_float, positive_int,
+                        real_array, seed_value, threads_option)
 from .driver import Engine, FlowEngine
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
@@ -32,10 +33,7 @@ _GRAM_METRIC_MAX_WIDTH = 2048  # record Gram invariants only for hidden widths u
 
 def _data_matrix(name: str, values, dtype, cols: int, rows: int | None, what: str) -> np.ndarray:
     """A contiguous finite (rows, cols) copy; a 1-d array is accepted as one column when cols == 1."""
-    try:
-        arr = np.array(values, dtype=dtype, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
+    arr = real_array(name, values, dtype)
     if arr.ndim == 1 and cols == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
@@ -68,8 +66,8 @@ class DeepNet:
     def __init__(self, weights, activation: str = "relu", *, negative_slope: float = 0.01, biases=None,
                  dtype=None):
         choice("activation", activation, ACTIVATIONS)
-        self.activation = activation
-        self.negative_slope = positive_float("negative_slope", negative_slope, allow_zero=True)
+        self._activation = activation
+        self._negative_slope = positive_float("negative_slope", negative_slope, allow_zero=True)
         if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
             raise TypeError("weights: expected a list of 2-d arrays W_1, ..., W_L (each of shape (d_out, d_in))")
         if len(weights) == 0:
@@ -86,11 +84,11 @@ class DeepNet:
                     f"weights[{h}]: expected d_in={ws[-1].shape[0]} (the output size of weights[{h - 1}], shape "
                     f"{ws[-1].shape}), got shape {arr.shape}")
             ws.append(arr)
-        self.weights = ws
+        self._weights = ws
         self._dtype = dt
         self._dims = (ws[0].shape[1],) + tuple(w.shape[0] for w in ws)
         if biases is None:
-            self.biases = None
+            self._biases = None
         else:
             if isinstance(biases, np.ndarray) or not isinstance(biases, (list, tuple)):
                 raise TypeError("biases: expected None or a list of vectors b_1, ..., b_L")
@@ -98,16 +96,13 @@ class DeepNet:
                 raise ValueError(f"biases: expected {len(ws)} vectors (one per layer), got {len(biases)}")
             bs = []
             for h, b in enumerate(biases):
-                try:
-                    arr = np.array(b, dtype=dt, copy=True)
-                except (TypeError, ValueError) as exc:
-                    raise TypeError(f"biases[{h}]: expected an array of real numbers ({exc})") from exc
+                arr = real_array(f"biases[{h}]", b, dt)
                 if arr.shape != (ws[h].shape[0],):
                     raise ValueError(f"biases[{h}]: expected shape ({ws[h].shape[0]},), got {arr.shape}")
                 if not np.all(np.isfinite(arr)):
                     raise ValueError(f"biases[{h}]: contains non-finite values")
                 bs.append(np.ascontiguousarray(arr))
-            self.biases = bs
+            self._biases = bs
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -120,13 +115,16 @@ class DeepNet:
         zero biases.
         """
         try:
-            dims = [int(d) for d in dims]
-        except (TypeError, ValueError) as exc:
-            raise TypeError("dims: expected a sequence of layer sizes (d_0, ..., d_L)") from exc
+            if isinstance(dims, (str, bytes)):
+                raise TypeError
+            raw = list(dims)
+        except TypeError:
+            raise TypeError(f"dims: expected a sequence of layer sizes (d_0, ..., d_L), got {type(dims).__name__}") \
+                from None
+        dims = [positive_int(f"dims[{h}]", d, maximum=MAX_ELEMENTS) for h, d in enumerate(raw)]
         if len(dims) < 2:
             raise ValueError(f"dims: need at least an input and an output size, got {dims}")
-        for d in dims:
-            positive_int("dims", d)
+        seed = seed_value(seed)
         choice("activation", activation, ACTIVATIONS)
         L = len(dims) - 1
         if variance is None:
@@ -135,7 +133,12 @@ class DeepNet:
         elif isinstance(variance, numbers.Real):
             var = [positive_float("variance", variance)] * L
         else:
-            var = [positive_float("variance", v) for v in variance]
+            try:
+                raw = list(variance)
+            except TypeError:
+                raise TypeError(f"variance: expected None, a number or a list of L numbers, got "
+                                f"{type(variance).__name__}") from None
+            var = [positive_float("variance", v) for v in raw]
             if len(var) != L:
                 raise ValueError(f"variance: expected {L} values (one per layer), got {len(var)}")
         dt = dtype_of(dtype)
@@ -150,13 +153,33 @@ class DeepNet:
 
     # ------------------------------------------------------------------ basic properties
     @property
+    def weights(self) -> list:
+        """W_1, ..., W_L (the arrays training updates in place; edit them with w[...] = ..., the list
+        itself is fixed at construction)."""
+        return self._weights
+
+    @property
+    def biases(self):
+        """None or b_1, ..., b_L (updated in place like the weights)."""
+        return self._biases
+
+    @property
+    def activation(self) -> str:
+        """phi: "linear", "relu" or "leaky_relu" (fixed at construction; build a new net to change it)."""
+        return self._activation
+
+    @property
+    def negative_slope(self) -> float:
+        return self._negative_slope
+
+    @property
     def dims(self) -> tuple:
         """Layer sizes (d_0, d_1, ..., d_L)."""
         return self._dims
 
     @property
     def depth(self) -> int:
-        return len(self.weights)
+        return len(self._dims) - 1
 
     @property
     def dtype(self) -> np.dtype:
@@ -172,16 +195,16 @@ class DeepNet:
     def _check_arrays(self) -> None:
         """The kernels write into the arrays in place: they must still be what the net was built with."""
         d = self.dims
-        for h, w in enumerate(self.weights):
-            if not (isinstance(w, np.ndarray) and w.dtype == self.dtype and w.flags.c_contiguous
-                    and w.flags.writeable and w.shape == (d[h + 1], d[h])):
-                raise TypeError(f"weights[{h}]: must stay a writeable C-contiguous {self.dtype.name} array of shape "
-                                f"{(d[h + 1], d[h])}; assign into it (w[...] = ...) rather than replacing it")
-        for h, b in enumerate(self.biases or []):
-            if not (isinstance(b, np.ndarray) and b.dtype == self.dtype and b.flags.c_contiguous
-                    and b.flags.writeable and b.shape == (d[h + 1],)):
-                raise TypeError(f"biases[{h}]: must stay a writeable C-contiguous {self.dtype.name} array of shape "
-                                f"{(d[h + 1],)}")
+        if len(self._weights) != len(d) - 1:
+            raise ValueError(f"weights: the net was built with {len(d) - 1} layers, the list now has "
+                             f"{len(self._weights)}; build a new DeepNet to change the architecture")
+        for h, w in enumerate(self._weights):
+            model_array(f"weights[{h}]", w, self.dtype, (d[h + 1], d[h]))
+        if self._biases is not None:
+            if len(self._biases) != len(d) - 1:
+                raise ValueError(f"biases: expected {len(d) - 1} vectors, the list now has {len(self._biases)}")
+            for h, b in enumerate(self._biases):
+                model_array(f"biases[{h}]", b, self.dtype, (d[h + 1],))
 
     def _inputs(self, X, Y=None):
         d = self.dims

@@ -7,7 +7,9 @@ can record, take snapshots, update a progress bar, notice Ctrl-C, and handle div
 * the loss of every step comes back from C++, and the steps chosen by `record` are kept;
 * a chunk whose loss or parameters become non-finite is replayed from a checkpoint (the kernels are
   deterministic) up to the last finite state, which the model keeps; the run says at which step it broke;
-* Ctrl-C ends the run after the chunk in progress, with everything so far recorded.
+* Ctrl-C ends the run after the chunk in progress, with everything so far recorded;
+* a schedule that fails at step k (a value that is not positive and finite, or an exception) ends the
+  run at step k: the model holds that state and the `ScheduleError` raised carries the record (`.run`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import warnings
 
 import numpy as np
 
+from .errors import DivergenceWarning, ScheduleError
 from .recording import Run, record_steps, snapshot_steps
-from .schedules import Schedule, checked_values
+from .schedules import Schedule, valid_prefix
 
 
 class Engine:
@@ -121,9 +124,9 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
         r, rl, rt = rec[keep], rec_loss[keep], rec_t[keep]
         if r[-1] != step:
             r, rl, rt = np.append(r, step), np.append(rl, loss), np.append(rt, t)
-            if engine.has_metrics:
-                for name, val in engine.metrics().items():
-                    metrics.setdefault(name, []).append((step, val))
+        if engine.has_metrics and not any(pairs and pairs[-1][0] == step for pairs in metrics.values()):
+            for name, val in engine.metrics().items():  # the state the run ended in has its metrics too
+                metrics.setdefault(name, []).append((step, val))
         return r, rl, rt
 
     start_time = time.perf_counter()
@@ -132,11 +135,12 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
     at_state(0, loss0, 0.0)
     if not np.isfinite(loss0):
         status, diverged_at = "diverged", 0
-        warnings.warn("train: the initial loss is not finite; nothing was trained", RuntimeWarning, stacklevel=3)
+        warnings.warn("train: the initial loss is not finite; nothing was trained", DivergenceWarning, stacklevel=3)
         steps = 0
         rec, rec_loss, rec_t = rec[:1], rec_loss[:1], rec_t[:1]
     bar = _progress_bar(progress, steps, desc)
     chunk = 1
+    sched_error = None
     try:
         with _Interrupt() as intr:
             while step < steps:
@@ -145,7 +149,11 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
                     break
                 k = np.searchsorted(stops, step, side="right")
                 stop = min(steps, step + chunk, int(stops[k]) if k < stops.size else steps)
-                lrs = checked_values(schedule, step, stop)
+                lrs, sched_error = valid_prefix(schedule, step, stop)
+                if sched_error is not None:  # run up to the failing step, then stop there
+                    if lrs.size == 0:
+                        break
+                    stop = step + lrs.size
                 ck = engine.checkpoint() if keep_finite else None
                 buf = np.empty(stop - step)
                 tick = time.perf_counter()
@@ -177,7 +185,8 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
                     held = (f"the model keeps the last finite state, step {step}" if rolled_back else
                             "the model holds that non-finite state" + ("" if keep_finite else " (keep_finite=False)"))
                     warnings.warn(f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); "
-                                  f"{held}", RuntimeWarning, stacklevel=3)
+                                  f"{held}", DivergenceWarning, stacklevel=3)
+                    sched_error = None  # the divergence came first
                     break
                 step, t_flow = stop, tcum[-1]
                 at_state(step, end_loss, t_flow)
@@ -188,10 +197,15 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
                 per_step = elapsed / max(len(lrs), 1)
                 want = int(chunk_seconds / per_step) if per_step > 0 else chunk * 4
                 chunk = max(1, min(chunk * 4, want))
+                if sched_error is not None:
+                    break
     finally:  # a second Ctrl-C still closes the bar and hands the state to the model
         if bar is not None:
             bar.close()
         engine.finish()
+    if sched_error is not None:
+        status = "failed"
+        rec, rec_loss, rec_t = end_at(step, engine.loss(), t_flow)
     if status == "interrupted":
         rec, rec_loss, rec_t = end_at(step, engine.loss(), t_flow)
         warnings.warn(f"train: interrupted at step {step}; the model holds that state", RuntimeWarning,
@@ -200,8 +214,14 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
     for name, pairs in metrics.items():
         keep = [v for s, v in pairs if s <= step]
         out_metrics[name] = np.asarray(keep)
-    return Run(steps=rec, t=rec_t, loss=rec_loss, metrics=out_metrics, snapshots=snap_list, status=status,
-               diverged_at=diverged_at, wall_time=time.perf_counter() - start_time, method="gd")
+    run = Run(steps=rec, t=rec_t, loss=rec_loss, metrics=out_metrics, snapshots=snap_list, status=status,
+              diverged_at=diverged_at, wall_time=time.perf_counter() - start_time, method="gd")
+    if sched_error is not None:
+        run.info["error"] = str(sched_error)
+        raise ScheduleError(f"{sched_error}; the run stopped at step {step} and the model holds that state "
+                            "(the record so far is this exception's .run)", run) from (sched_error.__cause__
+                                                                                       or sched_error)
+    return run
 
 
 # ---------------------------------------------------------------------------------------------- flow
@@ -230,6 +250,10 @@ class FlowEngine:
     def metrics(self) -> dict:
         return {}
 
+    def failure(self) -> str:
+        """Why the integrator stopped a run (empty if it did not)."""
+        return str(getattr(self.flow, "failure", ""))
+
     def counters(self) -> dict:
         f = self.flow
         return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
@@ -241,7 +265,7 @@ def record_times(spec, t_end: float, points: int) -> np.ndarray:
     if isinstance(spec, str):
         if spec != "log":
             raise ValueError(f"record: unknown value {spec!r} for method='flow'; expected 'log' or a list of times")
-        ts = np.geomspace(t_end * 1e-4, t_end, points)
+        ts = np.geomspace(t_end * 1e-4, t_end, points) if t_end * 1e-4 > 0 else np.array([t_end])
     else:
         try:
             ts = np.asarray(spec, dtype=np.float64).ravel()
@@ -331,10 +355,11 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
     if status != "completed":
         if rec_t[-1] != reached_t:  # the state reached (last accepted step) ends the record
             record_state(reached_t)
-        what = ("the step size underflowed (stiff or divergent flow)" if status == "diverged"
+        what = ((engine.failure() or "the step size underflowed (stiff or divergent flow)") if status == "diverged"
                 else "interrupted")
         warnings.warn(f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model "
-                      "holds that state", RuntimeWarning, stacklevel=3)
+                      "holds that state", DivergenceWarning if status == "diverged" else RuntimeWarning,
+                      stacklevel=3)
     run = Run(steps=np.asarray(rec_steps, dtype=np.int64), t=np.asarray(rec_t, dtype=np.float64),
               loss=np.asarray(rec_loss), metrics={k: np.asarray(v) for k, v in metrics.items()},
               snapshots=snap_list, status=status, wall_time=time.perf_counter() - start, method="flow",

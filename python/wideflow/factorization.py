@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
-from ._validate import dtype_of, finite_matrix, positive_float, positive_int, threads_option
+from ._validate import (MAX_ELEMENTS, dtype_of, finite_matrix, model_array, positive_float, positive_int,
+                        seed_value, threads_option)
 from .driver import Engine, FlowEngine, _Interrupt, _progress_bar
 from .recording import record_steps
 from .schedules import Schedule, as_schedule, checked_values
@@ -116,12 +117,23 @@ class Factorization:
         self.V = finite_matrix("V", V, dt)
         if self.U.shape[1] != self.V.shape[1]:
             raise ValueError(f"U, V: widths differ (U has {self.U.shape[1]} columns, V has {self.V.shape[1]})")
+        self._dtype = dt
+        self._shapes = (self.U.shape, self.V.shape)
+
+    def _check_arrays(self) -> None:
+        """U and V are updated in place by the kernels: they must still be finite writeable C-contiguous
+        arrays of the dtype and shapes the model was built with (the checks of every model)."""
+        model_array("U", self.U, self._dtype, self._shapes[0])
+        model_array("V", self.V, self._dtype, self._shapes[1])
 
     @classmethod
     def init(cls, m: int, n: int, k: int, scale: float = 1.0, seed=0, dtype="float64") -> "Factorization":
         """Gaussian initialization: U, V entries i.i.d. N(0, scale^2) (U drawn first, then V)."""
-        m, n, k = positive_int("m", m), positive_int("n", n), positive_int("k", k)
+        m, n, k = (positive_int(name, v, maximum=MAX_ELEMENTS) for name, v in (("m", m), ("n", n), ("k", k)))
+        if max(m, n) * k > MAX_ELEMENTS:
+            raise ValueError(f"k: U and V would hold {max(m, n) * k} entries, more than {MAX_ELEMENTS}")
         scale = positive_float("scale", scale, allow_zero=True)
+        seed = seed_value(seed)
         dt = dtype_of(dtype)
         rng = np.random.default_rng(seed)
         U = rng.standard_normal((m, k)) * scale
@@ -141,7 +153,7 @@ class Factorization:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.U.dtype
+        return self._dtype
 
     def __repr__(self) -> str:
         m, n = self.shape
@@ -187,6 +199,7 @@ class Factorization:
         metrics = options.pop("metrics", True)
         if not isinstance(metrics, bool):
             raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        self._check_arrays()
         Y = _target("Y", data[0], self.shape, self.dtype)
         return _FactorizationGD(self, Y, threads, metrics)
 
@@ -197,6 +210,7 @@ class Factorization:
         metrics = options.pop("metrics", True)
         if not isinstance(metrics, bool):
             raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        self._check_arrays()
         Y = _target("Y", data[0], self.shape, np.float64)
         return _FactorizationFlow(self, Y, metrics, options.pop("tableau"))
 
@@ -243,18 +257,28 @@ class _FactorizationGD(Engine):
 
 
 def _metrics(fac: Factorization, Y64, ynorm, U0, V0) -> dict:
-    """The per-record diagnostics of a factorization run (GD or flow)."""
+    """The per-record diagnostics of a factorization run (GD or flow); NaN for a non-finite state (a
+    diverged run with keep_finite=False, or products that overflow), which LAPACK cannot factor."""
     U = fac.U.astype(np.float64)
     V = fac.V.astype(np.float64)
-    X = U @ V.T
-    rel = np.linalg.norm(Y64 - X) / ynorm if ynorm > 0 else np.nan
-    return {
-        "rel_error": float(rel),
-        "singular_values": np.linalg.svd(X, compute_uv=False),
-        "q_norm": _q_norm(U, V),
-        "q_eig": imbalance_spectrum(U, V),
-        "q_drift": _q_drift(U, V, U0, V0),
-    }
+    with np.errstate(over="ignore", invalid="ignore"):
+        X = U @ V.T
+        if np.all(np.isfinite(X)) and np.all(np.isfinite(U)) and np.all(np.isfinite(V)):
+            try:
+                rel = np.linalg.norm(Y64 - X) / ynorm if ynorm > 0 else np.nan
+                return {
+                    "rel_error": float(rel),
+                    "singular_values": np.linalg.svd(X, compute_uv=False),
+                    "q_norm": _q_norm(U, V),
+                    "q_eig": imbalance_spectrum(U, V),
+                    "q_drift": _q_drift(U, V, U0, V0),
+                }
+            except np.linalg.LinAlgError:  # e.g. U^T U overflowed
+                pass
+    m, n = fac.shape
+    k = fac.width
+    return {"rel_error": np.nan, "singular_values": np.full(min(m, n), np.nan), "q_norm": np.nan,
+            "q_eig": np.full(min(k, m + n), np.nan), "q_drift": np.nan}
 
 
 class _FactorizationFlow(FlowEngine):
@@ -365,6 +389,8 @@ class _OneLayerGD(Engine):
 
     def metrics(self):
         X = self.model.X.astype(np.float64)
+        if not np.all(np.isfinite(X)):  # a diverged run kept with keep_finite=False: LAPACK cannot factor it
+            return {"rel_error": np.nan, "singular_values": np.full(min(X.shape), np.nan)}
         rel = np.linalg.norm(self.Y64 - X) / self.ynorm if self.ynorm > 0 else np.nan
         return {"rel_error": float(rel), "singular_values": np.linalg.svd(X, compute_uv=False)}
 

@@ -8,6 +8,30 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+MAX_RECORDED = 10**8  # recorded states per run (each costs a few floats, more with metrics)
+
+
+def _step_indices(spec, name: str) -> np.ndarray:
+    """Integer step indices from a list or array; a value that is not a whole number is refused (it would
+    otherwise be truncated to another step)."""
+    try:
+        raw = np.asarray(spec).ravel()
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected 'log', 'all', an int or a list of step indices") from exc
+    if raw.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if raw.dtype.kind in "iu":
+        return raw.astype(np.int64)
+    if raw.dtype.kind != "f":
+        raise TypeError(f"{name}: expected 'log', 'all', an int or a list of step indices, got {raw.dtype} values")
+    whole = np.isfinite(raw) & (raw == np.round(raw))
+    if not whole.all():
+        raise TypeError(f"{name}: step indices must be whole numbers, got {raw[~whole][0]!r}")
+    if np.abs(raw).max() >= 2.0**62:
+        raise ValueError(f"{name}: step index {raw[np.argmax(np.abs(raw))]!r} is out of range")
+    return raw.astype(np.int64)
+
+
 def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> np.ndarray:
     """The sorted step indices to record for a run of `steps` steps (state indices 0..steps).
 
@@ -25,20 +49,23 @@ def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> n
             else:
                 idx = np.unique(np.round(np.geomspace(1, steps, points)).astype(np.int64))
         elif spec == "all":
+            if steps + 1 > MAX_RECORDED:
+                raise ValueError(f"{name}: 'all' of {steps} steps is more than {MAX_RECORDED} records")
             idx = np.arange(steps + 1)
         else:
             raise ValueError(f"{name}: unknown value {spec!r}; expected 'log', 'all', an int or a list of steps")
     elif isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
         if spec < 1:
             raise ValueError(f"{name}: the interval must be >= 1, got {spec}")
+        if (steps // int(spec)) + 1 > MAX_RECORDED:
+            raise ValueError(f"{name}: every {spec}th of {steps} steps is more than {MAX_RECORDED} records")
         idx = np.arange(0, steps + 1, int(spec))
     else:
-        try:
-            idx = np.asarray(spec, dtype=np.int64).ravel()
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name}: expected 'log', 'all', an int or a list of step indices") from exc
+        idx = _step_indices(spec, name)
         if idx.size and (idx.min() < 0 or idx.max() > steps):
             raise ValueError(f"{name}: step indices must lie in [0, {steps}]")
+    if idx.size > MAX_RECORDED:
+        raise ValueError(f"{name}: would record {idx.size} steps, more than {MAX_RECORDED}; record fewer")
     return np.unique(np.concatenate([[0, steps], idx])).astype(np.int64)
 
 
@@ -69,7 +96,8 @@ class Run:
     loss : loss 1/2 sum (f(x_j) - y_j)^2 at each recorded step
     metrics : extra per-record arrays (model dependent: layer norms, singular values, ...)
     snapshots : list of (step, {name: array copy}) parameter snapshots
-    status : "completed", "diverged" (loss or parameters became non-finite) or "interrupted" (Ctrl-C)
+    status : "completed", "diverged" (loss or parameters became non-finite), "interrupted" (Ctrl-C) or
+        "failed" (the step-size schedule failed; the run is then `ScheduleError.run`)
     diverged_at : GD: first step whose state was not finite (the model keeps the state one step earlier);
         flow: the number of accepted steps when the step size underflowed
     wall_time : seconds spent training

@@ -90,3 +90,30 @@ def checked_values(schedule: Schedule, start: int, stop: int) -> np.ndarray:
         k = int(np.flatnonzero(bad)[0])
         raise ValueError(f"lr: the schedule gave {vals[k]} at step {start + k}; step sizes must be > 0 and finite")
     return vals
+
+
+def valid_prefix(schedule: Schedule, start: int, stop: int):
+    """(values, error): the step sizes for steps [start, k) where k is the first step whose value is not
+    positive and finite or whose evaluation raised, and that problem as an exception (None if every step
+    in [start, stop) is fine, then k = stop)."""
+    try:
+        return checked_values(schedule, start, stop), None
+    except Exception:  # noqa: BLE001 - find the step, then hand the cause to the caller
+        pass
+    vals = []
+    for t in range(start, stop):
+        try:
+            vals.append(float(checked_values(schedule, t, t + 1)[0]))
+        except ValueError as exc:
+            if str(exc).startswith("lr: the schedule gave"):
+                return np.asarray(vals, dtype=np.float64), exc
+            return np.asarray(vals, dtype=np.float64), _raised(exc, t)
+        except Exception as exc:  # noqa: BLE001
+            return np.asarray(vals, dtype=np.float64), _raised(exc, t)
+    return np.asarray(vals, dtype=np.float64), None
+
+
+def _raised(exc: Exception, step: int) -> Exception:
+    err = ValueError(f"lr: the schedule raised {type(exc).__name__} at step {step}: {exc}")
+    err.__cause__ = exc
+    return err

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._validate import (choice, dtype_of, finite_vector, inplace_array, positive_float, positive_int, same_length,
-                        threads_option)
+from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, model_array, positive_float,
+                        positive_int, real_array, same_length, seed_value, threads_option)
 from .driver import Engine, FlowEngine
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
@@ -25,7 +25,10 @@ def _alpha_value(alpha, m: int) -> float:
     if isinstance(alpha, str):
         choice("alpha", alpha, ("m", "sqrt"))
         return float(m) if alpha == "m" else float(np.sqrt(m))
-    return positive_float("alpha", alpha)
+    value = positive_float("alpha", alpha)
+    if not np.isfinite(1.0 / value):  # the kernels multiply by 1/alpha
+        raise ValueError(f"alpha: 1/alpha is not finite (alpha = {value!r}); give alpha >= {1 / np.finfo(float).max:.3g}")
+    return value
 
 
 # Up to this many samples the direct O(m n) kernel beats the sorted O(m log n + n) one (measured on
@@ -83,7 +86,9 @@ class ShallowReLU:
         The relative layer scale delta_i = c_i^2 - a_i^2 - b_i^2 decides the regime: delta >> 0 adaptive,
         delta << 0 kernel (Williams et al. 2019).
         """
-        m = positive_int("m", m)
+        m = positive_int("m", m, maximum=MAX_ELEMENTS)
+        seed = seed_value(seed)
+        antisymmetric = flag("antisymmetric", antisymmetric)
         choice("scheme", scheme, SCHEMES)
         s_in = positive_float("inner_scale", inner_scale)
         s_out = positive_float("outer_scale", outer_scale)
@@ -131,10 +136,7 @@ class ShallowReLU:
         O(m log P + P)), or "auto" (chosen by problem size).
         """
         choice("kernel", kernel, KERNELS)
-        try:
-            xa = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"x: expected real numbers ({exc})") from exc
+        xa = real_array("x", x, np.float64)
         flat = finite_vector("x", xa.ravel(), allow_empty=True)
         self.check()
         out = np.empty_like(flat)
@@ -192,11 +194,8 @@ class ShallowReLU:
         """Verify the parameter arrays (which users may replace or edit): same dtype, contiguous, equal
         lengths, finite. Raises naming the array."""
         for name in ("a", "b", "c"):
-            arr = getattr(self, name)
-            inplace_array(name, arr, self._dtype, (self._width,))
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name}: contains a non-finite value at index "
-                                 f"{int(np.flatnonzero(~np.isfinite(arr))[0])}")
+            model_array(name, getattr(self, name), self._dtype, (self._width,))
+        _alpha_value(self.alpha, self._width)
 
     def state(self) -> dict:
         """Copies of the parameters (for snapshots and checkpoints)."""

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from ._validate import choice, positive_int
-from ._validate import positive_float
+from ._validate import MAX_STEPS, choice, flag, positive_float, positive_int
 from .driver import run_flow, run_gd
 from .recording import Run
 from .schedules import as_schedule
 
 METHODS = ("gd", "flow")
 TABLEAUS = ("dopri5", "bs32")
+# Tolerances of the flow's error control. Below MIN_RTOL (100 ulp of float64, as SciPy's solve_ivp) a
+# relative error cannot be measured; below MIN_ATOL the squared scaled errors of a zero parameter with an
+# O(1) gradient would overflow, and the starting step size would be NaN.
+MIN_RTOL = 100 * 2.220446049250313e-16
+MIN_ATOL = 1e-100
+
+
+def _tolerance(name: str, value, minimum: float) -> float:
+    v = positive_float(name, value)
+    if v < minimum:
+        raise ValueError(f"{name}: must be >= {minimum:.3g} (the error control cannot resolve less), got {value}")
+    return v
 
 
 def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", record_points: int = 200,
@@ -40,14 +51,16 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
     if getattr(model, "_gd_engine", None) is None:
         raise TypeError(f"model: expected a wideflow model (ShallowReLU, ...), got {type(model).__name__}")
     record_points = positive_int("record_points", record_points, minimum=2)
+    progress = flag("progress", progress, allow_none=True)
+    keep_finite = flag("keep_finite", keep_finite)
     if method == "flow":
         if lr is not None or steps is not None:
             raise TypeError(f"{'lr' if lr is not None else 'steps'}: not used by method='flow' (give t_end)")
         if t_end is None:
             raise TypeError("t_end: the flow time to integrate to is required for method='flow'")
         t_end = positive_float("t_end", t_end)
-        rtol = positive_float("rtol", rtol)
-        atol = positive_float("atol", atol)
+        rtol = _tolerance("rtol", rtol, MIN_RTOL)
+        atol = _tolerance("atol", atol, MIN_ATOL)
         choice("tableau", tableau, TABLEAUS)
         options["tableau"] = tableau
         engine = model._flow_engine(data, options)
@@ -60,7 +73,7 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
     engine_factory = model._gd_engine
     if steps is None:
         raise TypeError("steps: the number of gradient-descent steps is required")
-    steps = positive_int("steps", steps, minimum=0)
+    steps = positive_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     schedule = as_schedule(lr)
     engine = engine_factory(data, options)
     if options:

@@ -12,9 +12,15 @@
 // a step is accepted when that norm is <= 1, and the next step is h * min(5, max(0.2, 0.9 * norm^(-1/q)))
 // with q the lower order + 1. The higher-order solution is propagated (local extrapolation); FSAL pairs
 // reuse the last stage as the next step's first.
+//
+// Every call is bounded: at most max_steps accepted steps, at most max_rejections rejected trial steps
+// and about max_seconds of wall time (checked after each trial step), so that the Python driver regains
+// control (Ctrl-C, progress) often. A step size that is NaN, infinite, zero or below 1e-14 * max(1, |t|)
+// ends the run as failed, with the reason in FlowState::failure.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -88,12 +94,19 @@ struct FlowState {
     double loss = NAN;       // L(y) at the current state (valid when have_rhs)
     bool have_rhs = false;   // k[0] holds rhs(y) (FSAL)
     long long accepted = 0, rejected = 0, evals = 0;
+    const char* failure = "";  // why the run failed (empty while it has not)
 };
 
 struct FlowResult {
     index_t steps = 0;       // accepted steps in this call
     bool reached = false;    // t == t_stop
-    bool failed = false;     // non-finite state or step size underflow
+    bool failed = false;     // non-finite state or step size underflow (st.failure says which)
+};
+
+// Per-call bounds of Integrator::integrate (see the header comment).
+struct CallBudget {
+    index_t max_rejections = 10000;
+    double max_seconds = 0.5;
 };
 
 template <class T, class System>
@@ -111,22 +124,33 @@ public:
     // Integrate y in place from st.t towards t_stop, at most max_steps accepted steps.
     // loss_out / t_out (size >= max_steps) receive the loss and time after each accepted step.
     FlowResult integrate(T* y, FlowState& st, double t_stop, double rtol, double atol, index_t max_steps,
-                         double* t_out, double* loss_out) {
+                         double* t_out, double* loss_out, const CallBudget& budget = CallBudget()) {
         FlowResult res;
         const int S = tab_.stages;
+        const auto start = std::chrono::steady_clock::now();
+        auto out_of_time = [&] {
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+                   budget.max_seconds;
+        };
+        auto fail = [&](const char* why) {
+            st.failure = why;
+            res.failed = true;
+            return res;
+        };
         if (!st.have_rhs) {
             st.loss = sys_.rhs(y, k_[0].data());
             ++st.evals;
             st.have_rhs = true;
-            if (!std::isfinite(st.loss)) {
-                res.failed = true;
-                return res;
-            }
+            if (!std::isfinite(st.loss)) return fail("the loss is not finite");
         }
         if (st.h <= 0.0) {
             st.h = initial_step(y, rtol, atol);
             ++st.evals;
+            if (!(st.h > 0.0) || !std::isfinite(st.h))
+                return fail("the initial step size is not a positive finite number (rtol/atol too small for "
+                            "the size of the state or its gradient)");
         }
+        index_t rejected_here = 0;
         while (res.steps < max_steps && st.t < t_stop) {
             double h = std::min(st.h, t_stop - st.t);
             const bool last = h >= t_stop - st.t;
@@ -147,10 +171,10 @@ public:
                 const double fac = std::isfinite(err) ? std::max(0.2, 0.9 * std::pow(err, -1.0 / tab_.error_order))
                                                       : 0.2;
                 st.h = h * fac;
-                if (st.h < 1e-14 * std::max(1.0, std::abs(st.t))) {
-                    res.failed = true;
-                    return res;
-                }
+                if (!(st.h >= 1e-14 * std::max(1.0, std::abs(st.t))))  // NaN too
+                    return fail(std::isfinite(st.h) ? "the step size underflowed (stiff or divergent flow)"
+                                                    : "the step size is not finite");
+                if (++rejected_here >= budget.max_rejections || out_of_time()) break;
                 continue;
             }
             // accept
@@ -171,6 +195,8 @@ public:
                                        : 5.0;
             // keep the controller's step, not the one shortened to land on t_stop
             st.h = (last ? std::max(st.h, h) : h) * fac;
+            if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail("the step size is not finite");
+            if (out_of_time()) break;
         }
         res.reached = st.t >= t_stop;
         return res;

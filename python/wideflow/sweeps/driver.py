@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .executors import Task, make_executor
 from .progress import Progress
 from .spec import load_spec
-from .store import LOCK_NAME, Store
+from .store import LOCK_NAME, Store, refuse_link, store_root
 
 
 @dataclass
@@ -83,7 +83,12 @@ class _FolderLock:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no lock
             return self
-        self._fh = open(self.path, "a+")
+        refuse_link(self.path, "out")
+        try:  # O_NOFOLLOW: a link planted at the lock's name is refused, not followed
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise ValueError(f"out: cannot open the lock file {self.path} safely ({exc})") from None
+        self._fh = os.fdopen(fd, "a+")
         try:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -137,7 +142,7 @@ def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = Non
     command = command_line()
     ex = make_executor(executor, scheduler=scheduler, workers=workers, threads=threads, keep_params=keep_params,
                        cluster=cluster, cluster_options=cluster_options)
-    out = os.path.abspath(os.fspath(out))
+    out = store_root(out)  # the folder, or DIR/wideflow.sqlite as open_store takes it
     t0 = time.perf_counter()
     store = Store.create(out)
     try:

@@ -10,12 +10,17 @@
   `cluster="slurm"|"pbs"` submits batch jobs through dask-jobqueue instead (`wideflow.sweeps.clusters`).
 
 Workers compute and return results; they never touch the store: the client (the sweep driver) writes it.
+A pool worker watches its client and exits within about a fifth of a second of the client's death (even a
+SIGKILL, which gives the client no chance to stop its pool), so no process is left behind; dask's own
+worker processes do the same (they watch their nanny).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import uuid
 from typing import Iterable, Iterator, NamedTuple
 
@@ -66,7 +71,7 @@ class LocalExecutor:
 
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_ignore_sigint)
+                initializer=_init_worker, initargs=(os.getpid(),))
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -103,9 +108,18 @@ class LocalExecutor:
             yield task, result
 
 
-def _ignore_sigint():
-    # Ctrl-C on a terminal reaches every process of the group: let the client decide (it stops the pool).
+def _init_worker(client_pid: int, poll_seconds: float = 0.2):
+    """Set up a pool worker: Ctrl-C on a terminal reaches every process of the group, so ignore it and
+    let the client decide (it stops the pool); and exit as soon as the client is gone (the worker is then
+    re-parented, so its parent pid changes), even in the middle of a run in C++."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while os.getppid() == client_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="wideflow-client-watch", daemon=True).start()
 
 
 class DaskExecutor:
@@ -169,6 +183,8 @@ class DaskExecutor:
 
     def __exit__(self, exc_type, exc, tb):
         try:
+            if exc_type is not None and self.cluster is not None:
+                self._kill_local_workers()
             if self.client is not None:
                 self.client.close()
         finally:
@@ -176,6 +192,19 @@ class DaskExecutor:
                 self.cluster.close()
             self.client = self.cluster = None
         return False
+
+    def _kill_local_workers(self) -> None:
+        """Interrupted or failed: the runs in progress are lost anyway, so do not wait for our LocalCluster's
+        workers to finish them (a worker in a C++ kernel answers a close request only when the run ends,
+        and its nanny waits 4 s before killing it). Tell each nanny not to restart its worker, then kill it."""
+        for nanny in list(getattr(self.cluster, "workers", {}).values()):
+            try:
+                nanny.close_gracefully(reason="wideflow-interrupted")
+                pid = nanny.pid
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+            except Exception:  # noqa: BLE001 - best effort; cluster.close() still closes everything
+                pass
 
     def worker_addresses(self) -> list[str]:
         return sorted(self.client.scheduler_info().get("workers", {}))

@@ -8,6 +8,12 @@ Written to DIR/report/ (or `out`):
                               with min-max bars, one line per combination of the other swept fields
     width_scaling.png/.pdf    distance to each limit against width on log-log axes with the fitted slope
                               (when width takes >= 3 values)
+
+The store may come from someone else: rows that cannot be decoded are listed as skipped (by run id) and
+left out, rows of a model without a registered runner too; file names are built only from fixed names and
+registered model names, every file is written to a temporary file in the report folder and renamed (a
+link in its place is replaced, never followed), and the default report folder inside the store must not
+be a link.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ import csv
 import json
 import math
 import os
+import re
 import sys
+import tempfile
+import warnings
 from collections import defaultdict
 
 import numpy as np
 
 from . import runners
-from .store import open_store
+from .store import CorruptRecord, CorruptRecordWarning, check_inside, open_store, refuse_link
 
 MAX_CURVES = 300
 MAX_LINES = 10
@@ -69,7 +78,7 @@ def _headline(model: str, records) -> list[str]:
 def _groups(records, keys):
     groups = defaultdict(list)
     for r in records:
-        groups[tuple(_key(r["config"][k]) for k in keys)].append(r)
+        groups[tuple(_key(r["config"].get(k)) for k in keys)].append(r)
     return sorted(groups.items(), key=lambda kv: [_sort_key(json.loads(s)) for s in kv[0]])
 
 
@@ -145,18 +154,50 @@ def reference_slope(ax, widths, start: float, slope: float = -0.5):
         ax.loglog(uw, start * (uw / uw[0]) ** slope, "--", color="0.6", lw=0.8, label=f"m^{slope:g}")
 
 
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
+
+
+def _write_file(path: str, write, binary: bool = False) -> str:
+    """Write `path` through a temporary file in its folder (created exclusively) renamed over it, so a
+    link planted at `path` is replaced, not followed; the name must be a plain file name."""
+    folder, name = os.path.split(path)
+    if not _FILE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"out: refusing to write a file named {name!r}")
+    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _save(fig, path: str) -> list[str]:
+    """plotting.save for the report: `path`.png and `path`.pdf, each written by _write_file."""
+    return [_write_file(f"{path}.{ext}", lambda fh, ext=ext: fig.savefig(fh, format=ext, dpi=150), binary=True)
+            for ext in ("png", "pdf")]
+
+
 def _write_csv(path, records):
     cfg_keys = sorted({k for r in records for k in r["config"]})
     met_keys = sorted({k for r in records for k in r["metrics"]})
     cols = (["id", "model", "status", "error"] + cfg_keys
             + [m if m not in cfg_keys else f"metric_{m}" for m in met_keys] + ["wall_time"])
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(cols)
-        for r in records:
-            w.writerow([r["id"], r["model"], r["status"], (r["error"] or "").splitlines()[0] if r["error"] else ""]
-                       + [_fmt(r["config"].get(k, "")) for k in cfg_keys]
-                       + [_fmt(r["metrics"].get(k, "")) for k in met_keys] + [_fmt(r["wall_time"])])
+    _write_file(path, lambda fh: _csv_rows(fh, cols, cfg_keys, met_keys, records))
+
+
+def _csv_rows(fh, cols, cfg_keys, met_keys, records):
+    w = csv.writer(fh)
+    w.writerow(cols)
+    for r in records:
+        w.writerow([r["id"], r["model"], r["status"], ((r["error"] or "").splitlines() or [""])[0]]
+                   + [_fmt(r["config"].get(k, "")) for k in cfg_keys]
+                   + [_fmt(r["metrics"].get(k, "")) for k in met_keys] + [_fmt(r["wall_time"])])
 
 
 def _label(keys, gkey) -> str:
@@ -167,18 +208,18 @@ def _x_field(records, keys) -> str | None:
     if "width" in keys:
         return "width"
     for k in keys:
-        if all(math.isfinite(_num(r["config"][k])) for r in records):
+        if all(math.isfinite(_num(r["config"].get(k))) for r in records):
             return k
     return None
 
 
-def _plot_loss_curves(store, records, keys, plotting, path):
+def _plot_loss_curves(store, records, keys, plotting, path, bad):
     fig, axes = plotting.figure(1, 1, width=6.0, height=4.0)
     ax = axes[0, 0]
     shown = records if len(records) <= MAX_CURVES else [records[i] for i in
                                                          np.linspace(0, len(records) - 1, MAX_CURVES).astype(int)]
     color_key = keys[0] if keys else None
-    levels = sorted({_key(r["config"][color_key]) for r in records}, key=lambda s: _sort_key(json.loads(s))) \
+    levels = sorted({_key(r["config"].get(color_key)) for r in records}, key=lambda s: _sort_key(json.loads(s))) \
         if color_key else []
     import matplotlib
 
@@ -187,10 +228,15 @@ def _plot_loss_curves(store, records, keys, plotting, path):
     for r in shown:
         if r["status"] == "failed":
             continue
-        tr = store.trajectory(r["id"])
-        if "loss" not in tr or "steps" not in tr:
+        try:
+            tr = store.trajectory(r["id"])
+        except CorruptRecord as exc:
+            bad[r["id"]] = str(exc)
             continue
-        lvl = _key(r["config"][color_key]) if color_key else ""
+        if "loss" not in tr or "steps" not in tr or np.shape(tr["loss"]) != np.shape(tr["steps"]) \
+                or np.ndim(tr["loss"]) != 1 or tr["loss"].dtype.kind not in "iuf" or tr["steps"].dtype.kind not in "iuf":
+            continue
+        lvl = _key(r["config"].get(color_key)) if color_key else ""
         color = cmap(levels.index(lvl) / max(1, len(levels) - 1)) if color_key else "C0"
         label = None
         if color_key and lvl not in labeled and len(levels) <= 12:
@@ -202,7 +248,7 @@ def _plot_loss_curves(store, records, keys, plotting, path):
     ax.set_title(f"loss curves ({len(shown)} of {len(records)} runs; diverged dashed)", fontsize=9)
     if labeled:
         ax.legend(fontsize=7, frameon=False)
-    return plotting.save(fig, path)
+    return _save(fig, path)
 
 
 def _plot_metrics(records, keys, metrics, xk, plotting, path):
@@ -219,7 +265,7 @@ def _plot_metrics(records, keys, metrics, xk, plotting, path):
             for r in rs:
                 y = _num(r["metrics"].get(m))
                 if math.isfinite(y):
-                    by_x[_num(r["config"][xk])].append(y)
+                    by_x[_num(r["config"].get(xk))].append(y)
             if not by_x:
                 continue
             xs = np.array(sorted(by_x))
@@ -240,7 +286,7 @@ def _plot_metrics(records, keys, metrics, xk, plotting, path):
             ax.legend(fontsize=6, frameon=False)
     for j in range(len(metrics), nrows * ncols):
         axes[j // ncols, j % ncols].set_visible(False)
-    return plotting.save(fig, path)
+    return _save(fig, path)
 
 
 def _plot_width_scaling(records, keys, plotting, path):
@@ -257,7 +303,7 @@ def _plot_width_scaling(records, keys, plotting, path):
         first = None
         for gkey, rs in groups:
             label = _label(others, gkey)
-            ws, vs = [r["config"]["width"] for r in rs], [_num(r["metrics"].get(m)) for r in rs]
+            ws, vs = [_num(r["config"].get("width")) for r in rs], [_num(r["metrics"].get(m)) for r in rs]
             slopes[(m, label)] = plot_width_scaling(ax, ws, vs, label=label)
             if first is None:
                 ok = [(w, v) for w, v in zip(ws, vs) if math.isfinite(v) and v > 0]
@@ -267,7 +313,7 @@ def _plot_width_scaling(records, keys, plotting, path):
         ax.set_ylabel(m)
         ax.set_title(f"sup distance to the {LIMIT_LABELS[m]}", fontsize=9)
         ax.legend(fontsize=6, frameon=False)
-    return plotting.save(fig, path), slopes
+    return _save(fig, path), slopes
 
 
 def build_lines(store) -> list[str]:
@@ -288,34 +334,48 @@ def report(path, out: str | None = None, *, stream=None) -> dict:
     stream = sys.stdout if stream is None else stream
     store = open_store(path)
     try:
-        out = os.path.abspath(out or os.path.join(store.root, "report"))
+        if out is None:  # the default folder inside the store: no link, and it must resolve inside
+            out = os.path.join(store.root, "report")
+            refuse_link(out, "out")
+            if not os.path.isdir(out):
+                os.mkdir(out)
+            check_inside(store.root, out, "out")
+        out = os.path.abspath(out)
         os.makedirs(out, exist_ok=True)
-        records = store.records()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CorruptRecordWarning)
+            records = store.records()
+        skipped = dict(store.skipped)
+        known = [r for r in records if r["model"] in runners.RUNNERS]
+        for r in records:
+            if r["model"] not in runners.RUNNERS:
+                skipped[r["id"]] = f"model {r['model']!r} has no registered runner in this version"
+        records = known
         files, parts, slopes = [], [f"# wideflow report: {store.root}", "", f"{len(records)} stored runs."], {}
         if not records:
-            print(f"{store.root}: the store holds no runs", file=stream)
+            print(f"{store.root}: the store holds no runs" + (" that can be read" if skipped else ""), file=stream)
         parts += build_lines(store)
         by_model = defaultdict(list)
         for r in records:
             by_model[r["model"]].append(r)
         for model, recs in sorted(by_model.items()):
-            tag = "" if len(by_model) == 1 else f"_{model}"
+            tag = "" if len(by_model) == 1 else f"_{model}"  # a registered runner's name: a plain identifier
             keys = varying_fields(recs)
             header, rows = summary_table(recs, model)
             table = markdown_table(header, rows)
             parts += ["", f"## {model}: {len(recs)} runs", "", f"Swept: {', '.join(keys) or 'nothing'}.", "", table]
             failed = [r for r in recs if r["status"] == "failed"]
             if failed:
-                parts += ["", "Failed runs:", ""] + [f"- {r['id']}: {(r['error'] or '').splitlines()[0]}"
+                parts += ["", "Failed runs:", ""] + [f"- {r['id']}: {((r['error'] or '').splitlines() or [''])[0]}"
                                                      for r in failed[:50]]
             print(f"{model}: {len(recs)} runs in {store.root}\n{table}", file=stream)
             files += _plot_loss_curves(store, recs, [k for k in keys if k != "seed"], plotting,
-                                       os.path.join(out, f"loss_curves{tag}"))
+                                       os.path.join(out, f"loss_curves{tag}"), skipped)
             metrics = _headline(model, recs)
             xk = _x_field(recs, keys)
             if xk is not None and metrics:
                 files += _plot_metrics(recs, keys, metrics, xk, plotting, os.path.join(out, f"metrics{tag}"))
-            widths = {r["config"].get("width") for r in recs}
+            widths = {_key(r["config"].get("width")) for r in recs}
             if "width" in keys and len(widths) >= 3:
                 f, s = _plot_width_scaling(recs, keys, plotting, os.path.join(out, f"width_scaling{tag}"))
                 files += f
@@ -323,15 +383,19 @@ def report(path, out: str | None = None, *, stream=None) -> dict:
                 if s:
                     parts += ["", "Fitted log-log slopes against width:", ""] + [
                         f"- {m}{' (' + g + ')' if g else ''}: {_fmt(v)}" for (m, g), v in s.items()]
-        with open(os.path.join(out, "summary.md"), "w") as fh:
-            fh.write("\n".join(parts) + "\n")
-        files.append(os.path.join(out, "summary.md"))
+        if skipped:
+            parts += ["", f"Skipped {len(skipped)} unreadable record(s):", ""] + [
+                f"- {k}: {v}" for k, v in sorted(skipped.items())[:200]]
+            for k, v in sorted(skipped.items()):
+                print(f"report: skipped {k}: {v}", file=stream)
+        summary = "\n".join(parts) + "\n"
+        files.append(_write_file(os.path.join(out, "summary.md"), lambda fh: fh.write(summary)))
         if records:
             _write_csv(os.path.join(out, "runs.csv"), records)
             files.append(os.path.join(out, "runs.csv"))
         for (m, g), v in slopes.items():
             print(f"slope of {m} against width{' (' + g + ')' if g else ''}: {_fmt(v)}", file=stream)
         print(f"report: wrote {len(files)} files to {out}", file=stream)
-        return {"files": files, "table": "\n".join(parts), "slopes": slopes}
+        return {"files": files, "table": "\n".join(parts), "slopes": slopes, "skipped": skipped}
     finally:
         store.close()

@@ -38,6 +38,7 @@ from . import runners
 from .fields import FieldError
 
 MAX_RUNS = 1_000_000
+MAX_SPEC_BYTES = 1 << 20  # a spec file larger than 1 MiB is refused (a spec is a few lines of TOML)
 TOP_LEVEL = ("model", "fixed", "grid")
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 
@@ -179,7 +180,10 @@ class Sweep:
         """The parsed table of a TOML spec file (not yet validated)."""
         path = os.fspath(path)
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise SpecError("toml", f"the file is larger than {MAX_SPEC_BYTES} bytes (1 MiB); a spec is data only, "
+                                    "a model, [fixed] and [grid]", path)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -8,9 +8,14 @@ traceback, summary metrics (JSON), the recorded trajectory (compressed .npz byte
 side file is written before its row, and the row in one transaction, so a crash or SIGKILL at any point
 leaves either the whole run or no row at all (an orphan side file is overwritten by the re-run).
 
-Safety: the store may come from someone else. Nothing is unpickled (np.load(..., allow_pickle=False),
-JSON for configs and metrics), every SQL statement is parameterized, and side-file paths are derived from
-run ids checked against 16 lowercase hex digits, never read from the database.
+Safety: the store may come from someone else. Nothing is unpickled (.npz members are parsed here, object
+arrays refused; JSON for configs and metrics), every SQL statement is parameterized, and side-file paths
+are derived from run ids that fully match 16 lowercase hex digits, never read from the database. Every
+path read or written is checked to lie inside the store folder, and symbolic links inside the folder (the
+database and its -wal/-shm files, params/, a side file, the lock file) are refused. What a blob may
+decompress to is capped (MAX_EXPANSION times its stored size, at least MIN_DECODE_CAP bytes). A row that
+cannot be decoded (bad JSON, an unknown model, a damaged page) is reported by its run id (a
+`CorruptRecordWarning`, and `store.skipped`) and left out; the other rows still come out.
 
     store = wf.open_store("out")          # the folder or the .sqlite file
     store.runs()                          # pandas DataFrame (as_frame=False: a list of dicts)
@@ -23,20 +28,32 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import re
 import sqlite3
+import stat
 import tempfile
 import time
+import urllib.parse
+import warnings
+import zipfile
 
 import numpy as np
 
-from .spec import RUN_ID, canonical_json
+from .spec import canonical_json
 
 DB_NAME = "wideflow.sqlite"
 PARAMS_DIR = "params"
 LOCK_NAME = ".wideflow.lock"
 SCHEMA_VERSION = 1
 FINISHED = ("done", "diverged", "failed")
+MAX_EXPANSION = 64  # a blob or side file may decompress to at most this many times its stored size ...
+MIN_DECODE_CAP = 16 << 20  # ... or this many bytes, whichever is larger
+MAX_JSON = 1 << 20  # a provenance record longer than this is not decoded
+_RUN_ID = re.compile(r"[0-9a-f]{16}")
+_MODEL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_TEMP_NAME = re.compile(r"\.[0-9a-f]{16}\..*\.tmp")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,10 +86,42 @@ CREATE TABLE IF NOT EXISTS sweeps (
 """
 
 
+class CorruptRecord(ValueError):
+    """A stored record (row, trajectory blob or side file) that cannot be decoded safely."""
+
+
+class CorruptRecordWarning(UserWarning):
+    """A row of the store was skipped because it cannot be decoded (the message names its run id)."""
+
+
 def _check_id(run_id) -> str:
-    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"run_id: expected 16 lowercase hex digits, got {run_id!r}")
     return run_id
+
+
+def store_root(path) -> str:
+    """The store folder of `path`: the folder itself, or the folder of a `wideflow.sqlite` path (which
+    need not exist yet)."""
+    root = os.path.abspath(os.fspath(path))
+    if os.path.basename(root) == DB_NAME and not os.path.isdir(root):
+        root = os.path.dirname(root)
+    return root
+
+
+def refuse_link(path: str, what: str) -> None:
+    """Raise if `path` (inside a store folder) is a symbolic link."""
+    if os.path.islink(path):
+        raise ValueError(f"{what}: {path} is a symbolic link; a wideflow store refuses links inside its folder")
+
+
+def check_inside(root: str, path: str, what: str) -> str:
+    """`path` with every link resolved, which must lie inside the folder `root`."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if os.path.commonpath([real_root, real]) != real_root or real == real_root:
+        raise ValueError(f"{what}: {path} resolves to {real}, outside the store folder {real_root}")
+    return real
 
 
 def encode_arrays(arrays: dict) -> bytes:
@@ -88,10 +137,57 @@ def encode_arrays(arrays: dict) -> bytes:
     return buf.getvalue()
 
 
-def decode_arrays(blob) -> dict:
-    """{name: array} from .npz bytes, never unpickling."""
-    with np.load(io.BytesIO(bytes(blob)), allow_pickle=False) as npz:
-        return {name: npz[name] for name in npz.files}
+def load_npz(fh, size: int, what: str = "blob") -> dict:
+    """{name: array} from an .npz archive in the binary file `fh` of `size` bytes, parsed here: members
+    must be .npy arrays without Python objects (nothing is ever unpickled), their total size must not
+    exceed max(MAX_EXPANSION * size, MIN_DECODE_CAP), and every member must be complete (CRC checked).
+    Raises CorruptRecord naming `what` otherwise."""
+    cap = max(MAX_EXPANSION * int(size), MIN_DECODE_CAP)
+    try:
+        with zipfile.ZipFile(fh) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > cap:
+                raise CorruptRecord(f"{what}: would decompress to {total} bytes, more than the cap of {cap} "
+                                    f"({MAX_EXPANSION} x its {size} bytes)")
+            out = {}
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    raise CorruptRecord(f"{what}: member {info.filename!r} is not a .npy array")
+                with zf.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+                    elif version == (2, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+                    else:
+                        raise CorruptRecord(f"{what}: unsupported .npy version {version}")
+                    if dtype.hasobject:
+                        raise CorruptRecord(f"{what}: member {info.filename!r} holds Python objects (never "
+                                            "unpickled)")
+                    nbytes = math.prod(shape) * dtype.itemsize
+                    if nbytes > info.file_size:
+                        raise CorruptRecord(f"{what}: member {info.filename!r} claims {nbytes} bytes of data in "
+                                            f"{info.file_size}")
+                    raw = member.read()  # to the end, so that zipfile checks the CRC
+                if len(raw) != nbytes:
+                    raise CorruptRecord(f"{what}: member {info.filename!r} has {len(raw)} bytes of data, its "
+                                        f"header says {nbytes}")
+                arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+                out[info.filename[:-4]] = arr.copy()
+            return out
+    except CorruptRecord:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything a damaged archive makes zipfile/zlib/numpy raise
+        raise CorruptRecord(f"{what}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+
+
+def decode_arrays(blob, what: str = "blob") -> dict:
+    """{name: array} from .npz bytes (see load_npz), never unpickling."""
+    data = bytes(blob)
+    return load_npz(io.BytesIO(data), len(data), what)
 
 
 def _json_metrics(metrics: dict) -> str:
@@ -105,21 +201,66 @@ def _json_metrics(metrics: dict) -> str:
     return json.dumps(clean, sort_keys=True)  # NaN/inf are written as NaN/Infinity and read back
 
 
+_RESERVED = ("id", "model", "status", "error", "wall_time", "started_at", "finished_at", "has_params")
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _json_dict(text, what: str) -> dict:
+    if not isinstance(text, str):
+        raise CorruptRecord(f"{what} is not JSON text ({type(text).__name__})")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python can parse
+        raise CorruptRecord(f"{what} is not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(value, dict):
+        raise CorruptRecord(f"{what} is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _decode_record(rid, mdl, st, err, cfg, met, hp, t0, t1, wall, host, ver) -> dict:
+    """One row as a record dict, or CorruptRecord saying what is wrong with it."""
+    if not isinstance(rid, str) or not _RUN_ID.fullmatch(rid):
+        raise CorruptRecord(f"its id {rid!r:.40} is not 16 lowercase hex digits")
+    if not isinstance(mdl, str) or not _MODEL_NAME.fullmatch(mdl):
+        raise CorruptRecord(f"its model name {mdl!r:.60} is not a model name (lowercase letters, digits, _)")
+    if st not in FINISHED:
+        raise CorruptRecord(f"its status {st!r:.40} is not one of {', '.join(FINISHED)}")
+    config = _json_dict(cfg, "its config")
+    metrics = _json_dict(met, "its metrics")
+    for k, v in list(config.items()) + list(metrics.items()):
+        if not isinstance(v, _SCALARS) and not (isinstance(v, list) and all(isinstance(x, _SCALARS) for x in v)):
+            raise CorruptRecord(f"field {k!r:.60} holds a {type(v).__name__}, not a number, string or list")
+    for name, v in (("started_at", t0), ("finished_at", t1), ("wall_time", wall)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise CorruptRecord(f"its {name} is not a number")
+    text = lambda v: v if isinstance(v, str) or v is None else str(v)  # noqa: E731
+    return {"id": rid, "model": mdl, "status": st, "error": text(err), "config": config, "metrics": metrics,
+            "has_params": bool(hp) if isinstance(hp, int) else False, "started_at": t0, "finished_at": t1,
+            "wall_time": wall, "host": text(host), "version": text(ver)}
+
+
 class Store:
     """A results store in folder `root` (see the module docstring). Use `open_store` to read one,
     `Store.create(root)` to make or extend one."""
 
     def __init__(self, root: str, *, create: bool = False):
-        root = os.path.abspath(os.fspath(root))
-        if os.path.basename(root) == DB_NAME and os.path.isfile(root):
-            root = os.path.dirname(root)
+        root = store_root(root)
         self.root = root
         self.path = os.path.join(root, DB_NAME)
+        self.skipped: dict[str, str] = {}  # run id (or row number) -> why the last read skipped it
         if create:
+            if os.path.exists(root) and not os.path.isdir(root):
+                raise ValueError(f"out: {root} is a file, not a folder; give the folder that holds (or will hold) "
+                                 f"{DB_NAME}, or the path of {DB_NAME} itself")
             os.makedirs(root, exist_ok=True)
-        elif not os.path.isfile(self.path):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            refuse_link(self.path + suffix, "path")
+        if not create and not os.path.isfile(self.path):
             raise FileNotFoundError(f"path: no wideflow store at {root!r} (expected {DB_NAME} there)")
-        self._conn = sqlite3.connect(self.path, timeout=30.0)
+        if create:
+            self._conn = sqlite3.connect(self.path, timeout=30.0)
+        else:  # reading never writes the database
+            self._conn = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=ro", uri=True, timeout=30.0)
         try:
             self._conn.execute("PRAGMA busy_timeout = 30000")
             if create:  # reading never changes the file's mode (it may not even be a wideflow store)
@@ -172,11 +313,24 @@ class Store:
     def params_path(self, run_id: str) -> str:
         return os.path.join(self.root, PARAMS_DIR, f"{_check_id(run_id)}.npz")
 
+    def _params_dir(self, create: bool = False) -> str:
+        """DIR/params, refused if it is a link or resolves outside the store folder."""
+        folder = os.path.join(self.root, PARAMS_DIR)
+        refuse_link(folder, "params")
+        if create and not os.path.isdir(folder):
+            os.mkdir(folder)
+            refuse_link(folder, "params")
+        if os.path.exists(folder):
+            if not os.path.isdir(folder):
+                raise ValueError(f"params: {folder} is not a folder")
+            check_inside(self.root, folder, "params")
+        return folder
+
     def write_params(self, run_id: str, params: dict) -> str:
-        """Write the side file atomically: temp file in the same folder, fsync, os.replace."""
+        """Write the side file atomically: temp file in the same folder (created exclusively), fsync,
+        os.replace (which replaces a link at the final name rather than following it)."""
         final = self.params_path(run_id)
-        folder = os.path.dirname(final)
-        os.makedirs(folder, exist_ok=True)
+        folder = self._params_dir(create=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{run_id}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -193,17 +347,21 @@ class Store:
         return final
 
     def remove_temp_files(self) -> int:
-        """Delete leftover temp side files (from a killed sweep); call only while holding the sweep lock."""
-        folder = os.path.join(self.root, PARAMS_DIR)
+        """Delete leftover temp side files (from a killed sweep); call only while holding the sweep lock.
+        Only regular files named like this store's temp files are removed, never through a link."""
+        folder = self._params_dir()
         n = 0
         if os.path.isdir(folder):
             for f in os.listdir(folder):
-                if f.startswith(".") and f.endswith(".tmp"):
-                    try:
-                        os.unlink(os.path.join(folder, f))
+                path = os.path.join(folder, f)
+                if not _TEMP_NAME.fullmatch(f):
+                    continue
+                try:
+                    if stat.S_ISREG(os.lstat(path).st_mode):
+                        os.unlink(path)
                         n += 1
-                    except OSError:
-                        pass
+                except OSError:
+                    pass
         return n
 
     def put(self, run_id: str, model: str, config: dict, result, *, version: str = "",
@@ -248,10 +406,69 @@ class Store:
         """{run id: status} of every stored run."""
         return dict(self._conn.execute("SELECT id, status FROM runs").fetchall())
 
+    def _skip(self, key: str, why: str) -> None:
+        self.skipped[key] = why
+        warnings.warn(f"store {self.root}: skipped run {key}: {why}", CorruptRecordWarning, stacklevel=3)
+
+    def _partial(self, sql: str, args=()) -> tuple[list, bool]:
+        """(the rows a query yields before the file's damage stops it, whether it got to the end)."""
+        rows = []
+        try:
+            for row in self._conn.execute(sql, args):
+                rows.append(row)
+        except sqlite3.DatabaseError:
+            return rows, False
+        return rows, True
+
+    def _select(self, columns: str, where: str, args: list) -> list:
+        """Rows of the runs table; if the file is damaged part-way, every row that can still be read, one
+        by one (an unreadable one is reported by its run id, or its row number if even that is lost)."""
+        sql = f"SELECT {columns} FROM runs{where} ORDER BY started_at, id"
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            first_error = exc
+        # the keys: run ids from the id index, else rowids from the table, else rowids probed up to the count
+        keys, complete = self._partial("SELECT id FROM runs")
+        column = "id"
+        if not complete:
+            rowids, complete = self._partial("SELECT rowid FROM runs NOT INDEXED")
+            if complete or len(rowids) > len(keys):
+                keys, column = [r[0] for r in rowids], "rowid"
+            else:
+                keys = [r[0] for r in keys]
+            if not complete:
+                try:
+                    count = int(self._conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+                except sqlite3.DatabaseError:
+                    count = 0
+                if count > len(keys):
+                    keys, column = list(range(1, min(2 * count + 100, 10**6) + 1)), "rowid"
+        else:
+            keys = [r[0] for r in keys]
+        cond = f"{where} AND {column} = ?" if where else f" WHERE {column} = ?"
+        rows = []
+        for key in keys:
+            try:
+                row = self._conn.execute(f"SELECT {columns} FROM runs{cond}", list(args) + [key]).fetchone()
+            except sqlite3.DatabaseError as exc:
+                self._skip(str(key) if column == "id" else f"at row {key}",
+                           f"the database page holding it is damaged ({exc})")
+                continue
+            if row is not None:
+                rows.append(row)
+        if not rows and not keys:
+            raise ValueError(f"path: {self.path} cannot be read ({first_error})") from None
+        rows.sort(key=lambda r: (r[-1] if isinstance(r[-1], (int, float)) else 0.0, str(r[0])))
+        return rows
+
     def records(self, status=None, model=None) -> list[dict]:
-        """Every run as a dict: id, model, status, error, config (dict), metrics (dict), timings."""
-        sql = ("SELECT id, model, status, error, config, metrics, has_params, started_at, finished_at, wall_time, "
-               "host, version FROM runs")
+        """Every run as a dict: id, model, status, error, config (dict), metrics (dict), timings.
+
+        A row that cannot be decoded is left out and reported by its run id (a CorruptRecordWarning;
+        `self.skipped` maps it to the reason)."""
+        cols = ("id, model, status, error, config, metrics, has_params, finished_at, wall_time, host, version, "
+                "started_at")
         where, args = [], []
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
@@ -260,16 +477,16 @@ class Store:
         if model is not None:
             where.append("model = ?")
             args.append(model)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_at, id"
+        self.skipped = {}
         out = []
-        for (rid, mdl, st, err, cfg, met, hp, t0, t1, wall, host, ver) in self._conn.execute(sql, args):
-            out.append({"id": rid, "model": mdl, "status": st, "error": err, "config": json.loads(cfg),
-                        "metrics": json.loads(met), "has_params": bool(hp), "started_at": t0, "finished_at": t1,
-                        "wall_time": wall, "host": host, "version": ver})
+        for row in self._select(cols, " WHERE " + " AND ".join(where) if where else "", args):
+            rid, mdl, st, err, cfg, met, hp, t1, wall, host, ver, t0 = row
+            key = rid if isinstance(rid, str) and _RUN_ID.fullmatch(rid) else repr(rid)[:40]
+            try:
+                out.append(_decode_record(rid, mdl, st, err, cfg, met, hp, t0, t1, wall, host, ver))
+            except CorruptRecord as exc:
+                self._skip(key, str(exc))
         return out
-
     def runs(self, status=None, model=None, *, as_frame: bool | None = None):
         """The runs as a table: one row per run with columns id, model, status, error, every config field,
         every metric (a metric whose name is also a config field gets a "metric_" prefix), wall_time,
@@ -278,9 +495,10 @@ class Store:
         rows = []
         for rec in self.records(status=status, model=model):
             row = {"id": rec["id"], "model": rec["model"], "status": rec["status"], "error": rec["error"]}
-            row.update(rec["config"])
+            for k, v in rec["config"].items():
+                row[f"config_{k}" if k in _RESERVED else k] = v
             for k, v in rec["metrics"].items():
-                row[f"metric_{k}" if k in row else k] = v
+                row[f"metric_{k}" if k in row or k in _RESERVED else k] = v
             for k in ("wall_time", "started_at", "finished_at", "has_params"):
                 row[k] = rec[k]
             rows.append(row)
@@ -307,24 +525,46 @@ class Store:
         row = self._conn.execute("SELECT config FROM runs WHERE id = ?", (_check_id(run_id),)).fetchone()
         if row is None:
             raise KeyError(run_id)
-        return json.loads(row[0])
+        try:
+            return _json_dict(row[0], "its config")
+        except CorruptRecord as exc:
+            raise CorruptRecord(f"run {run_id}: {exc}") from None
 
     def trajectory(self, run_id: str) -> dict:
-        """The recorded trajectory of a run: {name: array} (steps, t, loss, ...); {} if none was recorded."""
+        """The recorded trajectory of a run: {name: array} (steps, t, loss, ...); {} if none was recorded.
+        Raises CorruptRecord (a ValueError) naming the run if the blob cannot be decoded."""
         row = self._conn.execute("SELECT trajectory FROM runs WHERE id = ?", (_check_id(run_id),)).fetchone()
         if row is None:
             raise KeyError(run_id)
-        return decode_arrays(row[0]) if row[0] is not None else {}
+        if row[0] is None:
+            return {}
+        if not isinstance(row[0], (bytes, memoryview)):
+            raise CorruptRecord(f"run {run_id}: its trajectory is not a blob")
+        return decode_arrays(row[0], f"run {run_id}: trajectory")
 
     def params(self, run_id: str) -> dict:
-        """The final parameters of a run from its side file: {name: array}."""
+        """The final parameters of a run from its side file: {name: array}. The side file must be a
+        regular file inside the store folder (a link is refused) and decodes like a trajectory blob."""
         row = self._conn.execute("SELECT has_params FROM runs WHERE id = ?", (_check_id(run_id),)).fetchone()
         if row is None:
             raise KeyError(run_id)
         if not row[0]:
             raise FileNotFoundError(f"run {run_id}: no parameters were saved")
-        with np.load(self.params_path(run_id), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+        self._params_dir()
+        path = self.params_path(run_id)
+        refuse_link(path, f"run {run_id}: side file")
+        check_inside(self.root, path, f"run {run_id}: side file")
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"run {run_id}: its side file {path} is missing") from None
+        except OSError as exc:
+            raise ValueError(f"run {run_id}: side file {path} cannot be opened safely ({exc})") from None
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"run {run_id}: side file {path} is not a regular file")
+            return load_npz(fh, info.st_size, f"run {run_id}: side file")
 
     def provenance(self, run_id: str) -> dict:
         """The provenance of a run ({} for a run stored before wideflow recorded it)."""
@@ -333,7 +573,15 @@ class Store:
         row = self._conn.execute("SELECT provenance FROM runs WHERE id = ?", (_check_id(run_id),)).fetchone()
         if row is None:
             raise KeyError(run_id)
-        return json.loads(row[0]) if row[0] else {}
+        if not row[0]:
+            return {}
+        try:
+            p = json.loads(row[0]) if isinstance(row[0], str) and len(row[0]) <= MAX_JSON else None
+        except (ValueError, RecursionError):
+            p = None
+        if not isinstance(p, dict):
+            raise ValueError(f"run {run_id}: its provenance is not a JSON object")
+        return p
 
     def builds(self) -> list[dict]:
         """The builds that wrote this store: [{"build": {...}, "runs": count}], most runs first. Runs
@@ -342,11 +590,19 @@ class Store:
 
         sel = "provenance" if self._has_provenance else "NULL"
         counts: dict = {}
-        for prov, ver in self._conn.execute(f"SELECT {sel}, version FROM runs"):
+        try:
+            rows = self._conn.execute(f"SELECT {sel}, version FROM runs").fetchall()
+        except sqlite3.DatabaseError:  # a damaged file: the builds of the rows that can be read
+            rows = [(r[0], r[1]) for r in self._select(f"{sel}, version", "", [])]
+        for prov, ver in rows:
             try:
-                p = json.loads(prov) if prov else {}
-            except ValueError:
+                p = json.loads(prov) if isinstance(prov, str) and len(prov) <= MAX_JSON else {}
+            except (ValueError, RecursionError):
                 p = {}
+            if not isinstance(p, dict):
+                p = {}
+            if not isinstance(ver, str):
+                ver = None
             b = ({k: p.get(k) for k in ("wideflow", "git_revision", "git_dirty", "build")} if p
                  else {"wideflow": ver})
             key = build_key(b)
