@@ -227,9 +227,14 @@ def _decode_record(rid, mdl, st, err, cfg, met, hp, t0, t1, wall, host, ver) -> 
         raise CorruptRecord(f"its status {st!r:.40} is not one of {', '.join(FINISHED)}")
     config = _json_dict(cfg, "its config")
     metrics = _json_dict(met, "its metrics")
+    def flat(v) -> bool:  # a number, string, list of those, or (config only) a flat table such as a data file
+        return isinstance(v, _SCALARS) or (isinstance(v, list) and all(isinstance(x, _SCALARS) for x in v))
+
     for k, v in list(config.items()) + list(metrics.items()):
-        if not isinstance(v, _SCALARS) and not (isinstance(v, list) and all(isinstance(x, _SCALARS) for x in v)):
-            raise CorruptRecord(f"field {k!r:.60} holds a {type(v).__name__}, not a number, string or list")
+        table = k in config and isinstance(v, dict) and all(isinstance(x, _SCALARS) for x in v.values())
+        if not flat(v) and not table:
+            raise CorruptRecord(f"field {k!r:.60} holds a {type(v).__name__}, not a number, string, list or "
+                                "flat table")
     for name, v in (("started_at", t0), ("finished_at", t1), ("wall_time", wall)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise CorruptRecord(f"its {name} is not a number")
@@ -593,7 +598,9 @@ class Store:
         try:
             rows = self._conn.execute(f"SELECT {sel}, version FROM runs").fetchall()
         except sqlite3.DatabaseError:  # a damaged file: the builds of the rows that can be read
-            rows = [(r[0], r[1]) for r in self._select(f"{sel}, version", "", [])]
+            with warnings.catch_warnings():  # records() reports the damaged rows
+                warnings.simplefilter("ignore", CorruptRecordWarning)
+                rows = [(r[0], r[1]) for r in self._select(f"{sel}, version", "", [])]
         for prov, ver in rows:
             try:
                 p = json.loads(prov) if isinstance(prov, str) and len(prov) <= MAX_JSON else {}
