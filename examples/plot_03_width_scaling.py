@@ -33,7 +33,7 @@ for i, m in enumerate(widths):
     for j, seed in enumerate(seeds):
         net = wf.ShallowReLU.init(m, scheme="uniform_knots", L=L, antisymmetric=True, seed=seed)
         f_m = limits.min_norm_outer_interpolant(net, x=x, y=y)
-        dist[i, j] = limits.distance(f_m, k_inf, -1, 1)["sup"]
+        dist[i, j] = limits.distance(f_m, k_inf, -1, 1, points=501)["sup"]
     print(f"m = {m:>7d}: mean sup distance {dist[i].mean():.4f}")
 
 # %%

@@ -8,7 +8,7 @@ Gradient descent changes them by ``eta^2 (||G_h||^2 - ||G_{h+1}||^2)`` per step,
 
 So when the norms grow during training while their differences stay where they started, the layers
 become balanced in ratio: ``||W_1||^2 / ||W_2||^2 -> 1``. This example trains the paper's architecture
-(1000 -> 100 -> 100 -> 10, no biases) on 200 samples of a random ReLU teacher, from a balanced and an
+(1000 -> 100 -> 100 -> 10, no biases) on 100 samples of a random ReLU teacher, from a balanced and an
 unbalanced small initialization. (The reproduction ``wideflow reproduce du2018`` uses 1000 samples and
 10,000 steps.)
 """
@@ -19,7 +19,7 @@ import numpy as np
 import wideflow as wf
 
 dims = (1000, 100, 100, 10)
-n = 200
+n = 100
 rng = np.random.default_rng(0)
 X = rng.standard_normal((n, dims[0]))
 teacher = wf.DeepNet.init(dims, variance=[2 / 1000, 2 / 100, 1 / 100], seed=1)
@@ -31,7 +31,8 @@ eta = 0.02   # a step for the mean loss (1/2n) sum ||f - y||^2; wideflow's loss 
 runs = {}
 for name, var in inits.items():
     net = wf.DeepNet.init(dims, variance=var, activation="relu", seed=2)
-    runs[name] = wf.train(net, X, Y, lr=eta / n, steps=2000, record=10, progress=False)
+    # one thread: each GD step ends in a thread barrier, which costs more than it saves on a busy machine
+    runs[name] = wf.train(net, X, Y, lr=eta / n, steps=2000, record=10, progress=False, threads=1)
     norms = runs[name].metrics["layer_norms"]      # squared Frobenius norms, one column per layer
     d = norms[:, :-1] - norms[:, 1:]
     print(f"{name:10s} squared norms {np.round(norms[0], 3)} -> {np.round(norms[-1], 3)}; "
