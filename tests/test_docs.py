@@ -91,3 +91,37 @@ def test_gallery_examples_have_a_title_and_use_only_the_public_api():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("wideflow"):
                 assert not any(part.startswith("_") for part in node.module.split(".")), f
+
+
+def _sources():
+    pkg = os.path.dirname(wideflow.__file__)
+    roots = [pkg] + [os.path.join(REPO, d) for d in ("tests", "bench") if os.path.isdir(os.path.join(REPO, d))]
+    for root in roots:
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                if f.endswith((".py", ".md", ".toml")) and f != "test_docs.py":
+                    yield os.path.join(dirpath, f)
+    if os.path.isfile(os.path.join(REPO, "README.md")):
+        yield os.path.join(REPO, "README.md")
+
+
+def test_no_reference_to_the_private_science_notes_is_left():
+    import re
+
+    bad = re.compile(r"science/|science (§|notes|spec|file)|Science §|(williams2019|tarmoun2021|du2018)\.md §")
+    hits = [f"{path}:{i}" for path in _sources()
+            for i, line in enumerate(open(path, encoding="utf-8", errors="replace"), 1) if bad.search(line)]
+    assert hits == []
+
+
+@needs_checkout
+def test_docs_pages_named_in_the_code_exist():
+    import re
+
+    ref = re.compile(r"docs (?:pages? )?((?:theory|guide)/[a-z0-9_]+|reproductions)")
+    seen = set()
+    for path in _sources():
+        for m in ref.finditer(open(path, encoding="utf-8", errors="replace").read()):
+            seen.add(m.group(1))
+            assert os.path.isfile(os.path.join(DOCS, m.group(1) + ".md")), f"{path}: docs page {m.group(1)}"
+    assert {"theory/williams2019", "theory/tarmoun2021", "theory/du2018", "reproductions"} <= seen
