@@ -2,8 +2,9 @@
 
 * ``write_api_pages``: one reStructuredText page per public module under ``docs/api/generated/``, made
   from the module's ``__all__`` (or, without one, its public classes and functions). Names exported at
-  the top level (``wideflow.__all__``) are documented once, as ``wideflow.NAME``; a submodule page links
-  to them. A public module is any module of the package whose dotted name has no part starting with "_".
+  the top level (``wideflow.__all__``) are documented once, as ``wideflow.NAME``; any other class or
+  function once, in the first public module that exports it (a package before its submodules); the other
+  pages link to it. A public module is any module of the package whose dotted name has no part starting with "_".
 * ``docstring_fallback``: a docstring that is not valid reStructuredText (most of ours are plain text with
   aligned formulas) is shown verbatim, as a literal block, instead of being mangled or failing the build.
 * ``check_reference``: an unresolved Python cross-reference written in one of our pages (not in a
@@ -86,6 +87,21 @@ def top_level() -> dict[int, str]:
     return out
 
 
+def canonical_names(mods: list[str]) -> dict[int, str]:
+    """id(object) -> the one name a class or function is documented under: its top-level name if it has
+    one, else its name in the first public module (in sorted order, so a package before its submodules)
+    whose members include it. Other modules that export it link there."""
+    names = top_level()
+    for modname in mods:
+        if modname == PACKAGE:
+            continue
+        for name in module_members(modname):
+            obj = _resolve(modname, name)
+            if _kind(obj) in ("class", "function", "exception"):
+                names.setdefault(id(obj), f"{modname}.{name}")
+    return names
+
+
 def _title(text: str, ch: str = "=") -> list[str]:
     return [text, ch * len(text), ""]
 
@@ -126,13 +142,14 @@ def _page_top(mods: list[str]) -> list[str]:
     return lines
 
 
-def _page_module(modname: str, top: dict[int, str]) -> list[str]:
+def _page_module(modname: str, canonical: dict[int, str]) -> list[str]:
     lines = _title(f"``{modname}``") + [f".. automodule:: {modname}", "   :no-members:", ""]
     here, elsewhere = [], []
     for name in module_members(modname):
         obj = _resolve(modname, name)
-        if id(obj) in top and _kind(obj) != "module":
-            elsewhere.append((name, top[id(obj)]))
+        home = canonical.get(id(obj))
+        if home is not None and home != f"{modname}.{name}" and _kind(obj) != "module":
+            elsewhere.append((name, home))
         elif inspect.ismodule(obj):
             elsewhere.append((name, obj.__name__))
         else:
@@ -153,11 +170,11 @@ def _page_module(modname: str, top: dict[int, str]) -> list[str]:
 
 def write_api_pages(app=None) -> list[str]:
     mods = public_modules()
-    top = top_level()
+    canonical = canonical_names(mods)
     os.makedirs(GENERATED, exist_ok=True)
     wanted = set()
     for modname in mods:
-        lines = _page_top(mods) if modname == PACKAGE else _page_module(modname, top)
+        lines = _page_top(mods) if modname == PACKAGE else _page_module(modname, canonical)
         path = os.path.join(GENERATED, modname + ".rst")
         wanted.add(path)
         text = "\n".join(lines).rstrip() + "\n"
@@ -252,8 +269,9 @@ def check_coverage(app, env):
                 missing.append(full)
         elif full not in objects:
             missing.append(full)
-    top = top_level()
-    for modname in public_modules():
+    mods = public_modules()
+    canonical = canonical_names(mods)
+    for modname in mods:
         if modname not in modules:
             missing.append(modname)
         if modname == PACKAGE:
@@ -262,7 +280,7 @@ def check_coverage(app, env):
             obj = _resolve(modname, name)
             if inspect.ismodule(obj):
                 continue
-            if f"{modname}.{name}" not in objects and top.get(id(obj)) not in objects:
+            if f"{modname}.{name}" not in objects and canonical.get(id(obj)) not in objects:
                 missing.append(f"{modname}.{name}")
     for full in missing:
         logger.warning("public name %s is not documented in the API reference", full)
