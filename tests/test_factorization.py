@@ -93,7 +93,7 @@ def test_chunking_does_not_change_bits():
 
 @pytest.mark.parametrize("shape", [TINY, GENERAL], ids=["tiny", "general"])
 def test_one_step_imbalance_identity(shape):
-    """Q+ - Q = lr^2 (V^T E^T E V - U^T E E^T U) exactly (science §3.2), to float64 round-off."""
+    """Q+ - Q = lr^2 (V^T E^T E V - U^T E E^T U) exactly (docs theory/tarmoun2021), to float64 round-off."""
     Y, U, V = problem(*shape, scale=0.5, seed=4)
     lr = 0.05
     fac = wf.Factorization(U, V)

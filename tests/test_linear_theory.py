@@ -1,4 +1,4 @@
-"""Closed-form linear theory (Tarmoun et al. 2021 §2-§5, §7; Du, Hu & Lee 2018 §3-§4) against ODE solves and
+"""Closed-form linear theory (docs theory/tarmoun2021, theory/du2018) against ODE solves and
 plain NumPy gradient descent."""
 
 import warnings
@@ -485,7 +485,7 @@ def test_low_rank_target_and_balanced_limit_under_practical_schedule():
     sv = np.linalg.svd(M_def, compute_uv=False)
     assert sv[0] == pytest.approx(1.0, rel=1e-13) and sv[3] < 1e-13 * sv[0]
     np.testing.assert_array_equal(M_def, lt.low_rank_target(40, 30, 3))          # seeded
-    # du2018 §4.2 check: from a small init, GD with the practical schedule reaches a balanced optimum with
+    # docs theory/du2018 check: from a small init, GD with the practical schedule reaches a balanced optimum with
     # ||U||_F^2 = ||V||_F^2 = ||M*||_*
     rng = np.random.default_rng(0)
     U0, V0 = 1e-3 * rng.standard_normal((40, 3)), 1e-3 * rng.standard_normal((30, 3))

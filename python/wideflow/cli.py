@@ -6,6 +6,7 @@
     wideflow sweep SPEC.toml --out DIR [--executor local|dask] [--scheduler ADDR] [--workers N] [--set K=V]
     wideflow report DIR                                        summary table and standard plots of a store
     wideflow export DIR [--format csv|parquet] [--out FILE]    the runs table as a file
+    wideflow docs [--no-open] [--out DIR]                      build the documentation site (from a clone)
 """
 
 from __future__ import annotations
@@ -145,6 +146,35 @@ def clusters_kinds():
     return KINDS
 
 
+def _docs(args) -> int:
+    """Build the Sphinx site of a source checkout (`pip install ".[docs]"`) and open it in a browser."""
+    import subprocess
+    import webbrowser
+
+    root = os.path.abspath(args.source or os.getcwd())
+    if not os.path.isfile(os.path.join(root, "docs", "conf.py")):
+        print(f"wideflow docs: no docs/conf.py under {root}; run this from a clone of the repository "
+              "(or give --source)", file=sys.stderr)
+        return 2
+    try:
+        import sphinx  # noqa: F401
+        import sphinx_gallery  # noqa: F401
+    except ImportError:
+        print('wideflow docs: the docs need the docs extra: pip install ".[docs]"', file=sys.stderr)
+        return 2
+    out = os.path.abspath(args.out or os.path.join(root, "docs", "_build", "html"))
+    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", os.path.join(root, "docs"), out]
+    print("wideflow docs: " + " ".join(cmd))
+    rc = subprocess.call(cmd, cwd=root)
+    if rc != 0:
+        return rc
+    index = os.path.join(out, "index.html")
+    print(f"wideflow docs: built {index}")
+    if not args.no_open:
+        webbrowser.open("file://" + index)
+    return 0
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":  # the bench has its own parser
@@ -209,6 +239,11 @@ def main(argv=None) -> int:
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
     p.add_argument("--out", default=None, help="file to write (default STORE/runs.FORMAT)")
     p.set_defaults(func=_export)
+    p = sub.add_parser("docs", help="build the documentation site of a source checkout and open it")
+    p.add_argument("--no-open", action="store_true", help="build only; do not open a browser")
+    p.add_argument("--out", default=None, help="HTML output folder (default docs/_build/html)")
+    p.add_argument("--source", default=None, help="repository root (default: the current folder)")
+    p.set_defaults(func=_docs)
     args = parser.parse_args(argv)
     return args.func(args)
 

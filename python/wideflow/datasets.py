@@ -1,4 +1,4 @@
-"""Built-in one-dimensional datasets (Williams et al. 2019, §7.2 of the science notes).
+"""Built-in one-dimensional datasets (Williams et al. 2019; docs page reproductions).
 
     square10: x_j = linspace(-1, 1, 10), y_j = sign(sin(pi x_j + 0.3)) with sign(0) := +1
     sine10:   the same x_j, y_j = sin(pi x_j)

@@ -1,6 +1,6 @@
 """Analytic limits of wide shallow univariate ReLU nets, and measurements on trained nets.
 
-Notation (Williams et al. 2019, science spec ``williams2019.md``)::
+Notation (Williams et al. 2019; docs page ``theory/williams2019``)::
 
     f(x) = (1/alpha) * sum_i c_i [a_i x + b_i]_+ ,   theta_i = (a_i, b_i),  X = (x, 1)
     knot e_i = -b_i / a_i ,  slope jump at e_i = c_i |a_i| / alpha

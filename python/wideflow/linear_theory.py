@@ -4,7 +4,7 @@ Pure NumPy; SciPy is imported lazily inside the few functions that need it, so `
 Nothing here depends on other wideflow modules: these are the reference formulas the trained models are
 checked against.
 
-Notation (``science/tarmoun2021.md``):
+Notation (docs page ``theory/tarmoun2021``):
 
 * data ``Y`` (m x n) with SVD ``Y = Phi Sigma Psi^T``, ``Sigma = diag(sigma_1 >= ... >= sigma_r)``,
   ``r = min(m, n)``;
@@ -741,7 +741,7 @@ def schedule_theorem(t, eps, M_fro, delta=0.5):
     ``t = 0, 1, 2, ...``, ``0 < delta <= 1/2`` (sum eta_t^2 < inf keeps the imbalance drift O(eps);
     sum eta_t = inf lets GD reach the optimum).
 
-    Warning (du2018.md §4.2): these constants are far too conservative in practice. With ``eps = 1e-2`` and
+    Warning (docs theory/du2018): these constants are far too conservative in practice. With ``eps = 1e-2`` and
     2e5 steps, ``sum eta_t`` stays tiny for both delta = 1/2 and 1/4, GD never leaves the saddle at 0 and the
     loss stays at ``1/2 ||M*||_F^2`` (escaping a scale-sigma_0 init needs ``sum eta_t ~ log(1/sigma_0) /
     sigma_1``). Use :func:`schedule_practical` for experiments.
@@ -757,7 +757,7 @@ def schedule_theorem(t, eps, M_fro, delta=0.5):
 def schedule_practical(t, sigma1, c=0.5, t0=1000, delta=0.5):
     """Practical decaying schedule ``eta_t = c / (sigma1 (1 + t/t0)^{1/2+delta})`` with the theorem's
     functional form but a usable constant: converges to round-off-level loss within ~2e4 steps with small
-    imbalance drift, for delta = 1/2 and 1/4 (du2018.md §4.2). ``0 < delta <= 1/2``."""
+    imbalance drift, for delta = 1/2 and 1/4 (docs theory/du2018). ``0 < delta <= 1/2``."""
     t = _real_array("t", t, nonneg=True)
     sigma1 = _real("sigma1", sigma1, positive=True)
     c = _real("c", c, positive=True)

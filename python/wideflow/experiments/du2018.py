@@ -17,7 +17,7 @@ The factorization parts use `wf.DeepNet` with linear activation and 2 layers on 
 X = I (d2 samples), f(I) = I W1^T W2^T, so with W1 = V^T and W2 = U the loss is 1/2 ||U V^T - M*||_F^2
 (Y = M*^T) and W2^T W2 - W1 W1^T = U^T U - V^T V.
 
-Writes figures (PNG + PDF), results.json and report.md into out_dir. See science/du2018.md.
+Writes figures (PNG + PDF), results.json and report.md into out_dir. Docs pages: theory/du2018, reproductions.
 """
 
 from __future__ import annotations
@@ -423,7 +423,7 @@ def write_report(path, res, cfg, quick, wall, figures, timings) -> None:
                  f"{cfg['relu_steps']} iterations (paper: 10000), and the theorem-schedule run "
                  f"{cfg['theorem_steps']} steps (full: 200000); everything else is as in the full run.\n")
     L.append("Conventions: wideflow's loss is 1/2 sum ||f(x_i) - y_i||^2; the ReLU experiment quotes the mean loss "
-             "1/(2m) sum and step sizes in mean-loss units (lr_wideflow = lr/m), as the science spec assumes. "
+             "1/(2m) sum and step sizes in mean-loss units (lr_wideflow = lr/m), as docs page reproductions assumes. "
              "N(0, s) denotes variance s. The factorization experiments use `wf.DeepNet` (linear, 2 layers) on "
              "identity inputs: W1 = V^T, W2 = U, X = I, Y = M*^T, so f(I) = (U V^T)^T and "
              "W2^T W2 - W1 W1^T = U^T U - V^T V.\n")
@@ -491,7 +491,7 @@ def write_report(path, res, cfg, quick, wall, figures, timings) -> None:
                      "theory ||M*||_*", "||U||/||V|| (theory 1)", "||U^TU-V^TV|| t=0", "final"], rows))
     th = mf["runs"]["theorem schedule (eps=1e-2, delta=1/2)"]
     L.append(f"\nTheorem constant: the loss stays at {_fmt(th['final_loss'])} (1/2 ||M*||_F^2 = {_fmt(th['half_norm2'])}) "
-             f"after {th['steps']} steps, sum eta_t = {_fmt(th['sum_eta'])}, as the science spec warns.\n")
+             f"after {th['steps']} steps, sum eta_t = {_fmt(th['sum_eta'])}, as docs theory/du2018 warns.\n")
     L.append(f"![mf]({figures['mf'][0]})\n")
 
     L.append("## 5. Constant-step counterexample (same product, different balance)\n")

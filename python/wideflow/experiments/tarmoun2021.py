@@ -1,18 +1,18 @@
 """Tarmoun, França, Haeffele & Vidal (ICML 2021): gradient flow of overparameterized two-layer linear models.
 
 `reproduce(out_dir, quick=False)` writes the figures (PNG + PDF) and `report.md`, with the measured numbers
-beside the closed forms of `wideflow.linear_theory` (science/tarmoun2021.md):
+beside the closed forms of `wideflow.linear_theory` (docs pages theory/tarmoun2021, reproductions):
 
 1. Section 6 linear experiment: Y ~ N(0, 1) of size 5 x 10, k = 50, GD with lr = 1e-3 plotted against
    t = lr * step; relative error and singular values of X(t) over a sweep of init scales sigma_init, the
    one-layer model beside the two-layer one; the drift of the imbalance Q = U^T U - V^T V; GD at lr and
-   lr / 10 (science §5, §6.1).
-2. A sweep over the hidden width k and the late-rate table of science §4.4.
-3. Convergence time against imbalance for one spectral mode, closed form beside GD (science §4.1).
+   lr / 10 (docs theory/tarmoun2021 § conserved imbalance).
+2. A sweep over the hidden width k and the late-rate table (docs theory/tarmoun2021 § Riccati).
+3. Convergence time against imbalance for one spectral mode, closed form beside GD (docs § scalar modes).
 4. Closed-form overlays: spectral init (decoupled modes) and the lifted Riccati solution (balanced and
-   lambda-balanced inits) against GD (science §4.1-4.2).
+   lambda-balanced inits) against GD (docs theory/tarmoun2021).
 5. The nonlinear experiment Y = relu(X W) + noise, one-layer relu(X A) against two-layer relu(X U V^T)
-   (science §6.2), with every size exposed in `NonlinearConfig`.
+   (docs page reproductions), with every size exposed in `NonlinearConfig`.
 
 Everything except the nonlinear models (a few lines of NumPy here; they are not wideflow models) runs on
 the public API: `wf.Factorization`, `wf.OneLayer`, `wf.train`, `wf.train_batch`, `wf.linear_theory`.
@@ -37,7 +37,7 @@ __all__ = ["Config", "NonlinearConfig", "reproduce"]
 
 @dataclass(frozen=True)
 class NonlinearConfig:
-    """Science §6.2 (sizes and init are [assumed] in the science file, hence all exposed).
+    """The nonlinear experiment (the paper does not give its sizes and init, hence all exposed).
 
     Data: X (N x d) and W (d x p) with N(0, 1) entries, Y = relu(X W) + noise * N(0, 1).
     Models: one-layer relu(X A) (A: d x p) and two-layer relu(X U V^T) (U: d x k, V: p x k), loss
@@ -60,7 +60,7 @@ class NonlinearConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Parameters of the reproduction (defaults: the paper's sizes; the rest is [assumed] in the science file).
+    """Parameters of the reproduction (defaults: the paper's sizes; the rest: docs page reproductions).
 
     m, n, k, lr: the Section 6 problem and step; t = lr * step.
     y_seed: seed of Y ~ N(0, 1); init seeds are init_seed + 0, 1, ..., seeds - 1.
@@ -69,8 +69,8 @@ class Config:
     one_layer_init: "product" (X0 = U0 V0^T, the same function as the two-layer model at init) or "zero".
     eps_levels: relative-error levels of the hitting-time table.
     ks, k_sigma: the width sweep (figure); k_table: the (k, sigma_init) settings of the late-rate table
-        (science §4.4), run to T_rate.
-    imbalance_*: the convergence-time-vs-imbalance table (science §4.1): one mode sigma, x0, tolerance,
+        (docs theory/tarmoun2021 § Riccati), run to T_rate.
+    imbalance_*: the convergence-time-vs-imbalance table (docs § scalar modes): one mode sigma, x0, tolerance,
         lambdas; GD at lr and at lr_fine.
     overlay_T: horizon of the closed-form overlays.
     """
@@ -279,7 +279,7 @@ def _section6(cfg: Config, Y, out_dir, lines, summary):
               f"({', '.join(_fmt(x, '.2f') for x in big)})",
               f"- two-layer faster than one-layer to ε = {e_last:g} for σ_init ∈ {{{', '.join(faster)}}}.",
               f"- σ_min(Y) = {sv_Y[-1]:.3f} < 1: for small σ_init (nearly balanced) the late rate of the two-layer "
-              "model is ≈ σ_min(Y) (rectangular case, science §4.4; see the late-rate table below), below the "
+              "model is ≈ σ_min(Y) (rectangular case, docs § Riccati; see the late-rate table), below the "
               "one-layer rate 1, so for small inits the one-layer model wins at small enough ε even where the "
               "two-layer model is ahead at this ε.", ""]
     summary["section6_monotone"] = mono
@@ -297,7 +297,7 @@ def _section6(cfg: Config, Y, out_dir, lines, summary):
         rows.append(["σ_i(Y)"] + [f"{x:.4f}" for x in sv_Y])
         lines += [f"σ_init = {s:g}:", "", *_table(["t"] + [f"σ_{i + 1}" for i in range(len(sv_Y))], rows), ""]
 
-    # GD at lr vs lr_fine (science §5)
+    # GD at lr vs lr_fine (docs theory/tarmoun2021 § conserved imbalance)
     rows = []
     grid = np.round(np.arange(0, cfg.gf_check_T + 1e-12, 0.01), 10)
     for s in cfg.gf_check_sigmas:
@@ -311,8 +311,8 @@ def _section6(cfg: Config, Y, out_dir, lines, summary):
         diff = np.abs(curves[0] - curves[1])
         logdiff = np.abs(np.log10(curves[0]) - np.log10(curves[1]))
         rows.append([f"{s:g}", f"{diff.max():.2e}", f"{grid[np.argmax(diff)]:.2f}", f"{logdiff.max():.3f}"])
-    lines += [f"GD at lr = {cfg.lr:g} vs lr = {cfg.lr_fine:g} on t ∈ [0, {cfg.gf_check_T:g}] (science §5; "
-              "a proxy for the distance to gradient flow):", "",
+    lines += [f"GD at lr = {cfg.lr:g} vs lr = {cfg.lr_fine:g} on t ∈ [0, {cfg.gf_check_T:g}] (a proxy "
+              "for the distance to gradient flow):", "",
               *_table(["σ_init", "max abs. Δ rel. error", "at t", "max abs. Δ log10 rel. error"], rows), "",
               f"![imbalance drift]({f_drift})", "",
               "The imbalance drift grows with σ_init (its per-step change is lr² (VᵀEᵀEV − UᵀEEᵀU)) and stays "
@@ -379,7 +379,7 @@ def _k_sweep(cfg: Config, Y, out_dir, lines, summary):
     a.set_title(f"width sweep, σ_init = {cfg.k_sigma:g}, lr = {cfg.lr:g}")
     a.legend(fontsize=7)
     f_k = _save(fig, out_dir, "tarmoun2021_k_sweep")
-    lines += ["## 2. Width sweep and late rates (science §4.4)", "", f"![k sweep]({f_k})", "",
+    lines += ["## 2. Width sweep and late rates (docs theory/tarmoun2021 § Riccati)", "", f"![k sweep]({f_k})", "",
               f"σ_init = {cfg.k_sigma:g}, median over {cfg.seeds} seeds:", "",
               *_table(["k", "t(ε=1e-2)", "t(ε=1e-4)", "fixed-size kernel path"], rows), ""]
 
@@ -411,8 +411,8 @@ def _k_sweep(cfg: Config, Y, out_dir, lines, summary):
         lines += [f"- fitted late rate within {100 * max(track):.2g} % of the prediction over the "
                   f"{len(track)} settings that reached the fit window (median {100 * float(np.median(track)):.2g} %). "
                   "Where the next rate μ_i + ν_j (eigenvalues of UUᵀ and VVᵀ) lies close to the slowest, the "
-                  "finite window still mixes them and the fit sits above the asymptotic rate, as the science "
-                  "file anticipates.", ""]
+                  "finite window still mixes them and the fit sits above the asymptotic rate, as the theory "
+                  "page anticipates.", ""]
     summary["late_rate_max_rel_dev"] = max(track) if track else None
 
 
@@ -469,7 +469,7 @@ def _imbalance(cfg: Config, out_dir, lines, summary):
     a.set_title(f"σ = {sig:g}, x0 = {x0:g}, ε = {eps:g}")
     a.legend(fontsize=7)
     f_im = _save(fig, out_dir, "tarmoun2021_convergence_vs_imbalance")
-    lines += ["## 3. Convergence time against imbalance (science §4.1)", "",
+    lines += ["## 3. Convergence time against imbalance (docs theory/tarmoun2021 § scalar modes)", "",
               f"One spectral mode (a 1 x 1 problem per λ, all in one `wf.train_batch` call): σ = {sig:g}, "
               f"x0 = u0 v0 = {x0:g}, target |σ − x| < {eps:g}; s = √(λ² + 4σ²). One-layer reference "
               f"ln(|σ − x0|/ε) = {one:.4f}.", "",
@@ -532,7 +532,7 @@ def _overlays(cfg: Config, Y, out_dir, lines, summary):
             a.set_ylabel("σ_i(X(t)): GD (lines), closed form (dots)")
         rows.append([label, f"{errs[0]:.2e}", f"{errs[1]:.2e}", f"{errs[0] / errs[1]:.1f}"])
     f_ov = _save(fig, out_dir, "tarmoun2021_closed_form_overlays")
-    lines += ["## 4. Closed forms against gradient descent (science §4.1-4.2)", "",
+    lines += ["## 4. Closed forms against gradient descent (docs theory/tarmoun2021 § scalar modes, § Riccati)", "",
               f"max over t ∈ [0, {T:g}] of ‖X_GD(t) − X_closed(t)‖_F (spectral modes: `spectral_solution`; "
               "balanced and λ-balanced: `riccati_solution` with restarts every 0.25):", "",
               *_table(["init", f"GD lr={cfg.lr:g}", f"GD lr={cfg.lr_fine:g}", "ratio (≈10 for O(lr))"], rows), "",
@@ -604,7 +604,7 @@ def _nonlinear(cfg: NonlinearConfig, out_dir, lines, summary):
     a.set_title(f"nonlinear: N={cfg.N}, d={cfg.d}, p={cfg.p}, k={cfg.k}, lr={cfg.lr:g}")
     a.legend(fontsize=7)
     f_nl = _save(fig, out_dir, "tarmoun2021_nonlinear")
-    lines += ["## 5. Nonlinear experiment (science §6.2)", "",
+    lines += ["## 5. Nonlinear experiment (docs page reproductions)", "",
               f"X ({cfg.N} x {cfg.d}), W ({cfg.d} x {cfg.p}) ~ N(0, 1); Y = relu(X W) + {cfg.noise:g}·N(0, 1); "
               f"two-layer relu(X U Vᵀ) (k = {cfg.k}) against one-layer relu(X A) with A0 = "
               f"{'U0 V0ᵀ' if cfg.one_layer_init == 'product' else 'N(0, var)'}; GD lr = {cfg.lr:g} to "
@@ -631,9 +631,9 @@ def reproduce(out_dir: str = "wideflow-out/tarmoun2021", quick: bool = False, co
     start = time.perf_counter()
     Y = _target(cfg)
     lines = ["# Tarmoun et al. (2021): dynamics of overparameterized two-layer linear models", "",
-             "Reproduced by `wideflow reproduce tarmoun2021`" + (" --quick" if quick else "") + ". Science notes: "
-             "science/tarmoun2021.md; closed forms: `wideflow.linear_theory`. Time is gradient-flow time "
-             "t = lr · step; loss ½‖Y − UVᵀ‖²_F (with the ½: time constants as in the science file).", ""]
+             "Reproduced by `wideflow reproduce tarmoun2021`" + (" --quick" if quick else "") + ". Theory: docs "
+             "page theory/tarmoun2021; closed forms: `wideflow.linear_theory`. Time is gradient-flow time "
+             "t = lr · step; loss ½‖Y − UVᵀ‖²_F (with the ½: time constants as in the docs page).", ""]
     summary: dict = {}
     timings = {}
     for name, fn in (("section 6", lambda: _section6(cfg, Y, out_dir, lines, summary)),

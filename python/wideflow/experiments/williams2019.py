@@ -3,7 +3,7 @@
     wideflow reproduce williams2019 [--quick] [--out DIR]      (or python -m wideflow ...)
     wideflow.experiments.williams2019.reproduce(out_dir, quick=False)  -> path of report.md
 
-Experiments (science notes: ``science/williams2019.md``; every number is a field of `Config`):
+Experiments (docs pages theory/williams2019 and reproductions; every number is a field of `Config`):
 
 1. Analytic limits on the data: natural cubic spline (NCS), linear interpolant, rho-weighted splines and
    the exact m = infinity kernel interpolants, with their mutual distances (the scale of every comparison).
@@ -12,12 +12,12 @@ Experiments (science notes: ``science/williams2019.md``; every number is a field
    dominant); each net is trained 10^4 epochs (the paper's budget; one full-batch step is one epoch) and
    then on to convergence, and each state is compared with every limit.
 3. Trained sets: c only (random features; exact limit at any width), (a, b) only, all, on three inits.
-4. GD step size and the conservation law delta_i = c_i^2 - |theta_i|^2 (science §3.1, §9.4).
+4. GD step size and the conservation law delta_i = c_i^2 - |theta_i|^2 (docs theory/williams2019).
 5. Width scaling: the exact c-only limit (what GD on c converges to) against the m = infinity kernel
    interpolant, the NCS and the rho-weighted spline for m over four decades, with fitted slopes, plus full
    GD training in the kernel regime at several widths.
 
-Assumptions ([assumed] in the science notes) fixed here: f(x) = (1/alpha) sum_i c_i [a_i x + b_i]_+ with
+Assumptions (left open by the paper) fixed here: f(x) = (1/alpha) sum_i c_i [a_i x + b_i]_+ with
 alpha = m (NTK runs: alpha = sqrt m), no output bias; loss 1/2 sum of squared residuals; antisymmetric
 doubling (f_0 = 0); init families and scales below; learning rate eta = min(eta_lambda / lambda_max(J J^T
 at init), lr_bar_cap * alpha); data as in `wideflow.datasets`.
@@ -171,7 +171,7 @@ def learning_rate(net, x, train: str = "all", *, eta_lambda: float = 1.0, lr_bar
 
     The first term keeps the collective (linearized) dynamics stable (eta lambda_max < 2); the second caps
     each neuron's step when the second layer dominates, where collective stability does not keep
-    per-neuron steps small (science §9.4). With train="outer" the model is linear in c and only the
+    per-neuron steps small (docs guide/training). With train="outer" the model is linear in c and only the
     first term applies.
     """
     lam = float(np.linalg.eigvalsh(tangent_gram(net, x, train))[-1])
@@ -746,14 +746,14 @@ def _regime_observations(results, ds, cfg) -> list:
             if _stalled(r["run"], cfg.loss_tol):
                 msg += (f" **Stalled on a plateau** (the loss barely changed over the last two thirds of the run); "
                         f"90% of the knot mass sits at {_clusters_text(r['net'], x)}. The interpolating limits "
-                        "presuppose zero loss (science §5.2); this run has not reached it.")
+                        "presuppose zero loss (docs § adaptive regime); this run has not reached it.")
             elif name in ("adaptive", "balanced") and closest == "linear" and e["kmf"] > 0.9:
                 msg += " Adaptive limit reached: linear interpolant, knot mass at the data."
             elif name == "kernel" and closest == "c-only limit":
                 msg += " Kernel limit reached: the c-only (random-feature) interpolant of this init, knots frozen."
             elif name in ("kernel", "weak") and closest == "linear":
                 msg += (" Ends near the linear interpolant although the first layer dominates at init: the "
-                        "separation is too weak to freeze the knots (science §6).")
+                        "separation is too weak to freeze the knots (docs theory/williams2019 § kernel regime).")
             out.append(msg)
     return out
 
@@ -981,7 +981,7 @@ def _write_report(path, cfg, refs_by_ds, results, ts_rows, lr_rows, scaling_rows
         "median_i |e_i(t) − e_i(0)|. *δ drift* = max_i |δ_i(t) − δ_i(0)|, δ_i = c_i² − a_i² − b_i² (exactly "
         "conserved by gradient flow). *dead* = neurons inactive on every data point (at init in brackets).",
         "",
-        "## Assumptions ([assumed] in the science notes) and parameters",
+        "## Assumptions (left open by the paper) and parameters",
         "",
         "- Eq. (1) with +b_i inside the ReLU (knot e_i = −b_i/a_i), no output bias, no linear term; α = m as in "
         "the paper's experiments.",
@@ -992,20 +992,20 @@ def _write_report(path, cfg, refs_by_ds, results, ts_rows, lr_rows, scaling_rows
         f"U[−{cfg.L:g}, {cfg.L:g}], c = σ_c·N(0, 1); antisymmetric doubling (f_0 ≡ 0); seed {cfg.seed}. "
         "The paper's distributions and scale values are unknown.",
         f"- Learning rate: η = min({cfg.eta_lambda:g}/λ_max(JJᵀ at init), {cfg.lr_bar_cap:g}·α) (η/α = the "
-        "mean-field step). The first term keeps the linearized dynamics stable (η λ_max < 2; the science notes "
-        "suggest ≤ 0.5, which would make the kernel runs 2× slower still); the cap keeps per-neuron steps small "
-        "when the second layer dominates (§9.4). The paper's learning rate is unknown.",
+        "mean-field step). The first term keeps the linearized dynamics stable (η λ_max < 2; a cautious "
+        "η λ_max ≤ 0.5 would make the kernel runs 2× slower still); the cap keeps per-neuron steps small "
+        "when the second layer dominates (docs guide/training). The paper's learning rate is unknown.",
         f"- Budgets: the paper's 10⁴ epochs, then on to at most {cfg.long_steps:,} steps (stopping once the loss "
         f"is ≤ {cfg.loss_tol:g}, checked at 1, 3, 10, 30 × 10⁴ ... steps). Gradient flow is not available "
         "yet; everything is GD.",
-        "- Knot-mass tolerance 0.02 and hull padding 0.1 (science §5.3).",
+        "- Knot-mass tolerance 0.02 and hull padding 0.1 (docs theory/williams2019 § adaptive regime).",
         "",
         "## 1. Analytic limits on the data (the scale of every comparison)",
         "",
         "Natural cubic spline (NCS; kernel limit for constant ρ), linear interpolant (adaptive limit), "
         "ρ-weighted splines min ∫f''²/ρ (affine part free; Gaussian init: ρ ∝ (1 + e²)⁻²; uniform knots on "
         "[−2, 2]: ρ constant), and the exact m = ∞ random-feature kernel interpolants K∞ (affine part penalized; "
-        "the canonical kernel limit, §9.3c). Sup distances on [−1, 1]:",
+        "the canonical kernel limit). Sup distances on [−1, 1]:",
         "",
         _limits_section(refs_by_ds, cfg),
         "",
@@ -1028,7 +1028,7 @@ def _write_report(path, cfg, refs_by_ds, results, ts_rows, lr_rows, scaling_rows
         "needs 10⁵–10⁶ steps); the *end* rows are the ones to compare with the limits, always next to the loss "
         "at stop. At finite width the kernel-regime prediction is the c-only limit of the same init; its own "
         "distance to the m = ∞ limits (NCS / ρ-spline / K∞) is the finite-width error measured in section 5. "
-        "Science §6: freezing the knots needs |δ_i| ≫ c_i² throughout training, so weakly separated inits "
+        "Freezing the knots needs |δ_i| ≫ c_i² throughout training, so weakly separated inits "
         "((10, 0.01), partly (30, 3e−3)) can end near the *linear* interpolant although the median knot barely "
         "moves (the few neurons with knots near the data take the mass) — the report says so where it happens.",
         "",
@@ -1047,7 +1047,7 @@ def _write_report(path, cfg, refs_by_ds, results, ts_rows, lr_rows, scaling_rows
         "(even from the adaptive init: training c alone is always the kernel regime). (a, b) only / all on the "
         "NTK init (α = √m, unit scales; equivalent to α = m with σ = m^{1/4}): the lazy prediction is the "
         "step-feature kernel K_θ / the NTK K_c + K_θ, which is close to the linear interpolant on these data "
-        "(section 1) — the curvature-only limit needs a strongly dominant first layer (§4.5). (a, b) only "
+        "(section 1) — the curvature-only limit needs a strongly dominant first layer. (a, b) only "
         "from the kernel init (c ≈ 10⁻³) is not run: the (a, b)-gradients are ∝ c and it does not move. "
         "*δ drift* is only meaningful when both layers train.",
         "",
@@ -1057,13 +1057,13 @@ def _write_report(path, cfg, refs_by_ds, results, ts_rows, lr_rows, scaling_rows
         "",
         "Figure: `trained_sets.png`.",
         "",
-        "## 4. Gradient-descent step size and the conserved δ (science §3.1, §9.4)",
+        "## 4. Gradient-descent step size and the conserved δ (docs theory/williams2019 § conserved imbalance)",
         "",
         "Adaptive init (0.1, 1) on square10 at several mean-field steps η/α. Under gradient flow "
         "δ_i = c_i² − ‖θ_i‖² is exactly conserved; a GD step changes it by η²((∂_{c_i}L)² − ‖∂_{θ_i}L‖²), "
         "which accumulates over a long run. The collective bound at init, η λ_max(JJᵀ) = 1, would allow "
         f"η/α = {lr_rows[0]['lr_bar_lambda']:.2g} here, but collective stability does not keep each neuron's "
-        "step small when the second layer dominates (science §9.4): the few neurons that end up carrying the "
+        "step small when the second layer dominates (docs guide/training): the few neurons that end up carrying the "
         "fit grow large and their steps overshoot.",
         "",
         _lr_table(lr_rows, ukmf),
@@ -1076,7 +1076,7 @@ def _write_report(path, cfg, refs_by_ds, results, ts_rows, lr_rows, scaling_rows
         "The exact c-only limit (what GD on c converges to; O(m n²) to compute) for the kernel inits "
         "(σ_θ, σ_c) = (100, 10⁻³) — the c-only limit does not depend on these scales — against the m = ∞ kernel "
         f"interpolant K∞, the ρ-weighted spline, the NCS and the linear interpolant, {cfg.scaling_seeds} seeds per "
-        "width (science §8 items 3–4):",
+        "width (docs theory/williams2019 § kernel regime):",
         "",
         _scaling_table(summary),
         "",
@@ -1086,7 +1086,7 @@ def _write_report(path, cfg, refs_by_ds, results, ts_rows, lr_rows, scaling_rows
         "",
         "Uniform knots: the distance to the NCS falls like m^{-1/2} until it reaches the small end-effect gap "
         "between the exact kernel interpolant and the NCS (the affine part is not free in the random-feature "
-        "RKHS, §4.2); the distance to K∞ keeps falling. Gaussian: the distance to the NCS levels off at the "
+        "RKHS); the distance to K∞ keeps falling. Gaussian: the distance to the NCS levels off at the "
         "Gaussian-ρ vs constant-ρ gap (\"uniform ⇒ cubic\", \"Gaussian ⇒ weighted\"), while the distance to the "
         "ρ-weighted spline keeps falling until the affine-part gap.",
         "",
