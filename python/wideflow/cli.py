@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import signal
+import sqlite3
 import sys
 import time
 
@@ -61,6 +62,7 @@ def _sweep(args) -> int:
     from .sweeps.store import Store, store_root
 
     executor = args.executor or ("dask" if args.scheduler else "local")
+    out = args.out
     try:
         sweep = load_spec(args.spec)
         out = store_root(args.out or os.path.join("wideflow-out", sweep.name))  # a folder or DIR/wideflow.sqlite
@@ -96,12 +98,13 @@ def _sweep(args) -> int:
     except (RuntimeError, OSError) as exc:  # dask missing, a worker process died, no scheduler at that address
         print(f"wideflow sweep: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.Error as exc:  # the store file is damaged
+        print(f"wideflow sweep: {out}: the store cannot be read or written ({exc})", file=sys.stderr)
+        return 2
     return 0 if summary.failed == 0 else 3
 
 
 def _report(args) -> int:
-    import sqlite3
-
     from .sweeps.report import report
 
     try:

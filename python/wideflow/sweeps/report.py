@@ -31,7 +31,8 @@ from collections import defaultdict
 import numpy as np
 
 from . import runners
-from .store import CorruptRecord, CorruptRecordWarning, check_inside, open_store, refuse_link
+from .files import CorruptRecord, CorruptRecordWarning, check_inside, refuse_link
+from .store import open_store
 
 MAX_CURVES = 300
 MAX_LINES = 10
