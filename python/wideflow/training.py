@@ -47,8 +47,9 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
     stages call the fused C++ gradient kernels; local error control on the parameters with `rtol` >= 2.2e-14
     (100 ulp) and `atol` >= 1e-100 (smaller values cannot be resolved and are refused). Each C++ call is
     bounded (steps, rejected steps, about 0.5 s), so Ctrl-C is noticed within a second; a step size that
-    underflows or is not finite ends the run as "diverged" with the reason in the DivergenceWarning. `record` is then "log" or a list of flow times; run.steps counts accepted RK steps and
-    run.info has the numbers of gradient evaluations and rejected steps.
+    underflows or is not finite ends the run as "diverged" with the reason in the DivergenceWarning.
+    `record` is then "log" or a list of flow times; run.steps counts accepted RK steps and run.info has
+    the numbers of gradient evaluations and rejected steps.
 
     Returns a `Run` (recorded steps, flow times, losses, snapshots, status).
     """

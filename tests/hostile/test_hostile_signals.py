@@ -101,7 +101,8 @@ def _start_sweep(tmp_path, executor):
 def _store_state(out):
     con = sqlite3.connect(f"file:{out / 'wideflow.sqlite'}?mode=ro", uri=True)
     try:
-        return con.execute("PRAGMA integrity_check").fetchone()[0], con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        check = con.execute("PRAGMA integrity_check").fetchone()[0]
+        return check, con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     finally:
         con.close()
 
