@@ -15,6 +15,7 @@ import argparse
 import importlib
 import os
 import signal
+import sqlite3
 import sys
 import time
 
@@ -65,6 +66,7 @@ def _sweep(args) -> int:
     from .sweeps import clusters
 
     executor = args.executor or ("dask" if (args.scheduler or args.cluster) else "local")
+    out = args.out
     try:
         cluster_options = clusters.parse_options(args.cluster_opt)
         if args.print_job_script:
@@ -108,12 +110,13 @@ def _sweep(args) -> int:
     except (RuntimeError, OSError) as exc:  # dask missing, a worker process died, no scheduler at that address
         print(f"wideflow sweep: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.Error as exc:  # the store file is damaged
+        print(f"wideflow sweep: {out}: the store cannot be read or written ({exc})", file=sys.stderr)
+        return 2
     return 0 if summary.failed == 0 else 3
 
 
 def _report(args) -> int:
-    import sqlite3
-
     from .sweeps.report import report
 
     try:

@@ -31,7 +31,8 @@ from ._validate import (MAX_ELEMENTS, dtype_of, finite_matrix, model_array, posi
                         seed_value, threads_option)
 from .driver import Engine, FlowEngine, _Interrupt, _progress_bar
 from .recording import record_steps
-from .schedules import Schedule, as_schedule, checked_values
+from .errors import ScheduleError
+from .schedules import Schedule, as_schedule, valid_prefix
 
 __all__ = ["Factorization", "OneLayer", "train_batch", "BatchRun", "imbalance_spectrum"]
 
@@ -453,7 +454,7 @@ class BatchRun:
     products : (B, R, m, n) X = U V^T at the recorded steps (float64), if requested, else None
     U, V : (B, m, k), (B, n, k) the final factors (the last finite state of a diverged run, unless
         keep_finite=False)
-    status : (B,) "completed", "diverged" or "interrupted"
+    status : (B,) "completed", "diverged", "interrupted" or "failed" (the schedule failed: ScheduleError.run)
     diverged_at : (B,) first non-finite step of each diverged run, -1 otherwise
     final_step : (B,) step of the state held in U, V
     """
@@ -600,6 +601,7 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
     bar = _progress_bar(progress, steps * B, "train_batch")
     step, chunk = 0, max(1, min(steps, 64))
     first = True
+    sched_error = None
     with _Interrupt() as intr:
         while first or step < steps:
             first = False
@@ -607,7 +609,12 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
                 status = "interrupted"
                 break
             stop = min(steps, step + chunk)
-            lrs = checked_values(schedule, step, stop)
+            lrs, sched_error = valid_prefix(schedule, step, stop)
+            if sched_error is not None:  # run up to the failing step, then stop every run there
+                if lrs.size == 0:
+                    status = "failed"
+                    break
+                stop = step + lrs.size
             t_cum[step + 1: stop + 1] = t_cum[step] + np.cumsum(lrs)
             lo, hi = int(np.searchsorted(rec, step, side="left")), int(np.searchsorted(rec, stop, side="right"))
             rec_c = np.ascontiguousarray(rec[lo:hi] - step)
@@ -634,11 +641,14 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
             want = int(chunk_seconds / per_step) if per_step > 0 else chunk * 4
             chunk = max(1, min(chunk * 4, want))
             step = stop
+            if sched_error is not None:
+                status = "failed"
+                break
             if diverged.all():
                 break
     if bar is not None:
         bar.close()
-    if status == "interrupted":
+    if status in ("interrupted", "failed"):
         keep = rec <= step
         rec, loss = rec[keep], loss[:, keep]
         if products:
@@ -651,7 +661,11 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
     t = run_lr[:, None] * t_cum[rec][None, :]
     st = np.full(B, status, dtype=object)
     st[diverged.astype(bool)] = "diverged"
-    return BatchRun(steps=rec, t=t, loss=loss, rel_error=rel, products=X_rec, U=Us_, V=Vs_, status=st.astype(str),
-                    diverged_at=diverged_at, final_step=final_step, wall_time=time.perf_counter() - start,
-                    threads=nthreads or int(_core.threads_available()),
-                    info={"tiny_path": bool(_core.fac_tiny_path(m, n, k, np.dtype(dt).itemsize))})
+    batch = BatchRun(steps=rec, t=t, loss=loss, rel_error=rel, products=X_rec, U=Us_, V=Vs_, status=st.astype(str),
+                     diverged_at=diverged_at, final_step=final_step, wall_time=time.perf_counter() - start,
+                     threads=nthreads or int(_core.threads_available()),
+                     info={"tiny_path": bool(_core.fac_tiny_path(m, n, k, np.dtype(dt).itemsize))})
+    if sched_error is not None:
+        raise ScheduleError(f"{sched_error}; every run stopped at step {step} (the runs so far are this "
+                            "exception's .run)", batch) from (sched_error.__cause__ or sched_error)
+    return batch

@@ -27,7 +27,8 @@ def _alpha_value(alpha, m: int) -> float:
         return float(m) if alpha == "m" else float(np.sqrt(m))
     value = positive_float("alpha", alpha)
     if not np.isfinite(1.0 / value):  # the kernels multiply by 1/alpha
-        raise ValueError(f"alpha: 1/alpha is not finite (alpha = {value!r}); give alpha >= {1 / np.finfo(float).max:.3g}")
+        raise ValueError(f"alpha: 1/alpha is not finite (alpha = {value!r}); give alpha >= "
+                         f"{1 / np.finfo(float).max:.3g}")
     return value
 
 

@@ -31,7 +31,10 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
     train(net, x, y, lr=..., steps=..., train="all"|"outer"|"inner", kernel="auto", threads=None)
         ShallowReLU on samples (x_j, y_j); train="outer" trains c only, "inner" trains (a, b) only.
 
-    lr: a positive number, a schedule from `wf.schedules` or a callable of the step index.
+    lr: a positive number, a schedule from `wf.schedules` or a callable of the step index. If the schedule
+        gives a value that is not positive and finite (or raises) at step k, training stops at step k, the
+        model holds that state, and `wf.ScheduleError` is raised with the record so far as its `.run`.
+    steps: at most 2**62 (recorded step indices are int64).
     record: "log" (about `record_points` log-spaced steps), "all", an interval k, or a list of steps;
         step 0 and the last step are always recorded.
     snapshots: None, "log", a count, or a list of steps at which to keep copies of the parameters.
@@ -41,9 +44,12 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
 
     method="flow": gradient flow dz/dt = -grad L(z) up to flow time `t_end` by an embedded adaptive
     Runge-Kutta pair (`tableau`: "dopri5" = Dormand-Prince 5(4), "bs32" = Bogacki-Shampine 3(2)) whose
-    stages call the fused C++ gradient kernels; local error control on the parameters with `rtol`,
-    `atol`. `record` is then "log" or a list of flow times; run.steps counts accepted RK steps and
-    run.info has the numbers of gradient evaluations and rejected steps.
+    stages call the fused C++ gradient kernels; local error control on the parameters with `rtol` >= 2.2e-14
+    (100 ulp) and `atol` >= 1e-100 (smaller values cannot be resolved and are refused). Each C++ call is
+    bounded (steps, rejected steps, about 0.5 s), so Ctrl-C is noticed within a second; a step size that
+    underflows or is not finite ends the run as "diverged" with the reason in the DivergenceWarning.
+    `record` is then "log" or a list of flow times; run.steps counts accepted RK steps and run.info has
+    the numbers of gradient evaluations and rejected steps.
 
     Returns a `Run` (recorded steps, flow times, losses, snapshots, status).
     """

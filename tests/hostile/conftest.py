@@ -4,7 +4,6 @@ guard that records the state of a folder outside the store, to show that nothing
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 import time

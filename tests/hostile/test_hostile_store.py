@@ -12,7 +12,6 @@ import pickle
 import sqlite3
 import struct
 import zipfile
-import zlib
 
 import numpy as np
 import pytest

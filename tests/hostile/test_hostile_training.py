@@ -215,3 +215,16 @@ def test_huge_width_names_m(m):
 def test_factorization_init_sizes_are_capped_naming_them():
     with pytest.raises(ValueError, match=r"^k\b"):
         wf.Factorization.init(2**30, 2, 2**20)
+
+
+def test_train_batch_schedule_failure_keeps_the_batch_record():
+    rng = np.random.default_rng(0)
+    Us, Vs = rng.standard_normal((3, 4, 2)) * 0.3, rng.standard_normal((3, 5, 2)) * 0.3
+    Y = rng.standard_normal((4, 5))
+    with pytest.raises(wf.ScheduleError, match=r"^lr\b.*step 30\b") as info:
+        wf.train_batch(Us, Vs, Y, lr=lambda t: 0.05 if t < 30 else float("nan"), steps=100, record="all")
+    batch = info.value.run
+    assert list(batch.status) == ["failed"] * 3 and list(batch.final_step) == [30] * 3
+    ref = wf.train_batch(Us, Vs, Y, lr=0.05, steps=30, record="all")
+    np.testing.assert_array_equal(batch.U, ref.U)
+    np.testing.assert_array_equal(batch.loss, ref.loss)

@@ -31,7 +31,8 @@ from collections import defaultdict
 import numpy as np
 
 from . import runners
-from .store import CorruptRecord, CorruptRecordWarning, check_inside, open_store, refuse_link
+from .files import CorruptRecord, CorruptRecordWarning, check_inside, refuse_link
+from .store import open_store
 
 MAX_CURVES = 300
 MAX_LINES = 10
@@ -213,6 +214,13 @@ def _x_field(records, keys) -> str | None:
     return None
 
 
+def _curve_ok(tr) -> bool:
+    """A trajectory with 1-d numeric `steps` and `loss` of one length (a crafted blob may hold anything)."""
+    s, lo = tr.get("steps"), tr.get("loss")
+    return (s is not None and lo is not None and np.ndim(s) == 1 and np.shape(s) == np.shape(lo)
+            and s.dtype.kind in "iuf" and lo.dtype.kind in "iuf")
+
+
 def _plot_loss_curves(store, records, keys, plotting, path, bad):
     fig, axes = plotting.figure(1, 1, width=6.0, height=4.0)
     ax = axes[0, 0]
@@ -233,8 +241,7 @@ def _plot_loss_curves(store, records, keys, plotting, path, bad):
         except CorruptRecord as exc:
             bad[r["id"]] = str(exc)
             continue
-        if "loss" not in tr or "steps" not in tr or np.shape(tr["loss"]) != np.shape(tr["steps"]) \
-                or np.ndim(tr["loss"]) != 1 or tr["loss"].dtype.kind not in "iuf" or tr["steps"].dtype.kind not in "iuf":
+        if not _curve_ok(tr):
             continue
         lvl = _key(r["config"].get(color_key)) if color_key else ""
         color = cmap(levels.index(lvl) / max(1, len(levels) - 1)) if color_key else "C0"

@@ -13,7 +13,8 @@ arrays refused; JSON for configs and metrics), every SQL statement is parameteri
 are derived from run ids that fully match 16 lowercase hex digits, never read from the database. Every
 path read or written is checked to lie inside the store folder, and symbolic links inside the folder (the
 database and its -wal/-shm files, params/, a side file, the lock file) are refused. What a blob may
-decompress to is capped (MAX_EXPANSION times its stored size, at least MIN_DECODE_CAP bytes). A row that
+decompress to is capped (files.MAX_EXPANSION times its stored size, at least files.MIN_DECODE_CAP bytes;
+see `wideflow.sweeps.files`, which also holds the path checks). A row that
 cannot be decoded (bad JSON, an unknown model, a damaged page) is reported by its run id (a
 `CorruptRecordWarning`, and `store.skipped`) and left out; the other rows still come out.
 
@@ -26,9 +27,7 @@ cannot be decoded (bad JSON, an unknown model, a damaged page) is reported by it
 
 from __future__ import annotations
 
-import io
 import json
-import math
 import os
 import re
 import sqlite3
@@ -37,10 +36,11 @@ import tempfile
 import time
 import urllib.parse
 import warnings
-import zipfile
 
 import numpy as np
 
+from .files import (CorruptRecord, CorruptRecordWarning, check_inside, decode_arrays,  # noqa: F401
+                    encode_arrays, load_npz, refuse_link)
 from .spec import canonical_json
 
 DB_NAME = "wideflow.sqlite"
@@ -48,8 +48,6 @@ PARAMS_DIR = "params"
 LOCK_NAME = ".wideflow.lock"
 SCHEMA_VERSION = 1
 FINISHED = ("done", "diverged", "failed")
-MAX_EXPANSION = 64  # a blob or side file may decompress to at most this many times its stored size ...
-MIN_DECODE_CAP = 16 << 20  # ... or this many bytes, whichever is larger
 MAX_JSON = 1 << 20  # a provenance record longer than this is not decoded
 _RUN_ID = re.compile(r"[0-9a-f]{16}")
 _MODEL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -86,14 +84,6 @@ CREATE TABLE IF NOT EXISTS sweeps (
 """
 
 
-class CorruptRecord(ValueError):
-    """A stored record (row, trajectory blob or side file) that cannot be decoded safely."""
-
-
-class CorruptRecordWarning(UserWarning):
-    """A row of the store was skipped because it cannot be decoded (the message names its run id)."""
-
-
 def _check_id(run_id) -> str:
     if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"run_id: expected 16 lowercase hex digits, got {run_id!r}")
@@ -107,87 +97,6 @@ def store_root(path) -> str:
     if os.path.basename(root) == DB_NAME and not os.path.isdir(root):
         root = os.path.dirname(root)
     return root
-
-
-def refuse_link(path: str, what: str) -> None:
-    """Raise if `path` (inside a store folder) is a symbolic link."""
-    if os.path.islink(path):
-        raise ValueError(f"{what}: {path} is a symbolic link; a wideflow store refuses links inside its folder")
-
-
-def check_inside(root: str, path: str, what: str) -> str:
-    """`path` with every link resolved, which must lie inside the folder `root`."""
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(path)
-    if os.path.commonpath([real_root, real]) != real_root or real == real_root:
-        raise ValueError(f"{what}: {path} resolves to {real}, outside the store folder {real_root}")
-    return real
-
-
-def encode_arrays(arrays: dict) -> bytes:
-    """Compressed .npz bytes of {name: array} (numeric arrays only)."""
-    buf = io.BytesIO()
-    clean = {}
-    for name, arr in arrays.items():
-        a = np.asarray(arr)
-        if a.dtype == object:
-            raise TypeError(f"trajectory: array {name!r} has dtype object; only numeric arrays are stored")
-        clean[name] = a
-    np.savez_compressed(buf, **clean)
-    return buf.getvalue()
-
-
-def load_npz(fh, size: int, what: str = "blob") -> dict:
-    """{name: array} from an .npz archive in the binary file `fh` of `size` bytes, parsed here: members
-    must be .npy arrays without Python objects (nothing is ever unpickled), their total size must not
-    exceed max(MAX_EXPANSION * size, MIN_DECODE_CAP), and every member must be complete (CRC checked).
-    Raises CorruptRecord naming `what` otherwise."""
-    cap = max(MAX_EXPANSION * int(size), MIN_DECODE_CAP)
-    try:
-        with zipfile.ZipFile(fh) as zf:
-            infos = zf.infolist()
-            total = sum(i.file_size for i in infos)
-            if total > cap:
-                raise CorruptRecord(f"{what}: would decompress to {total} bytes, more than the cap of {cap} "
-                                    f"({MAX_EXPANSION} x its {size} bytes)")
-            out = {}
-            for info in infos:
-                if not info.filename.endswith(".npy"):
-                    raise CorruptRecord(f"{what}: member {info.filename!r} is not a .npy array")
-                with zf.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    if version == (1, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-                    elif version == (2, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-                    else:
-                        raise CorruptRecord(f"{what}: unsupported .npy version {version}")
-                    if dtype.hasobject:
-                        raise CorruptRecord(f"{what}: member {info.filename!r} holds Python objects (never "
-                                            "unpickled)")
-                    nbytes = math.prod(shape) * dtype.itemsize
-                    if nbytes > info.file_size:
-                        raise CorruptRecord(f"{what}: member {info.filename!r} claims {nbytes} bytes of data in "
-                                            f"{info.file_size}")
-                    raw = member.read()  # to the end, so that zipfile checks the CRC
-                if len(raw) != nbytes:
-                    raise CorruptRecord(f"{what}: member {info.filename!r} has {len(raw)} bytes of data, its "
-                                        f"header says {nbytes}")
-                arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-                out[info.filename[:-4]] = arr.copy()
-            return out
-    except CorruptRecord:
-        raise
-    except MemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - anything a damaged archive makes zipfile/zlib/numpy raise
-        raise CorruptRecord(f"{what}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
-
-
-def decode_arrays(blob, what: str = "blob") -> dict:
-    """{name: array} from .npz bytes (see load_npz), never unpickling."""
-    data = bytes(blob)
-    return load_npz(io.BytesIO(data), len(data), what)
 
 
 def _json_metrics(metrics: dict) -> str:
@@ -618,8 +527,15 @@ class Store:
 
     def sweeps(self) -> list[dict]:
         rows = self._conn.execute("SELECT id, name, model, spec, runs, started_at FROM sweeps ORDER BY id")
-        return [{"id": i, "name": n, "model": m, "spec": json.loads(s), "runs": r, "started_at": t}
-                for i, n, m, s, r, t in rows]
+        out = []
+        for i, n, m, s, r, t in rows:
+            try:
+                spec = _json_dict(s, "its spec")
+            except CorruptRecord as exc:
+                warnings.warn(f"store {self.root}: skipped sweep {i!r}: {exc}", CorruptRecordWarning, stacklevel=2)
+                continue
+            out.append({"id": i, "name": n, "model": m, "spec": spec, "runs": r, "started_at": t})
+        return out
 
     def integrity_check(self) -> str:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
