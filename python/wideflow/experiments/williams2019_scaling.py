@@ -171,19 +171,19 @@ def figure(out_dir, summary, gd_rows, cfg):
         for key, color in floor_keys:
             F, mstar = s["floors"][key], s["cross"][key]
             ax.axhline(F, color=color, lw=0.7, ls=":")
-            ax.text(w[0], F * 1.12, f"floor sup|K_inf − {NAMES[key]}| = {F:.2g} ({FLOORS[scheme][key]})",
-                    fontsize=6, color=color, ha="left")
+            ax.text(w[-1], F * 1.12, f"floor sup|K_inf − {NAMES[key]}| = {F:.2g} ({FLOORS[scheme][key]})",
+                    fontsize=6, color=color, ha="right")
             if np.isfinite(mstar) and w[0] <= mstar <= w[-1]:
                 ax.plot([mstar], [F], "v", color=color, ms=6)
         ax.plot(w, s["table"]["kinf"][0][0] * (w / w[0]) ** -0.5, color="0.75", lw=0.8, zorder=0, label="m^-1/2")
         gd = [g for g in gd_rows if g["scheme"] == scheme]
         if gd:
             ax.plot([g["m"] for g in gd], [g["row"]["kinf"] for g in gd], "s", mfc="none", color="black", ms=7,
-                    label=f"GD, all layers {cfg.gd_scales}: vs K_inf")
+                    label="GD, all layers, (σ_θ, σ_c) = ({:g}, {:g}): vs K_inf".format(*cfg.gd_scales))
             ax.plot([g["m"] for g in gd], [g["row"]["conly"] for g in gd], "x", color="black", ms=6,
                     label="GD, all layers: vs its own c-only limit")
-        ax.set_title(f"{title}: exact c-only limit, mean and min–max of {s['seeds']} seeds (▼: predicted m*)",
-                     fontsize=8)
+        ax.set_title(f"{title}: exact c-only limit at width m\nmean and min–max of {s['seeds']} seeds; "
+                     "▼ where the K_inf fit meets the floor", fontsize=8)
         ax.legend(fontsize=6, frameon=False, loc="lower left")
     return plotting.save(fig, os.path.join(out_dir, "width_scaling"))
 
