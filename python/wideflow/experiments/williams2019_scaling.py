@@ -163,18 +163,26 @@ def figure(out_dir, summary, gd_rows, cfg):
             curves += [("ncs", "vs natural cubic spline", C["cubic"]),
                        ("rho", "vs ρ-spline, ρ ~ (1+e²)⁻²", C["rho"])]
             title = "Gaussian (a, b)"
+        wf = np.geomspace(w[0], w[-1], 200)
+        mc = s["prefactor"] * wf ** s["slopes"]["kinf"]  # the K_inf fit: the Monte Carlo error
         for key, label, color in curves:
             mean, lo, up = s["table"][key]
-            plotting.plot_scaling(ax, w, mean, spread=(lo, up), label=label + ", fit over all m", color=color,
-                                  ylabel="sup distance on the data hull [-1, 1]")
+            slope = s["slopes"][key]
+            plotting.plot_scaling(ax, w, mean, spread=(lo, up), label=f"{label} (slope {slope:.2f} over all m)",
+                                  color=color, fit=False, ylabel="sup distance on the data hull [-1, 1]")
+            if key == "kinf":
+                ax.plot(wf, mc, "--", color=color, lw=0.9, alpha=0.8)
         floor_keys = [("ncs", C["cubic"])] + ([("rho", C["rho"])] if scheme == "gaussian" else [])
         for key, color in floor_keys:
             F, mstar = s["floors"][key], s["cross"][key]
             ax.axhline(F, color=color, lw=0.7, ls=":")
-            ax.text(w[-1], F * 1.12, f"floor sup|K_inf − {NAMES[key]}| = {F:.2g} ({FLOORS[scheme][key]})",
-                    fontsize=6, color=color, ha="right")
+            ax.plot(wf, np.hypot(F, mc), "--", color=color, lw=0.9, alpha=0.8)  # floor model sqrt(F^2 + fit^2)
+            high = scheme == "gaussian" and key == "ncs"  # the curves below it run through the left part
+            ax.text(w[-1] if high else w[0], F * 1.15 if high else F / 1.15,
+                    f"floor sup|K_inf − {NAMES[key]}| = {F:.2g} ({FLOORS[scheme][key]})", fontsize=6, color=color,
+                    ha="right" if high else "left", va="bottom" if high else "top")
             if np.isfinite(mstar) and w[0] <= mstar <= w[-1]:
-                ax.plot([mstar], [F], "v", color=color, ms=6)
+                ax.plot([mstar], [F], "v", color="black", mfc=color, ms=7, zorder=6)
         ax.plot(w, s["table"]["kinf"][0][0] * (w / w[0]) ** -0.5, color="0.75", lw=0.8, zorder=0, label="m^-1/2")
         gd = [g for g in gd_rows if g["scheme"] == scheme]
         if gd:
@@ -184,7 +192,7 @@ def figure(out_dir, summary, gd_rows, cfg):
                     label="GD, all layers: vs its own c-only limit")
         ax.set_title(f"{title}: exact c-only limit at width m\nmean and min–max of {s['seeds']} seeds; "
                      "▼ where the K_inf fit meets the floor", fontsize=8)
-        ax.legend(fontsize=6, frameon=False, loc="lower left")
+        ax.legend(fontsize=6, frameon=False, loc="upper right")
     return plotting.save(fig, os.path.join(out_dir, "width_scaling"))
 
 
@@ -264,8 +272,8 @@ def report_section(summary, gd_rows, cfg, number: int = 5) -> list:
         "Gaussian (a, b) the distance to the NCS meets the much larger Gaussian-ρ gap early (\"uniform ⇒ cubic\", "
         "\"Gaussian ⇒ weighted\").",
         "",
-        f"Full gradient descent (all layers) in the kernel regime, (σ_θ, σ_c) = {cfg.gd_scales}, α = m, "
-        f"η = {cfg.gd_eta_lambda:g}/λ_max(JJᵀ at init), trained until the loss is ≤ {cfg.gd_loss_tol:g} (checked at "
+        "Full gradient descent (all layers) in the kernel regime, (σ_θ, σ_c) = ({:g}, {:g}), α = m, "
+        .format(*cfg.gd_scales) + f"η = {cfg.gd_eta_lambda:g}/λ_max(JJᵀ at init), trained until the loss is ≤ {cfg.gd_loss_tol:g} (checked at "
         f"1, 3, 9, 27 × 10⁴ … steps) or {cfg.gd_steps:,} steps:",
         "",
         _gd_table(gd_rows, ukmf),
@@ -276,8 +284,9 @@ def report_section(summary, gd_rows, cfg, number: int = 5) -> list:
         "the c-only limit's own Monte Carlo error (column *sup|c-only limit − K∞|*) falls below it. A loss "
         "above the tolerance means the run hit the step cap on the slow directions of the ill-conditioned Gram.",
         "",
-        "Figure: `width_scaling.png` (log–log; fitted slopes over the whole range in the legend; floors dotted; "
-        "▼ the predicted crossing m*; GD-trained nets as black markers).",
+        "Figure: `width_scaling.png` (log–log; slopes fitted over the whole range in the legend; dashed: the K∞ "
+        "fit C·m^slope and, for the other limits, sqrt(floor² + (C·m^slope)²); floors dotted; ▼ the crossing "
+        "m*; GD-trained nets as black markers).",
         "",
     ]
     return lines
