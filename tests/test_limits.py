@@ -382,6 +382,20 @@ def test_distance():
     d = limits.distance(np.sin, lambda t: np.zeros_like(t), 0.0, math.pi, points=4001)
     assert d["sup"] == pytest.approx(1.0, abs=1e-6)
     assert d["l2"] == pytest.approx(math.sqrt(math.pi / 2), rel=1e-3)
+    assert d["interval"] == (0.0, math.pi) and d["points"] == 4001
+
+
+def test_kernel_interpolant_is_not_linear_outside_the_data_unlike_the_ncs():
+    """The documented convention: NCS linear beyond the hull, the min-RKHS-norm interpolant curved there."""
+    x, y = square10()
+    ncs = limits.natural_cubic_spline(x, y)
+    f = limits.kernel_interpolant(x, y, lambda s, t: limits.kernel_uniform_knots(s, t, L=2.0))
+    assert limits.distance(f, ncs, -1, 1)["sup"] < 1e-2  # close on the hull
+    t, h = np.linspace(1.05, 1.95, 181), 1e-4
+    curv = (f(t + h) - 2 * f(t) + f(t - h)) / h**2
+    assert 3.4 < np.max(np.abs(curv)) < 4.0  # 3.7
+    assert 1.6 < abs(f(2.0) - ncs(2.0)) < 1.8  # 1.7
+    np.testing.assert_allclose(ncs.derivative(t, 2), 0.0)
 
 
 def test_knot_mass_fraction_and_uniform_reference():
@@ -504,3 +518,66 @@ def test_bad_inputs_name_the_argument():
         limits.savarese_norm(a, a, a, -1.0)
     with pytest.raises(ValueError, match="x"):
         limits.dead_neurons(a, a, [])
+
+
+# ------------------------------------------------------------------------ uniform-knots NTK
+
+
+def test_uniform_knots_ntk_matches_a_1e7_feature_monte_carlo():
+    """The tangent kernel sum over parameters of (df/dp)(x) (df/dp)(x') per neuron, averaged over 10^7 drawn
+    neurons (|a| = s, random sign, e ~ U[-L, L], c ~ N(0, s_c^2)), streamed in blocks, against
+    kernel_ntk_uniform_knots; and its first-layer part is not the rotation-invariant kernel_theta."""
+    rng = np.random.default_rng(12)
+    pts = np.array([-2.6, -0.8, 0.1, 0.7, 1.9])  # inside and outside [-L, L]
+    L, s, sc = 2.0, 1.3, 0.7
+    N, B = 10_000_000, 500_000
+    XX = np.multiply.outer(pts, pts) + 1.0
+    means = []
+    for _ in range(N // B):
+        a = np.where(rng.random(B) < 0.5, -s, s)
+        b = -a * rng.uniform(-L, L, B)
+        c = sc * rng.standard_normal(B)
+        z = np.multiply.outer(pts, a) + b
+        phi = np.maximum(z, 0.0)       # df/dc
+        g = (z > 0) * c                # df/db; df/da = g x
+        means.append(np.stack([phi @ phi.T, (g @ g.T) * XX]) / B)
+    means = np.array(means)            # (blocks, 2, P, P)
+    mc = means.mean(0)
+    se = means.std(0, ddof=1) / np.sqrt(means.shape[0])
+    Kc = limits.kernel_uniform_knots(pts, pts, L, inner_scale=s)
+    Kt = limits.kernel_theta_uniform_knots(pts, pts, L, c2=sc**2)
+    assert np.all(np.abs(mc[0] - Kc) <= 5 * se[0] + 1e-12)
+    assert np.all(np.abs(mc[1] - Kt) <= 5 * se[1] + 1e-12)
+    full = limits.kernel_ntk_uniform_knots(pts, pts, L, inner_scale=s, outer_scale=sc)
+    np.testing.assert_allclose(full, Kc + Kt, rtol=1e-14)
+    assert np.max(np.abs(mc.sum(0) - full)) < 5e-3 * np.max(full)
+    # kernel_theta assumes a rotation-invariant theta: far outside the Monte Carlo error here
+    wrong = limits.kernel_theta(pts, pts, c2=sc**2)
+    assert np.max(np.abs(wrong - mc[1]) / (se[1] + 1e-12)) > 50
+
+
+def test_uniform_knots_theta_kernel_closed_form_and_quadrature():
+    L = 1.5
+    for x, xp in [(-0.4, 0.9), (1.2, 1.2), (-2.0, 0.3), (2.0, 2.5), (-1.0, -1.4)]:
+        lo, hi = min(x, xp), max(x, xp)
+        # (1/2) int_{-L}^{L} (1[e < lo] + 1[e > hi]) de / (2L) (x x' + 1), by quadrature
+        q = 0.5 * (integrate.quad(lambda e: float(e < lo), -L, L, points=[lo])[0]
+                   + integrate.quad(lambda e: float(e > hi), -L, L, points=[hi])[0]) / (2 * L) * (x * xp + 1)
+        assert limits.kernel_theta_uniform_knots(x, xp, L, c2=2.0) == pytest.approx(2.0 * q, rel=1e-10, abs=1e-12)
+    # symmetric, independent of the order; x = x' inside: (1/2)(1 + 0) ... = (x^2 + 1) / 2 * P(e != x)
+    K = limits.kernel_theta_uniform_knots(np.array([-1.0, 0.0, 0.5]), np.array([-1.0, 0.0, 0.5]), L)
+    np.testing.assert_allclose(K, K.T)
+    np.testing.assert_allclose(np.diag(K), 0.5 * (np.array([1.0, 0.0, 0.5]) ** 2 + 1))
+
+
+def test_uniform_knots_ntk_interpolant_interpolates_and_tends_to_ncs_when_c_is_small():
+    x, y = square10()
+    L = 2.0
+    ntk = limits.kernel_interpolant(x, y, lambda s, t: limits.kernel_ntk_uniform_knots(s, t, L, 1.0, 1.0))
+    np.testing.assert_allclose(ntk(x), y, atol=1e-9)
+    # with a tiny outer scale the first-layer part vanishes: back to the c-only interpolant
+    conly = limits.kernel_interpolant(x, y, lambda s, t: limits.kernel_uniform_knots(s, t, L))
+    tiny = limits.kernel_interpolant(x, y, lambda s, t: limits.kernel_ntk_uniform_knots(s, t, L, 1.0, 1e-4))
+    assert limits.distance(tiny, conly, -1, 1)["sup"] < 1e-3
+    # with O(1) scales the step-feature part pulls the fit away from the cubic (a tension spline)
+    assert limits.distance(ntk, conly, -1, 1)["sup"] > 0.05

@@ -86,8 +86,9 @@ MODE_CASES = [
     (1.0, 0.01, 0.01),    # balanced, small init (Saxe plateau)
     (1.0, 1e-3, -2e-3),   # tiny lam, x0 < 0: slow saddle escape
     (0.0, 0.7, 0.3),      # sigma = 0: x -> 0 at rate |lam|
-    (1.0, 0.3, -0.3),     # degenerate branch u0 = -v0: x -> 0
 ]
+# Not here: the degenerate branch u0 = -v0 (lam = 0, x0 < 0) is the stable manifold of the saddle X = 0, exact
+# for the closed form but unstable for any ODE solver (test_degenerate_branch_is_exact_but_unstable).
 
 
 @pytest.mark.parametrize("sigma,u0,v0", MODE_CASES)
@@ -107,6 +108,27 @@ def test_scalar_mode_matches_ode(sigma, u0, v0):
     xm, xp = lt.scalar_mode(np.array([3.0 - h, 3.0 + h]), sigma, u0 * v0, lam)
     x3 = lt.scalar_mode(3.0, sigma, u0 * v0, lam)
     assert (xp - xm) / (2 * h) == pytest.approx((sigma - x3) * np.hypot(lam, 2 * x3), rel=1e-6, abs=1e-9)
+
+
+def test_degenerate_branch_is_exact_but_unstable():
+    """u0 = -v0: the closed form solves x' = 2|x|(sigma - x) exactly (x -> 0), while an imbalance of 1e-12
+    (what round-off gives an integrator) escapes the saddle and learns the mode: the branch is unstable."""
+    sigma, u0 = 1.0, 0.3
+    t = np.linspace(0.0, 6.0, 61)
+    x, lam = lt.scalar_mode_uv(t, sigma, u0, -u0)
+    assert lam == 0.0
+    x0 = -u0 * u0
+    e = np.exp(-2 * sigma * t)
+    np.testing.assert_allclose(x, sigma * x0 * e / (x0 * e + sigma - x0), rtol=1e-14, atol=0)
+    h = 1e-5
+    xm, xp = lt.scalar_mode(np.array([2.0 - h, 2.0 + h]), sigma, x0, 0.0)
+    x2 = lt.scalar_mode(2.0, sigma, x0, 0.0)
+    assert (xp - xm) / (2 * h) == pytest.approx(2 * abs(x2) * (sigma - x2), rel=1e-6)
+    late = np.array([0.0, 5.0, 60.0])
+    on = lt.scalar_mode(late, sigma, x0, 0.0)
+    off = lt.scalar_mode(late, sigma, x0, 1e-12)
+    assert abs(on[1] - off[1]) < 1e-9          # indistinguishable at first
+    assert abs(on[2]) < 1e-20 and off[2] == pytest.approx(sigma, rel=1e-9)  # then the perturbed mode is learned
 
 
 def test_scalar_mode_depends_on_lam_only_through_its_square():

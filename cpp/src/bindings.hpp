@@ -28,5 +28,6 @@ void bind_shallow(py::module_& m);
 void bind_flow(py::module_& m);
 void bind_factorization(py::module_& m);
 void bind_deep(py::module_& m);
+void bind_gram(py::module_& m);
 
 }  // namespace wideflow::bind

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
     wideflow::bind::bind_flow(m);
     wideflow::bind::bind_factorization(m);
     wideflow::bind::bind_deep(m);
+    wideflow::bind::bind_gram(m);
 }

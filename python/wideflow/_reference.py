@@ -142,3 +142,49 @@ def deep_gd(weights, X, Y, lrs, activation="relu", slope=0.01, biases=None):
         if biases is not None:
             biases = [b - step * g for b, g in zip(biases, gb)]
     return weights, biases, np.array(losses)
+
+
+# ---------------------------------------------------------------------- random-feature Gram (c-only limit)
+
+_M64 = (1 << 64) - 1
+
+
+def _splitmix64(z):
+    """SplitMix64 finalizer on uint64 arrays (wrapping arithmetic), as in gram.hpp."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _uniform01(seed, stream, idx):
+    with np.errstate(over="ignore"):
+        key = _splitmix64(_splitmix64(np.array([seed], dtype=np.uint64)) + np.uint64(stream))
+        return (_splitmix64(key + idx) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def feature_draws(scheme, seed, offset, count, scale=1.0, L=2.0):
+    """(a, b) of the counter-based draws offset .. offset+count-1 (the laws of gram.hpp's DrawSource)."""
+    idx = np.arange(count, dtype=np.uint64) + np.uint64(offset)
+    u0, u1 = _uniform01(seed, 0, idx), _uniform01(seed, 1, idx)
+    if scheme == "gaussian":
+        r = scale * np.sqrt(-2.0 * np.log(1.0 - u0))
+        ang = 6.283185307179586 * u1
+        return r * np.cos(ang), r * np.sin(ang)
+    if scheme == "uniform_knots":
+        a = np.where(u0 < 0.5, -scale, scale)
+        e = (2.0 * u1 - 1.0) * L
+        return a, -a * e
+    return (2.0 * u0 - 1.0) * scale, (2.0 * u1 - 1.0) * scale
+
+
+def feature_gram(a, b, x, t=None):
+    """(G, K): G = (1/m) Phi Phi^T on x and K = (1/m) Phi(t) Phi^T, phi_i(s) = max(a_i s + b_i, 0) (float64)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    Phi = np.maximum(np.multiply.outer(np.asarray(x, dtype=np.float64), a) + b, 0.0)
+    G = Phi @ Phi.T / a.size
+    if t is None:
+        return G, None
+    Pt = np.maximum(np.multiply.outer(np.asarray(t, dtype=np.float64), a) + b, 0.0)
+    return G, Pt @ Phi.T / a.size

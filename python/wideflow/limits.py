@@ -18,7 +18,8 @@ Contents
 --------
 Interpolants (each returns a callable object ``f(t) -> ndarray`` with useful attributes):
     natural_cubic_spline, linear_interpolant, rho, rho_weighted_spline,
-    kernel_c, kernel_theta, kernel_ntk, kernel_uniform_knots, kernel_interpolant,
+    kernel_c, kernel_theta, kernel_ntk (Gaussian / rotation-invariant init), kernel_uniform_knots,
+    kernel_theta_uniform_knots, kernel_ntk_uniform_knots (uniform-knots init), kernel_interpolant,
     min_norm_outer_interpolant
 Measurements on a net (arrays ``a, b, c, alpha`` or any object with those attributes):
     distance, knot_mass_fraction, uniform_knot_mass_fraction, knot_displacement,
@@ -42,6 +43,8 @@ __all__ = [
     "kernel_theta",
     "kernel_ntk",
     "kernel_uniform_knots",
+    "kernel_theta_uniform_knots",
+    "kernel_ntk_uniform_knots",
     "kernel_interpolant",
     "min_norm_outer_interpolant",
     "distance",
@@ -330,6 +333,11 @@ def natural_cubic_spline(x, y):
     ``h_{j-1} M_{j-1} + 2(h_{j-1}+h_j) M_j + h_j M_{j+1} = 6(s_j - s_{j-1})``, s_j the secant slopes,
     with natural ends M_1 = M_n = 0. Outside [x_1, x_n] the spline continues as the straight line
     with the end value and end slope (value, slope and -- since M = 0 there -- curvature continuous).
+
+    Convention: the natural spline is *linear outside the data* (as in the paper: affine functions are
+    free, so the minimizer has f'' = 0 beyond [x_1, x_n]). The exact m = infinity kernel interpolants
+    (:func:`kernel_interpolant`) are NOT: they keep curvature outside the hull, so compare the two on
+    [x_1, x_n] only (every distance in wideflow states its interval).
 
     Parameters: x (n >= 2 distinct abscissae, any order; sorted internally), y (same length).
     Returns a :class:`NaturalCubicSpline` (callable; ``.derivative(t, nu)``; attributes x, y, M).
@@ -719,6 +727,45 @@ def kernel_uniform_knots(x, xp, L, inner_scale=1.0):
     return s2 * (plus + minus) / (4.0 * L)
 
 
+def kernel_theta_uniform_knots(x, xp, L, c2=1.0):
+    """First-layer (a, b) part of the NTK for the ``uniform_knots`` init (|a| = s, random sign, knot
+    e ~ U[-L, L], b = -a e, E[c^2] = ``c2``):
+
+        K_theta(x, x') = E[c^2] E[ 1[a x + b > 0] 1[a x' + b > 0] ] (x x' + 1)
+                       = c2 * (1/2) [ P(e < min(x, x')) + P(e > max(x, x')) ] * (x x' + 1),
+
+    P(e < lo) = clip((lo + L)/(2L), 0, 1), P(e > hi) = clip((L - hi)/(2L), 0, 1). Derivation: the gradient of
+    c [a x + b]_+ in (a, b) is c 1[a(x - e) > 0] (x, 1), so a pair of points contributes c^2 (x x' + 1) when
+    both are active; with a > 0 (probability 1/2) both are active iff e < min(x, x'), with a < 0 iff
+    e > max(x, x'). It does not depend on s (only the signs of a enter). This is NOT ``kernel_theta``: that
+    formula, (pi - phi)/(2 pi), holds for rotation-invariant laws of theta only. Up to the alpha scaling:
+    the finite-width tangent kernel of f = (1/alpha) sum c_i [a_i x + b_i]_+ is (m / alpha^2) times this
+    in expectation. Outer broadcasting as in :func:`kernel_c`.
+    """
+    L = _scalar("L", L, positive=True)
+    c2 = _scalar("c2", c2, nonnegative=True)
+    s, t = _outer(x, xp)
+    lo, hi = np.minimum(s, t), np.maximum(s, t)
+    p_left = np.clip((lo + L) / (2.0 * L), 0.0, 1.0)
+    p_right = np.clip((L - hi) / (2.0 * L), 0.0, 1.0)
+    return c2 * 0.5 * (p_left + p_right) * (s * t + 1.0)
+
+
+def kernel_ntk_uniform_knots(x, xp, L, inner_scale=1.0, outer_scale=1.0):
+    """Infinite-width NTK of the ``uniform_knots`` init, both layers trained (alpha = sqrt(m); up to the
+    alpha scaling for other alpha): c-only part plus first-layer part,
+
+        K(x, x') = kernel_uniform_knots(x, x'; L, s) + kernel_theta_uniform_knots(x, x'; L, c2 = s_c^2),
+
+    s = ``inner_scale`` (|a|), s_c = ``outer_scale`` (c ~ N(0, s_c^2)). Its minimum-norm interpolant is
+    ``kernel_interpolant(x, y, lambda s, t: kernel_ntk_uniform_knots(s, t, L, ...))`` (plus f0 when the init
+    is not antisymmetric). Outer broadcasting as in :func:`kernel_c`.
+    """
+    sc = _scalar("outer_scale", outer_scale, nonnegative=True)
+    return (kernel_uniform_knots(x, xp, L, inner_scale=inner_scale)
+            + kernel_theta_uniform_knots(x, xp, L, c2=sc**2))
+
+
 class KernelInterpolant:
     """f(t) = f0(t) + sum_j lambda_j K(t, x_j).
 
@@ -749,6 +796,13 @@ def kernel_interpolant(x, y, kernel, f0=None):
 
         f = f0 + argmin { ||g||_K : g(x_j) = y_j - f0(x_j) } = f0 + sum_j lambda_j K(., x_j),
         lambda = K(X, X)^{-1} (y - f0(X)).
+
+    Not linear outside the data: unlike the natural cubic spline (and the rho-weighted spline, whose affine
+    part is free), the minimum-RKHS-norm interpolant pays for affine functions, so it keeps curvature
+    beyond [x_1, x_n]. For the uniform-knots kernel with L = 2 on the 10 square-wave points it agrees with
+    the natural spline to 6.7e-3 on the hull [-1, 1], but |f''| reaches 3.7 on [1.05, 1.95] and f departs
+    from the spline's linear extension by 1.7 at x = 2 (L = 4: |f''| <= 1.0 there, 0.53 at x = 2). Compare
+    kernel limits with splines on the data hull only.
 
     ``kernel(s, t)`` must follow the outer-broadcasting convention of :func:`kernel_c` (1-d inputs ->
     Gram matrix), e.g. ``kernel_c`` or ``lambda s, t: kernel_uniform_knots(s, t, L=2)``. ``f0`` is an
@@ -828,7 +882,10 @@ def min_norm_outer_interpolant(a, b=None, c=None, alpha=None, x=None, y=None, *,
     G^+ r uses ``numpy.linalg.lstsq`` with ``rcond`` (singular values of G below rcond * sigma_max
     are treated as zero; default 1e-13 ~ float64 round-off of G), followed by one step of iterative
     refinement. If G is rank deficient and y is not reachable, this is the least-squares limit GD
-    reaches (c0 plus the min-norm least-squares correction).
+    reaches (c0 plus the min-norm least-squares correction). Like the m = infinity kernel interpolant, it
+    is not linear outside the data (its knots extend over the whole support of the init law). For very wide
+    nets (m up to 1e8 and beyond) use ``wideflow.random_features``, which streams the Gram in C++ and never
+    forms the n x m feature matrix.
 
     Call as ``min_norm_outer_interpolant(a, b, c, alpha, x, y)`` or
     ``min_norm_outer_interpolant(net, x, y)`` with a net exposing ``.a .b .c .alpha``.
@@ -867,7 +924,9 @@ def distance(f, g, lo, hi, points=2001):
         l2  = sqrt( (hi - lo) * mean_k (f(t_k) - g(t_k))^2 )   (~ ( int_lo^hi (f - g)^2 )^(1/2)).
 
     f, g: callables (interpolants from this module, a ShallowReLU net, ...). Returns
-    ``dict(sup=..., l2=...)``.
+    ``dict(sup=..., l2=..., interval=(lo, hi), points=points)``: every distance carries the interval it was
+    measured on. Limits that differ in their convention outside the data (the natural spline is linear there,
+    kernel interpolants are not) should be compared on the data hull [x_1, x_n].
     """
     _callable("f", f)
     _callable("g", g)
@@ -884,7 +943,8 @@ def distance(f, g, lo, hi, points=2001):
     if gv.shape != t.shape:
         raise ValueError(f"g: returned {gv.size} values for {t.size} points")
     d = fv - gv
-    return {"sup": float(np.max(np.abs(d))), "l2": float(np.sqrt(np.mean(d**2) * (hi - lo)))}
+    return {"sup": float(np.max(np.abs(d))), "l2": float(np.sqrt(np.mean(d**2) * (hi - lo))), "interval": (lo, hi),
+            "points": points}
 
 
 def knot_mass_fraction(a, b=None, c=None, x=None, *, tol=0.02, hull_pad=0.1):

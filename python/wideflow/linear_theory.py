@@ -289,7 +289,13 @@ def scalar_mode(t, sigma, x0, lam):
 
     * ``lam = 0, x0 <= 0, sigma > 0`` (degenerate branch, e.g. ``u0 = -v0``: on the stable manifold of the
       saddle X = 0): ``x' = 2|x|(sigma - x)``, ``x(t) = sigma x0 e^{-2 sigma t} / (x0 e^{-2 sigma t} +
-      sigma - x0) -> 0``; the mode is never learned.
+      sigma - x0) -> 0``; the mode is never learned. This is exact for the closed form but UNSTABLE for the
+      ODE: u = -v is the stable manifold of a saddle, and any perturbation off it (lam != 0, from round-off
+      in a solver or a GD step, or from the data) grows like e^{sigma t}, after which the mode is learned
+      after all (x -> sigma) at a time of order log(1/|lam|) / sigma (``lam = 1e-12``: x = 0.99 sigma
+      at t = 30).
+      A numerical flow reproduces the branch only while it keeps u = -v exactly by symmetry; do not use it
+      to validate an integrator or a GD run (wideflow's tests keep away from it).
     * ``sigma = 0, lam = 0``: ``x(t) = x0 / (1 + 2 |x0| t)`` (algebraic decay).
     * ``sigma < 0`` is mapped to ``sigma > 0`` by the symmetry ``(sigma, x) -> (-sigma, -x)``.
 
@@ -316,7 +322,8 @@ def scalar_mode_uv(t, sigma, u0, v0):
     """Exact flow of one mode from factor values: ``x0 = u0 v0``, ``lam = u0^2 - v0^2``.
 
     Returns ``(x(t), lam)`` with ``x(t) = scalar_mode(t, sigma, u0 v0, u0^2 - v0^2)``; ``lam`` is conserved.
-    ``u0 = -v0`` is the degenerate branch (``lam = 0``, ``x0 <= 0``, x -> 0).
+    ``u0 = -v0`` is the degenerate branch (``lam = 0``, ``x0 <= 0``, x -> 0): exact here, but the stable
+    manifold of a saddle for the (u, v) ODE, so unstable for any numerical flow (see :func:`scalar_mode`).
     """
     u0 = _real_array("u0", u0)
     v0 = _real_array("v0", v0)
