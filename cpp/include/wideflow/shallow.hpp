@@ -73,6 +73,7 @@ WIDEFLOW_NOINLINE void block_forward_tile(const T* __restrict a, const T* __rest
                                index_t len, const T* __restrict x, double* __restrict part) {
     constexpr int L = kLanes<T>, NW = simd::kNative<T>, P = L / NW;
     using V = simd::native<T>;
+    const V zero = {};
     V acc[J][P];
     T xs[J];
     for (int j = 0; j < J; ++j) {
@@ -84,14 +85,17 @@ WIDEFLOW_NOINLINE void block_forward_tile(const T* __restrict a, const T* __rest
         for (int p = 0; p < P; ++p) {
             const V av = simd::load<V>(a + i + p * NW), bv = simd::load<V>(b + i + p * NW),
                     cv = simd::load<V>(c + i + p * NW);
-            for (int j = 0; j < J; ++j) acc[j][p] += cv * simd::relu(av * xs[j] + bv);
+            for (int j = 0; j < J; ++j) {
+                const V z = av * xs[j] + bv;
+                acc[j][p] += z > zero ? cv * z : zero;  // one multiply and one masked add
+            }
         }
     }
     T tail[J][L] = {};
     for (int k = 0; i < len; ++i, ++k) {
         for (int j = 0; j < J; ++j) {
             const T z = a[i] * xs[j] + b[i];
-            tail[j][k] = c[i] * (z > T(0) ? z : T(0));
+            tail[j][k] = z > T(0) ? c[i] * z : T(0);
         }
     }
     for (int j = 0; j < J; ++j) {

@@ -327,7 +327,7 @@ WIDEFLOW_NOINLINE void fused_forward_tile(const T* __restrict a, const T* __rest
                 const V z = av * xs[j] + bv;
                 const auto on = z > zero;
                 cn += on ? one : zero;
-                acc[j][p] += cv * (on ? z : zero);
+                acc[j][p] += on ? cv * z : zero;  // one multiply and one masked add
             }
             simd::store(cnt + o, cn);
         }
@@ -337,7 +337,7 @@ WIDEFLOW_NOINLINE void fused_forward_tile(const T* __restrict a, const T* __rest
         for (int j = 0; j < J; ++j) {
             const T z = a[i] * xs[j] + b[i];
             cnt[i] += z > T(0) ? T(1) : T(0);
-            tail[j][k] = c[i] * (z > T(0) ? z : T(0));
+            tail[j][k] = z > T(0) ? c[i] * z : T(0);
         }
     }
     for (int j = 0; j < J; ++j) {
