@@ -8,6 +8,11 @@ machine slows all of them alike; reported are medians over the rounds of neuron-
 ratio to that round's copy probe (bytes: the 6 parameter arrays read and written, 48 B per neuron in
 float64 and 24 B in float32; the sorted kernel also reads its 4-byte bin cache and writes the bins that
 moved). The load average before and after goes into every line.
+
+On a shared machine the kernels' threads are also time-sliced with other processes; each measurement
+therefore records its CPU share (process CPU time / (wall time x threads)), and the table adds an estimate
+of the rate at a full CPU share (rate / share; the same for the single-threaded copy probe). That estimate
+removes time-slicing only, not the memory bandwidth the other processes take.
 """
 
 from __future__ import annotations
@@ -63,9 +68,17 @@ class Case:
             t0 = time.perf_counter()
             self._run(2, threads)
             self.steps = max(2, int(seconds / max((time.perf_counter() - t0) / 2, 1e-9)))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         self._run(self.steps, threads)
-        return (time.perf_counter() - t0) / self.steps
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return wall / self.steps, min(1.0, cpu / (wall * threads))
+
+
+def copy_probe():
+    """Copy bandwidth (B/s, read + write) and the CPU share the probe got."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    bw = copy_bandwidth(repeats=5)
+    return bw, min(1.0, (time.process_time() - c0) / (time.perf_counter() - t0))
 
 
 def main(argv=None) -> int:
@@ -95,7 +108,7 @@ def main(argv=None) -> int:
     samples = {}  # (m, n, dtype, kernel, isa, threads) -> list of (sec/step, copy B/s)
     built = {}
     for r in range(args.rounds):
-        bw = copy_bandwidth(repeats=5)
+        bw, bw_share = copy_probe()
         for m, n, dt, k in cases:
             key = (m, n, dt, k)
             if key not in built:
@@ -105,25 +118,34 @@ def main(argv=None) -> int:
             for isa in (isas if r % 2 == 0 else isas[::-1]):
                 _core._set_isa(isa)
                 for th in args.threads:
-                    samples.setdefault(key + (isa, th), []).append((case.time(th), bw))
-        print(f"round {r + 1}/{args.rounds}: copy probe {bw / 1e9:.1f} GB/s, load {os.getloadavg()[0]:.1f}")
+                    t, share = case.time(th)
+                    samples.setdefault(key + (isa, th), []).append((t, bw, share, bw_share))
+        print(f"round {r + 1}/{args.rounds}: copy probe {bw / 1e9:.1f} GB/s (CPU share {bw_share:.2f}), "
+              f"load {os.getloadavg()[0]:.1f}")
         built.clear()
     _core._set_isa(start_isa)
     load_after = os.getloadavg()
     print(f"load average after: {load_after}")
-    header = f"{'kernel':<7}{'dtype':>8}{'m':>10}{'n':>7}{'isa':>9}{'thr':>4}{'G n-st/s':>10}{'%copy':>7}"
+    header = (f"{'kernel':<7}{'dtype':>8}{'m':>10}{'n':>7}{'isa':>9}{'thr':>4}{'G n-st/s':>10}{'%copy':>7}"
+              f"{'cpu share':>10}{'G/s @full':>10}{'%copy @full':>12}")
     print(header)
     print("-" * len(header))
     rows = []
     for (m, n, dt, k, isa, th), vals in samples.items():
         item = np.dtype(dt).itemsize
-        rates = [m / t for t, _ in vals]
-        fracs = [6 * item * m / t / bw for t, bw in vals]
+        rates = [m / t for t, *_ in vals]
+        fracs = [6 * item * m / t / bw for t, bw, *_ in vals]
+        full = [m / t / sh for t, _, sh, _ in vals]
+        full_fracs = [6 * item * m / t / sh / (bw / bsh) for t, bw, sh, bsh in vals]
         rate, frac = statistics.median(rates), statistics.median(fracs)
-        print(f"{k:<7}{dt:>8}{m:>10}{n:>7}{isa:>9}{th:>4}{rate / 1e9:>10.3f}{100 * frac:>6.0f}%")
+        share = statistics.median(v[2] for v in vals)
+        rate_full, frac_full = statistics.median(full), statistics.median(full_fracs)
+        print(f"{k:<7}{dt:>8}{m:>10}{n:>7}{isa:>9}{th:>4}{rate / 1e9:>10.3f}{100 * frac:>6.0f}%"
+              f"{share:>10.2f}{rate_full / 1e9:>10.3f}{100 * frac_full:>11.0f}%")
         rows.append(dict(kind="shallow_isa", kernel=k, dtype=dt, m=m, n=n, isa=isa, threads=th,
-                         neuron_steps_per_s=rate, fraction_of_copy=frac, rounds=len(vals),
-                         copy_gbytes_per_s=statistics.median(bw for _, bw in vals) / 1e9,
+                         neuron_steps_per_s=rate, fraction_of_copy=frac, rounds=len(vals), cpu_share=share,
+                         neuron_steps_per_s_full_cpu=rate_full, fraction_of_copy_full_cpu=frac_full,
+                         copy_gbytes_per_s=statistics.median(v[1] for v in vals) / 1e9,
                          load_before=load_before, load_after=load_after, build=info, machine=machine,
                          time=time.strftime("%Y-%m-%dT%H:%M:%S")))
     if args.out:

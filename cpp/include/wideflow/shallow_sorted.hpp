@@ -53,6 +53,11 @@ constexpr index_t kFusedMaxSamples = 24;
 // Bin indices (2 (n + 1) bins per histogram; n < 2^30).
 using bin_t = std::int32_t;
 
+// The GD step's per-bin table, interleaved: entry q holds (S_q, SX_q, xon_q, xoff_q) in the parameter
+// type, so the update and the O(1) bin check of a neuron touch one cache line (for large n the four
+// separate tables would not fit in L1, and each neuron would miss four lines).
+constexpr index_t kTableStride = 4;
+
 // Interleaved sub-bins for the shared bins (see Histogram).
 constexpr int kHistLanes = 8;
 // Kept for callers that size per-chunk work by it; the histogram layout no longer depends on n.
@@ -127,14 +132,16 @@ inline bin_t search_bin(T a, T b, const T* __restrict xs, index_t n) {
 // xon[q] and inactive at xoff[q] (and have the bin's orientation). A missing boundary (count 0 or n) is
 // an infinity on the side that holds for every finite neuron of that orientation. For a_i = 0 the
 // infinity gives z = NaN, the check fails and the neuron is searched: never a wrong bin.
+// Written into the per-bin table (stride kTableStride, see BinTable).
 template <class T>
 inline void bin_boundaries(const T* __restrict xs, index_t n, T* __restrict xon, T* __restrict xoff) {
     const T inf = std::numeric_limits<T>::infinity();
+    constexpr index_t w = kTableStride;
     for (index_t cnt = 0; cnt <= n; ++cnt) {
-        xon[cnt] = cnt > 0 ? xs[n - cnt] : inf;               // a >= 0: active on [n - cnt, n)
-        xoff[cnt] = cnt < n ? xs[n - cnt - 1] : -inf;
-        xon[n + 1 + cnt] = cnt > 0 ? xs[cnt - 1] : -inf;      // a < 0: active on [0, cnt)
-        xoff[n + 1 + cnt] = cnt < n ? xs[cnt] : inf;
+        xon[w * cnt] = cnt > 0 ? xs[n - cnt] : inf;                 // a >= 0: active on [n - cnt, n)
+        xoff[w * cnt] = cnt < n ? xs[n - cnt - 1] : -inf;
+        xon[w * (n + 1 + cnt)] = cnt > 0 ? xs[cnt - 1] : -inf;      // a < 0: active on [0, cnt)
+        xoff[w * (n + 1 + cnt)] = cnt < n ? xs[cnt] : inf;
     }
 }
 
@@ -283,11 +290,11 @@ void evaluate_sorted(const Params<T>& net, const double* xs, index_t P, double* 
 // parameter type: the values T(S[q]) a float32 net uses, gathered at its own width).
 template <class T>
 inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
-                         index_t len, const T* __restrict S, const T* __restrict SX, T step_ab,
-                         T step_c, int& bad_out) {
+                         index_t len, const T* __restrict tab, T step_ab, T step_c, int& bad_out) {
     int bad = 0;
     for (index_t i = 0; i < len; ++i) {
-        const T Si = S[bin[i]], SXi = SX[bin[i]];
+        const index_t q = kTableStride * index_t(bin[i]);
+        const T Si = tab[q], SXi = tab[q + 1];
         const T ai = a[i], bi = b[i], ci = c[i];
         const T sc = step_ab * ci;
         const T an = ai - sc * SXi;
@@ -372,14 +379,14 @@ inline void fused_forward_bins(const T* __restrict a, const T* __restrict b, con
 // Larger n: check each cached bin in O(1) against the new (a, b); search only the stale ones.
 template <class T>
 inline void refresh_bins(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xs,
-                         index_t n, const T* __restrict xon, const T* __restrict xoff, bin_t* __restrict bin) {
+                         index_t n, const T* __restrict tab, bin_t* __restrict bin) {
     alignas(64) int stale[kBlock];
     int any = 0;
     const bin_t nn = bin_t(n);
     for (index_t i = 0; i < len; ++i) {
         const bin_t q = bin[i];
-        const T z1 = a[i] * xon[q] + b[i];
-        const T z0 = a[i] * xoff[q] + b[i];
+        const T z1 = a[i] * tab[kTableStride * index_t(q) + 2] + b[i];
+        const T z0 = a[i] * tab[kTableStride * index_t(q) + 3] + b[i];
         const bool ok = (z1 > T(0)) & !(z0 > T(0)) & ((a[i] >= T(0)) == (q <= nn));
         stale[i] = ok ? 0 : 1;
         any |= stale[i];
@@ -410,11 +417,10 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
     std::vector<double> r(static_cast<std::size_t>(n)), tot;
     // Active sums by bin: S[bin] = sum of r_j over the bin's active set, SX likewise with r_j x_j.
     std::vector<double> S(static_cast<std::size_t>(nb)), SX(static_cast<std::size_t>(nb));
-    std::vector<T> St(static_cast<std::size_t>(nb)), SXt(static_cast<std::size_t>(nb));
-    std::vector<T> xt(static_cast<std::size_t>(n)), xon(static_cast<std::size_t>(nb)),
-        xoff(static_cast<std::size_t>(nb));
+    std::vector<T> tab(static_cast<std::size_t>(kTableStride * nb));  // (S, SX, xon, xoff) by bin
+    std::vector<T> xt(static_cast<std::size_t>(n));
     for (index_t j = 0; j < n; ++j) xt[j] = T(x[j]);
-    bin_boundaries(xt.data(), n, xon.data(), xoff.data());
+    bin_boundaries(xt.data(), n, tab.data() + 2, tab.data() + 3);
     if (!bins_valid) {
         parallel_for(plan.count, threads, [&](index_t q) {
             const index_t i0 = plan.begin(q), i1 = plan.end(q, net.m);
@@ -427,8 +433,8 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
         if (!start_step(pred, y, n, r.data(), losses + s, res)) return res;
         active_sums(r.data(), x, n, S.data(), SX.data());
         for (index_t q = 0; q < nb; ++q) {
-            St[q] = T(S[q]);
-            SXt[q] = T(SX[q]);
+            tab[kTableStride * q] = T(S[q]);
+            tab[kTableStride * q + 1] = T(SX[q]);
         }
         const T step_ab = T(lr[s] * scale_inner * net.inv_alpha);
         const T step_c = T(lr[s] * scale_outer * net.inv_alpha);
@@ -447,11 +453,11 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
                 T* __restrict b = net.b + s0;
                 T* __restrict c = net.c + s0;
                 bin_t* __restrict bin = bins + s0;
-                update_block(a, b, c, bin, len, St.data(), SXt.data(), step_ab, step_c, bad);
+                update_block(a, b, c, bin, len, tab.data(), step_ab, step_c, bad);
                 if (fused) {
                     fused_forward_bins(a, b, c, len, xt.data(), n, bin, part);
                 } else {
-                    refresh_bins(a, b, len, xt.data(), n, xon.data(), xoff.data(), bin);
+                    refresh_bins(a, b, len, xt.data(), n, tab.data(), bin);
                     histogram_weights(a, b, c, len, ca, cb);
                     h->add(bin, ca, cb, len);
                 }
