@@ -293,7 +293,7 @@ inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, cons
                          index_t len, const T* __restrict tab, T step_ab, T step_c, int& bad_out) {
     int bad = 0;
     for (index_t i = 0; i < len; ++i) {
-        const index_t q = kTableStride * index_t(bin[i]);
+        const bin_t q = bin_t(kTableStride) * bin[i];  // 32-bit index math: 16-lane gathers
         const T Si = tab[q], SXi = tab[q + 1];
         const T ai = a[i], bi = b[i], ci = c[i];
         const T sc = step_ab * ci;
@@ -385,8 +385,8 @@ inline void refresh_bins(const T* __restrict a, const T* __restrict b, index_t l
     const bin_t nn = bin_t(n);
     for (index_t i = 0; i < len; ++i) {
         const bin_t q = bin[i];
-        const T z1 = a[i] * tab[kTableStride * index_t(q) + 2] + b[i];
-        const T z0 = a[i] * tab[kTableStride * index_t(q) + 3] + b[i];
+        const T z1 = a[i] * tab[bin_t(kTableStride) * q + 2] + b[i];
+        const T z0 = a[i] * tab[bin_t(kTableStride) * q + 3] + b[i];
         const bool ok = (z1 > T(0)) & !(z0 > T(0)) & ((a[i] >= T(0)) == (q <= nn));
         stale[i] = ok ? 0 : 1;
         any |= stale[i];
