@@ -49,6 +49,7 @@ def machine_line() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "threads_available": _core.threads_available(),
             "openmp": _core.openmp_enabled(), "python": platform.python_version(), "numpy": np.__version__,
             "torch": torch_version, "wideflow": __version__, "platform": platform.platform(),
+            "isa": _core.isa(), "build": {k: v for k, v in _core.build_config().items() if k != "build_type"},
             "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None}
 
 

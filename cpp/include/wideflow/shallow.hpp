@@ -17,17 +17,23 @@
 // sum (the build disables FP contraction) so every kernel and NumPy see the same sign of z.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
 
+#include "wideflow/isa.hpp"
 #include "wideflow/parallel.hpp"
+#include "wideflow/simd.hpp"
 
 namespace wideflow::shallow {
 
-// Neurons per L1-resident block and SIMD lanes for the fixed-order partial sums.
+// Neurons per L1-resident block.
 constexpr index_t kBlock = 256;
-constexpr int kLanes = 16;
+// Lanes of the fixed-order partial sums over neurons: one 64-byte vector (8 doubles, 16 floats) in every
+// instruction set (isa.hpp: the lanes are fixed, so the bits are too).
+template <class T>
+constexpr int kLanes = int(64 / sizeof(T));
 
 template <class T>
 struct Params {
@@ -44,31 +50,124 @@ struct ChunkResult {
     bool diverged = false;   // stopped because a loss or an updated parameter was not finite
 };
 
+// The functions below are compiled once per instruction set (see isa.hpp); the types above are shared.
+WIDEFLOW_ISA_NAMESPACE_BEGIN
+
 // Fixed-order sum of kLanes accumulators.
 template <class T>
 inline T lane_sum(const T* acc) {
     T s = acc[0];
-    for (int k = 1; k < kLanes; ++k) s += acc[k];
+    for (int k = 1; k < kLanes<T>; ++k) s += acc[k];
     return s;
 }
 
-// sum_i c_i relu(a_i x + b_i) over i in [0, len), in a fixed order (lanes then a fixed lane reduction).
-template <class T>
-inline T block_forward(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
-                       T x) {
-    T acc[kLanes] = {};
+// Samples per register tile of the forward passes, sized to the registers of the instruction set. Tiles
+// only group work; no sum changes order with them.
+constexpr int kSampleTile = WIDEFLOW_VECTOR_BYTES >= 64 ? 4 : (WIDEFLOW_VECTOR_BYTES >= 32 ? 3 : 2);
+
+// part[j] += sum_i c_i relu(a_i x_j + b_i) over i in [0, len) for J samples: lanes of kLanes<T> partial
+// sums (neuron i in lane i % kLanes), reduced in lane order. Each neuron is loaded once for the J samples
+// and the J accumulator chains run side by side.
+template <int J, class T>
+WIDEFLOW_NOINLINE void block_forward_tile(const T* __restrict a, const T* __restrict b, const T* __restrict c,
+                               index_t len, const T* __restrict x, double* __restrict part) {
+    constexpr int L = kLanes<T>, NW = simd::kNative<T>, P = L / NW;
+    using V = simd::native<T>;
+    const V zero = {};
+    V acc[J][P];
+    T xs[J];
+    for (int j = 0; j < J; ++j) {
+        xs[j] = x[j];
+        for (int p = 0; p < P; ++p) acc[j][p] = V{};
+    }
     index_t i = 0;
-    for (; i + kLanes <= len; i += kLanes) {
-        for (int k = 0; k < kLanes; ++k) {
-            const T z = a[i + k] * x + b[i + k];
-            acc[k] += c[i + k] * (z > T(0) ? z : T(0));
+    for (; i + L <= len; i += L) {
+        for (int p = 0; p < P; ++p) {
+            const V av = simd::load<V>(a + i + p * NW), bv = simd::load<V>(b + i + p * NW),
+                    cv = simd::load<V>(c + i + p * NW);
+            for (int j = 0; j < J; ++j) {
+                const V z = av * xs[j] + bv;
+                acc[j][p] += z > zero ? cv * z : zero;  // one multiply and one masked add
+            }
         }
     }
+    T tail[J][L] = {};
     for (int k = 0; i < len; ++i, ++k) {
-        const T z = a[i] * x + b[i];
-        acc[k] += c[i] * (z > T(0) ? z : T(0));
+        for (int j = 0; j < J; ++j) {
+            const T z = a[i] * xs[j] + b[i];
+            tail[j][k] = z > T(0) ? c[i] * z : T(0);
+        }
     }
-    return lane_sum(acc);
+    for (int j = 0; j < J; ++j) {
+        T lanes[L];
+        for (int p = 0; p < P; ++p) simd::store(lanes + p * NW, acc[j][p] + simd::load<V>(tail[j] + p * NW));
+        part[j] += double(lane_sum(lanes));
+    }
+}
+
+// part[j] += sum_i c_i relu(a_i x_j + b_i) for all n samples, in tiles of kSampleTile samples.
+template <class T>
+inline void block_forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c,
+                              index_t len, const T* __restrict x, index_t n, double* __restrict part) {
+    index_t j = 0;
+    for (; j + kSampleTile <= n; j += kSampleTile) block_forward_tile<kSampleTile>(a, b, c, len, x + j, part + j);
+    switch (n - j) {
+        case 3: block_forward_tile<3>(a, b, c, len, x + j, part + j); break;
+        case 2: block_forward_tile<2>(a, b, c, len, x + j, part + j); break;
+        case 1: block_forward_tile<1>(a, b, c, len, x + j, part + j); break;
+        default: break;
+    }
+}
+
+// Gradient sums of neurons [0, len) over the n samples: gc_i = sum_j r_j relu(z_ij),
+// ga_i = sum_j 1[z_ij > 0] r_j x_j, gb_i = sum_j 1[z_ij > 0] r_j, each summed in sample order. Neurons
+// are taken in register tiles (kTile neurons; the accumulators stay in registers while the samples
+// stream by), so no partial sum is stored and reloaded per sample. The tile size only groups neurons;
+// each neuron's sum has the same order for every tile size, hence for every instruction set.
+template <class T>
+WIDEFLOW_NOINLINE void block_gradient(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xt,
+                           const T* __restrict rt, const T* __restrict rxt, index_t n, T* __restrict ga,
+                           T* __restrict gb, T* __restrict gc) {
+    constexpr int NW = simd::kNative<T>, P = 2, W = P * NW;
+    using V = simd::native<T>;
+    const V zero = {};
+    index_t i0 = 0;
+    for (; i0 + W <= len; i0 += W) {
+        V ta[P], tb[P], sa[P] = {}, sb[P] = {}, sc[P] = {};
+        for (int p = 0; p < P; ++p) {
+            ta[p] = simd::load<V>(a + i0 + p * NW);
+            tb[p] = simd::load<V>(b + i0 + p * NW);
+        }
+        for (index_t j = 0; j < n; ++j) {
+            const T xj = xt[j], rj = rt[j], rxj = rxt[j];
+            const V rv = zero + rj, rxv = zero + rxj;
+            for (int p = 0; p < P; ++p) {
+                const V z = ta[p] * xj + tb[p];
+                const auto on = z > zero;
+                sc[p] += on ? rv * z : zero;
+                sa[p] += on ? rxv : zero;
+                sb[p] += on ? rv : zero;
+            }
+        }
+        for (int p = 0; p < P; ++p) {
+            simd::store(ga + i0 + p * NW, sa[p]);
+            simd::store(gb + i0 + p * NW, sb[p]);
+            simd::store(gc + i0 + p * NW, sc[p]);
+        }
+    }
+    for (index_t i = i0; i < len; ++i) {
+        T sa = T(0), sb = T(0), sc = T(0);
+        for (index_t j = 0; j < n; ++j) {
+            const T z = a[i] * xt[j] + b[i];
+            const bool on = z > T(0);
+            sc += on ? rt[j] * z : T(0);
+            sa += on ? rxt[j] : T(0);
+            sb += on ? rt[j] : T(0);
+        }
+        ga[i] = sa;
+        gb[i] = sb;
+        gc[i] = sc;
+    }
 }
 
 // Chunk plan for a width m and n samples: chunk partials take chunk_count * n doubles.
@@ -85,13 +184,14 @@ template <class T>
 void evaluate(const Params<T>& net, const double* x, index_t P, double* out, int threads) {
     const ChunkPlan plan = forward_plan(net.m, P);
     std::vector<double> partial(static_cast<std::size_t>(plan.count * P), 0.0);
+    std::vector<T> xt(static_cast<std::size_t>(P));
+    for (index_t p = 0; p < P; ++p) xt[p] = T(x[p]);
     parallel_for(plan.count, threads_for(net.m * P, threads), [&](index_t k) {
         double* part = partial.data() + k * P;
         const index_t i0 = plan.begin(k), i1 = plan.end(k, net.m);
         for (index_t s = i0; s < i1; s += kBlock) {
             const index_t len = std::min(kBlock, i1 - s);
-            for (index_t p = 0; p < P; ++p)
-                part[p] += double(block_forward(net.a + s, net.b + s, net.c + s, len, T(x[p])));
+            block_forward_all(net.a + s, net.b + s, net.c + s, len, xt.data(), P, part);
         }
     });
     for (index_t p = 0; p < P; ++p) {
@@ -158,18 +258,7 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
                 T* __restrict a = net.a + s0;
                 T* __restrict b = net.b + s0;
                 T* __restrict c = net.c + s0;
-                for (index_t i = 0; i < len; ++i) ga[i] = gb[i] = gc[i] = T(0);
-                // gradient sums over the samples, SIMD across neurons
-                for (index_t j = 0; j < n; ++j) {
-                    const T xj = xt[j], rj = rt[j], rxj = rxt[j];
-                    for (index_t i = 0; i < len; ++i) {
-                        const T z = a[i] * xj + b[i];
-                        const bool on = z > T(0);
-                        gc[i] += on ? rj * z : T(0);
-                        ga[i] += on ? rxj : T(0);
-                        gb[i] += on ? rj : T(0);
-                    }
-                }
+                block_gradient(a, b, len, xt.data(), rt.data(), rxt.data(), n, ga, gb, gc);
                 // update (all gradients use the old c)
                 for (index_t i = 0; i < len; ++i) {
                     const T sc = step_ab * c[i];
@@ -183,7 +272,7 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
                     bad |= int(!((an - an) == T(0) && (bn - bn) == T(0) && (cn - cn) == T(0)));
                 }
                 // next step's predictions
-                for (index_t j = 0; j < n; ++j) part[j] += double(block_forward(a, b, c, len, xt[j]));
+                block_forward_all(a, b, c, len, xt.data(), n, part);
             }
             chunk_bad[k] = bad;
         });
@@ -204,4 +293,5 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
     return res;
 }
 
+WIDEFLOW_ISA_NAMESPACE_END
 }  // namespace wideflow::shallow

@@ -14,12 +14,27 @@
 // histogram of its orientation; prefix sums of the histograms give f(x_j) = (A_j x_j + B_j)/alpha. One
 // step is one pass over the parameters (48 bytes per neuron in float64) plus O(n) work.
 //
+// Inner loops (per block of kBlock neurons, all in L1):
+//  - update: gather (S, SX) of the neuron's cached bin from tables in the parameter type, update a, b, c;
+//  - small n (n <= kFusedMaxSamples): the next step's forward pass and the new bins in one pass over the
+//    samples, SIMD across neurons: z = a x_j + b, count z > 0, accumulate c relu(z) per sample (register
+//    tiles of 4 samples). No histogram and no scalar scatter;
+//  - larger n: the cached bin is checked in O(1) by two samples (the first active and the last inactive
+//    one, table lookups); only a neuron whose knot crossed a sample, or whose orientation flipped, is
+//    searched again (binary search, log2 n probes). The forward pass scatters (c a, c b) into a histogram
+//    of interleaved (A, B) pairs; the bins everyone shares (active nowhere / everywhere) go to eight
+//    interleaved sub-bins, so runs of neurons in one bin never wait on their own store (store-to-load
+//    forwarding stalls).
+//
 // The convention is the direct kernel's: relu(z) = max(z, 0) with derivative 1[z > 0], z = a*x + b
 // formed identically, so both kernels see the same active sets, ties and a_i = 0 included.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "wideflow/parallel.hpp"
@@ -31,21 +46,35 @@ namespace wideflow::shallow {
 // neurons); above it, a branch-free binary search with a fixed number of probes.
 constexpr index_t kCountMaxSamples = 24;
 
+// Up to this many samples a GD step computes the next forward pass directly (O(m n), SIMD, fused with
+// the bins); above it, through the histogram. Both give the same bins; the predictions agree to rounding.
+constexpr index_t kFusedMaxSamples = 24;
+
 // Bin indices (2 (n + 1) bins per histogram; n < 2^30).
 using bin_t = std::int32_t;
 
-// Interleaved sub-histograms (breaks store-to-load dependency chains when many neurons share a bin),
-// reduced in a fixed order. Small n only: for large n bins rarely collide.
+// The GD step's per-bin table, interleaved: entry q holds (S_q, SX_q, xon_q, xoff_q) in the parameter
+// type, so the update and the O(1) bin check of a neuron touch one cache line (for large n the four
+// separate tables would not fit in L1, and each neuron would miss four lines).
+constexpr index_t kTableStride = 4;
+
+// Interleaved sub-bins for the shared bins (see Histogram).
 constexpr int kHistLanes = 8;
-inline int histogram_lanes(index_t n) { return n < 512 ? kHistLanes : 1; }
+// Kept for callers that size per-chunk work by it; the histogram layout no longer depends on n.
+inline int histogram_lanes(index_t) { return kHistLanes; }
 
 // Chunks for the sorted kernel: about 64 (enough for load balance), fewer when the per-chunk histograms
-// (lanes * 4 * (n + 1) doubles each) would exceed ~64 MiB in all. Depends on (m, n) only.
+// (about 4 (n + 1) doubles each) would cost more than ~1/6 of the parameter traffic of a step, at least
+// 4 while the width allows. Depends on (m, n) only.
 inline ChunkPlan sorted_plan(index_t m, index_t n) {
-    const index_t per_chunk = index_t(histogram_lanes(n)) * 4 * (n + 1);
-    const index_t target = std::max<index_t>(1, std::min<index_t>(64, (index_t(1) << 23) / per_chunk));
+    const index_t per_chunk = 4 * (n + 1) + 4 * kHistLanes;
+    index_t target = std::min<index_t>(64, m / std::max<index_t>(1, 2 * per_chunk));
+    target = std::min<index_t>(target, (index_t(1) << 23) / per_chunk);
+    target = std::max<index_t>(4, target);
     return plan_chunks(m, 4096, m, target, kBlock);
 }
+
+WIDEFLOW_ISA_NAMESPACE_BEGIN
 
 // Bin of each neuron: bin[i] = cnt_i for a_i >= 0 (active on the last cnt_i samples) and
 // (n + 1) + cnt_i for a_i < 0 (active on the first cnt_i samples), where cnt_i = #{j : a_i x_j + b_i > 0}
@@ -82,50 +111,97 @@ inline void active_bins(const T* __restrict a, const T* __restrict b, index_t le
     for (index_t i = 0; i < len; ++i) bin[i] += a[i] >= T(0) ? 0 : n + 1;
 }
 
-// Per-chunk histogram of (c a, c b) by bin: layout [lane][2 quantities][2 (n + 1) bins].
+// The bin of one neuron by the same binary search as active_bins (same probes, same predicate).
+template <class T>
+inline bin_t search_bin(T a, T b, const T* __restrict xs, index_t n) {
+    index_t top = 1;
+    while (top * 2 <= n) top *= 2;
+    index_t p = 0;
+    const bool up = a >= T(0);
+    for (index_t step = top; step > 0; step /= 2) {
+        const index_t probe = p + step;
+        if (probe <= n) {
+            const T z = a * xs[probe - 1] + b;
+            if ((z > T(0)) != up) p = probe;
+        }
+    }
+    return bin_t(up ? n - p : (n + 1) + p);
+}
+
+// Boundary samples of every bin, for the O(1) check of a cached bin: a neuron in bin q must be active at
+// xon[q] and inactive at xoff[q] (and have the bin's orientation). A missing boundary (count 0 or n) is
+// an infinity on the side that holds for every finite neuron of that orientation. For a_i = 0 the
+// infinity gives z = NaN, the check fails and the neuron is searched: never a wrong bin.
+// Written into the per-bin table (stride kTableStride, see BinTable).
+template <class T>
+inline void bin_boundaries(const T* __restrict xs, index_t n, T* __restrict xon, T* __restrict xoff) {
+    const T inf = std::numeric_limits<T>::infinity();
+    constexpr index_t w = kTableStride;
+    for (index_t cnt = 0; cnt <= n; ++cnt) {
+        xon[w * cnt] = cnt > 0 ? xs[n - cnt] : inf;                 // a >= 0: active on [n - cnt, n)
+        xoff[w * cnt] = cnt < n ? xs[n - cnt - 1] : -inf;
+        xon[w * (n + 1 + cnt)] = cnt > 0 ? xs[cnt - 1] : -inf;      // a < 0: active on [0, cnt)
+        xoff[w * (n + 1 + cnt)] = cnt < n ? xs[cnt] : inf;
+    }
+}
+
+// Per-chunk histogram of (c a, c b) by bin. Layout: pairs (A, B) per bin (one cache line holds both),
+// then kHistLanes groups of 4 pairs for the shared bins {0, n, n + 1, 2n + 1} (active nowhere or
+// everywhere): neuron i of a block adds to group i % kHistLanes, so consecutive neurons in a shared bin
+// hit different addresses. Reduced in a fixed order (the bin, then the groups in order).
 struct Histogram {
     index_t n = 0;
-    int lanes = 1;
     std::vector<double> data;
     index_t bins() const { return 2 * (n + 1); }
-    void reset(index_t n_, int lanes_) {
+    void reset(index_t n_, int /*lanes: layout is fixed*/ = kHistLanes) {
         n = n_;
-        lanes = lanes_;
-        data.assign(static_cast<std::size_t>(lanes * 2 * bins()), 0.0);
+        data.assign(static_cast<std::size_t>(2 * bins() + 8 * kHistLanes), 0.0);
     }
     // Add neurons [0, len) with bins `bin` and weights (ca, cb).
     void add(const bin_t* __restrict bin, const double* __restrict ca, const double* __restrict cb,
              index_t len) {
-        const index_t nb = bins();
+        const bin_t nn = bin_t(n), nb = bin_t(bins());
         double* h = data.data();
-        if (lanes == kHistLanes) {
-            index_t i = 0;
-            for (; i + kHistLanes <= len; i += kHistLanes)
-                for (int l = 0; l < kHistLanes; ++l) {
-                    double* row = h + l * 2 * nb;
-                    row[bin[i + l]] += ca[i + l];
-                    row[nb + bin[i + l]] += cb[i + l];
-                }
-            for (int l = 0; i < len; ++i, ++l) {
-                double* row = h + l * 2 * nb;
-                row[bin[i]] += ca[i];
-                row[nb + bin[i]] += cb[i];
+        for (index_t s = 0; s < len; s += kBlock) {
+            const index_t l = std::min(kBlock, len - s);
+            alignas(64) bin_t slot[kBlock];
+            for (index_t i = 0; i < l; ++i) {
+                const bin_t q = bin[s + i];
+                const bin_t cnt = q <= nn ? q : q - (nn + 1);
+                const bin_t which = (q <= nn ? 0 : 2) + (cnt == 0 ? 0 : 1);
+                const bool shared = cnt == 0 || cnt == nn;
+                slot[i] = shared ? nb + bin_t(4 * (i % kHistLanes)) + which : q;
             }
-        } else {
-            for (index_t i = 0; i < len; ++i) {
-                h[bin[i]] += ca[i];
-                h[nb + bin[i]] += cb[i];
+            for (index_t i = 0; i < l; ++i) {
+                double* p = h + 2 * index_t(slot[i]);
+                const double pa = p[0] + ca[s + i], pb = p[1] + cb[s + i];
+                p[0] = pa;
+                p[1] = pb;
             }
         }
     }
-    // Add the lanes, in order, into `tot` (2 * bins() doubles).
-    void accumulate_into(double* tot) const {
-        const index_t w = 2 * bins();
-        for (int l = 0; l < lanes; ++l) {
-            const double* src = data.data() + l * w;
-            for (index_t q = 0; q < w; ++q) tot[q] += src[q];
+    // Add this histogram into `tot` ([A by bin][B by bin], 2 * bins() doubles), bins [q0, q1) only.
+    void accumulate_into(double* tot, index_t q0, index_t q1) const {
+        const index_t nb = bins();
+        const double* h = data.data();
+        for (index_t q = q0; q < q1; ++q) {
+            tot[q] += h[2 * q];
+            tot[nb + q] += h[2 * q + 1];
+        }
+        const index_t shared[4] = {0, n, n + 1, 2 * n + 1};
+        for (int w = 0; w < 4; ++w) {
+            const index_t q = shared[w];
+            if (q < q0 || q >= q1) continue;
+            double sa = 0.0, sb = 0.0;
+            for (int l = 0; l < kHistLanes; ++l) {
+                sa += h[2 * (nb + 4 * l + w)];
+                sb += h[2 * (nb + 4 * l + w) + 1];
+            }
+            tot[q] += sa;
+            tot[nb + q] += sb;
         }
     }
+    void accumulate_into(double* tot) const { accumulate_into(tot, 0, bins()); }
 };
 
 // Weights (c_i a_i, c_i b_i) of a block, in double.
@@ -138,23 +214,26 @@ inline void histogram_weights(const T* __restrict a, const T* __restrict b, cons
     }
 }
 
-// pred_j = (A_j x_j + B_j) * inv_alpha from the per-chunk histograms (summed over chunks in order).
+// pred_j = (A_j x_j + B_j) * inv_alpha from the per-chunk histograms (summed over chunks in order; the
+// bins are split into ranges summed on `threads` threads, each range in the same chunk order).
 // A suffix neuron with count cnt is active at j >= n - cnt; a prefix neuron with count cnt at j < cnt.
 inline void histogram_predictions(const std::vector<Histogram>& hs, const double* xs, index_t n,
-                                  double inv_alpha, double* pred, std::vector<double>& tot) {
+                                  double inv_alpha, double* pred, std::vector<double>& tot,
+                                  int threads = 1) {
     const index_t nb = 2 * (n + 1);
-    tot.assign(static_cast<std::size_t>(2 * nb), 0.0);
-    for (const auto& h : hs) h.accumulate_into(tot.data());
+    tot.assign(static_cast<std::size_t>(2 * nb + 2 * n), 0.0);
+    constexpr index_t kRange = 4096;
+    const index_t ranges = (nb + kRange - 1) / kRange;
+    parallel_for(ranges, threads_for(index_t(hs.size()) * nb, threads), [&](index_t g) {
+        const index_t q0 = g * kRange, q1 = std::min(nb, q0 + kRange);
+        for (const auto& h : hs) h.accumulate_into(tot.data(), q0, q1);
+    });
     const double* A = tot.data();
     const double* B = tot.data() + nb;
     // suffix part: at j, counts cnt >= n - j, i.e. running sum over cnt = n, n-1, ..., n-j
     // prefix part: at j, counts cnt > j, i.e. sum over cnt = j+1 .. n (run from the right)
-    std::vector<double>& scratch = tot;  // reuse: append space for the prefix sums
-    scratch.resize(static_cast<std::size_t>(2 * nb + 2 * n));
-    double* pa = scratch.data() + 2 * nb;
+    double* pa = tot.data() + 2 * nb;
     double* pb = pa + n;
-    A = scratch.data();
-    B = scratch.data() + nb;
     double sa = 0.0, sb = 0.0;
     for (index_t j = n - 1; j >= 0; --j) {
         sa += A[(n + 1) + j + 1];
@@ -192,7 +271,7 @@ void evaluate_sorted(const Params<T>& net, const double* xs, index_t P, double* 
     for (index_t j = 0; j < P; ++j) xt[j] = T(xs[j]);
     parallel_for(plan.count, threads, [&](index_t q) {
         Histogram& h = hs[q];
-        h.reset(P, histogram_lanes(P));
+        h.reset(P);
         alignas(64) bin_t bin[kBlock];
         alignas(64) double ca[kBlock], cb[kBlock];
         const index_t i0 = plan.begin(q), i1 = plan.end(q, net.m);
@@ -204,17 +283,18 @@ void evaluate_sorted(const Params<T>& net, const double* xs, index_t P, double* 
         }
     });
     std::vector<double> tot;
-    histogram_predictions(hs, xs, P, net.inv_alpha, out, tot);
+    histogram_predictions(hs, xs, P, net.inv_alpha, out, tot, threads);
 }
 
-// One GD update of a block of neurons given their bins and the per-bin active sums S, SX.
+// One GD update of a block of neurons given their bins and the per-bin active sums S, SX (tables in the
+// parameter type: the values T(S[q]) a float32 net uses, gathered at its own width).
 template <class T>
 inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
-                         index_t len, const double* __restrict S, const double* __restrict SX, T step_ab,
-                         T step_c, int& bad_out) {
+                         index_t len, const T* __restrict tab, T step_ab, T step_c, int& bad_out) {
     int bad = 0;
     for (index_t i = 0; i < len; ++i) {
-        const T Si = T(S[bin[i]]), SXi = T(SX[bin[i]]);
+        const bin_t q = bin_t(kTableStride) * bin[i];  // 32-bit index math: 16-lane gathers
+        const T Si = tab[q], SXi = tab[q + 1];
         const T ai = a[i], bi = b[i], ci = c[i];
         const T sc = step_ab * ci;
         const T an = ai - sc * SXi;
@@ -227,6 +307,93 @@ inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, cons
         bad |= int(!((an - an) == T(0) && (bn - bn) == T(0) && (cn - cn) == T(0)));
     }
     bad_out |= bad;
+}
+
+// Small n: the next step's forward pass of a block, part[j] += sum_i c_i relu(a_i x_j + b_i) (the
+// direct kernel's lanes and order), and the new bins, in one pass over J samples at a time; cnt
+// accumulates the active counts (in T: exact for these n).
+template <int J, class T>
+WIDEFLOW_NOINLINE void fused_forward_tile(const T* __restrict a, const T* __restrict b, const T* __restrict c,
+                               index_t len, const T* __restrict x, T* __restrict cnt, double* __restrict part) {
+    constexpr int L = kLanes<T>, NW = simd::kNative<T>, P = L / NW;
+    using V = simd::native<T>;
+    V acc[J][P];
+    T xs[J];
+    for (int j = 0; j < J; ++j) {
+        xs[j] = x[j];
+        for (int p = 0; p < P; ++p) acc[j][p] = V{};
+    }
+    const V zero = {}, one = zero + T(1);
+    index_t i = 0;
+    for (; i + L <= len; i += L) {
+        for (int p = 0; p < P; ++p) {
+            const index_t o = i + p * NW;
+            const V av = simd::load<V>(a + o), bv = simd::load<V>(b + o), cv = simd::load<V>(c + o);
+            V cn = simd::load<V>(cnt + o);
+            for (int j = 0; j < J; ++j) {
+                const V z = av * xs[j] + bv;
+                const auto on = z > zero;
+                cn += on ? one : zero;
+                acc[j][p] += on ? cv * z : zero;  // one multiply and one masked add
+            }
+            simd::store(cnt + o, cn);
+        }
+    }
+    T tail[J][L] = {};
+    for (int k = 0; i < len; ++i, ++k) {
+        for (int j = 0; j < J; ++j) {
+            const T z = a[i] * xs[j] + b[i];
+            cnt[i] += z > T(0) ? T(1) : T(0);
+            tail[j][k] = z > T(0) ? c[i] * z : T(0);
+        }
+    }
+    for (int j = 0; j < J; ++j) {
+        T lanes[L];
+        for (int p = 0; p < P; ++p) simd::store(lanes + p * NW, acc[j][p] + simd::load<V>(tail[j] + p * NW));
+        part[j] += double(lane_sum(lanes));
+    }
+}
+
+template <class T>
+inline void fused_forward_bins(const T* __restrict a, const T* __restrict b, const T* __restrict c,
+                               index_t len, const T* __restrict x, index_t n, bin_t* __restrict bin,
+                               double* __restrict part) {
+    alignas(64) T cnt[kBlock];
+    for (index_t i = 0; i < len; ++i) cnt[i] = T(0);
+    index_t j = 0;
+    for (; j + kSampleTile <= n; j += kSampleTile)
+        fused_forward_tile<kSampleTile>(a, b, c, len, x + j, cnt, part + j);
+    switch (n - j) {
+        case 3: fused_forward_tile<3>(a, b, c, len, x + j, cnt, part + j); break;
+        case 2: fused_forward_tile<2>(a, b, c, len, x + j, cnt, part + j); break;
+        case 1: fused_forward_tile<1>(a, b, c, len, x + j, cnt, part + j); break;
+        default: break;
+    }
+    const bin_t off = bin_t(n + 1);
+    for (index_t i = 0; i < len; ++i) {
+        const bin_t q = bin_t(cnt[i]) + (a[i] >= T(0) ? 0 : off);
+        if (q != bin[i]) bin[i] = q;  // a bin that did not move is not stored (its cache line stays clean)
+    }
+}
+
+// Larger n: check each cached bin in O(1) against the new (a, b); search only the stale ones.
+template <class T>
+inline void refresh_bins(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xs,
+                         index_t n, const T* __restrict tab, bin_t* __restrict bin) {
+    alignas(64) int stale[kBlock];
+    int any = 0;
+    const bin_t nn = bin_t(n);
+    for (index_t i = 0; i < len; ++i) {
+        const bin_t q = bin[i];
+        const T z1 = a[i] * tab[bin_t(kTableStride) * q + 2] + b[i];
+        const T z0 = a[i] * tab[bin_t(kTableStride) * q + 3] + b[i];
+        const bool ok = (z1 > T(0)) & !(z0 > T(0)) & ((a[i] >= T(0)) == (q <= nn));
+        stale[i] = ok ? 0 : 1;
+        any |= stale[i];
+    }
+    if (!any) return;
+    for (index_t i = 0; i < len; ++i)
+        if (stale[i]) bin[i] = search_bin(a[i], b[i], xs, n);
 }
 
 // Fused GD steps with the sorted kernel; same contract as gd_direct, x must be ascending.
@@ -243,14 +410,17 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
     const ChunkPlan plan = sorted_plan(net.m, n);
     threads = threads_for(net.m * 2, threads);
     const index_t nb = 2 * (n + 1);
-    std::vector<Histogram> hs(static_cast<std::size_t>(plan.count));
+    const bool fused = n <= kFusedMaxSamples;
+    std::vector<Histogram> hs(static_cast<std::size_t>(fused ? 0 : plan.count));
+    std::vector<double> partial(static_cast<std::size_t>(fused ? plan.count * n : 0));
     std::vector<int> chunk_bad(static_cast<std::size_t>(plan.count));
     std::vector<double> r(static_cast<std::size_t>(n)), tot;
     // Active sums by bin: S[bin] = sum of r_j over the bin's active set, SX likewise with r_j x_j.
     std::vector<double> S(static_cast<std::size_t>(nb)), SX(static_cast<std::size_t>(nb));
+    std::vector<T> tab(static_cast<std::size_t>(kTableStride * nb));  // (S, SX, xon, xoff) by bin
     std::vector<T> xt(static_cast<std::size_t>(n));
     for (index_t j = 0; j < n; ++j) xt[j] = T(x[j]);
-    const int lanes = histogram_lanes(n);
+    bin_boundaries(xt.data(), n, tab.data() + 2, tab.data() + 3);
     if (!bins_valid) {
         parallel_for(plan.count, threads, [&](index_t q) {
             const index_t i0 = plan.begin(q), i1 = plan.end(q, net.m);
@@ -262,16 +432,20 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
     for (index_t s = 0; s < steps; ++s) {
         if (!start_step(pred, y, n, r.data(), losses + s, res)) return res;
         active_sums(r.data(), x, n, S.data(), SX.data());
+        for (index_t q = 0; q < nb; ++q) {
+            tab[kTableStride * q] = T(S[q]);
+            tab[kTableStride * q + 1] = T(SX[q]);
+        }
         const T step_ab = T(lr[s] * scale_inner * net.inv_alpha);
         const T step_c = T(lr[s] * scale_outer * net.inv_alpha);
-        const double* Sp = S.data();
-        const double* SXp = SX.data();
+        if (fused) std::fill(partial.begin(), partial.end(), 0.0);
 
         parallel_for(plan.count, threads, [&](index_t q) {
-            Histogram& h = hs[q];
-            h.reset(n, lanes);
             int bad = 0;
             alignas(64) double ca[kBlock], cb[kBlock];
+            double* part = fused ? partial.data() + q * n : nullptr;
+            Histogram* h = fused ? nullptr : &hs[q];
+            if (h) h->reset(n);
             const index_t i0 = plan.begin(q), i1 = plan.end(q, net.m);
             for (index_t s0 = i0; s0 < i1; s0 += kBlock) {
                 const index_t len = std::min(kBlock, i1 - s0);
@@ -279,17 +453,29 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
                 T* __restrict b = net.b + s0;
                 T* __restrict c = net.c + s0;
                 bin_t* __restrict bin = bins + s0;
-                update_block(a, b, c, bin, len, Sp, SXp, step_ab, step_c, bad);
-                active_bins(a, b, len, xt.data(), n, bin);
-                histogram_weights(a, b, c, len, ca, cb);
-                h.add(bin, ca, cb, len);
+                update_block(a, b, c, bin, len, tab.data(), step_ab, step_c, bad);
+                if (fused) {
+                    fused_forward_bins(a, b, c, len, xt.data(), n, bin, part);
+                } else {
+                    refresh_bins(a, b, len, xt.data(), n, tab.data(), bin);
+                    histogram_weights(a, b, c, len, ca, cb);
+                    h->add(bin, ca, cb, len);
+                }
             }
             chunk_bad[q] = bad;
         });
 
         int bad = 0;
         for (index_t q = 0; q < plan.count; ++q) bad |= chunk_bad[q];
-        histogram_predictions(hs, x, n, net.inv_alpha, pred, tot);
+        if (fused) {
+            for (index_t j = 0; j < n; ++j) {
+                double acc = 0.0;
+                for (index_t q = 0; q < plan.count; ++q) acc += partial[q * n + j];
+                pred[j] = acc * net.inv_alpha;
+            }
+        } else {
+            histogram_predictions(hs, x, n, net.inv_alpha, pred, tot, threads);
+        }
         res.steps_done = s + 1;
         if (bad) {
             res.diverged = true;
@@ -299,4 +485,5 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
     return res;
 }
 
+WIDEFLOW_ISA_NAMESPACE_END
 }  // namespace wideflow::shallow

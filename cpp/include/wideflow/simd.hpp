@@ -1,0 +1,57 @@
+// Fixed-width vectors for the hot loops (GCC/Clang vector extensions).
+//
+// native<T> is one hardware register of the instruction set being compiled (16, 32 or 64 bytes); a group
+// of 64 bytes of lanes is an array of 64 / WIDEFLOW_VECTOR_BYTES of them. Lanes are written in the
+// source, so a sum over lanes has the same order, and the same bits, in every instruction set. The
+// auto-vectorizer is not trusted with the register tiles of the shallow kernels (it kept them in memory,
+// or turned the ReLU selects into branches), nor are vectors wider than a register (GCC 12 splits their
+// selects into scalar code). Compiled once per instruction set like the kernels (isa.hpp).
+#pragma once
+
+#include <cstring>
+
+#include "wideflow/isa.hpp"
+
+namespace wideflow::simd {
+WIDEFLOW_ISA_NAMESPACE_BEGIN
+
+// For the register-tiled inner loops: compiled on their own, their accumulators get the registers (inlined
+// into a large chunk body, GCC 12 kept some of them on the stack).
+#if defined(__GNUC__)
+#define WIDEFLOW_NOINLINE __attribute__((noinline))
+#else
+#define WIDEFLOW_NOINLINE
+#endif
+
+template <class T, int N>
+struct vec {
+    typedef T type __attribute__((vector_size(N * sizeof(T))));
+};
+
+template <class T>
+using native = typename vec<T, WIDEFLOW_VECTOR_BYTES / int(sizeof(T))>::type;
+template <class T>
+constexpr int kNative = WIDEFLOW_VECTOR_BYTES / int(sizeof(T));  // lanes of native<T>
+
+// Unaligned load / store of a whole vector.
+template <class V, class T>
+inline V load(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+}
+
+template <class V, class T>
+inline void store(T* p, const V& v) {
+    std::memcpy(p, &v, sizeof(V));
+}
+
+// max(z, 0) with the scalar kernels' convention (z > 0 ? z : 0; NaN -> 0).
+template <class V>
+inline V relu(const V& z) {
+    const V zero = {};
+    return z > zero ? z : zero;
+}
+
+WIDEFLOW_ISA_NAMESPACE_END
+}  // namespace wideflow::simd
