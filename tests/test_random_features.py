@@ -49,7 +49,7 @@ def test_gram_and_cross_gram_match_the_numpy_twin(square10, scheme):
     x, _ = square10
     # unsorted points, duplicates, points outside the data and beyond the knots' range
     t = np.array([0.3, -1.0, 2.5, -3.5, 0.3, 1.0, -0.999, 0.0, 7.0])
-    count = 70_000  # more than one wave of blocks
+    count = 300_000  # more than one wave of blocks (gram_wave_neurons() = 262144)
     fg = rf.drawn_feature_gram(count, x, t, scheme=scheme, seed=3, L=2.0)
     a, b = rf.draw_features(count, scheme, seed=3, L=2.0)
     G, K = ref.feature_gram(a, b, x, t)
@@ -80,7 +80,7 @@ def test_arrays_float32_and_constant_neurons(square10):
 def test_bitwise_identical_across_threads_and_call_splits(square10, monkeypatch):
     x, _ = square10
     t = np.linspace(-1, 1, 301)
-    count = 300_000
+    count = 600_000  # three waves
     one = rf.drawn_feature_gram(count, x, t, scheme="gaussian", seed=11, threads=1)
     two = rf.drawn_feature_gram(count, x, t, scheme="gaussian", seed=11, threads=2)
     np.testing.assert_array_equal(one.gram, two.gram)

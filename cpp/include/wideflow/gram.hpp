@@ -32,7 +32,7 @@
 namespace wideflow::gram {
 
 constexpr index_t kGramBlock = 8192;  // neurons per block (a slot's partial sums cover one block)
-constexpr index_t kGramWave = 8;      // blocks per wave (reduced in order into the accumulator)
+constexpr index_t kGramWave = 32;     // blocks per wave (reduced in order into the accumulator)
 constexpr index_t kGramSub = 512;     // neurons per L1/L2-resident sub-block of feature values
 constexpr int kGramLanes = 8;         // accumulators per dot product (fixed-order lane sum)
 
