@@ -16,6 +16,11 @@ pybind11::dict build_config() {
     d["native"] = bool(WIDEFLOW_BUILD_NATIVE);
     d["build_type"] = WIDEFLOW_BUILD_TYPE;
     d["target"] = WIDEFLOW_BUILD_SYSTEM_PROCESSOR;
+    // the commit built from (None outside a git checkout) and whether it had uncommitted changes
+    const std::string rev = WIDEFLOW_BUILD_GIT_REVISION;
+    d["git_revision"] = rev.empty() ? pybind11::object(pybind11::none()) : pybind11::object(pybind11::str(rev));
+    d["git_dirty"] = WIDEFLOW_BUILD_GIT_DIRTY < 0 ? pybind11::object(pybind11::none())
+                                                  : pybind11::object(pybind11::bool_(WIDEFLOW_BUILD_GIT_DIRTY > 0));
 #ifdef WIDEFLOW_HAVE_OPENMP
     d["openmp"] = true;
     d["openmp_version"] = int(_OPENMP);

@@ -3,8 +3,9 @@
 Every run record holds a JSON object with
 
     wideflow         the package version
-    git_revision     the commit the extension was built from and git_dirty (uncommitted changes then),
-                     when it was built from a git checkout (else null)
+    git_revision     the commit the package was built from and git_dirty (uncommitted changes then), when
+                     it was built from a git checkout (else null); for an editable install, the checkout's
+                     current commit
     build            compiler, flags, instruction set in use, OpenMP (`wideflow.build_info()` where it exists)
     numpy, python    versions; platform
     threads          kernel threads of the run; host; command (the client's command line)
@@ -51,14 +52,16 @@ def build() -> dict:
     from .. import __version__, _core
 
     info = {"openmp": bool(_core.openmp_enabled())}
+    bi: dict = {}
     build_info = getattr(sys.modules.get("wideflow"), "build_info", None)
     if callable(build_info):  # keep what identifies the build, not what describes the machine
         bi = dict(build_info())
         info.update({k: bi[k] for k in BUILD_KEYS if k in bi and isinstance(bi[k], (str, int, float, bool))})
-    rev = getattr(_core, "git_revision", "") or None
-    dirty = getattr(_core, "git_dirty", None)
-    if rev is None:  # an editable install runs the checkout's Python code: ask git there
-        rev, dirty = _git(os.path.dirname(os.path.abspath(__file__)))
+    # an editable install runs the checkout's Python code: ask git there (the revision compiled into the
+    # extension may be older); an installed package has the revision it was built from
+    rev, dirty = _git(os.path.dirname(os.path.abspath(__file__)))
+    if rev is None:
+        rev, dirty = bi.get("git_revision"), bi.get("git_dirty")
     return {"wideflow": __version__, "git_revision": rev, "git_dirty": dirty, "build": info}
 
 
