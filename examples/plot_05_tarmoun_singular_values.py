@@ -30,7 +30,7 @@ runs = {}
 for scale in (1e-3, 0.3):
     fac = wf.Factorization.init(5, 10, 50, scale=scale, seed=1)
     q0 = np.linalg.norm(fac.imbalance(), 2)
-    runs[scale] = wf.train(fac, Y, lr=lr, steps=steps, progress=False)
+    runs[scale] = wf.train(fac, Y, lr=lr, steps=steps, metrics=True, progress=False)   # metrics: opt-in
     print(f"init scale {scale:g}: ||Q||_2 = {q0:.2e}, final relative error "
           f"{runs[scale].metrics['rel_error'][-1]:.2e}")
 

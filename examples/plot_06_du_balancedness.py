@@ -32,7 +32,7 @@ runs = {}
 for name, var in inits.items():
     net = wf.DeepNet.init(dims, variance=var, activation="relu", seed=2)
     # one thread: each GD step ends in a thread barrier, which costs more than it saves on a busy machine
-    runs[name] = wf.train(net, X, Y, lr=eta / n, steps=2000, record=10, progress=False, threads=1)
+    runs[name] = wf.train(net, X, Y, lr=eta / n, steps=2000, record=10, metrics=True, progress=False, threads=1)
     norms = runs[name].metrics["layer_norms"]      # squared Frobenius norms, one column per layer
     d = norms[:, :-1] - norms[:, 1:]
     print(f"{name:10s} squared norms {np.round(norms[0], 3)} -> {np.round(norms[-1], 3)}; "
