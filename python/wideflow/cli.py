@@ -128,6 +128,8 @@ def _report(args) -> int:
 
 
 def _export(args) -> int:
+    import sqlite3
+
     from .sweeps.store import Store
 
     try:
@@ -136,7 +138,7 @@ def _export(args) -> int:
             path = args.out or os.path.join(store.root, f"runs.{fmt}")
             store.export(path, fmt)
             n = len(store)
-    except (FileNotFoundError, ValueError, ImportError) as exc:
+    except (FileNotFoundError, ValueError, ImportError, OSError, sqlite3.Error) as exc:
         print(f"wideflow export: {exc}", file=sys.stderr)
         return 2
     print(f"export: wrote {n} runs to {path}")
@@ -201,7 +203,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("sweep", help="run a sweep spec (TOML grid) into a store; re-running resumes",
                        description="Run every run of a sweep spec that the store in --out does not hold yet. "
                        "Exit status: 0 all runs stored, 3 some runs failed (stored with their error), "
-                       "2 bad spec or arguments, 130 interrupted (re-run to resume).")
+                       "2 bad spec, arguments or unreadable store, 1 the folder is busy or holds another build "
+                       "(or a worker or scheduler failed), 130 interrupted, 143 terminated (re-run to resume).")
     p.add_argument("spec", help="a TOML spec file, or the name of a bundled spec ("
                    + (", ".join(bundled_specs()) or "none") + ")")
     p.add_argument("--out", default=None, help="output folder holding the store (default wideflow-out/SPEC-NAME)")

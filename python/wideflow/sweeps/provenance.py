@@ -6,7 +6,9 @@ Every run record holds a JSON object with
     git_revision     the commit the package was built from and git_dirty (uncommitted changes then), when
                      it was built from a git checkout (else null); for an editable install, the checkout's
                      current commit
-    build            compiler, flags, instruction set in use, OpenMP (`wideflow.build_info()` where it exists)
+    build            compiler, flags, native or portable, OpenMP (`wideflow.build_info()`)
+    isa              the instruction set the kernels ran with (not part of the build's identity: every
+                     ISA gives the same bits)
     numpy, python    versions; platform
     threads          kernel threads of the run; host; command (the client's command line)
 
@@ -43,7 +45,9 @@ def _git(folder: str) -> tuple[str | None, bool | None]:
     return rev.stdout.strip() or None, bool(dirty.stdout.strip()) if dirty.returncode == 0 else None
 
 
-BUILD_KEYS = ("compiler", "compiler_version", "flags", "cxx_flags", "isa", "openmp", "native")
+# what identifies a build; the instruction set in use is recorded with each run but not part of it, since the
+# dispatched kernels give the same bits on every ISA (tests/test_isa.py)
+BUILD_KEYS = ("compiler", "compiler_version", "flags", "cxx_flags", "openmp", "native")
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,17 +75,16 @@ def build_key(b: dict) -> str:
 
 
 def describe(b: dict) -> str:
-    """One line for messages: version, revision, instruction set."""
+    """One line for messages: version, revision, compiler, native or portable build."""
     rev = b.get("git_revision")
     bits = [f"wideflow {b.get('wideflow')}"]
     if rev:
         bits.append(f"git {rev[:12]}{'+dirty' if b.get('git_dirty') else ''}")
-    isa = (b.get("build") or {}).get("isa")
-    if isa:
-        bits.append(f"ISA {isa}")
-    flags = (b.get("build") or {}).get("flags")
-    if flags and not isa:
-        bits.append(f"flags {flags}")
+    info = b.get("build") or {}
+    if info.get("compiler"):
+        bits.append(str(info["compiler"]))
+    if "native" in info:
+        bits.append("native" if info["native"] else "portable")
     return ", ".join(bits)
 
 
@@ -92,7 +95,11 @@ def run_provenance(threads: int | None) -> dict:
     from .. import _core
 
     nthreads = threads if isinstance(threads, int) and threads > 0 else int(_core.threads_available())
-    return {**build(), "numpy": np.__version__, "python": platform.python_version(),
+    isa = None
+    build_info = getattr(sys.modules.get("wideflow"), "build_info", None)
+    if callable(build_info):
+        isa = dict(build_info()).get("isa")
+    return {**build(), "isa": isa, "numpy": np.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "threads": nthreads, "host": socket.gethostname()}
 
 

@@ -324,7 +324,7 @@ def _plot_width_scaling(records, keys, plotting, path):
 
 
 def build_lines(store) -> list[str]:
-    """Markdown lines listing the builds (version, git revision, instruction set) that wrote the store."""
+    """Markdown lines listing the builds (version, git revision, compiler, native or portable) that wrote the store."""
     from .provenance import describe
 
     builds = store.builds()
