@@ -22,6 +22,7 @@ import numpy as np
 from . import _core
 from ._validate import choice, dtype_of, finite_matrix, positive_float, positive_int, threads_option
 from .driver import Engine, FlowEngine
+from .recording import metrics_option
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
 _ACT_CODE = {"linear": 0, "relu": 1, "leaky_relu": 2}
@@ -292,9 +293,7 @@ class DeepNet:
             raise TypeError(f"train: a DeepNet is trained on (X, Y); got {len(data)} data arguments")
         threads = threads_option(options.pop("threads", None))
         gram = options.pop("gram", "auto")
-        metrics = options.pop("metrics", True)
-        if not isinstance(metrics, bool):
-            raise TypeError(f"metrics: expected True or False, got {metrics!r}")
+        metrics = metrics_option(options.pop("metrics", None), _available_metrics(self), "a DeepNet")
         self._check_arrays()
         X, Y = self._inputs(*data)
         offset = 0.0
@@ -322,52 +321,80 @@ def _reduce_linear_data(X, Y, dtype):
 
 
 class _DeepGD(Engine):
-    """Fused GD on a DeepNet: the weights are updated in place by the C++ kernel."""
+    """Fused GD on a DeepNet: the weights are updated in place by the C++ kernel; every step's loss comes
+    from its forward pass. Divergence safety: a copy of the weights taken on a time budget (see run_gd)."""
 
-    def __init__(self, net: DeepNet, X, Y, offset: float, threads: int, metrics: bool):
+    def __init__(self, net: DeepNet, X, Y, offset: float, threads: int, metrics: tuple):
         self.net = net
         # holds the weight arrays (updated in place), X and Y, the workspaces and X packed once for the run
         self.trainer = _core.deep_trainer(*net._args(), X, Y, float(offset), threads)
-        self.has_metrics = metrics
+        self.names = metrics
+        self.has_metrics = bool(metrics)
         self.gram0 = _gram0(net, metrics)
+        self.flops = 6.0 * X.shape[0] * sum(w.size for w in net.weights)
+
+    def step_seconds_hint(self) -> float:
+        return self.flops / 2e10 + 2e-6
 
     def loss(self) -> float:
-        return float(self.trainer.loss())
+        return float(self.trainer.loss())  # one forward pass
 
     def run(self, lrs, losses):
         done, diverged = self.trainer.run(lrs, losses)
         return int(done), bool(diverged)
 
-    def checkpoint(self):
-        return self.net.state()
+    def _arrays(self):
+        return self.net.weights + (self.net.biases or [])
+
+    def checkpoint_nbytes(self):
+        return sum(a.nbytes for a in self._arrays())
+
+    def checkpoint(self, into=None):
+        if into is None:
+            return [a.copy() for a in self._arrays()]
+        for dst, src in zip(into, self._arrays()):
+            np.copyto(dst, src)
+        return into
 
     def restore(self, ck):
-        self.net.load_state(ck)
+        for dst, src in zip(self._arrays(), ck):
+            dst[...] = src
 
     def snapshot(self):
         return self.net.state()
 
     def metrics(self):
-        return _deep_metrics(self.net, self.gram0)
+        return _deep_metrics(self.net, self.gram0, self.names)
 
 
-def _gram0(net, metrics: bool):
-    """The initial matrix invariants W_{h+1}^T W_{h+1} - W_h W_h^T of a linear net (None when not tracked)."""
+def _available_metrics(net) -> tuple:
+    names = ("layer_norms",) + (("neuron_invariants",) if net.depth > 1 else ())
     track = (net.activation == "linear" and net.biases is None and net.depth > 1
              and max(net.dims[1:-1]) <= _GRAM_METRIC_MAX_WIDTH)
-    return net.gram_invariants() if (metrics and track) else None
+    return names + (("gram_invariants", "gram_drift") if track else ())
 
 
-def _deep_metrics(net, gram0) -> dict:
-    """Per-record diagnostics of a deep-net run (GD or flow): layer norms, per-neuron invariants and, for
-    linear nets (gram0 given), the matrix invariants and their drift."""
-    out = {"layer_norms": net.layer_norms()}
-    if net.depth > 1:
+def _gram0(net, metrics: tuple):
+    """The initial matrix invariants W_{h+1}^T W_{h+1} - W_h W_h^T of a linear net (None when not tracked)."""
+    return net.gram_invariants() if {"gram_invariants", "gram_drift"} & set(metrics) else None
+
+
+def _deep_metrics(net, gram0, names) -> dict:
+    """Per-record diagnostics of a deep-net run (GD or flow), those in `names`: layer_norms (||W_h||_F^2,
+    one read of the weights), neuron_invariants (per hidden unit, one read), and for linear nets
+    gram_invariants / gram_drift (||W_{h+1}^T W_{h+1} - W_h W_h^T||_F and its change: a d_h x d_h product
+    per layer, O(sum_h d_h^2 d_{h-1}))."""
+    out = {}
+    if "layer_norms" in names:
+        out["layer_norms"] = net.layer_norms()
+    if "neuron_invariants" in names:
         out["neuron_invariants"] = np.concatenate(net.neuron_invariants())
     if gram0 is not None:
         g = net.gram_invariants()
-        out["gram_invariants"] = np.array([np.linalg.norm(m) for m in g])
-        out["gram_drift"] = np.array([np.linalg.norm(m - m0) for m, m0 in zip(g, gram0)])
+        if "gram_invariants" in names:
+            out["gram_invariants"] = np.array([np.linalg.norm(m) for m in g])
+        if "gram_drift" in names:
+            out["gram_drift"] = np.array([np.linalg.norm(m - m0) for m, m0 in zip(g, gram0)])
     return out
 
 
@@ -375,7 +402,7 @@ class _DeepFlow(FlowEngine):
     """Gradient flow of a DeepNet by an adaptive Runge-Kutta pair whose stages call the fused gradient kernel."""
 
     def __init__(self, net, X, Y, offset, threads, metrics, tableau):
-        self.net, self.has_metrics = net, metrics
+        self.net, self.names, self.has_metrics = net, metrics, bool(metrics)
         self.gram0 = _gram0(net, metrics)
         cls = _core.DeepFlow64 if net.dtype == np.float64 else _core.DeepFlow32
         self.flow = cls(*net._args(), X, Y, offset, tableau, threads)
@@ -387,4 +414,4 @@ class _DeepFlow(FlowEngine):
         return self.net.state()
 
     def metrics(self):
-        return _deep_metrics(self.net, self.gram0)
+        return _deep_metrics(self.net, self.gram0, self.names)
