@@ -42,12 +42,13 @@ void bind_guard(py::module_& m) {
     def_abs_max<float>(m);
     m.def(
         "shallow_certify",
-        [](py::dict problem, double A, double B, double C, double P, carray<double> lr) {
+        [](py::dict problem, double A, double B, double C, double P, double loss, carray<double> lr) {
             const auto p = problem_of(problem);
             const py::ssize_t steps = lr.shape(0);
-            return guard::certify(p, A, B, C, P, data_of(lr, steps, "lr"), steps);
+            return guard::certify(p, A, B, C, P, loss, data_of(lr, steps, "lr"), steps);
         },
-        py::arg("problem"), py::arg("A"), py::arg("B"), py::arg("C"), py::arg("P"), py::arg("lr").noconvert(),
+        py::arg("problem"), py::arg("A"), py::arg("B"), py::arg("C"), py::arg("P"), py::arg("loss"),
+        py::arg("lr").noconvert(),
         "How many of the steps with step sizes lr are certified finite (see guard.hpp).");
     m.def(
         "shallow_bounds_after",

@@ -248,9 +248,10 @@ class _FactorizationGD(Engine):
 
 
 def _rel_error(losses, ynorm):
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sqrt(2.0 * np.maximum(np.asarray(losses, dtype=np.float64), 0.0)) / ynorm if ynorm > 0 else \
-            np.full(np.shape(losses), np.nan)
+    """||Y - X||_F / ||Y||_F = sqrt(2 L) / ||Y||_F from the recorded losses."""
+    if not ynorm > 0:
+        return np.full(np.shape(losses), np.nan)
+    return np.sqrt(2.0 * np.maximum(np.asarray(losses, dtype=np.float64), 0.0)) / ynorm
 
 
 def _metrics(fac: Factorization, Y64, ynorm, U0, V0, names=FAC_METRICS) -> dict:

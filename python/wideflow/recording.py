@@ -21,9 +21,12 @@ def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> n
     if isinstance(spec, str):
         if spec == "log":
             if steps <= points:
-                idx = np.arange(steps + 1)
-            else:
-                idx = np.unique(np.round(np.geomspace(1, steps, points)).astype(np.int64))
+                return np.arange(steps + 1, dtype=np.int64)
+            else:  # ascending: drop repeats without a sort; 0 before, steps last
+                g = np.power(10.0, np.linspace(0.0, np.log10(steps), points))  # np.geomspace(1, steps, points),
+                g[0], g[-1] = 1.0, steps                                          # without its overhead
+                r = np.round(g).astype(np.int64)
+                return np.concatenate([[0], r[np.concatenate([[True], r[1:] != r[:-1]])]])
         elif spec == "all":
             idx = np.arange(steps + 1)
         else:

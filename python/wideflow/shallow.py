@@ -334,11 +334,13 @@ class _ShallowGD(Engine):
         return int(done), bool(diverged)
 
     def certify(self, lrs):
-        P = float(np.max(np.abs(self.pred)))
-        k = int(_core.shallow_certify(self.problem, *self.bounds, P, lrs))
+        P, loss = float(np.max(np.abs(self.pred))), self.loss()
+        if not np.isfinite(loss):
+            return 0
+        k = int(_core.shallow_certify(self.problem, *self.bounds, P, loss, lrs))
         if k < lrs.size and not self.measured:  # the bounds drift up along a run: measure them again
             self.bounds, self.measured = self._measure(), True
-            k = int(_core.shallow_certify(self.problem, *self.bounds, P, lrs))
+            k = int(_core.shallow_certify(self.problem, *self.bounds, P, loss, lrs))
         return k
 
     def _measure(self):

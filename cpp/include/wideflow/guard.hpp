@@ -98,14 +98,18 @@ inline void advance(const ShallowProblem& p, double lr, double rho, double rhox,
 }
 
 // Number of the next `steps` steps (step sizes lr[0..steps)) certified finite, from parameter bounds
-// (A, B, C) and a bound P on the current predictions. 0 if even the first step is not certified.
-inline index_t certify(const ShallowProblem& p, double A, double B, double C, double P, const double* lr,
+// (A, B, C), a bound P on the current predictions and the current loss. 0 if even the first step is not
+// certified.
+inline index_t certify(const ShallowProblem& p, double A, double B, double C, double P, double loss, const double* lr,
                        index_t steps) {
     constexpr double kBlockSum = 4096.0;  // neurons summed in T before a partial goes to double
     const double grow = 1.0 + p.margin;
+    double R2 = std::sqrt(2.0 * loss) * grow;  // >= ||r||_2 (from the current loss, then by the triangle inequality)
+    const double sqrt_n = std::sqrt(p.n), norm_x = std::sqrt(p.sum_x2);
     for (index_t k = 0; k < steps; ++k) {
-        const double R = (P + p.Ymax) * grow;
-        const double rho = p.n * R, rhox = rho * p.X;
+        const double R = std::min((P + p.Ymax) * grow, R2);
+        // sum_j |r_j| <= min(n max|r|, sqrt(n) ||r||_2), sum_j |r_j x_j| <= min(.. X, ||r||_2 ||x||_2)
+        const double rho = std::min(p.n * R, sqrt_n * R2), rhox = std::min(p.n * R * p.X, R2 * norm_x);
         const double sab = std::fabs(lr[k]) * p.s_inner * p.inv_alpha;
         const double Z = A * p.X + B;
         double A1 = A, B1 = B, C1 = C;
@@ -125,6 +129,7 @@ inline index_t certify(const ShallowProblem& p, double A, double B, double C, do
         B = B1;
         C = C1;
         P = P1;
+        R2 = (R2 + sqrt_n * dP) * grow;
     }
     return steps;
 }
