@@ -104,7 +104,7 @@ def case_torch_compile(steps, threads=1):
         U, V = U0.clone(), V0.clone()
         with torch.no_grad():
             for _ in range(steps):
-                U, V, loss = step(U, V)
+                U, V, loss = step(U, V)  # noqa: F841
 
     return go, steps
 

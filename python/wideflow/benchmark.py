@@ -1,7 +1,10 @@
 """Benchmark harness: times the fused kernels against the NumPy reference and PyTorch CPU in one process.
 
-`python bench/run.py` (or `wideflow bench`) prints a table and appends JSON lines (one per measurement,
-each with the machine line) to a results file. Reported per case: seconds per step (median of repeats),
+`python bench/run.py` (or `wideflow bench`) first prints the user-path table (the raw kernel against
+`wf.train` with default options at 10 and 1000 steps, timed in turn in one process, their rate ratio, the
+peak RSS of a fresh process that initializes, trains and evaluates the net, and torch.compile / jax.jit
+peers when installed), then the kernel table, and appends JSON lines (one per measurement, each with the
+machine line) to a results file. Reported per case: seconds per step (median of repeats),
 neuron-steps/s, equivalent GFLOP/s of the O(m n) algorithm (10 flops per neuron-sample), the bytes the
 parameters move per step (6 * itemsize per neuron: read and write a, b, c) over time, and that rate as a
 fraction of a same-run memory-copy probe (read + write bytes of np.copyto on 256 MiB arrays).
@@ -73,10 +76,10 @@ def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 7) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- two paths
-def interleaved(cases: dict, rounds: int, pause: float = 0.05) -> dict:
+def interleaved(cases: dict, rounds: int, pause: float = 0.05, warm: bool = True) -> dict:
     """Median seconds of each callable in `cases` ({name: fn}), timed in turn (A B C A B C ...) so that all
-    of them see the same background load on a shared machine; one warm-up call each first."""
-    for fn in cases.values():
+    of them see the same background load on a shared machine; one warm-up call each first (if warm)."""
+    for fn in cases.values() if warm else ():
         fn()
     times = {name: [] for name in cases}
     for _ in range(rounds):
@@ -381,7 +384,8 @@ def user_path(cases, steps_list=(10, 1000), rounds=3, threads=0, peers=True, rss
             r = rounds if m * steps <= 10**10 else 1
             med = interleaved({"kernel": lambda: kern(steps),
                                "train": lambda: wf.train(net, x, y, lr=1e-3, steps=steps, progress=False,
-                                                         threads=threads or None)}, r)
+                                                         threads=threads or None)}, r,
+                              warm=steps == steps_list[0])
             row = {"kind": "shallow_user_path", "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}",
                    "m": m, "n": n, "dtype": np.dtype(dtype).name, "kernel": kname, "threads": nthreads,
                    "steps": steps, "kernel_s": med["kernel"], "train_s": med["train"],
@@ -418,7 +422,7 @@ def user_path(cases, steps_list=(10, 1000), rounds=3, threads=0, peers=True, rss
                          "target_bytes": 1.15 * pbytes + 200e6, "met": mem["peak_rss"] <= 1.15 * pbytes + 200e6})
             echo(f"  peak RSS (init + 10 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
                  f"parameters {pbytes / 1e6:.0f} MB, imports + data {mem['rss_after_setup'] / 1e6:.0f} MB")
-        del net
+        net = kern = None  # free the parameters before the next width
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     for r in rows:
         r.update(machine=machine, copy_gbytes_per_s=bw / 1e9, time=stamp)
@@ -510,11 +514,14 @@ def main(argv=None) -> int:
                    choices=["numpy", "torch-auto", "torch-hand"])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", default=None, help="append JSON lines here (default: none)")
-    p.add_argument("--user-widths", type=float, nargs="*", default=[1e5, 1e6, 1e7, 1e8],
-                   help="widths of the kernel vs wf.train table (float64; float32 from 1e8); none to skip it")
+    p.add_argument("--user-widths", type=float, nargs="*", default=None,
+                   help="widths of the kernel vs wf.train table (float64; float32 from 1e8; default 1e5 1e6 1e7 "
+                        "1e8, --quick 1e5 1e6); none to skip it")
     p.add_argument("--user-steps", type=int, nargs="+", default=[10, 1000])
     p.add_argument("--no-kernel-table", action="store_true", help="only the kernel vs wf.train table")
     args = p.parse_args(argv)
+    if args.user_widths is None:
+        args.user_widths = [1e5, 1e6] if args.quick else [1e5, 1e6, 1e7, 1e8]
     if args.user_widths:
         cases = [(int(w), 10, "float32" if w >= 1e8 else "float64") for w in args.user_widths]
         print("== the user path: raw kernel vs wf.train (default options), same process, in turn")

@@ -11,6 +11,10 @@ conserves, for every hidden unit i of layer h,
 
 hence the differences of squared layer norms ||W_h||_F^2 - ||W_{h+1}||_F^2; for linear nets also the
 matrices W_{h+1}^T W_{h+1} - W_h W_h^T. Gradient descent moves them by exactly O(lr^2) per step.
+
+`wf.train(net, X, Y, ..., metrics=...)` records them at the recorded steps only when asked (True, or names):
+``layer_norms`` and ``neuron_invariants`` cost one read of the weights each; ``gram_invariants`` and
+``gram_drift`` (linear nets without biases, hidden widths <= 2048) a d_h x d_h product per layer.
 """
 
 from __future__ import annotations

@@ -4,9 +4,12 @@ A model provides an *engine* (see `Engine`) whose `run` executes a bounded chunk
 This loop calls it chunk after chunk, sized to take about `chunk_seconds` each, so that between chunks it
 can record, take snapshots, update a progress bar, notice Ctrl-C, and handle divergence:
 
-* the loss of every step comes back from C++, and the steps chosen by `record` are kept;
-* a chunk whose loss or parameters become non-finite is replayed from a checkpoint (the kernels are
-  deterministic) up to the last finite state, which the model keeps; the run says at which step it broke;
+* the loss of every step comes back from C++, and the steps chosen by `record` are kept (O(1) each: a
+  chunk ends at a recorded step only when metrics are asked for, or at a snapshot);
+* divergence safety without a copy per chunk: the engine either proves the next steps finite before they
+  run (`Engine.certify`), or its kernel keeps the last finite state (`Engine.keeps_finite`), or the driver
+  keeps one checkpoint taken on a time budget and replays from it deterministically up to the last finite
+  state, which the model keeps; the run says at which step it broke;
 * Ctrl-C ends the run after the chunk in progress, with everything so far recorded.
 """
 
