@@ -228,10 +228,11 @@ def user_path(threads: int, rounds: int, steps_list=(10, 20, 1000)) -> list:
         lrs, losses = np.full(steps, lr), np.empty(steps)
         med = interleaved({"kernel": lambda: trainer.run(lrs, losses),
                            "train": lambda: wf.train(net, X, Y, lr=lr, steps=steps, threads=threads, progress=False)},
-                          rounds if steps < 1000 else max(1, rounds // 2))
+                          rounds if steps < 1000 else max(1, rounds // 2), stat="min")
         rows.append({"bench": "deep_user_path", "case": f"Du N={N} {'-'.join(map(str, DIMS))} relu", "threads": threads,
                      "steps": steps, "kernel_s": med["kernel"], "train_s": med["train"],
-                     "ratio": med["kernel"] / med["train"]})
+                     "ratio": med["kernel"] / med["train"], "stat": "min",
+                     "ratio_of_medians": med["kernel:median"] / med["train:median"]})
         two_path_table(rows[-1:])
     peers = []
     if peer_available("torch"):
@@ -250,7 +251,7 @@ def user_path(threads: int, rounds: int, steps_list=(10, 20, 1000)) -> list:
     if made:
         cases = {name: (lambda fn=fn: fn(20)) for name, fn in made.items()}
         cases["wf.train"] = lambda: wf.train(net, X, Y, lr=lr, steps=20, threads=threads, progress=False)
-        med = interleaved(cases, rounds)
+        med = interleaved(cases, rounds, stat="min")
         for name in made:
             rows.append({"bench": "deep_peer", "impl": name, "threads": threads, "steps": 20, "sec": med[name],
                          "train_sec": med["wf.train"], "train_speedup": med[name] / med["wf.train"]})

@@ -59,7 +59,7 @@ def user_path(Y, U0, V0, rtol=1e-8, steps_list=(10, 1000), rounds=5):
             fac = wf.Factorization(U0, V0)
             state["run"] = wf.train(fac, Y, method="flow", t_end=t_end, rtol=rtol, atol=rtol * 1e-2, progress=False)
 
-        med = interleaved({"kernel": kernel, "train": train}, rounds)
+        med = interleaved({"kernel": kernel, "train": train}, rounds, stat="min")
         accepted = state["run"].info["accepted"]
         rows.append({"kind": "flow_user_path", "steps": steps, "t_end": t_end, "kernel_s": med["kernel"],
                      "train_s": med["train"], "train_accepted": accepted, "ratio": med["kernel"] / med["train"],

@@ -76,9 +76,11 @@ def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 7) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- two paths
-def interleaved(cases: dict, rounds: int, pause: float = 0.05, warm: bool = True) -> dict:
-    """Median seconds of each callable in `cases` ({name: fn}), timed in turn (A B C A B C ...) so that all
-    of them see the same background load on a shared machine; one warm-up call each first (if warm)."""
+def interleaved(cases: dict, rounds: int, pause: float = 0.05, warm: bool = True, stat: str = "median") -> dict:
+    """Seconds of each callable in `cases` ({name: fn}), timed in turn (A B C A B C ...) so that all of them
+    see the same background load on a shared machine; one warm-up call each first (if warm). stat: "median"
+    or "min" over the rounds (on a loaded machine the minimum is the better estimate of the cost itself);
+    the other statistic is returned under "<name>:median" / "<name>:min"."""
     for fn in cases.values() if warm else ():
         fn()
     times = {name: [] for name in cases}
@@ -88,7 +90,12 @@ def interleaved(cases: dict, rounds: int, pause: float = 0.05, warm: bool = True
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(v) for name, v in times.items()}
+    out = {}
+    for name, v in times.items():
+        med, best = statistics.median(v), min(v)
+        out[name] = best if stat == "min" else med
+        out[f"{name}:median"], out[f"{name}:min"] = med, best
+    return out
 
 
 _RSS_CHILD = """
@@ -130,11 +137,15 @@ def rss_verdict(peak: int, param_bytes: int) -> str:
 
 
 def two_path_table(rows: list, echo=print) -> None:
-    """Print rows {case, steps, kernel_s, train_s, ...} as the kernel vs wf.train table."""
-    echo(f"{'case':<34}{'steps':>7}{'kernel ms/step':>16}{'wf.train ms/step':>18}{'train/kernel':>14}")
+    """Print rows {case, steps, kernel_s, train_s, ...} as the kernel vs wf.train table (rates: best of the
+    rounds; the ratio of the medians beside it)."""
+    echo(f"{'case':<34}{'steps':>7}{'kernel ms/step':>16}{'wf.train ms/step':>18}{'train/kernel':>14}"
+         f"{'(medians)':>11}")
     for r in rows:
+        med = r.get("ratio_of_medians")
         echo(f"{r['case']:<34}{r['steps']:>7}{1e3 * r['kernel_s'] / r['steps']:>16.4f}"
-             f"{1e3 * r['train_s'] / r['steps']:>18.4f}{r['kernel_s'] / r['train_s']:>14.3f}")
+             f"{1e3 * r['train_s'] / r['steps']:>18.4f}{r['kernel_s'] / r['train_s']:>14.3f}"
+             f"{(f'{med:.3f}' if med else ''):>11}")
 
 
 # ---------------------------------------------------------------------------------------------- cases
@@ -364,7 +375,7 @@ def peer_available(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def user_path(cases, steps_list=(10, 1000), rounds=3, threads=0, peers=True, rss=True, echo=print) -> list:
+def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss=True, echo=print) -> list:
     """The shallow net as a user runs it: for each (m, n, dtype), the raw kernel and `wf.train` with default
     options, timed in turn in one process at each step count, their rate ratio, and the peak RSS of a
     fresh process that initializes the net, trains 10 steps and evaluates it. Peers (torch.compile and
@@ -381,15 +392,17 @@ def user_path(cases, steps_list=(10, 1000), rounds=3, threads=0, peers=True, rss
         net = ShallowReLU.init(m, dtype=dtype)
         kern, kname = _prepared_kernel(net, x, y, threads)
         for steps in steps_list:
-            r = rounds if m * steps <= 10**10 else 1
+            r = rounds if m * steps <= 10**9 else max(1, min(rounds, 10**10 // (m * steps)))
             med = interleaved({"kernel": lambda: kern(steps),
                                "train": lambda: wf.train(net, x, y, lr=1e-3, steps=steps, progress=False,
                                                          threads=threads or None)}, r,
-                              warm=steps == steps_list[0])
+                              warm=steps == steps_list[0], stat="min")
             row = {"kind": "shallow_user_path", "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}",
                    "m": m, "n": n, "dtype": np.dtype(dtype).name, "kernel": kname, "threads": nthreads,
                    "steps": steps, "kernel_s": med["kernel"], "train_s": med["train"],
-                   "ratio": med["kernel"] / med["train"], "rounds": r}
+                   "ratio": med["kernel"] / med["train"], "rounds": r, "stat": "min",
+                   "kernel_median_s": med["kernel:median"], "train_median_s": med["train:median"],
+                   "ratio_of_medians": med["kernel:median"] / med["train:median"]}
             rows.append(row)
             two_path_table([row], echo=echo)
         if peers and m <= 10**6:
@@ -516,12 +529,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="append JSON lines here (default: none)")
     p.add_argument("--user-widths", type=float, nargs="*", default=None,
                    help="widths of the kernel vs wf.train table (float64; float32 from 1e8; default 1e5 1e6 1e7 "
-                        "1e8, --quick 1e5 1e6); none to skip it")
+                        "1e8, --quick 1e5 1e6, none with --widths or --samples); none to skip it")
     p.add_argument("--user-steps", type=int, nargs="+", default=[10, 1000])
     p.add_argument("--no-kernel-table", action="store_true", help="only the kernel vs wf.train table")
     args = p.parse_args(argv)
-    if args.user_widths is None:
-        args.user_widths = [1e5, 1e6] if args.quick else [1e5, 1e6, 1e7, 1e8]
+    if args.user_widths is None:  # a kernel-table selection (--widths / --samples) alone skips the user table
+        args.user_widths = ([] if (args.widths or args.samples) else [1e5, 1e6] if args.quick
+                            else [1e5, 1e6, 1e7, 1e8])
     if args.user_widths:
         cases = [(int(w), 10, "float32" if w >= 1e8 else "float64") for w in args.user_widths]
         print("== the user path: raw kernel vs wf.train (default options), same process, in turn")
