@@ -63,26 +63,27 @@ def problem(seed=0, scale=0.1, dtype=np.float64):
 # ------------------------------------------------------------------------------------------ single run
 
 def case_wideflow_train(steps, dtype=np.float64, calls=1):
-    """wf.train as a user calls it: default options (record="log", keep_finite=True, no metrics)."""
+    """wf.train as a user calls it on a model (default options: record="log", keep_finite=True, no metrics);
+    each call continues the run."""
     Y, U, V = problem(dtype=dtype)
+    fac = wf.Factorization(U, V)
 
     def go():
         for _ in range(calls):
-            fac = wf.Factorization(U, V)
             wf.train(fac, Y, lr=LR, steps=steps, progress=False)
 
     return go, steps * calls
 
 
 def case_kernel(steps, dtype=np.float64, calls=1):
-    """The raw kernel: one fac_gd call of `steps` steps (on copies of the initial factors)."""
+    """The raw kernel: one fac_gd call of `steps` steps, in place (each call continues the run)."""
     Y, U, V = problem(dtype=dtype)
     lrs = np.full(steps, LR)
     losses = np.empty(steps)
 
     def go():
         for _ in range(calls):
-            _core.fac_gd(U.copy(), V.copy(), Y, lrs, losses, True, 1)
+            _core.fac_gd(U, V, Y, lrs, losses, True, 1)
 
     return go, steps * calls
 

@@ -59,10 +59,15 @@ def _first_nonfinite(arr: np.ndarray) -> int:
     return -1
 
 
-def _pick_kernel(kernel: str, n: int, dtype) -> str:
+# Evaluation alone (no update) is a histogram pass for the sorted kernel: it wins from 2 points on.
+EVAL_DIRECT_MAX_POINTS = 1
+
+
+def _pick_kernel(kernel: str, n: int, dtype, evaluate: bool = False) -> str:
     if kernel != "auto":
         return kernel
-    return "direct" if n <= DIRECT_MAX_SAMPLES[np.dtype(dtype)] else "sorted"
+    limit = EVAL_DIRECT_MAX_POINTS if evaluate else DIRECT_MAX_SAMPLES[np.dtype(dtype)]
+    return "direct" if n <= limit else "sorted"
 
 
 
@@ -173,7 +178,7 @@ class ShallowReLU:
         """Evaluate f at the points x (any shape, any order); returns float64 of the same shape.
 
         kernel: "direct" (O(m P) for P points), "sorted" (sort the points, then one histogram pass:
-        O(m log P + P)), or "auto" (chosen by problem size).
+        O(m log P + P)), or "auto" (sorted from 2 points on). Extra memory O(P), whatever the width.
         """
         choice("kernel", kernel, KERNELS)
         try:
@@ -181,14 +186,15 @@ class ShallowReLU:
         except (TypeError, ValueError) as exc:
             raise TypeError(f"x: expected real numbers ({exc})") from exc
         flat = finite_vector("x", xa.ravel(), allow_empty=True)
-        self.check()
-        return self._evaluate(flat, threads_option(threads), kernel).reshape(xa.shape)
+        nthreads = threads_option(threads)
+        self._check_bounds(nthreads)
+        return self._evaluate(flat, nthreads, kernel).reshape(xa.shape)
 
     def _evaluate(self, flat: np.ndarray, nthreads: int, kernel: str) -> np.ndarray:
         """f at the checked float64 points `flat` (O(P) extra memory: the kernels stream the neurons)."""
         out = np.empty_like(flat)
         if flat.size:
-            if _pick_kernel(kernel, flat.size, self.dtype) == "direct":
+            if _pick_kernel(kernel, flat.size, self.dtype, evaluate=True) == "direct":
                 _core.shallow_evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, nthreads)
             else:
                 order = np.argsort(flat, kind="stable")
@@ -259,10 +265,10 @@ class ShallowReLU:
 
     # ------------------------------------------------------------------ training
     def _gd_engine(self, data, options):
-        bounds = self._check_bounds()
+        threads = threads_option(options.pop("threads", None))
+        bounds = self._check_bounds(threads)
         mode = choice("train", options.pop("train", "all"), ("all", "outer", "inner"))
         kernel = choice("kernel", options.pop("kernel", "auto"), KERNELS)
-        threads = threads_option(options.pop("threads", None))
         x, y = self._data(data)
         return _ShallowGD(self, x, y, mode, kernel, threads, bounds)
 
@@ -307,7 +313,7 @@ class _ShallowGD(Engine):
             self.bins = np.empty(net.width, dtype=np.int32)  # per-neuron bin cache of the sorted kernel
             self.bins_valid = False
         self.x, self.y = x, y
-        self.pred = net._evaluate(x, threads, self.kernel)
+        self.pred = net._evaluate(x, threads, "auto")  # the faster evaluation, whichever kernel trains
         f32 = net.dtype == np.float32
         self.problem = {"n": float(x.size), "m": float(net.width), "inv_alpha": 1.0 / net.alpha,
                         "s_inner": self.scale_inner, "s_outer": self.scale_outer, "X": float(np.max(np.abs(x))),

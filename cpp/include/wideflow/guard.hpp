@@ -41,7 +41,8 @@ double abs_max(const T* v, index_t n, int threads) {
     const index_t count = (n + kChunk - 1) / kChunk;
     std::vector<double> part(static_cast<std::size_t>(count), 0.0);
     std::vector<int> nan(static_cast<std::size_t>(count), 0);
-    parallel_for(count, threads_for(n, threads), [&](index_t k) {
+    // a read pass: a second thread pays off only on arrays well beyond the caches
+    parallel_for(count, n < (index_t(1) << 22) ? 1 : threads, [&](index_t k) {
         const index_t i0 = k * kChunk, i1 = std::min(n, i0 + kChunk);
         T acc[16] = {};
         int bad = 0;
