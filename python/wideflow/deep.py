@@ -36,9 +36,10 @@ _GRAM_METRIC_MAX_WIDTH = 2048  # record Gram invariants only for hidden widths u
 
 
 def _data_matrix(name: str, values, dtype, cols: int, rows: int | None, what: str) -> np.ndarray:
-    """A contiguous finite (rows, cols) copy; a 1-d array is accepted as one column when cols == 1."""
+    """A contiguous finite (rows, cols) array (no copy when `values` already is one: the kernels only read
+    it); a 1-d array is accepted as one column when cols == 1."""
     try:
-        arr = np.array(values, dtype=dtype, copy=True)
+        arr = np.asarray(values, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
     if arr.ndim == 1 and cols == 1:

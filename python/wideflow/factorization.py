@@ -49,6 +49,9 @@ def _default_dtype(dtype, *arrays):
 
 
 def _target(name: str, Y, shape: tuple[int, int], dtype) -> np.ndarray:
+    if (isinstance(Y, np.ndarray) and Y.dtype == dtype and Y.shape == shape and Y.flags.c_contiguous
+            and np.isfinite(Y).all()):
+        return Y  # read only, for the length of the call: no copy needed
     Yc = finite_matrix(name, Y, dtype)
     if Yc.shape != shape:
         raise ValueError(f"{name}: expected shape {shape} (rows of U x rows of V), got {Yc.shape}")

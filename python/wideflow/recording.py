@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+@functools.lru_cache(maxsize=64)
+def _log_steps(steps: int, points: int) -> np.ndarray:
+    """0 and about `points` log-spaced steps in [1, steps] (read-only; cached: runs repeat their lengths)."""
+    g = np.power(10.0, np.linspace(0.0, np.log10(steps), points))  # np.geomspace(1, steps, points),
+    g[0], g[-1] = 1.0, steps                                          # without its overhead
+    r = np.round(g).astype(np.int64)  # ascending: drop repeats without a sort; 0 before, steps last
+    out = np.concatenate([[0], r[np.concatenate([[True], r[1:] != r[:-1]])]])
+    out.flags.writeable = False
+    return out
 
 
 def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> np.ndarray:
@@ -22,11 +34,8 @@ def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> n
         if spec == "log":
             if steps <= points:
                 return np.arange(steps + 1, dtype=np.int64)
-            else:  # ascending: drop repeats without a sort; 0 before, steps last
-                g = np.power(10.0, np.linspace(0.0, np.log10(steps), points))  # np.geomspace(1, steps, points),
-                g[0], g[-1] = 1.0, steps                                          # without its overhead
-                r = np.round(g).astype(np.int64)
-                return np.concatenate([[0], r[np.concatenate([[True], r[1:] != r[:-1]])]])
+            else:
+                return _log_steps(int(steps), int(points)).copy()
         elif spec == "all":
             idx = np.arange(steps + 1)
         else:
