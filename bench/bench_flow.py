@@ -8,6 +8,9 @@ time ends a step there, so a dense record costs up to one step per record). Repo
 (median of repeats), and the error ||X(T) - X_closed(T)||_F / ||Y||_F of each.
 
     python bench/bench_flow.py [--T 2] [--out bench/results/flow.jsonl]
+
+Then the user path: the C++ integrator alone vs `wf.train(method="flow")` with default options at 10 and 1000
+accepted steps, and the peak RSS of a fresh process.
 """
 
 import argparse
@@ -30,6 +33,41 @@ def timed(fn, repeats=5):
         out = fn()
         times.append(time.perf_counter() - t0)
     return out, statistics.median(times)
+
+
+def user_path(Y, U0, V0, rtol=1e-8, steps_list=(10, 1000), rounds=5):
+    """The flow kernel alone (the C++ integrator taking `steps` accepted steps) against wf.train(method="flow")
+    with default options to the flow time those steps reach, in turn in one process; per accepted step.
+    The default record (about 200 log-spaced times) ends a step at each record time, so wf.train takes
+    more (shorter) steps than the kernel run: the ratio counts that."""
+    from wideflow import _core
+    from wideflow.benchmark import interleaved
+
+    rows = []
+    for steps in steps_list:
+        probe = _core.FactorizationFlow64(U0.copy(), V0.copy(), Y, "dopri5")
+        t_out, l_out = np.empty(steps), np.empty(steps)
+        probe.integrate(1e9, rtol, rtol * 1e-2, steps, t_out, l_out)
+        t_end = float(t_out[-1])
+        state = {}
+
+        def kernel():
+            f = _core.FactorizationFlow64(U0.copy(), V0.copy(), Y, "dopri5")
+            f.integrate(t_end, rtol, rtol * 1e-2, steps + 10, np.empty(steps + 10), np.empty(steps + 10))
+
+        def train():
+            fac = wf.Factorization(U0, V0)
+            state["run"] = wf.train(fac, Y, method="flow", t_end=t_end, rtol=rtol, atol=rtol * 1e-2, progress=False)
+
+        med = interleaved({"kernel": kernel, "train": train}, rounds, stat="min")
+        accepted = state["run"].info["accepted"]
+        rows.append({"kind": "flow_user_path", "steps": steps, "t_end": t_end, "kernel_s": med["kernel"],
+                     "train_s": med["train"], "train_accepted": accepted, "ratio": med["kernel"] / med["train"],
+                     "ratio_per_step": (med["kernel"] / steps) / (med["train"] / accepted)})
+        print(f"{steps:>6} steps (t = {t_end:.3g}): kernel {med['kernel'] * 1e3:8.3f} ms, wf.train {med['train'] * 1e3:8.3f} ms "
+              f"({accepted} accepted steps: the record times end steps); rate ratio {rows[-1]['ratio']:.3f}, "
+              f"per accepted step {rows[-1]['ratio_per_step']:.3f}")
+    return rows
 
 
 def main(argv=None):
@@ -85,12 +123,21 @@ def main(argv=None):
         setting = f"lr={r['lr']:g}" if r["method"] == "gd" else f"rtol={r['rtol']:g}"
         print(f"{r['method']:<14}{setting:>12}{r['gradient_evals']:>12}{r['sec'] * 1e3:>10.3f}{r['error']:>12.2e}"
               f"{evals_gd / r['gradient_evals']:>12.1f}x")
+    print("\nthe user path: the flow kernel alone vs wf.train(method='flow') with default options, rtol = 1e-8")
+    rows += user_path(Y, U0, V0)
+    from wideflow.benchmark import peak_rss, rss_verdict
+
+    mem = peak_rss("import numpy as np\nfrom wideflow import linear_theory as lt\n"
+                   "Y = np.random.default_rng(0).standard_normal((5, 10))\nU0, V0 = lt.spectral_init(Y, 50, 0.6, 0.05, seed=0)",
+                   "wf.train(wf.Factorization(U0, V0), Y, method='flow', t_end=2.0, rtol=1e-8, atol=1e-10, progress=False)")
+    rows.append({"kind": "flow_rss", **mem, "param_bytes": (5 + 10) * 50 * 8})
+    print(f"peak RSS of a fresh process running it: {rss_verdict(mem['peak_rss'], (5 + 10) * 50 * 8)}")
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         machine = machine_line()
         with open(args.out, "a") as fh:
             for r in rows:
-                fh.write(json.dumps(dict(r, T=args.T, machine=machine, kind="flow_vs_gd")) + "\n")
+                fh.write(json.dumps(dict({"kind": "flow_vs_gd"}, **r, T=args.T, machine=machine)) + "\n")
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ def test_drift_is_linear_in_lr_at_fixed_flow_time():
     tau, lrs, drifts = 0.1, np.array([1e-3, 5e-4, 2.5e-4]), []
     for lr in lrs:
         net, X, Y = make_problem(dims=(5, 8, 8, 3), n=40, activation="leaky_relu", seed=17, scale=0.5)
-        run = wf.train(net, X, Y, lr=lr, steps=int(round(tau / lr)), progress=False)
+        run = wf.train(net, X, Y, lr=lr, steps=int(round(tau / lr)), progress=False, metrics=True)
         norms = run.metrics["layer_norms"]
         d12 = norms[:, 0] - norms[:, 1]
         drifts.append(abs(d12[-1] - d12[0]))
@@ -172,7 +172,7 @@ def test_drift_is_linear_in_lr_at_fixed_flow_time():
 
 def test_metrics_are_recorded():
     net, X, Y = make_problem(activation="linear", n=80)
-    run = wf.train(net, X, Y, lr=1e-3, steps=50, record=10, progress=False)
+    run = wf.train(net, X, Y, lr=1e-3, steps=50, record=10, progress=False, metrics=True)
     k = run.steps.size
     assert run.metrics["layer_norms"].shape == (k, 3)
     assert run.metrics["neuron_invariants"].shape == (k, 9 + 7)
@@ -180,7 +180,7 @@ def test_metrics_are_recorded():
     assert run.metrics["gram_drift"][0].tolist() == [0.0, 0.0]
     np.testing.assert_allclose(run.metrics["layer_norms"][-1], net.layer_norms())
     relu, X, Y = make_problem(activation="relu")
-    run = wf.train(relu, X, Y, lr=1e-3, steps=5, progress=False)
+    run = wf.train(relu, X, Y, lr=1e-3, steps=5, progress=False, metrics=True)
     assert "gram_invariants" not in run.metrics
     run = wf.train(relu, X, Y, lr=1e-3, steps=5, progress=False, metrics=False)
     assert run.metrics == {}
@@ -219,8 +219,8 @@ def test_linear_gram_path_equals_sample_path():
     a = wf.DeepNet(weights, "linear")
     b = wf.DeepNet(weights, "linear")
     assert b.uses_gram(X) and not a.uses_gram(X, gram=False) and not a.uses_gram(X[:5])
-    ra = wf.train(a, X, Y, lr=2e-5, steps=200, gram=False, progress=False)
-    rb = wf.train(b, X, Y, lr=2e-5, steps=200, progress=False)  # gram="auto" picks the N-independent path
+    ra = wf.train(a, X, Y, lr=2e-5, steps=200, gram=False, progress=False, metrics=True)
+    rb = wf.train(b, X, Y, lr=2e-5, steps=200, progress=False, metrics=True)  # gram="auto" picks the N-independent path
     np.testing.assert_allclose(rb.loss, ra.loss, rtol=1e-11)
     assert rb.final_loss < 0.5 * ra.loss[0]
     for u, v in zip(a.weights, b.weights):

@@ -83,7 +83,7 @@ def test_one_layer_matches_reference_and_flow(dtype):
 def test_chunking_does_not_change_bits():
     Y, U, V = problem(*TINY)
     a, b = wf.Factorization(U, V), wf.Factorization(U, V)
-    wf.train(a, Y, lr=1e-2, steps=700, record=1)                   # many small chunks (metrics at each)
+    wf.train(a, Y, lr=1e-2, steps=700, record=1, metrics=True)     # many small chunks (metrics at each)
     wf.train(b, Y, lr=1e-2, steps=300, metrics=False)
     wf.train(b, Y, lr=1e-2, steps=400, metrics=False)
     assert np.array_equal(a.U, b.U) and np.array_equal(a.V, b.V)
@@ -129,7 +129,7 @@ def test_imbalance_metrics():
     # the k - (m + n) eigenvalues left out are zero; the others agree
     big = np.sort(np.concatenate([small, np.zeros(50 - 15)]))
     np.testing.assert_allclose(big, full, atol=1e-12 * np.abs(full).max())
-    run = wf.train(fac, Y, lr=1e-3, steps=2000)
+    run = wf.train(fac, Y, lr=1e-3, steps=2000, metrics=True)
     m = run.metrics
     assert m["q_eig"].shape == (run.steps.size, 15)
     assert m["singular_values"].shape == (run.steps.size, 5)

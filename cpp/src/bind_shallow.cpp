@@ -176,6 +176,7 @@ void bind_shallow(py::module_& m) {
         "1/2 sum (pred - y)^2 summed in the kernels' fixed order.");
     def_family<double>(m);
     def_family<float>(m);
+    bind_guard(m);
 }
 
 }  // namespace wideflow::bind

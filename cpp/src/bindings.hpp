@@ -29,5 +29,6 @@ void bind_flow(py::module_& m);
 void bind_factorization(py::module_& m);
 void bind_deep(py::module_& m);
 void bind_gram(py::module_& m);
+void bind_guard(py::module_& m);  // divergence-safety bounds (bind_guard.cpp), registered by bind_shallow
 
 }  // namespace wideflow::bind

@@ -1,7 +1,10 @@
 """Benchmark harness: times the fused kernels against the NumPy reference and PyTorch CPU in one process.
 
-`python bench/run.py` (or `wideflow bench`) prints a table and appends JSON lines (one per measurement,
-each with the machine line) to a results file. Reported per case: seconds per step (median of repeats),
+`python bench/run.py` (or `wideflow bench`) first prints the user-path table (the raw kernel against
+`wf.train` with default options at 10 and 1000 steps, timed in turn in one process, their rate ratio, the
+peak RSS of a fresh process that initializes, trains and evaluates the net, and torch.compile / jax.jit
+peers when installed), then the kernel table, and appends JSON lines (one per measurement, each with the
+machine line) to a results file. Reported per case: seconds per step (median of repeats),
 neuron-steps/s, equivalent GFLOP/s of the O(m n) algorithm (10 flops per neuron-sample), the bytes the
 parameters move per step (6 * itemsize per neuron: read and write a, b, c) over time, and that rate as a
 fraction of a same-run memory-copy probe (read + write bytes of np.copyto on 256 MiB arrays).
@@ -71,6 +74,79 @@ def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 7) -> float:
     dst = np.empty_like(src)
     t = median_time(lambda: np.copyto(dst, src), repeats)
     return 2 * nbytes / t
+
+
+# ---------------------------------------------------------------------------------------------- two paths
+def interleaved(cases: dict, rounds: int, pause: float = 0.05, warm: bool = True, stat: str = "median") -> dict:
+    """Seconds of each callable in `cases` ({name: fn}), timed in turn (A B C A B C ...) so that all of them
+    see the same background load on a shared machine; one warm-up call each first (if warm). stat: "median"
+    or "min" over the rounds (on a loaded machine the minimum is the better estimate of the cost itself);
+    the other statistic is returned under "<name>:median" / "<name>:min"."""
+    for fn in cases.values() if warm else ():
+        fn()
+    times = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            time.sleep(pause)  # let the other implementation's thread pool go idle
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    out = {}
+    for name, v in times.items():
+        med, best = statistics.median(v), min(v)
+        out[name] = best if stat == "min" else med
+        out[f"{name}:median"], out[f"{name}:min"] = med, best
+    return out
+
+
+_RSS_CHILD = """
+import sys, time
+import numpy as np
+import wideflow as wf
+
+def hwm():  # this process's peak resident set (VmHWM: fresh after exec, unlike ru_maxrss after a fork)
+    with open("/proc/self/status") as fh:
+        return [int(ln.split()[1]) * 1024 for ln in fh if ln.startswith("VmHWM")][0]
+
+{setup}
+base = hwm()
+t0 = time.perf_counter()
+{body}
+wall = time.perf_counter() - t0
+print("RSS", base, hwm(), wall, flush=True)
+"""
+
+
+def peak_rss(setup: str, body: str, timeout: float = 3600.0) -> dict:
+    """Peak resident memory of `setup` + `body` run in a fresh Python process (VmHWM), with the peak
+    after `setup` alone (imports, data) and the wall time of `body`. Bytes."""
+    import subprocess
+
+    code = _RSS_CHILD.format(setup=setup, body=body)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
+    if out.returncode != 0 or not line:
+        raise RuntimeError(f"peak_rss child failed ({out.returncode}): {out.stderr[-2000:]}")
+    _, base, peak, wall = line[0].split()
+    return {"rss_after_setup": int(base), "peak_rss": int(peak), "wall_s": float(wall)}
+
+
+def rss_verdict(peak: int, param_bytes: int) -> str:
+    """The memory target of a training run: peak RSS <= 1.15 x parameter bytes + 200 MB."""
+    limit = 1.15 * param_bytes + 200e6
+    return f"{peak / 1e6:.0f} MB ({'<=' if peak <= limit else '>'} {limit / 1e6:.0f} MB target)"
+
+
+def two_path_table(rows: list, echo=print) -> None:
+    """Print rows {case, steps, kernel_s, train_s, ...} as the kernel vs wf.train table (rates: best of the
+    rounds; the ratio of the medians beside it)."""
+    echo(f"{'case':<34}{'steps':>7}{'kernel ms/step':>16}{'wf.train ms/step':>18}{'train/kernel':>14}"
+         f"{'(medians)':>11}")
+    for r in rows:
+        med = r.get("ratio_of_medians")
+        echo(f"{r['case']:<34}{r['steps']:>7}{1e3 * r['kernel_s'] / r['steps']:>16.4f}"
+             f"{1e3 * r['train_s'] / r['steps']:>18.4f}{r['kernel_s'] / r['train_s']:>14.3f}"
+             f"{(f'{med:.3f}' if med else ''):>11}")
 
 
 # ---------------------------------------------------------------------------------------------- cases
@@ -217,6 +293,165 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
+# ---------------------------------------------------------------------------------------------- user path
+def _prepared_kernel(net, x, y, threads):
+    """A callable running `steps` raw kernel steps on net (sorted data, predictions and bins ready): the
+    kernel-only rate of the user-path table."""
+    from .shallow import _pick_kernel
+
+    kernel = _pick_kernel("auto", x.size, net.dtype)
+    order = np.argsort(x, kind="stable")
+    xs, ys = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
+    pred = net(xs)
+    bins = np.empty(net.width, dtype=np.int32)
+    if kernel == "sorted":
+        _core.shallow_gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, pred, np.zeros(0), 1.0, 1.0,
+                                np.zeros(0), threads, bins, False)
+
+    def go(steps, lr=1e-3):
+        lrs, losses = np.full(steps, lr), np.empty(steps)
+        args = (net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, pred, lrs, 1.0, 1.0, losses, threads)
+        if kernel == "sorted":
+            _core.shallow_gd_sorted(*args, bins, True)
+        else:
+            _core.shallow_gd_direct(*args)
+
+    return go, kernel
+
+
+def _torch_compiled_step(net, x, y, lr, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    tdt = torch.float64 if net.dtype == np.float64 else torch.float32
+    xt, yt = torch.tensor(x, dtype=tdt), torch.tensor(y, dtype=tdt)
+    params = [torch.tensor(v, requires_grad=True) for v in (net.a, net.b, net.c)]
+    inv_alpha = 1.0 / net.alpha
+
+    @torch.compile
+    def loss_fn(a, b, c):
+        f = torch.relu(xt[:, None] * a + b) @ c * inv_alpha
+        return 0.5 * ((f - yt) ** 2).sum()
+
+    def steps(k):
+        for _ in range(k):
+            loss = loss_fn(*params)
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p.sub_(lr * p.grad)
+                    p.grad = None
+    return steps
+
+
+def _jax_fori(net, x, y, lr):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    dt = jnp.float64 if net.dtype == np.float64 else jnp.float32
+    xj, yj = jnp.asarray(x, dtype=dt), jnp.asarray(y, dtype=dt)
+    params = tuple(jnp.asarray(v) for v in (net.a, net.b, net.c))
+    inv_alpha = 1.0 / net.alpha
+
+    def loss(p):
+        a, b, c = p
+        f = jnp.maximum(xj[:, None] * a + b, 0) @ c * inv_alpha
+        return 0.5 * jnp.sum((f - yj) ** 2)
+
+    def body(_, p):
+        g = jax.grad(loss)(p)
+        return tuple(w - lr * gw for w, gw in zip(p, g))
+
+    run = jax.jit(lambda p, k: jax.lax.fori_loop(0, k, body, p))
+
+    def steps(k):
+        jax.block_until_ready(run(params, k))
+    return steps
+
+
+def peer_available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss=True, echo=print) -> list:
+    """The shallow net as a user runs it: for each (m, n, dtype), the raw kernel and `wf.train` with default
+    options, timed in turn in one process at each step count, their rate ratio, and the peak RSS of a
+    fresh process that initializes the net, trains 10 steps and evaluates it. Peers (torch.compile and
+    jax.jit + lax.fori_loop, when installed) at widths <= 10^6."""
+    machine = machine_line()
+    bw = copy_bandwidth()
+    echo(f"machine: {machine['cpu']}, {machine['cores']} cores, copy probe {bw / 1e9:.1f} GB/s, load {machine['load_avg']}")
+    rows = []
+    nthreads = threads or _core.threads_available()
+    for m, n, dtype in cases:
+        import wideflow as wf
+
+        x, y = square_wave(n)
+        net = ShallowReLU.init(m, dtype=dtype)
+        kern, kname = _prepared_kernel(net, x, y, threads)
+        for steps in steps_list:
+            r = rounds if m * steps <= 10**9 else max(1, min(rounds, 10**10 // (m * steps)))
+            med = interleaved({"kernel": lambda: kern(steps),
+                               "train": lambda: wf.train(net, x, y, lr=1e-3, steps=steps, progress=False,
+                                                         threads=threads or None)}, r,
+                              warm=steps == steps_list[0], stat="min")
+            row = {"kind": "shallow_user_path", "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}",
+                   "m": m, "n": n, "dtype": np.dtype(dtype).name, "kernel": kname, "threads": nthreads,
+                   "steps": steps, "kernel_s": med["kernel"], "train_s": med["train"],
+                   "ratio": med["kernel"] / med["train"], "rounds": r, "stat": "min",
+                   "kernel_median_s": med["kernel:median"], "train_median_s": med["train:median"],
+                   "ratio_of_medians": med["kernel:median"] / med["train:median"]}
+            rows.append(row)
+            two_path_table([row], echo=echo)
+        if peers and m <= 10**6:
+            last = rows[-1]  # the longest run of this width
+            for name, make in (("torch.compile", lambda: _torch_compiled_step(net, x, y, 1e-3, nthreads)),
+                               ("jax.jit+fori_loop", lambda: _jax_fori(net, x, y, 1e-3))):
+                if not peer_available("torch" if name.startswith("torch") else "jax"):
+                    continue
+                try:
+                    fn = make()
+                    fn(20)  # compile
+                    sec = statistics.median(timed_calls(lambda: fn(20), 3)) / 20
+                except Exception as exc:  # a peer that fails to build is reported, not fatal
+                    echo(f"  {name}: failed ({type(exc).__name__}: {str(exc)[:80]})")
+                    continue
+                speedup = sec / (last["train_s"] / last["steps"])
+                rows.append({"kind": "shallow_peer", "case": last["case"], "impl": name, "m": m, "n": n,
+                             "dtype": np.dtype(dtype).name, "threads": nthreads, "sec_per_step": sec,
+                             "train_speedup": speedup})
+                echo(f"  peer {name:<20} {sec * 1e3:10.3f} ms/step  (wf.train at {last['steps']} steps: "
+                     f"{speedup:.1f}x faster)")
+        if rss:
+            setup = (f"from wideflow.benchmark import square_wave\nx, y = square_wave({n})")
+            body = (f"net = wf.ShallowReLU.init({m}, dtype='{np.dtype(dtype).name}')\n"
+                    f"wf.train(net, x, y, lr=1e-3, steps=10, progress=False)\nnet(x)")
+            mem = peak_rss(setup, body)
+            pbytes = 3 * m * np.dtype(dtype).itemsize
+            rows.append({"kind": "shallow_rss", "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}", "m": m,
+                         "n": n, "dtype": np.dtype(dtype).name, "param_bytes": pbytes, **mem,
+                         "target_bytes": 1.15 * pbytes + 200e6, "met": mem["peak_rss"] <= 1.15 * pbytes + 200e6})
+            echo(f"  peak RSS (init + 10 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
+                 f"parameters {pbytes / 1e6:.0f} MB, imports + data {mem['rss_after_setup'] / 1e6:.0f} MB")
+        net = kern = None  # free the parameters before the next width
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    for r in rows:
+        r.update(machine=machine, copy_gbytes_per_s=bw / 1e9, time=stamp)
+    return rows
+
+
+def timed_calls(fn, repeats: int) -> list:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- driver
 def run(widths, samples, dtypes, threads_list, kernels=("direct", "sorted"), peers=("numpy", "torch-auto",
         "torch-hand"), repeats=5, peer_max_elements=50_000_000, peer_max_width=10**7, out=None,
@@ -267,12 +502,16 @@ def run(widths, samples, dtypes, threads_list, kernels=("direct", "sorted"), pee
                                    time=time.strftime("%Y-%m-%dT%H:%M:%S"))
                         rows.append(row)
     if out:
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        with open(out, "a") as fh:
-            for row in rows:
-                fh.write(json.dumps(row) + "\n")
+        _append(out, rows)
         echo(f"appended {len(rows)} JSON lines to {out}")
     return rows
+
+
+def _append(path: str, rows: list) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, default=float) + "\n")
 
 
 def main(argv=None) -> int:
@@ -289,7 +528,24 @@ def main(argv=None) -> int:
                    choices=["numpy", "torch-auto", "torch-hand"])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", default=None, help="append JSON lines here (default: none)")
+    p.add_argument("--user-widths", type=float, nargs="*", default=None,
+                   help="widths of the kernel vs wf.train table (float64; float32 from 1e8; default 1e5 1e6 1e7 "
+                        "1e8, --quick 1e5 1e6, none with --widths or --samples); none to skip it")
+    p.add_argument("--user-steps", type=int, nargs="+", default=[10, 1000])
+    p.add_argument("--no-kernel-table", action="store_true", help="only the kernel vs wf.train table")
     args = p.parse_args(argv)
+    if args.user_widths is None:  # a kernel-table selection (--widths / --samples) alone skips the user table
+        args.user_widths = ([] if (args.widths or args.samples) else [1e5, 1e6] if args.quick
+                            else [1e5, 1e6, 1e7, 1e8])
+    if args.user_widths:
+        cases = [(int(w), 10, "float32" if w >= 1e8 else "float64") for w in args.user_widths]
+        print("== the user path: raw kernel vs wf.train (default options), same process, in turn")
+        rows = user_path(cases, args.user_steps, threads=(args.threads or [0])[-1])
+        if args.out:
+            _append(args.out, rows)
+        if args.no_kernel_table:
+            return 0
+        print("\n== kernels vs peers")
     all_threads = _core.threads_available()
     threads = args.threads or sorted({1, all_threads})
     if args.quick:

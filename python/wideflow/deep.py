@@ -11,6 +11,10 @@ conserves, for every hidden unit i of layer h,
 
 hence the differences of squared layer norms ||W_h||_F^2 - ||W_{h+1}||_F^2; for linear nets also the
 matrices W_{h+1}^T W_{h+1} - W_h W_h^T. Gradient descent moves them by exactly O(lr^2) per step.
+
+`wf.train(net, X, Y, ..., metrics=...)` records them at the recorded steps only when asked (True, or names):
+``layer_norms`` and ``neuron_invariants`` cost one read of the weights each; ``gram_invariants`` and
+``gram_drift`` (linear nets without biases, hidden widths <= 2048) a d_h x d_h product per layer.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from . import _core
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_matrix, model_array, positive_float, positive_int,
                         real_array, seed_value, threads_option)
 from .driver import Engine, FlowEngine
+from .recording import metrics_option
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
 _ACT_CODE = {"linear": 0, "relu": 1, "leaky_relu": 2}
@@ -32,8 +37,14 @@ _GRAM_METRIC_MAX_WIDTH = 2048  # record Gram invariants only for hidden widths u
 
 
 def _data_matrix(name: str, values, dtype, cols: int, rows: int | None, what: str) -> np.ndarray:
-    """A contiguous finite (rows, cols) copy; a 1-d array is accepted as one column when cols == 1."""
-    arr = real_array(name, values, dtype)
+    """A contiguous finite (rows, cols) array (no copy when `values` already is one: the kernels only read
+    it); a 1-d array is accepted as one column when cols == 1. Complex input is refused."""
+    if np.iscomplexobj(values):
+        raise TypeError(f"{name}: expected real numbers, got a complex array")
+    try:
+        arr = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
     if arr.ndim == 1 and cols == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
@@ -315,9 +326,7 @@ class DeepNet:
             raise TypeError(f"train: a DeepNet is trained on (X, Y); got {len(data)} data arguments")
         threads = threads_option(options.pop("threads", None))
         gram = options.pop("gram", "auto")
-        metrics = options.pop("metrics", True)
-        if not isinstance(metrics, bool):
-            raise TypeError(f"metrics: expected True or False, got {metrics!r}")
+        metrics = metrics_option(options.pop("metrics", None), _available_metrics(self), "a DeepNet")
         self._check_arrays()
         X, Y = self._inputs(*data)
         offset = 0.0
@@ -345,52 +354,80 @@ def _reduce_linear_data(X, Y, dtype):
 
 
 class _DeepGD(Engine):
-    """Fused GD on a DeepNet: the weights are updated in place by the C++ kernel."""
+    """Fused GD on a DeepNet: the weights are updated in place by the C++ kernel; every step's loss comes
+    from its forward pass. Divergence safety: a copy of the weights taken on a time budget (see run_gd)."""
 
-    def __init__(self, net: DeepNet, X, Y, offset: float, threads: int, metrics: bool):
+    def __init__(self, net: DeepNet, X, Y, offset: float, threads: int, metrics: tuple):
         self.net = net
         # holds the weight arrays (updated in place), X and Y, the workspaces and X packed once for the run
         self.trainer = _core.deep_trainer(*net._args(), X, Y, float(offset), threads)
-        self.has_metrics = metrics
+        self.names = metrics
+        self.has_metrics = bool(metrics)
         self.gram0 = _gram0(net, metrics)
+        self.flops = 6.0 * X.shape[0] * sum(w.size for w in net.weights)
+
+    def step_seconds_hint(self) -> float:
+        return self.flops / 2e10 + 2e-6
 
     def loss(self) -> float:
-        return float(self.trainer.loss())
+        return float(self.trainer.loss())  # one forward pass
 
     def run(self, lrs, losses):
         done, diverged = self.trainer.run(lrs, losses)
         return int(done), bool(diverged)
 
-    def checkpoint(self):
-        return self.net.state()
+    def _arrays(self):
+        return self.net.weights + (self.net.biases or [])
+
+    def checkpoint_nbytes(self):
+        return sum(a.nbytes for a in self._arrays())
+
+    def checkpoint(self, into=None):
+        if into is None:
+            return [a.copy() for a in self._arrays()]
+        for dst, src in zip(into, self._arrays()):
+            np.copyto(dst, src)
+        return into
 
     def restore(self, ck):
-        self.net.load_state(ck)
+        for dst, src in zip(self._arrays(), ck):
+            dst[...] = src
 
     def snapshot(self):
         return self.net.state()
 
     def metrics(self):
-        return _deep_metrics(self.net, self.gram0)
+        return _deep_metrics(self.net, self.gram0, self.names)
 
 
-def _gram0(net, metrics: bool):
-    """The initial matrix invariants W_{h+1}^T W_{h+1} - W_h W_h^T of a linear net (None when not tracked)."""
+def _available_metrics(net) -> tuple:
+    names = ("layer_norms",) + (("neuron_invariants",) if net.depth > 1 else ())
     track = (net.activation == "linear" and net.biases is None and net.depth > 1
              and max(net.dims[1:-1]) <= _GRAM_METRIC_MAX_WIDTH)
-    return net.gram_invariants() if (metrics and track) else None
+    return names + (("gram_invariants", "gram_drift") if track else ())
 
 
-def _deep_metrics(net, gram0) -> dict:
-    """Per-record diagnostics of a deep-net run (GD or flow): layer norms, per-neuron invariants and, for
-    linear nets (gram0 given), the matrix invariants and their drift."""
-    out = {"layer_norms": net.layer_norms()}
-    if net.depth > 1:
+def _gram0(net, metrics: tuple):
+    """The initial matrix invariants W_{h+1}^T W_{h+1} - W_h W_h^T of a linear net (None when not tracked)."""
+    return net.gram_invariants() if {"gram_invariants", "gram_drift"} & set(metrics) else None
+
+
+def _deep_metrics(net, gram0, names) -> dict:
+    """Per-record diagnostics of a deep-net run (GD or flow), those in `names`: layer_norms (||W_h||_F^2,
+    one read of the weights), neuron_invariants (per hidden unit, one read), and for linear nets
+    gram_invariants / gram_drift (||W_{h+1}^T W_{h+1} - W_h W_h^T||_F and its change: a d_h x d_h product
+    per layer, O(sum_h d_h^2 d_{h-1}))."""
+    out = {}
+    if "layer_norms" in names:
+        out["layer_norms"] = net.layer_norms()
+    if "neuron_invariants" in names:
         out["neuron_invariants"] = np.concatenate(net.neuron_invariants())
     if gram0 is not None:
         g = net.gram_invariants()
-        out["gram_invariants"] = np.array([np.linalg.norm(m) for m in g])
-        out["gram_drift"] = np.array([np.linalg.norm(m - m0) for m, m0 in zip(g, gram0)])
+        if "gram_invariants" in names:
+            out["gram_invariants"] = np.array([np.linalg.norm(m) for m in g])
+        if "gram_drift" in names:
+            out["gram_drift"] = np.array([np.linalg.norm(m - m0) for m, m0 in zip(g, gram0)])
     return out
 
 
@@ -398,7 +435,7 @@ class _DeepFlow(FlowEngine):
     """Gradient flow of a DeepNet by an adaptive Runge-Kutta pair whose stages call the fused gradient kernel."""
 
     def __init__(self, net, X, Y, offset, threads, metrics, tableau):
-        self.net, self.has_metrics = net, metrics
+        self.net, self.names, self.has_metrics = net, metrics, bool(metrics)
         self.gram0 = _gram0(net, metrics)
         cls = _core.DeepFlow64 if net.dtype == np.float64 else _core.DeepFlow32
         self.flow = cls(*net._args(), X, Y, offset, tableau, threads)
@@ -410,4 +447,4 @@ class _DeepFlow(FlowEngine):
         return self.net.state()
 
     def metrics(self):
-        return _deep_metrics(self.net, self.gram0)
+        return _deep_metrics(self.net, self.gram0, self.names)

@@ -4,9 +4,12 @@ A model provides an *engine* (see `Engine`) whose `run` executes a bounded chunk
 This loop calls it chunk after chunk, sized to take about `chunk_seconds` each, so that between chunks it
 can record, take snapshots, update a progress bar, notice Ctrl-C, and handle divergence:
 
-* the loss of every step comes back from C++, and the steps chosen by `record` are kept;
-* a chunk whose loss or parameters become non-finite is replayed from a checkpoint (the kernels are
-  deterministic) up to the last finite state, which the model keeps; the run says at which step it broke;
+* the loss of every step comes back from C++, and the steps chosen by `record` are kept (O(1) each: a
+  chunk ends at a recorded step only when metrics are asked for, or at a snapshot);
+* divergence safety without a copy per chunk: the engine either proves the next steps finite before they
+  run (`Engine.certify`), or its kernel keeps the last finite state (`Engine.keeps_finite`), or the driver
+  keeps one checkpoint taken on a time budget and replays from it deterministically up to the last finite
+  state, which the model keeps; the run says at which step it broke;
 * Ctrl-C ends the run after the chunk in progress, with everything so far recorded;
 * a schedule that fails at step k (a value that is not positive and finite, or an exception) ends the
   run at step k: the model holds that state and the `ScheduleError` raised carries the record (`.run`).
@@ -14,6 +17,8 @@ can record, take snapshots, update a progress bar, notice Ctrl-C, and handle div
 
 from __future__ import annotations
 
+import _signal
+import os
 import signal
 import sys
 import threading
@@ -28,9 +33,14 @@ from .schedules import Schedule, valid_prefix
 
 
 class Engine:
-    """Protocol of a model's GD engine (subclass and override)."""
+    """Protocol of a model's GD engine (subclass and override).
 
-    has_metrics = False  # whether metrics() is worth a chunk break at every recorded step
+    Costs the driver relies on: `run` returns the loss of every step it takes (from the fused kernel),
+    `loss` may cost a forward pass and is called once per run (at its end) and at each checkpoint.
+    """
+
+    has_metrics = False   # whether metrics() is asked for: a chunk break at every recorded step
+    keeps_finite = False  # the kernel itself hands back the last finite state when a run diverges
 
     def loss(self) -> float:
         raise NotImplementedError
@@ -38,10 +48,21 @@ class Engine:
     def run(self, lrs: np.ndarray, losses: np.ndarray) -> tuple[int, bool]:
         """Run len(lrs) steps; losses[s] = loss at the start of step s. Returns (steps_done, diverged)
         with the convention of the C++ kernels: if diverged, the state `steps_done` steps after the
-        chunk start is the first non-finite one."""
+        chunk start is the first non-finite one (with keeps_finite the engine holds the one before)."""
         raise NotImplementedError
 
-    def checkpoint(self):
+    def certify(self, lrs: np.ndarray) -> int | None:
+        """How many of the steps lrs are proven finite before they run (None: no such proof here)."""
+        return None
+
+    def advanced(self, lrs: np.ndarray, losses: np.ndarray) -> None:
+        """Called after `run` completed the steps lrs whose starting losses are `losses`."""
+
+    def checkpoint_nbytes(self) -> int:
+        return 0
+
+    def checkpoint(self, into=None):
+        """A copy of the state (written into `into`, a previous checkpoint, when given)."""
         raise NotImplementedError
 
     def restore(self, ck) -> None:
@@ -51,11 +72,30 @@ class Engine:
         raise NotImplementedError
 
     def metrics(self) -> dict:
+        """Per-record diagnostics (only when asked for: each costs a chunk break and its own work)."""
+        return {}
+
+    def loss_metrics(self, losses: np.ndarray) -> dict:
+        """Diagnostics that follow from the recorded losses alone (free; always returned)."""
         return {}
 
     def finish(self) -> None:
         """Called once when the run ends (e.g. to write state back to the model)."""
 
+
+def _memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 << 30
+
+
+# A rollback checkpoint (one copy of the parameters) is kept only up to this size; above it a run is
+# guarded by the engine's certificate alone (ShallowReLU) or not at all (the warning then says so).
+CHECKPOINT_MAX_BYTES = max(256 << 20, _memory_bytes() // 4)
+# Up to this size a copy is cheap (within the +200 MB of the memory target), and a run whose certificate
+# is shorter than its chunk takes one (on the time budget) rather than running shorter chunks.
+CHEAP_CHECKPOINT_BYTES = 64 << 20
 
 class _Interrupt:
     """Turns SIGINT into a flag while a run is in progress (main thread only)."""
@@ -67,7 +107,7 @@ class _Interrupt:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             try:
-                self._old = signal.signal(signal.SIGINT, self._handler)
+                self._old = _signal.signal(signal.SIGINT, self._handler)  # the C call: ~10x faster
             except ValueError:  # pragma: no cover - embedded interpreters
                 self._old = None
         return self
@@ -82,7 +122,7 @@ class _Interrupt:
 
     def __exit__(self, *exc):
         if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+            _signal.signal(signal.SIGINT, self._old)
         return False
 
 
@@ -95,109 +135,176 @@ def _progress_bar(progress, total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="step", unit_scale=True, leave=False, mininterval=0.5)
 
 
+def _member(sorted_steps: np.ndarray, step: int) -> bool:
+    if not sorted_steps.size:
+        return False
+    k = np.searchsorted(sorted_steps, step)
+    return bool(k < sorted_steps.size and sorted_steps[k] == step)
+
+
 def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", record_points: int = 200,
-           snapshots=None, progress=None, keep_finite: bool = True, chunk_seconds: float = 0.2,
-           desc: str = "train") -> Run:
+           snapshots=None, progress=None, keep_finite: bool = True, chunk_seconds: float = 0.5,
+           checkpoint_seconds: float = 5.0, desc: str = "train") -> Run:
+    """Gradient descent in chunks of fused C++ steps (see the module docstring).
+
+    What a run costs besides the kernel's steps: O(1) per recorded step (the kernel returns every loss);
+    a chunk break (a Python round trip, ~10-50 us) only at snapshots and, when metrics are asked for, at
+    each recorded step; one `engine.loss()` at the end. Divergence safety (keep_finite) costs either
+    nothing (the kernel keeps the last finite state, or the engine certifies the next steps finite before
+    they run) or one parameter copy taken on a time budget: at most every `checkpoint_seconds` and never
+    more often than 20x the time the copy takes (so at most ~5 % of the run), with a deterministic replay
+    from it when a run diverges.
+    """
     rec = record_steps(record, steps, record_points)
     snaps = snapshot_steps(snapshots, steps)
-    stops = np.union1d(snaps, rec if engine.has_metrics else np.zeros(0, dtype=np.int64))
+    stops = np.union1d(snaps, rec) if engine.has_metrics else snaps
     rec_loss = np.full(rec.size, np.nan)
     rec_t = np.full(rec.size, np.nan)
     metrics: dict[str, list] = {}
     snap_list: list = []
     status, diverged_at = "completed", None
+    start_time = time.perf_counter()
 
-    def at_state(step: int, loss: float, t: float) -> None:
-        k = np.searchsorted(rec, step)
-        if k < rec.size and rec[k] == step:
-            rec_loss[k], rec_t[k] = loss, t
-            if engine.has_metrics:
-                for name, val in engine.metrics().items():
-                    metrics.setdefault(name, []).append((step, val))
-        k = np.searchsorted(snaps, step)
-        if k < snaps.size and snaps[k] == step:
+    def at_stop(step: int) -> None:
+        """Metrics and snapshots of the state `step` (its loss comes from the next chunk or the end)."""
+        if engine.has_metrics and _member(rec, step):
+            for name, val in engine.metrics().items():
+                metrics.setdefault(name, []).append((step, val))
+        if _member(snaps, step):
             snap_list.append((step, engine.snapshot()))
 
     def end_at(step: int, loss: float, t: float):
-        """Truncate the record at `step`, where the run ended early, and make sure that state is in it."""
+        """Truncate the record at `step`, where the run ended, and make sure that state is in it."""
         keep = rec <= step
         r, rl, rt = rec[keep], rec_loss[keep], rec_t[keep]
         if r[-1] != step:
-            r, rl, rt = np.append(r, step), np.append(rl, loss), np.append(rt, t)
+            r, rl, rt = np.append(r, step), np.append(rl, np.nan), np.append(rt, np.nan)
         if engine.has_metrics and not any(pairs and pairs[-1][0] == step for pairs in metrics.values()):
             for name, val in engine.metrics().items():  # the state the run ended in has its metrics too
                 metrics.setdefault(name, []).append((step, val))
+        rl[-1], rt[-1] = loss, t
         return r, rl, rt
 
-    start_time = time.perf_counter()
+    # divergence safety: a certificate (engine.certify), the kernel itself (engine.keeps_finite), or a
+    # checkpoint at state ck_step (flow time ck_t) with the step sizes run since (ck_lrs) for the replay
+    if engine.keeps_finite:
+        engine.keep_finite = bool(keep_finite)
+    guard = bool(keep_finite) and not engine.keeps_finite
+    can_copy = engine.checkpoint_nbytes() <= CHECKPOINT_MAX_BYTES
+    cheap_copy = engine.checkpoint_nbytes() <= CHEAP_CHECKPOINT_BYTES
+    ck, ck_step, ck_t, ck_lrs, ck_cost, ck_at = None, 0, 0.0, [], 0.0, 0.0
+    unguarded_why = ""
+
     step, t_flow = 0, 0.0
-    loss0 = engine.loss()
-    at_state(0, loss0, 0.0)
-    if not np.isfinite(loss0):
-        status, diverged_at = "diverged", 0
-        warnings.warn("train: the initial loss is not finite; nothing was trained", DivergenceWarning, stacklevel=3)
-        steps = 0
-        rec, rec_loss, rec_t = rec[:1], rec_loss[:1], rec_t[:1]
+    est = engine.step_seconds_hint() if hasattr(engine, "step_seconds_hint") else None
+    chunk = max(1, min(steps, int(0.05 / est))) if est else 1
+    final_loss = np.nan
+    sched_error, fail_step = None, steps  # a schedule that fails at step fail_step ends the run there
+    at_stop(0)
     bar = _progress_bar(progress, steps, desc)
-    chunk = 1
-    sched_error = None
     try:
         with _Interrupt() as intr:
-            while step < steps:
-                if intr.hit:
+            while True:
+                if step >= steps:  # the end state: its loss (finite unless the last update overflowed it)
+                    final_loss = engine.loss()
+                    if np.isfinite(final_loss):
+                        break
+                    lrs, buf, done, diverged = np.zeros(0), np.array([final_loss]), 0, True
+                elif intr.hit:
                     status = "interrupted"
                     break
-                k = np.searchsorted(stops, step, side="right")
-                stop = min(steps, step + chunk, int(stops[k]) if k < stops.size else steps)
-                lrs, sched_error = valid_prefix(schedule, step, stop)
-                if sched_error is not None:  # run up to the failing step, then stop there
-                    if lrs.size == 0:
-                        break
-                    stop = step + lrs.size
-                ck = engine.checkpoint() if keep_finite else None
-                buf = np.empty(stop - step)
-                tick = time.perf_counter()
-                done, diverged = engine.run(lrs, buf)
-                elapsed = time.perf_counter() - tick
-                end_loss = np.nan if diverged else engine.loss()
-                if not diverged and not np.isfinite(end_loss):
-                    diverged, done = True, stop - step
-                tcum = t_flow + np.concatenate([[0.0], np.cumsum(lrs)])
-                # losses of the states step .. step+done-1 (all finite)
-                lo, hi = np.searchsorted(rec, [step, step + done])
-                for k in range(lo, hi):
-                    if rec[k] != step:  # the chunk's first state was recorded at the end of the last chunk
-                        rec_loss[k], rec_t[k] = buf[rec[k] - step], tcum[rec[k] - step]
+                else:
+                    k = np.searchsorted(stops, step, side="right")
+                    stop = min(steps, step + chunk, int(stops[k]) if k < stops.size else steps)
+                    lrs, sched_error = valid_prefix(schedule, step, stop)
+                    if sched_error is not None:  # run up to the failing step, then stop there
+                        fail_step = step + lrs.size
+                        if lrs.size == 0:
+                            break
+                        stop = fail_step
+                    done, diverged = 0, False
+                    if guard:
+                        cert = engine.certify(lrs)
+                        if cert is not None and cert >= lrs.size:
+                            pass  # none of these steps can diverge: no checkpoint needed
+                        elif cert and not (cheap_copy and lrs.size >= 32):  # run the certified steps only
+                            lrs, stop = lrs[:cert], step + cert
+                        elif not can_copy:
+                            unguarded_why = (f"no checkpoint: a copy of the parameters "
+                                             f"({engine.checkpoint_nbytes() / 2**30:.2f} GiB) exceeds the "
+                                             f"checkpoint budget ({CHECKPOINT_MAX_BYTES / 2**30:.2f} GiB)")
+                        elif ck is None or time.perf_counter() - ck_at >= max(checkpoint_seconds, 20 * ck_cost):
+                            if step > 0 and not np.isfinite(engine.loss()):
+                                diverged = True  # state `step` is not finite: roll back to the last checkpoint
+                            else:
+                                tick = time.perf_counter()
+                                ck = engine.checkpoint(into=ck)
+                                ck_at = time.perf_counter()
+                                ck_cost, ck_step, ck_t, ck_lrs = ck_at - tick, step, t_flow, []
+                    if not diverged:
+                        buf = np.empty(lrs.size)
+                        tick = time.perf_counter()
+                        done, diverged = engine.run(lrs, buf)
+                        elapsed = time.perf_counter() - tick
+                        # losses of the states step .. step+done-1 (all finite)
+                        lo, hi = np.searchsorted(rec, [step, step + done])
+                        idx = rec[lo:hi] - step
+                        rec_loss[lo:hi] = buf[idx]
+                        cs = np.cumsum(lrs)
+                        rec_t[lo:hi] = t_flow + np.concatenate([[0.0], cs[:done]])[idx]
                 if diverged:
-                    diverged_at = step + done
-                    last_good = diverged_at - 1
-                    rolled_back = keep_finite and last_good >= step
-                    if rolled_back:
+                    d = step + done  # the first state that is not finite
+                    if d == 0:
+                        status, diverged_at, steps = "diverged", 0, 0
+                        warnings.warn("train: the initial loss is not finite; nothing was trained",
+                                      DivergenceWarning, stacklevel=3)
+                        sched_error = None
+                        rec, rec_loss, rec_t = rec[:1], np.array([buf[0]]), rec_t[:1]
+                        rec_t[0] = 0.0
+                        break
+                    status, diverged_at = "diverged", d
+                    since = np.concatenate(ck_lrs + [lrs[:done]]) if ck is not None else lrs[:done]
+                    if keep_finite and engine.keeps_finite and done >= 1:
+                        held, final_loss = d - 1, engine.loss()
+                        t_end = t_flow + (float(cs[done - 2]) if done >= 2 else 0.0)
+                        rolled_back = True
+                    elif keep_finite and ck is not None and ck_step <= d - 1:
                         engine.restore(ck)
-                        if last_good > step:
-                            replay = np.empty(last_good - step)
-                            engine.run(lrs[: last_good - step], replay)
-                        final_loss, t_flow = engine.loss(), tcum[last_good - step]
+                        n_replay = d - 1 - ck_step
+                        if n_replay:
+                            engine.run(np.ascontiguousarray(since[:n_replay]), np.empty(n_replay))
+                        held, final_loss = d - 1, engine.loss()
+                        t_end = (t_flow + (float(cs[done - 2]) if done >= 2 else 0.0) if done >= 1
+                                 else ck_t + float(np.cumsum(since[:n_replay])[-1]) if n_replay else ck_t)
+                        rolled_back = True
                     else:
-                        last_good, final_loss, t_flow = diverged_at, np.nan, tcum[done]
-                    status, step = "diverged", last_good
-                    rec, rec_loss, rec_t = end_at(step, final_loss, t_flow)
-                    held = (f"the model keeps the last finite state, step {step}" if rolled_back else
-                            "the model holds that non-finite state" + ("" if keep_finite else " (keep_finite=False)"))
+                        held, final_loss = d, np.nan
+                        t_end = t_flow + (float(cs[done - 1]) if done >= 1 else 0.0)
+                        rolled_back = False
+                    step = held
+                    rec, rec_loss, rec_t = end_at(step, final_loss, t_end)
+                    if rolled_back:
+                        what = f"the model keeps the last finite state, step {step}"
+                    else:
+                        why = "keep_finite=False" if not keep_finite else (unguarded_why or "no checkpoint")
+                        what = f"the model holds that non-finite state ({why})"
                     warnings.warn(f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); "
-                                  f"{held}", DivergenceWarning, stacklevel=3)
+                                  f"{what}", DivergenceWarning, stacklevel=3)
                     sched_error = None  # the divergence came first
                     break
-                step, t_flow = stop, tcum[-1]
-                at_state(step, end_loss, t_flow)
+                engine.advanced(lrs, buf)
+                if ck is not None:
+                    ck_lrs.append(lrs)
+                step, t_flow = stop, t_flow + float(cs[-1])
+                at_stop(step)
                 if bar is not None:
                     bar.update(len(lrs))
-                    bar.set_postfix(loss=f"{end_loss:.3e}", refresh=False)
-                # next chunk: aim at chunk_seconds, grow at most 4x at a time
+                # next chunk: about chunk_seconds, growing at most 4x at a time; at least 4 steps when 4
+                # steps take under a second (a C++ call returns to Python within about a second)
                 per_step = elapsed / max(len(lrs), 1)
                 want = int(chunk_seconds / per_step) if per_step > 0 else chunk * 4
-                chunk = max(1, min(chunk * 4, want))
-                if sched_error is not None:
+                chunk = max(1, min(chunk * 4, want), 4 if 4 * per_step <= 1.0 else 1)
+                if sched_error is not None and step >= fail_step:
                     break
     finally:  # a second Ctrl-C still closes the bar and hands the state to the model
         if bar is not None:
@@ -206,14 +313,17 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
     if sched_error is not None:
         status = "failed"
         rec, rec_loss, rec_t = end_at(step, engine.loss(), t_flow)
-    if status == "interrupted":
+    elif status == "completed":
+        rec_loss[-1], rec_t[-1] = final_loss, t_flow
+    elif status == "interrupted":
         rec, rec_loss, rec_t = end_at(step, engine.loss(), t_flow)
         warnings.warn(f"train: interrupted at step {step}; the model holds that state", RuntimeWarning,
                       stacklevel=3)
     out_metrics = {}
     for name, pairs in metrics.items():
-        keep = [v for s, v in pairs if s <= step]
-        out_metrics[name] = np.asarray(keep)
+        out_metrics[name] = np.asarray([v for s, v in pairs if s <= step])
+    for name, val in engine.loss_metrics(rec_loss).items():
+        out_metrics.setdefault(name, val)
     run = Run(steps=rec, t=rec_t, loss=rec_loss, metrics=out_metrics, snapshots=snap_list, status=status,
               diverged_at=diverged_at, wall_time=time.perf_counter() - start_time, method="gd")
     if sched_error is not None:
@@ -248,6 +358,9 @@ class FlowEngine:
         raise NotImplementedError
 
     def metrics(self) -> dict:
+        return {}
+
+    def loss_metrics(self, losses: np.ndarray) -> dict:
         return {}
 
     def failure(self) -> str:
@@ -360,8 +473,11 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
         warnings.warn(f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model "
                       "holds that state", DivergenceWarning if status == "diverged" else RuntimeWarning,
                       stacklevel=3)
+    out_metrics = {k: np.asarray(v) for k, v in metrics.items()}
+    for name, val in engine.loss_metrics(np.asarray(rec_loss)).items():
+        out_metrics.setdefault(name, val)
     run = Run(steps=np.asarray(rec_steps, dtype=np.int64), t=np.asarray(rec_t, dtype=np.float64),
-              loss=np.asarray(rec_loss), metrics={k: np.asarray(v) for k, v in metrics.items()},
+              loss=np.asarray(rec_loss), metrics=out_metrics,
               snapshots=snap_list, status=status, wall_time=time.perf_counter() - start, method="flow",
               diverged_at=accepted if status == "diverged" else None)
     run.info.update(engine.counters(), rtol=rtol, atol=atol, t_end=t_end)

@@ -8,14 +8,17 @@ baseline the paper compares with. `train_batch` runs many independent small prob
 init scales x step sizes) in one C++ call per chunk, parallel across runs; every run is bitwise equal to
 the same run trained alone, for any thread count.
 
-Diagnostics recorded by `wf.train` (`run.metrics`) at each recorded step:
+Diagnostics recorded by `wf.train` (`run.metrics`) at each recorded step. ``rel_error`` is always there (it
+follows from the recorded loss, at no cost); the others only when asked for (``metrics=True`` for all, or a
+list of names), since each costs a chunk break at every recorded step (~10 us) plus its own work:
 
-* ``rel_error``        ||Y - X||_F / ||Y||_F
-* ``singular_values``  the min(m, n) singular values of X, descending
-* ``q_norm``           ||Q||_F for the imbalance Q = U^T U - V^T V (conserved by gradient flow)
-* ``q_eig``            eigenvalues of Q, ascending; when k > m + n only the m + n that can be nonzero
-                       (Q has rank <= m + n; the other k - m - n are exactly 0)
-* ``q_drift``          ||Q(t) - Q(0)||_F, the O(lr) drift of the imbalance under gradient descent
+* ``rel_error``        ||Y - X||_F / ||Y||_F = sqrt(2 L) / ||Y||_F                          free
+* ``singular_values``  the min(m, n) singular values of X, descending                        an SVD of X (m x n)
+* ``q_norm``           ||Q||_F for the imbalance Q = U^T U - V^T V (conserved by gradient flow)  O(k^2 (m + n)),
+                       or a QR of [U; V]^T when k > m + n
+* ``q_eig``            eigenvalues of Q, ascending; when k > m + n only the m + n that can be  an eigensolve
+                       nonzero (Q has rank <= m + n; the other k - m - n are exactly 0)        (and that QR)
+* ``q_drift``          ||Q(t) - Q(0)||_F, the O(lr) drift of the imbalance under GD            as q_norm
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from . import _core
 from ._validate import (MAX_ELEMENTS, dtype_of, finite_matrix, model_array, positive_float, positive_int,
                         seed_value, threads_option)
 from .driver import Engine, FlowEngine, _Interrupt, _progress_bar
-from .recording import record_steps
 from .errors import ScheduleError
+from .recording import metrics_option, record_steps
 from .schedules import Schedule, as_schedule, valid_prefix
 
 __all__ = ["Factorization", "OneLayer", "train_batch", "BatchRun", "imbalance_spectrum"]
@@ -48,6 +51,9 @@ def _default_dtype(dtype, *arrays):
 
 
 def _target(name: str, Y, shape: tuple[int, int], dtype) -> np.ndarray:
+    if (isinstance(Y, np.ndarray) and Y.dtype == dtype and Y.shape == shape and Y.flags.c_contiguous
+            and np.isfinite(Y).all()):
+        return Y  # read only, for the length of the call: no copy needed
     Yc = finite_matrix(name, Y, dtype)
     if Yc.shape != shape:
         raise ValueError(f"{name}: expected shape {shape} (rows of U x rows of V), got {Yc.shape}")
@@ -197,9 +203,7 @@ class Factorization:
         if len(data) != 1:
             raise TypeError(f"train: a Factorization is trained on one target Y; got {len(data)} data arguments")
         threads = threads_option(options.pop("threads", None))
-        metrics = options.pop("metrics", True)
-        if not isinstance(metrics, bool):
-            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        metrics = metrics_option(options.pop("metrics", None), FAC_METRICS, "a Factorization")
         self._check_arrays()
         Y = _target("Y", data[0], self.shape, self.dtype)
         return _FactorizationGD(self, Y, threads, metrics)
@@ -208,85 +212,103 @@ class Factorization:
         if len(data) != 1:
             raise TypeError(f"train: a Factorization is trained on one target Y; got {len(data)} data arguments")
         threads_option(options.pop("threads", None))  # the flow of these small problems runs on one thread
-        metrics = options.pop("metrics", True)
-        if not isinstance(metrics, bool):
-            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        metrics = metrics_option(options.pop("metrics", None), FAC_METRICS, "a Factorization")
         self._check_arrays()
         Y = _target("Y", data[0], self.shape, np.float64)
         return _FactorizationFlow(self, Y, metrics, options.pop("tableau"))
 
 
+FAC_METRICS = ("rel_error", "singular_values", "q_norm", "q_eig", "q_drift")
+
+
 class _FactorizationGD(Engine):
-    """Fused GD on a Factorization: U and V are updated in place by the C++ kernel."""
+    """Fused GD on a Factorization: U and V are updated in place by the C++ kernel, which also keeps the
+    last finite state when a run diverges (no checkpoint needed)."""
 
-    def __init__(self, fac: Factorization, Y: np.ndarray, threads: int, metrics: bool):
+    keeps_finite = True
+    keep_finite = True  # set by the driver
+
+    def __init__(self, fac: Factorization, Y: np.ndarray, threads: int, metrics: tuple):
         self.fac, self.Y, self.threads = fac, Y, threads
-        self.has_metrics = metrics
-        self.Y64 = Y.astype(np.float64)
-        self.ynorm = float(np.linalg.norm(self.Y64))
-        self.U0 = fac.U.astype(np.float64)
-        self.V0 = fac.V.astype(np.float64)
-        self._loss = self._evaluate()
+        self.names, self.has_metrics = metrics, bool(metrics)
+        self.ynorm = float(np.sqrt(np.sum(np.square(Y, dtype=np.float64))))
+        if metrics:
+            self.Y64 = Y.astype(np.float64)
+            self.U0 = fac.U.astype(np.float64)
+            self.V0 = fac.V.astype(np.float64)
+        self._loss = None
+        m, n = fac.shape
+        self.cost = 4e-10 * m * n * fac.width + 1e-7
 
-    def _evaluate(self) -> float:
-        empty = np.empty(0)
-        _, _, loss = _core.fac_gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads)
-        return float(loss)
+    def step_seconds_hint(self) -> float:
+        return self.cost
 
     def loss(self) -> float:
+        if self._loss is None:  # before the first chunk (a run of 0 steps)
+            empty = np.empty(0)
+            self._loss = float(_core.fac_gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads)[2])
         return self._loss
 
     def run(self, lrs, losses):
-        done, diverged, loss = _core.fac_gd(self.fac.U, self.fac.V, self.Y, lrs, losses, False, self.threads)
+        done, diverged, loss = _core.fac_gd(self.fac.U, self.fac.V, self.Y, lrs, losses, self.keep_finite,
+                                            self.threads)
         self._loss = float(loss)
         return int(done), bool(diverged)
-
-    def checkpoint(self):
-        return self.fac.U.copy(), self.fac.V.copy(), self._loss
-
-    def restore(self, ck):
-        U, V, loss = ck
-        self.fac.U[...] = U
-        self.fac.V[...] = V
-        self._loss = loss
 
     def snapshot(self):
         return self.fac.state()
 
     def metrics(self):
-        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0)
+        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0, self.names)
+
+    def loss_metrics(self, losses):
+        return {"rel_error": _rel_error(losses, self.ynorm)}
 
 
-def _metrics(fac: Factorization, Y64, ynorm, U0, V0) -> dict:
-    """The per-record diagnostics of a factorization run (GD or flow); NaN for a non-finite state (a
-    diverged run with keep_finite=False, or products that overflow), which LAPACK cannot factor."""
+def _rel_error(losses, ynorm):
+    """||Y - X||_F / ||Y||_F = sqrt(2 L) / ||Y||_F from the recorded losses."""
+    if not ynorm > 0:
+        return np.full(np.shape(losses), np.nan)
+    return np.sqrt(2.0 * np.maximum(np.asarray(losses, dtype=np.float64), 0.0)) / ynorm
+
+
+def _metrics(fac: Factorization, Y64, ynorm, U0, V0, names=FAC_METRICS) -> dict:
+    """The per-record diagnostics of a factorization run (GD or flow) named in `names`; NaN for a
+    non-finite state (a diverged run with keep_finite=False, or products that overflow), which LAPACK
+    cannot factor."""
     U = fac.U.astype(np.float64)
     V = fac.V.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        X = U @ V.T
-        if np.all(np.isfinite(X)) and np.all(np.isfinite(U)) and np.all(np.isfinite(V)):
+        X = U @ V.T if ("rel_error" in names or "singular_values" in names) else None
+        finite = bool(np.all(np.isfinite(U)) and np.all(np.isfinite(V)) and (X is None or np.all(np.isfinite(X))))
+        if finite:
             try:
-                rel = np.linalg.norm(Y64 - X) / ynorm if ynorm > 0 else np.nan
-                return {
-                    "rel_error": float(rel),
-                    "singular_values": np.linalg.svd(X, compute_uv=False),
-                    "q_norm": _q_norm(U, V),
-                    "q_eig": imbalance_spectrum(U, V),
-                    "q_drift": _q_drift(U, V, U0, V0),
-                }
+                out = {}
+                if "rel_error" in names:
+                    out["rel_error"] = float(np.linalg.norm(Y64 - X) / ynorm) if ynorm > 0 else np.nan
+                if "singular_values" in names:
+                    out["singular_values"] = np.linalg.svd(X, compute_uv=False)
+                if "q_norm" in names:
+                    out["q_norm"] = _q_norm(U, V)
+                if "q_eig" in names:
+                    out["q_eig"] = imbalance_spectrum(U, V)
+                if "q_drift" in names:
+                    out["q_drift"] = _q_drift(U, V, U0, V0)
+                return out
             except np.linalg.LinAlgError:  # e.g. U^T U overflowed
                 pass
     m, n = fac.shape
     k = fac.width
-    return {"rel_error": np.nan, "singular_values": np.full(min(m, n), np.nan), "q_norm": np.nan,
-            "q_eig": np.full(min(k, m + n), np.nan), "q_drift": np.nan}
+    nan = {"rel_error": np.nan, "singular_values": np.full(min(m, n), np.nan), "q_norm": np.nan,
+           "q_eig": np.full(min(k, m + n), np.nan), "q_drift": np.nan}
+    return {name: v for name, v in nan.items() if name in names}
 
 
 class _FactorizationFlow(FlowEngine):
     """Gradient flow dU/dt = E V, dV/dt = E^T U by an adaptive Runge-Kutta pair in C++."""
 
-    def __init__(self, fac: Factorization, Y: np.ndarray, metrics: bool, tableau: str):
-        self.fac, self.has_metrics = fac, metrics
+    def __init__(self, fac: Factorization, Y: np.ndarray, metrics: tuple, tableau: str):
+        self.fac, self.names, self.has_metrics = fac, metrics, bool(metrics)
         self.Y64 = np.ascontiguousarray(Y, dtype=np.float64)
         self.ynorm = float(np.linalg.norm(self.Y64))
         self.U0 = fac.U.astype(np.float64)
@@ -301,7 +323,10 @@ class _FactorizationFlow(FlowEngine):
         return self.fac.state()
 
     def metrics(self):
-        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0)
+        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0, self.names)
+
+    def loss_metrics(self, losses):
+        return {"rel_error": _rel_error(losses, self.ynorm)}
 
 
 class OneLayer:
@@ -343,9 +368,7 @@ class OneLayer:
     def _gd_engine(self, data, options):
         if len(data) != 1:
             raise TypeError(f"train: a OneLayer model is trained on one target Y; got {len(data)} data arguments")
-        metrics = options.pop("metrics", True)
-        if not isinstance(metrics, bool):
-            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        metrics = metrics_option(options.pop("metrics", None), ("rel_error", "singular_values"), "a OneLayer model")
         options.pop("threads", None)  # accepted for symmetry; the kernel is serial
         Y = _target("Y", data[0], self.shape, self.dtype)
         return _OneLayerGD(self, Y, metrics)
@@ -353,24 +376,27 @@ class OneLayer:
     def _flow_engine(self, data, options):
         if len(data) != 1:
             raise TypeError(f"train: a OneLayer model is trained on one target Y; got {len(data)} data arguments")
-        metrics = options.pop("metrics", True)
-        if not isinstance(metrics, bool):
-            raise TypeError(f"metrics: expected True or False, got {type(metrics).__name__}")
+        metrics = metrics_option(options.pop("metrics", None), ("rel_error", "singular_values"), "a OneLayer model")
         threads_option(options.pop("threads", None))
         options.pop("tableau")  # no Runge-Kutta: the flow is integrated in closed form
         return _OneLayerFlow(self, _target("Y", data[0], self.shape, np.float64), metrics)
 
 
 class _OneLayerGD(Engine):
-    def __init__(self, model: OneLayer, Y: np.ndarray, metrics: bool):
+    def __init__(self, model: OneLayer, Y: np.ndarray, metrics: tuple):
         self.model, self.Y = model, Y
-        self.has_metrics = metrics
+        self.names, self.has_metrics = metrics, bool(metrics)
         self.Y64 = Y.astype(np.float64)
         self.ynorm = float(np.linalg.norm(self.Y64))
-        empty = np.empty(0)
-        self._loss = float(_core.onelayer_gd(model.X, Y, empty, empty)[2])
+        self._loss = None
+
+    def step_seconds_hint(self) -> float:
+        return 1e-9 * self.model.X.size + 1e-7
 
     def loss(self):
+        if self._loss is None:
+            empty = np.empty(0)
+            self._loss = float(_core.onelayer_gd(self.model.X, self.Y, empty, empty)[2])
         return self._loss
 
     def run(self, lrs, losses):
@@ -378,8 +404,15 @@ class _OneLayerGD(Engine):
         self._loss = float(loss)
         return int(done), bool(diverged)
 
-    def checkpoint(self):
-        return self.model.X.copy(), self._loss
+    def checkpoint_nbytes(self):
+        return self.model.X.nbytes
+
+    def checkpoint(self, into=None):
+        if into is None:
+            return [self.model.X.copy(), self._loss]
+        np.copyto(into[0], self.model.X)
+        into[1] = self._loss
+        return into
 
     def restore(self, ck):
         self.model.X[...] = ck[0]
@@ -391,9 +424,21 @@ class _OneLayerGD(Engine):
     def metrics(self):
         X = self.model.X.astype(np.float64)
         if not np.all(np.isfinite(X)):  # a diverged run kept with keep_finite=False: LAPACK cannot factor it
-            return {"rel_error": np.nan, "singular_values": np.full(min(X.shape), np.nan)}
-        rel = np.linalg.norm(self.Y64 - X) / self.ynorm if self.ynorm > 0 else np.nan
-        return {"rel_error": float(rel), "singular_values": np.linalg.svd(X, compute_uv=False)}
+            nan = {"rel_error": np.nan, "singular_values": np.full(min(X.shape), np.nan)}
+            return {name: v for name, v in nan.items() if name in self.names}
+        return _one_layer_metrics(X, self.Y64, self.ynorm, self.names)
+
+    def loss_metrics(self, losses):
+        return {"rel_error": _rel_error(losses, self.ynorm)}
+
+
+def _one_layer_metrics(X, Y64, ynorm, names) -> dict:
+    out = {}
+    if "rel_error" in names:
+        out["rel_error"] = float(np.linalg.norm(Y64 - X) / ynorm) if ynorm > 0 else np.nan
+    if "singular_values" in names:
+        out["singular_values"] = np.linalg.svd(X, compute_uv=False)
+    return out
 
 
 class _ExactOneLayerFlow:
@@ -422,8 +467,8 @@ class _ExactOneLayerFlow:
 class _OneLayerFlow(FlowEngine):
     """Gradient flow of a OneLayer model (exact: the closed form above)."""
 
-    def __init__(self, model: OneLayer, Y: np.ndarray, metrics: bool):
-        self.model, self.has_metrics = model, metrics
+    def __init__(self, model: OneLayer, Y: np.ndarray, metrics: tuple):
+        self.model, self.names, self.has_metrics = model, metrics, bool(metrics)
         self.Y64, self.ynorm = Y, float(np.linalg.norm(Y))
         self.flow = _ExactOneLayerFlow(model.X, Y)
 
@@ -434,9 +479,10 @@ class _OneLayerFlow(FlowEngine):
         return self.model.state()
 
     def metrics(self):
-        X = self.model.X.astype(np.float64)
-        rel = np.linalg.norm(self.Y64 - X) / self.ynorm if self.ynorm > 0 else np.nan
-        return {"rel_error": float(rel), "singular_values": np.linalg.svd(X, compute_uv=False)}
+        return _one_layer_metrics(self.model.X.astype(np.float64), self.Y64, self.ynorm, self.names)
+
+    def loss_metrics(self, losses):
+        return {"rel_error": _rel_error(losses, self.ynorm)}
 
 
 # ---------------------------------------------------------------------------------------------- batches

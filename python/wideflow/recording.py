@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass, field
 
@@ -32,6 +33,17 @@ def _step_indices(spec, name: str) -> np.ndarray:
     return raw.astype(np.int64)
 
 
+@functools.lru_cache(maxsize=64)
+def _log_steps(steps: int, points: int) -> np.ndarray:
+    """0 and about `points` log-spaced steps in [1, steps] (read-only; cached: runs repeat their lengths)."""
+    g = np.power(10.0, np.linspace(0.0, np.log10(steps), points))  # np.geomspace(1, steps, points),
+    g[0], g[-1] = 1.0, steps                                          # without its overhead
+    r = np.round(g).astype(np.int64)  # ascending: drop repeats without a sort; 0 before, steps last
+    out = np.concatenate([[0], r[np.concatenate([[True], r[1:] != r[:-1]])]])
+    out.flags.writeable = False
+    return out
+
+
 def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> np.ndarray:
     """The sorted step indices to record for a run of `steps` steps (state indices 0..steps).
 
@@ -45,9 +57,9 @@ def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> n
     if isinstance(spec, str):
         if spec == "log":
             if steps <= points:
-                idx = np.arange(steps + 1)
+                return np.arange(steps + 1, dtype=np.int64)
             else:
-                idx = np.unique(np.round(np.geomspace(1, steps, points)).astype(np.int64))
+                return _log_steps(int(steps), int(points)).copy()
         elif spec == "all":
             if steps + 1 > MAX_RECORDED:
                 raise ValueError(f"{name}: 'all' of {steps} steps is more than {MAX_RECORDED} records")
@@ -126,3 +138,25 @@ class Run:
         extra = f", diverged_at={self.diverged_at}" if self.diverged_at is not None else ""
         return (f"Run(method={self.method!r}, status={self.status!r}, steps={self.final_step}, "
                 f"final_loss={self.final_loss:.6g}, wall_time={self.wall_time:.3g}s{extra})")
+
+
+def metrics_option(value, available: tuple, model: str) -> tuple:
+    """The `metrics=` option of `wf.train`: False or None (the default: only the diagnostics that follow
+    from the recorded losses, which are free), True (every diagnostic of the model), or a list of names
+    from `available`. Each diagnostic asked for costs a chunk break at every recorded step plus its own
+    work there (listed in the model's docstring)."""
+    if value is None or value is False:
+        return ()
+    if value is True:
+        return tuple(available)
+    if isinstance(value, str):
+        value = (value,)
+    try:
+        names = tuple(value)
+    except TypeError:
+        raise TypeError(f"metrics: expected True, False or a list of names, got {type(value).__name__}") from None
+    for name in names:
+        if name not in available:
+            raise ValueError(f"metrics: unknown name {name!r} for {model}; expected some of "
+                             f"{', '.join(map(repr, available))}")
+    return names

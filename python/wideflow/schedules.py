@@ -84,6 +84,8 @@ def as_schedule(lr) -> Schedule:
 
 def checked_values(schedule: Schedule, start: int, stop: int) -> np.ndarray:
     """Step sizes for steps [start, stop), verified positive and finite."""
+    if type(schedule) is Constant and 0 < schedule.eta < float("inf"):  # scalar check only
+        return np.full(stop - start, float(schedule.eta))
     vals = np.ascontiguousarray(schedule.values(start, stop), dtype=np.float64)
     bad = ~(np.isfinite(vals) & (vals > 0))
     if bad.any():

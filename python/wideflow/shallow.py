@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, model_array, positive_float,
+from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, inplace_array, positive_float,
                         positive_int, real_array, same_length, seed_value, threads_option)
 from .driver import Engine, FlowEngine
 
@@ -38,10 +38,40 @@ def _alpha_value(alpha, m: int) -> float:
 DIRECT_MAX_SAMPLES = {np.dtype(np.float64): 6, np.dtype(np.float32): 12}
 
 
-def _pick_kernel(kernel: str, n: int, dtype) -> str:
+_DRAW_BLOCK = 1 << 20  # values drawn (in float64) per block at initialization
+
+
+def _draw(out: np.ndarray, k: int, pairs: bool, draw, negate_pair: bool = False) -> None:
+    """Fill `out` with k values from draw(count) (called on consecutive blocks, so the stream is that of one
+    call), each stored once, or twice side by side when `pairs` (the second copy negated if negate_pair)."""
+    for i in range(0, k, _DRAW_BLOCK):
+        n = min(_DRAW_BLOCK, k - i)
+        vals = draw(n)
+        if pairs:
+            out[2 * i:2 * (i + n):2] = vals
+            out[2 * i + 1:2 * (i + n):2] = -vals if negate_pair else vals
+        else:
+            out[i:i + n] = vals
+
+
+def _first_nonfinite(arr: np.ndarray) -> int:
+    """Index of the first non-finite entry of a 1-d array (searched in blocks: no O(m) temporary)."""
+    for i in range(0, arr.size, _DRAW_BLOCK):
+        bad = np.flatnonzero(~np.isfinite(arr[i:i + _DRAW_BLOCK]))
+        if bad.size:
+            return i + int(bad[0])
+    return -1
+
+
+# Evaluation alone (no update) is a histogram pass for the sorted kernel: it wins from 2 points on.
+EVAL_DIRECT_MAX_POINTS = 1
+
+
+def _pick_kernel(kernel: str, n: int, dtype, evaluate: bool = False) -> str:
     if kernel != "auto":
         return kernel
-    return "direct" if n <= DIRECT_MAX_SAMPLES[np.dtype(dtype)] else "sorted"
+    limit = EVAL_DIRECT_MAX_POINTS if evaluate else DIRECT_MAX_SAMPLES[np.dtype(dtype)]
+    return "direct" if n <= limit else "sorted"
 
 
 
@@ -69,6 +99,17 @@ class ShallowReLU:
         self._dtype, self._width = dt, self.a.size
         self._alpha_spec = alpha
         self.alpha = _alpha_value(alpha, self.a.size)
+
+    @classmethod
+    def _own(cls, a: np.ndarray, b: np.ndarray, c: np.ndarray, alpha) -> "ShallowReLU":
+        """A net that takes ownership of three equal-length contiguous arrays of one dtype (no copy)."""
+        net = cls.__new__(cls)
+        net.a, net.b, net.c = a, b, c
+        net._dtype, net._width = a.dtype, a.size
+        net._alpha_spec = alpha
+        net.alpha = _alpha_value(alpha, a.size)
+        net.check()
+        return net
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -100,20 +141,29 @@ class ShallowReLU:
         _alpha_value(alpha, m)
         rng = np.random.default_rng(seed)
         k = m // 2 if antisymmetric else m
+        a, b, c = (np.empty(m, dtype=dt) for _ in range(3))
+        # Drawn in float64 block by block and rounded to dtype: the values are those of one float64 draw
+        # of each array (a, then b, then c), rounded; no full float64 transient exists.
         if scheme == "gaussian":
-            a = rng.standard_normal(k) * s_in
-            b = rng.standard_normal(k) * s_in
+            _draw(a, k, antisymmetric, lambda n: rng.standard_normal(n) * s_in)
+            _draw(b, k, antisymmetric, lambda n: rng.standard_normal(n) * s_in)
         elif scheme == "uniform_knots":
-            a = np.where(rng.random(k) < 0.5, -1.0, 1.0) * s_in
-            knots = rng.uniform(-L, L, k)
-            b = -a * knots
+            _draw(a, k, antisymmetric, lambda n: np.where(rng.random(n) < 0.5, -1.0, 1.0) * s_in)
+            step = 2 if antisymmetric else 1
+            pos = [0]
+
+            def knot_b(n):  # b = -a * knots with a = +-inner_scale exactly (its sign is kept by the rounding)
+                sign = np.sign(a[pos[0] * step:(pos[0] + n) * step:step]).astype(np.float64)
+                pos[0] += n
+                return -(sign * s_in) * rng.uniform(-L, L, n)
+
+            _draw(b, k, antisymmetric, knot_b)
         else:
-            a = rng.uniform(-1.0, 1.0, k) * s_in
-            b = rng.uniform(-1.0, 1.0, k) * s_in
-        c = rng.standard_normal(k) * s_out
-        if antisymmetric:  # neighbours (a, b, c), (a, b, -c): their terms cancel exactly in every kernel
-            a, b, c = np.repeat(a, 2), np.repeat(b, 2), np.stack([c, -c], axis=1).ravel()
-        return cls(a, b, c, alpha, dtype=dt)
+            _draw(a, k, antisymmetric, lambda n: rng.uniform(-1.0, 1.0, n) * s_in)
+            _draw(b, k, antisymmetric, lambda n: rng.uniform(-1.0, 1.0, n) * s_in)
+        # antisymmetric: neighbours (a, b, c), (a, b, -c): their terms cancel exactly in every kernel
+        _draw(c, k, antisymmetric, lambda n: rng.standard_normal(n) * s_out, negate_pair=True)
+        return cls._own(a, b, c, alpha)
 
     def copy(self) -> "ShallowReLU":
         return ShallowReLU(self.a, self.b, self.c, self.alpha, dtype=self.dtype)
@@ -134,16 +184,20 @@ class ShallowReLU:
         """Evaluate f at the points x (any shape, any order); returns float64 of the same shape.
 
         kernel: "direct" (O(m P) for P points), "sorted" (sort the points, then one histogram pass:
-        O(m log P + P)), or "auto" (chosen by problem size).
+        O(m log P + P)), or "auto" (sorted from 2 points on). Extra memory O(P), whatever the width.
         """
         choice("kernel", kernel, KERNELS)
         xa = real_array("x", x, np.float64)
         flat = finite_vector("x", xa.ravel(), allow_empty=True)
-        self.check()
+        nthreads = threads_option(threads)
+        self._check_bounds(nthreads)
+        return self._evaluate(flat, nthreads, kernel).reshape(xa.shape)
+
+    def _evaluate(self, flat: np.ndarray, nthreads: int, kernel: str) -> np.ndarray:
+        """f at the checked float64 points `flat` (O(P) extra memory: the kernels stream the neurons)."""
         out = np.empty_like(flat)
         if flat.size:
-            nthreads = threads_option(threads)
-            if _pick_kernel(kernel, flat.size, self.dtype) == "direct":
+            if _pick_kernel(kernel, flat.size, self.dtype, evaluate=True) == "direct":
                 _core.shallow_evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, nthreads)
             else:
                 order = np.argsort(flat, kind="stable")
@@ -151,7 +205,7 @@ class ShallowReLU:
                 ys = np.empty_like(xs)
                 _core.shallow_evaluate_sorted(self.a, self.b, self.c, 1.0 / self.alpha, xs, ys, nthreads)
                 out[order] = ys
-        return out.reshape(xa.shape)
+        return out
 
     # ------------------------------------------------------------------ reduced coordinates
     def knots(self) -> np.ndarray:
@@ -193,10 +247,21 @@ class ShallowReLU:
 
     def check(self) -> None:
         """Verify the parameter arrays (which users may replace or edit): same dtype, contiguous, equal
-        lengths, finite. Raises naming the array."""
+        lengths, finite. Raises naming the array. One parallel read pass, no O(m) temporary."""
+        self._check_bounds()
+
+    def _check_bounds(self, threads: int = 0) -> tuple:
+        """check() and return (max |a|, max |b|, max |c|)."""
+        out = []
         for name in ("a", "b", "c"):
-            model_array(name, getattr(self, name), self._dtype, (self._width,))
+            arr = getattr(self, name)
+            inplace_array(name, arr, self._dtype, (self._width,))
+            mx = _core.abs_max(arr, threads)
+            if not np.isfinite(mx):
+                raise ValueError(f"{name}: contains a non-finite value at index {_first_nonfinite(arr)}")
+            out.append(mx)
         _alpha_value(self.alpha, self._width)
+        return tuple(out)
 
     def state(self) -> dict:
         """Copies of the parameters (for snapshots and checkpoints)."""
@@ -204,12 +269,12 @@ class ShallowReLU:
 
     # ------------------------------------------------------------------ training
     def _gd_engine(self, data, options):
-        self.check()
+        threads = threads_option(options.pop("threads", None))
+        bounds = self._check_bounds(threads)
         mode = choice("train", options.pop("train", "all"), ("all", "outer", "inner"))
         kernel = choice("kernel", options.pop("kernel", "auto"), KERNELS)
-        threads = threads_option(options.pop("threads", None))
         x, y = self._data(data)
-        return _ShallowGD(self, x, y, mode, kernel, threads)
+        return _ShallowGD(self, x, y, mode, kernel, threads, bounds)
 
     def _flow_engine(self, data, options):
         self.check()
@@ -236,10 +301,12 @@ class _ShallowGD(Engine):
     """Fused GD on a ShallowReLU: the parameters are updated in place by the C++ kernel.
 
     The sorted kernel needs ascending samples: the engine keeps its own sorted copies of (x, y) (the
-    loss does not depend on the order of the samples).
+    loss does not depend on the order of the samples). Divergence safety needs no copy of the
+    parameters: before each chunk, bounds on max |a|, |b|, |c| and on the predictions certify how many
+    steps cannot overflow (wideflow/guard.hpp); the driver runs at most that many.
     """
 
-    def __init__(self, net: ShallowReLU, x, y, mode, kernel, threads):
+    def __init__(self, net: ShallowReLU, x, y, mode, kernel, threads, bounds):
         self.net, self.threads = net, threads
         self.scale_inner = 0.0 if mode == "outer" else 1.0
         self.scale_outer = 0.0 if mode == "inner" else 1.0
@@ -250,7 +317,16 @@ class _ShallowGD(Engine):
             self.bins = np.empty(net.width, dtype=np.int32)  # per-neuron bin cache of the sorted kernel
             self.bins_valid = False
         self.x, self.y = x, y
-        self.pred = net(x, threads=threads or None, kernel=self.kernel)
+        self.pred = net._evaluate(x, threads, "auto")  # the faster evaluation, whichever kernel trains
+        f32 = net.dtype == np.float32
+        self.problem = {"n": float(x.size), "m": float(net.width), "inv_alpha": 1.0 / net.alpha,
+                        "s_inner": self.scale_inner, "s_outer": self.scale_outer, "X": float(np.max(np.abs(x))),
+                        "sum_x2": float(np.dot(x, x)), "Ymax": float(np.max(np.abs(y))),
+                        "tmax": 1e30 if f32 else 1e290, "dmax": 1e290, "margin": 1e-6 if f32 else 1e-14}
+        self.bounds, self.measured = bounds, True
+
+    def step_seconds_hint(self) -> float:
+        return 1e-9 * self.net.width * (min(self.x.size, 24) if self.kernel == "direct" else 2) + 2e-6
 
     def loss(self) -> float:
         # the kernels' own fixed-order sum, so a loss never depends on where a chunk ended
@@ -267,15 +343,40 @@ class _ShallowGD(Engine):
             done, diverged = _core.shallow_gd_direct(*args)
         return int(done), bool(diverged)
 
-    def checkpoint(self):
-        return self.net.state(), self.pred.copy()
+    def certify(self, lrs):
+        P, loss = float(np.max(np.abs(self.pred))), self.loss()
+        if not np.isfinite(loss):
+            return 0
+        k = int(_core.shallow_certify(self.problem, *self.bounds, P, loss, lrs))
+        if k < lrs.size and not self.measured:  # the bounds drift up along a run: measure them again
+            self.bounds, self.measured = self._measure(), True
+            k = int(_core.shallow_certify(self.problem, *self.bounds, P, loss, lrs))
+        return k
+
+    def _measure(self):
+        n = self.net
+        return tuple(_core.abs_max(v, self.threads) for v in (n.a, n.b, n.c))
+
+    def advanced(self, lrs, losses):
+        self.bounds = _core.shallow_bounds_after(self.problem, *self.bounds, lrs, losses)
+        self.measured = False
+
+    def checkpoint_nbytes(self):
+        return 3 * self.net.width * self.net.dtype.itemsize + self.pred.nbytes
+
+    def checkpoint(self, into=None):
+        n = self.net
+        if into is None:
+            return [v.copy() for v in (n.a, n.b, n.c, self.pred)]
+        for dst, src in zip(into, (n.a, n.b, n.c, self.pred)):
+            np.copyto(dst, src)
+        return into
 
     def restore(self, ck):
-        params, pred = ck
-        for name, arr in params.items():
-            getattr(self.net, name)[...] = arr
-        self.pred[...] = pred
+        for dst, src in zip((self.net.a, self.net.b, self.net.c, self.pred), ck):
+            dst[...] = src
         self.bins_valid = False
+        self.bounds, self.measured = self._measure(), True
 
     def snapshot(self):
         return self.net.state()

@@ -65,7 +65,7 @@ def test_factorization_metrics_of_a_non_finite_state_are_nan(capfd):
     fac = wf.Factorization.init(4, 5, 3, scale=1.0, seed=0)
     Y = np.random.default_rng(0).standard_normal((4, 5))
     with pytest.warns(wf.DivergenceWarning):
-        run = wf.train(fac, Y, lr=1e300, steps=200, keep_finite=False, progress=False)
+        run = wf.train(fac, Y, lr=1e300, steps=200, keep_finite=False, progress=False, metrics=True)
     with np.errstate(over="ignore", invalid="ignore"):
         assert run.status == "diverged" and not np.isfinite(fac.U @ fac.V.T).all()
     assert len(run.metrics["rel_error"]) == len(run.steps)
@@ -78,7 +78,8 @@ def test_factorization_metrics_of_a_non_finite_state_are_nan(capfd):
 def test_onelayer_metrics_of_a_non_finite_state_are_nan():
     model = wf.OneLayer.zeros(3, 4)
     with pytest.warns(wf.DivergenceWarning):
-        run = wf.train(model, np.full((3, 4), 1e10), lr=1e300, steps=50, keep_finite=False, progress=False)
+        run = wf.train(model, np.full((3, 4), 1e10), lr=1e300, steps=50, keep_finite=False, progress=False,
+                       metrics=True)
     assert not np.isfinite(model.X).all()
     assert run.status == "diverged" and len(run.metrics["singular_values"]) == len(run.steps)
     assert np.isnan(run.metrics["singular_values"][-1]).all()

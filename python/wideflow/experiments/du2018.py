@@ -75,7 +75,8 @@ def train_factorization(U, V, M, lr, steps, record="log", record_points=200):
     """GD on 1/2 ||U V^T - M||_F^2; returns (run, U, V) with U, V the final factors."""
     net = factorization_net(U, V)
     X = np.eye(M.shape[1])
-    run = wf.train(net, X, M.T, lr=lr, steps=steps, record=record, record_points=record_points, progress=False)
+    run = wf.train(net, X, M.T, lr=lr, steps=steps, record=record, record_points=record_points, progress=False,
+                   metrics=True)
     return run, net.weights[1].copy(), net.weights[0].T.copy()
 
 
@@ -132,7 +133,7 @@ def relu3(cfg: dict, lrs=(0.02, 0.1)) -> dict:
         for eta in lrs:
             net = relu_init(kind)
             t0 = time.perf_counter()
-            run = wf.train(net, X, Y, lr=eta / m, steps=steps, record=cfg["relu_record"])
+            run = wf.train(net, X, Y, lr=eta / m, steps=steps, record=cfg["relu_record"], metrics=["layer_norms"])
             norms = run.metrics["layer_norms"]
             d12, d23 = norms[:, 0] - norms[:, 1], norms[:, 1] - norms[:, 2]
             out["runs"].append({
@@ -207,7 +208,8 @@ def counterexample() -> dict:
         net = wf.DeepNet([np.array([[v]]), np.array([[u]])], activation="linear")
         with warnings.catch_warnings():  # the divergence warning is the expected outcome here
             warnings.simplefilter("ignore", RuntimeWarning)
-            run = wf.train(net, one, one, lr=0.1, steps=2000, record="all", progress=False)
+            run = wf.train(net, one, one, lr=0.1, steps=2000, record="all", progress=False,
+                           metrics=["layer_norms"])
         uf, vf = float(net.weights[1][0, 0]), float(net.weights[0][0, 0])
         scalar.append({"u0": u, "v0": v, "stable_at_start": 0.1 * (u * u + v * v) < 2, "status": run.status,
                        "diverged_at": run.diverged_at, "u": uf, "v": vf, "uv": uf * vf,

@@ -182,7 +182,7 @@ def _section6(cfg: Config, Y, out_dir, lines, summary):
     for s in cfg.sigmas:
         fac = Factorization.init(cfg.m, cfg.n, cfg.k, scale=s, seed=cfg.init_seed)
         X0 = fac.product() if cfg.one_layer_init == "product" else np.zeros((cfg.m, cfg.n))
-        detail[s] = train(fac, Y, lr=cfg.lr, steps=steps_D, record=25, progress=False)
+        detail[s] = train(fac, Y, lr=cfg.lr, steps=steps_D, record=25, progress=False, metrics=True)
         ol = OneLayer(X0)
         one[s] = (train(ol, Y, lr=cfg.lr, steps=steps_D, record=1, progress=False, metrics=False), X0)
 
@@ -330,7 +330,7 @@ def _flow_check(cfg: Config, Y, out_dir, lines, summary):
         U, V = _inits(cfg, cfg.k, s, 1)
         fac = Factorization(U[0], V[0])
         run = train(fac, Y, method="flow", t_end=cfg.gf_check_T, rtol=1e-10, atol=1e-12, record=grid[1:-1],
-                       progress=False)
+                       progress=False, metrics=["q_drift"])
         flow_err = run.metrics["rel_error"]
         gaps = []
         for lr in (cfg.lr, cfg.lr_fine):

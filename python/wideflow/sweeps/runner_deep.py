@@ -125,7 +125,8 @@ def run_deep(config, threads, keep_params):
                        negative_slope=config["negative_slope"])
     n0 = net.layer_norms()
     eta = config["lr"] / (X.shape[0] if config["lr_units"] == "mean" else 1.0)
-    run = train_config(net, (X, Y), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads)
+    run = train_config(net, (X, Y), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
+                       metrics=["layer_norms"])  # cheap: L sums of squares per recorded step
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))

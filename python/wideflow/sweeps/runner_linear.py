@@ -20,7 +20,7 @@ rel_error = ||Y - U V^T||_F / ||Y||_F; sv_1 .. sv_r, the singular values of U V^
 ||Q(end) - Q(0)||_F (zero under the flow, O(lr^2) per GD step); q_eig_min, q_eig_max (its spectrum's
 extremes at the end); and for init = balanced, dist_closed_form = ||X(end) - X_flow(t)||_F / ||Y||_F, the
 distance to the exact gradient flow at the run's flow time t (`linear_theory.riccati_solution`).
-Trajectory: steps, t, loss and metric_singular_values, metric_rel_error, ... at each record point.
+Trajectory: steps, t, loss, metric_rel_error, metric_singular_values and metric_q_norm at each record point.
 
 `one_layer` takes m, n, target, target_seed, rank, dtype, lr, lr_power, steps, record_points and the
 method fields; it starts from X0 = 0 (`wf.OneLayer.zeros`) and stores rel_error and sv_* the same way.
@@ -114,7 +114,8 @@ def run_factorization(config, threads, keep_params):
     U0, V0 = fac.U.astype(np.float64), fac.V.astype(np.float64)
     Q0 = _imbalance(U0, V0)
     eta = config["lr"]
-    run = train_config(fac, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads)
+    run = train_config(fac, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
+                       metrics=["singular_values", "q_norm"])  # an m x n SVD and a thin QR per record
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     U, V = fac.U.astype(np.float64), fac.V.astype(np.float64)
@@ -144,7 +145,8 @@ def run_one_layer(config, threads, keep_params):
     Y = target_matrix(config)
     model = OneLayer.zeros(config["m"], config["n"], dtype=config["dtype"])
     eta = config["lr"]
-    run = train_config(model, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads)
+    run = train_config(model, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
+                       metrics=["singular_values"])
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))
