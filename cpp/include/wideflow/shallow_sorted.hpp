@@ -64,11 +64,11 @@ constexpr int kHistLanes = 8;
 inline int histogram_lanes(index_t) { return kHistLanes; }
 
 // Chunks for the sorted kernel: about 64 (enough for load balance), fewer when the per-chunk histograms
-// (about 4 (n + 1) doubles each) would cost more than ~1/6 of the parameter traffic of a step, at least
-// 4 while the width allows. Depends on (m, n) only.
+// (about 4 (n + 1) doubles each, zeroed and reduced every step) would cost more than ~2 % of the
+// parameter traffic of a step, at least 4 while the width allows. Depends on (m, n) only.
 inline ChunkPlan sorted_plan(index_t m, index_t n) {
     const index_t per_chunk = 4 * (n + 1) + 4 * kHistLanes;
-    index_t target = std::min<index_t>(64, m / std::max<index_t>(1, 2 * per_chunk));
+    index_t target = std::min<index_t>(64, m / std::max<index_t>(1, 16 * per_chunk));
     target = std::min<index_t>(target, (index_t(1) << 23) / per_chunk);
     target = std::max<index_t>(4, target);
     return plan_chunks(m, 4096, m, target, kBlock);
