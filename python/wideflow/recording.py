@@ -84,7 +84,7 @@ class Run:
     status : "completed", "diverged" (loss or parameters became non-finite) or "interrupted" (Ctrl-C)
     diverged_at : GD: first step whose state was not finite (the model keeps the state one step earlier);
         flow: the number of accepted steps when the step size underflowed
-    wall_time : seconds spent training
+    wall_time : seconds spent training (GD: info["kernel_seconds"] of them inside the C++ chunk calls)
     """
 
     steps: np.ndarray
