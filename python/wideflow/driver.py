@@ -195,7 +195,7 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
     ck, ck_step, ck_t, ck_lrs, ck_cost, ck_at = None, 0, 0.0, [], 0.0, 0.0
     unguarded_why = ""
 
-    step, t_flow = 0, 0.0
+    step, t_flow, kernel_seconds = 0, 0.0, 0.0
     est = engine.step_seconds_hint() if hasattr(engine, "step_seconds_hint") else None
     chunk = max(1, min(steps, int(0.05 / est))) if est else 1
     final_loss = np.nan
@@ -246,6 +246,7 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
                         tick = time.perf_counter()
                         done, diverged = engine.run(lrs, buf)
                         elapsed = time.perf_counter() - tick
+                        kernel_seconds += elapsed
                         # losses of the states step .. step+done-1 (all finite)
                         lo, hi = np.searchsorted(rec, [step, step + done])
                         idx = rec[lo:hi] - step
@@ -326,6 +327,7 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
         out_metrics.setdefault(name, val)
     run = Run(steps=rec, t=rec_t, loss=rec_loss, metrics=out_metrics, snapshots=snap_list, status=status,
               diverged_at=diverged_at, wall_time=time.perf_counter() - start_time, method="gd")
+    run.info["kernel_seconds"] = kernel_seconds  # time inside the engine's chunk calls
     if sched_error is not None:
         run.info["error"] = str(sched_error)
         raise ScheduleError(f"{sched_error}; the run stopped at step {step} and the model holds that state "

@@ -112,7 +112,7 @@ class Run:
         "failed" (the step-size schedule failed; the run is then `ScheduleError.run`)
     diverged_at : GD: first step whose state was not finite (the model keeps the state one step earlier);
         flow: the number of accepted steps when the step size underflowed
-    wall_time : seconds spent training
+    wall_time : seconds spent training (GD: info["kernel_seconds"] of them inside the C++ chunk calls)
     """
 
     steps: np.ndarray
