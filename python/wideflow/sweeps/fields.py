@@ -141,6 +141,21 @@ class Dataset(Field):
         return value
 
 
+def _parse_list(value, item: Field, min_length: int, what: str) -> list:
+    """A list whose entries each parse as `item`; errors name the entry ("[1]: must be >= 1, got 0")."""
+    if not isinstance(value, (list, tuple)):
+        raise FieldError(f"expected a list of {what}, got {_type_name(value)} ({value!r})")
+    if len(value) < min_length:
+        raise FieldError(f"expected at least {min_length} entries, got {len(value)}")
+    out = []
+    for i, v in enumerate(value):
+        try:
+            out.append(item.parse(v))
+        except FieldError as exc:
+            raise FieldError(f"[{i}]: {exc}") from None
+    return out
+
+
 @dataclass(frozen=True)
 class IntList(Field):
     """A non-empty list of integers, each >= `minimum` (e.g. layer sizes dims = [1000, 100, 10])."""
@@ -150,18 +165,7 @@ class IntList(Field):
     type_name = "list of integers"
 
     def parse(self, value):
-        if not isinstance(value, (list, tuple)):
-            raise FieldError(f"expected a list of integers, got {_type_name(value)} ({value!r})")
-        if len(value) < self.min_length:
-            raise FieldError(f"expected at least {self.min_length} entries, got {len(value)}")
-        item = Int(0, minimum=self.minimum)
-        out = []
-        for i, v in enumerate(value):
-            try:
-                out.append(item.parse(v))
-            except FieldError as exc:
-                raise FieldError(f"[{i}]: {exc}") from None
-        return out
+        return _parse_list(value, Int(0, minimum=self.minimum), self.min_length, "integers")
 
 
 @dataclass(frozen=True)
@@ -172,18 +176,7 @@ class FloatList(Field):
     type_name = "list of numbers"
 
     def parse(self, value):
-        if not isinstance(value, (list, tuple)):
-            raise FieldError(f"expected a list of numbers, got {_type_name(value)} ({value!r})")
-        if len(value) < self.min_length:
-            raise FieldError(f"expected at least {self.min_length} entries, got {len(value)}")
-        item = Float(1.0)
-        out = []
-        for i, v in enumerate(value):
-            try:
-                out.append(item.parse(v))
-            except FieldError as exc:
-                raise FieldError(f"[{i}]: {exc}") from None
-        return out
+        return _parse_list(value, Float(1.0), self.min_length, "numbers")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,29 @@ def check_inside(root: str, path: str, what: str) -> str:
     return real
 
 
+def replace_atomically(path: str, write, *, binary: bool = True, prefix: str = ".", fsync: bool = False) -> str:
+    """Write `path` by calling write(fh) on a temporary file created exclusively in the same folder, then
+    os.replace it over `path` (so a link planted at `path` is replaced, not followed, and a reader never
+    sees a half-written file). The temporary file is removed if anything fails."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
+            write(fh)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
 def encode_arrays(arrays: dict) -> bytes:
     """Compressed .npz bytes of {name: array} (numeric arrays only)."""
     buf = io.BytesIO()

@@ -24,14 +24,13 @@ import math
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections import defaultdict
 
 import numpy as np
 
 from . import runners
-from .files import CorruptRecord, CorruptRecordWarning, check_inside, refuse_link
+from .files import CorruptRecord, CorruptRecordWarning, check_inside, refuse_link, replace_atomically
 from .store import open_store
 
 MAX_CURVES = 300
@@ -161,21 +160,10 @@ _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
 def _write_file(path: str, write, binary: bool = False) -> str:
     """Write `path` through a temporary file in its folder (created exclusively) renamed over it, so a
     link planted at `path` is replaced, not followed; the name must be a plain file name."""
-    folder, name = os.path.split(path)
+    name = os.path.basename(path)
     if not _FILE_NAME.fullmatch(name) or ".." in name:
         raise ValueError(f"out: refusing to write a file named {name!r}")
-    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    return replace_atomically(path, write, binary=binary, prefix=".report.")
 
 
 def _save(fig, path: str) -> list[str]:

@@ -32,7 +32,6 @@ import os
 import re
 import sqlite3
 import stat
-import tempfile
 import time
 import urllib.parse
 import warnings
@@ -40,7 +39,7 @@ import warnings
 import numpy as np
 
 from .files import (CorruptRecord, CorruptRecordWarning, check_inside, decode_arrays,  # noqa: F401
-                    encode_arrays, load_npz, refuse_link)
+                    encode_arrays, load_npz, refuse_link, replace_atomically)
 from .spec import canonical_json
 
 DB_NAME = "wideflow.sqlite"
@@ -244,21 +243,9 @@ class Store:
         """Write the side file atomically: temp file in the same folder (created exclusively), fsync,
         os.replace (which replaces a link at the final name rather than following it)."""
         final = self.params_path(run_id)
-        folder = self._params_dir(create=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{run_id}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **{k: np.asarray(v) for k, v in params.items()})
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        return final
+        self._params_dir(create=True)
+        return replace_atomically(final, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in params.items()}),
+                                  prefix=f".{run_id}.", fsync=True)
 
     def remove_temp_files(self) -> int:
         """Delete leftover temp side files (from a killed sweep); call only while holding the sweep lock.
