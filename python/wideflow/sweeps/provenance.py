@@ -28,13 +28,19 @@ import subprocess
 import sys
 
 
-def _git(folder: str) -> tuple[str | None, bool | None]:
-    """(revision, dirty) of the git checkout that holds `folder`, or (None, None)."""
+def _git(package_dir: str) -> tuple[str | None, bool | None]:
+    """(revision, dirty) of the wideflow checkout whose `python/wideflow` is `package_dir` (an editable
+    install), or (None, None) -- also when the package merely lies inside some other repository (a
+    virtual environment in a user's project)."""
     try:
-        top = subprocess.run(["git", "-C", folder, "rev-parse", "--show-toplevel"], capture_output=True,
+        top = subprocess.run(["git", "-C", package_dir, "rev-parse", "--show-toplevel"], capture_output=True,
                              text=True, timeout=5)
-        if top.returncode != 0 or not os.path.isfile(os.path.join(top.stdout.strip(), "pyproject.toml")):
+        if top.returncode != 0:
             return None, None
+        ours = os.path.join(top.stdout.strip(), "python", "wideflow")
+        if not (os.path.isdir(ours) and os.path.samefile(ours, package_dir)):
+            return None, None
+        folder = package_dir
         rev = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         dirty = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=5)
@@ -63,7 +69,7 @@ def build() -> dict:
         info.update({k: bi[k] for k in BUILD_KEYS if k in bi and isinstance(bi[k], (str, int, float, bool))})
     # an editable install runs the checkout's Python code: ask git there (the revision compiled into the
     # extension may be older); an installed package has the revision it was built from
-    rev, dirty = _git(os.path.dirname(os.path.abspath(__file__)))
+    rev, dirty = _git(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if rev is None:
         rev, dirty = bi.get("git_revision"), bi.get("git_dirty")
     return {"wideflow": __version__, "git_revision": rev, "git_dirty": dirty, "build": info}
