@@ -88,24 +88,8 @@ class Timers:
         except ImportError:
             torch = None
         if torch is not None:
-            torch.set_num_threads(threads)
-            tw = [torch.tensor(w, requires_grad=True) for w in net.weights]
-            tX, tY = torch.from_numpy(self.X), torch.from_numpy(self.Y)
-
-            def torch_step():
-                a = tX
-                for h, w in enumerate(tw):
-                    a = a @ w.T
-                    if h < len(tw) - 1:
-                        a = torch.relu(a)
-                loss = 0.5 * ((a - tY) ** 2).sum()
-                loss.backward()
-                with torch.no_grad():
-                    for w in tw:
-                        w -= self.lr * w.grad
-                        w.grad = None
-
-            self.cases["PyTorch autograd"] = (torch_step, 1)
+            torch_steps = _torch_eager_steps(net, self.X, self.Y, self.lr, threads)
+            self.cases["PyTorch autograd"] = (lambda: torch_steps(1), 1)
         # matmul probe
         rng = np.random.default_rng(1)
         A, B = rng.standard_normal((1000, 1000)), rng.standard_normal((1000, 1000))

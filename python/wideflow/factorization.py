@@ -422,17 +422,18 @@ class _OneLayerGD(Engine):
         return self.model.state()
 
     def metrics(self):
-        X = self.model.X.astype(np.float64)
-        if not np.all(np.isfinite(X)):  # a diverged run kept with keep_finite=False: LAPACK cannot factor it
-            nan = {"rel_error": np.nan, "singular_values": np.full(min(X.shape), np.nan)}
-            return {name: v for name, v in nan.items() if name in self.names}
-        return _one_layer_metrics(X, self.Y64, self.ynorm, self.names)
+        return _one_layer_metrics(self.model.X.astype(np.float64), self.Y64, self.ynorm, self.names)
 
     def loss_metrics(self, losses):
         return {"rel_error": _rel_error(losses, self.ynorm)}
 
 
 def _one_layer_metrics(X, Y64, ynorm, names) -> dict:
+    """rel_error and singular_values of a OneLayer state X (those in `names`); NaN for a non-finite state
+    (a diverged run kept with keep_finite=False), which LAPACK cannot factor."""
+    if not np.all(np.isfinite(X)):
+        nan = {"rel_error": np.nan, "singular_values": np.full(min(X.shape), np.nan)}
+        return {name: v for name, v in nan.items() if name in names}
     out = {}
     if "rel_error" in names:
         out["rel_error"] = float(np.linalg.norm(Y64 - X) / ynorm) if ynorm > 0 else np.nan

@@ -82,20 +82,17 @@ def target_matrix(config) -> np.ndarray:
     return Y
 
 
-def _spectrum_metrics(X: np.ndarray, Y: np.ndarray) -> dict:
-    ynorm = float(np.linalg.norm(Y))
-    out = {"rel_error": float(np.linalg.norm(Y - X) / ynorm) if ynorm > 0 else float("nan")}
-    if np.all(np.isfinite(X)):
-        sv = np.linalg.svd(X, compute_uv=False)
-    else:
-        sv = np.full(min(X.shape), np.nan)
-    for i, s in enumerate(sv[:SV_MAX]):
+def _summary(diag: dict) -> dict:
+    """Scalar summary metrics from a model's diagnostics (`factorization._metrics` names): rel_error,
+    sv_1 .. sv_r (r <= SV_MAX), and for the two-layer model q_norm, q_drift, q_eig_min, q_eig_max."""
+    out = {"rel_error": float(diag["rel_error"])}
+    for i, s in enumerate(diag["singular_values"][:SV_MAX]):
         out[f"sv_{i + 1}"] = float(s)
+    if "q_eig" in diag:
+        eig = diag["q_eig"]
+        out.update({"q_norm": float(diag["q_norm"]), "q_drift": float(diag["q_drift"]),
+                    "q_eig_min": float(eig[0]), "q_eig_max": float(eig[-1])})
     return out
-
-
-def _imbalance(U, V) -> np.ndarray:
-    return U.T @ U - V.T @ V
 
 
 @register("factorization", FACTORIZATION_FIELDS, check=_check_target, summary=("final_loss", "rel_error",
@@ -103,7 +100,7 @@ def _imbalance(U, V) -> np.ndarray:
 def run_factorization(config, threads, keep_params):
     """Two-layer linear factorization X = U V^T trained by full-batch GD or integrated by gradient flow."""
     from .. import linear_theory
-    from ..factorization import Factorization, imbalance_spectrum
+    from ..factorization import Factorization, _metrics, _q_norm
 
     Y = target_matrix(config)
     fac = Factorization.init(config["m"], config["n"], config["k"], scale=config["init_scale"],
@@ -112,26 +109,20 @@ def run_factorization(config, threads, keep_params):
         U0, V0 = linear_theory.balanced_init(fac.product().astype(np.float64), config["k"])
         fac = Factorization(U0, V0, dtype=config["dtype"])
     U0, V0 = fac.U.astype(np.float64), fac.V.astype(np.float64)
-    Q0 = _imbalance(U0, V0)
     eta = config["lr"]
     run = train_config(fac, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
                        metrics=["singular_values", "q_norm"])  # an m x n SVD and a thin QR per record
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
-    U, V = fac.U.astype(np.float64), fac.V.astype(np.float64)
-    X = U @ V.T
+    ynorm = float(np.linalg.norm(Y))
+    diag = _metrics(fac, Y, ynorm, U0, V0)  # NaN for a non-finite state
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))
-    metrics.update(_spectrum_metrics(X, Y))
-    finite = bool(np.all(np.isfinite(U)) and np.all(np.isfinite(V)))
-    Q = _imbalance(U, V)
-    eig = imbalance_spectrum(U, V) if finite else np.array([np.nan])
-    metrics.update({"q_norm_init": float(np.linalg.norm(Q0)), "q_norm": float(np.linalg.norm(Q)),
-                    "q_drift": float(np.linalg.norm(Q - Q0)), "q_eig_min": float(eig[0]),
-                    "q_eig_max": float(eig[-1]), "dist_closed_form": float("nan")})
-    if config["init"] == "balanced" and finite:
-        t = float(run.t[-1])
-        Xf = linear_theory.riccati_solution(np.array([t]), Y, U0, V0, lam=0.0)[0]
-        metrics["dist_closed_form"] = float(np.linalg.norm(X - Xf) / np.linalg.norm(Y))
+    metrics.update(_summary(diag))
+    metrics.update({"q_norm_init": _q_norm(U0, V0), "dist_closed_form": float("nan")})
+    if config["init"] == "balanced" and np.isfinite(diag["rel_error"]):
+        X = fac.U.astype(np.float64) @ fac.V.astype(np.float64).T
+        Xf = linear_theory.riccati_solution(np.array([float(run.t[-1])]), Y, U0, V0, lam=0.0)[0]
+        metrics["dist_closed_form"] = float(np.linalg.norm(X - Xf) / ynorm)
     params = {"U": fac.U.copy(), "V": fac.V.copy()} if keep_params else None
     return outcome_of(run, metrics, trajectory_of(run), params)
 
@@ -140,7 +131,7 @@ def run_factorization(config, threads, keep_params):
           identity=method_identity)
 def run_one_layer(config, threads, keep_params):
     """The one-layer baseline X trained directly on 1/2 ||Y - X||_F^2 from X0 = 0."""
-    from ..factorization import OneLayer
+    from ..factorization import OneLayer, _one_layer_metrics
 
     Y = target_matrix(config)
     model = OneLayer.zeros(config["m"], config["n"], dtype=config["dtype"])
@@ -150,6 +141,7 @@ def run_one_layer(config, threads, keep_params):
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))
-    metrics.update(_spectrum_metrics(model.X.astype(np.float64), Y))
+    metrics.update(_summary(_one_layer_metrics(model.X.astype(np.float64), Y, float(np.linalg.norm(Y)),
+                                               ("rel_error", "singular_values"))))
     params = {"X": model.X.copy()} if keep_params else None
     return outcome_of(run, metrics, trajectory_of(run), params)
