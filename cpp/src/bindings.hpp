@@ -29,6 +29,7 @@ void bind_flow(py::module_& m);
 void bind_factorization(py::module_& m);
 void bind_deep(py::module_& m);
 void bind_gram(py::module_& m);
+void bind_shallow_events(py::module_& m);  // the exact ReLU flow (bind_shallow_events.cpp)
 void bind_guard(py::module_& m);  // divergence-safety bounds (bind_guard.cpp), registered by bind_shallow
 
 }  // namespace wideflow::bind

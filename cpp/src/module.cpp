@@ -44,4 +44,5 @@ PYBIND11_MODULE(_core, m) {
     wideflow::bind::bind_factorization(m);
     wideflow::bind::bind_deep(m);
     wideflow::bind::bind_gram(m);
+    wideflow::bind::bind_shallow_events(m);
 }

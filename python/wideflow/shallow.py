@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _shallow_events
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, inplace_array, positive_float,
                         positive_int, real_array, same_length, seed_value, threads_option)
 from .driver import Engine, FlowEngine
@@ -284,7 +284,11 @@ class ShallowReLU:
             raise ValueError("kernel: method='flow' evaluates gradients with the sorted kernel only")
         threads = threads_option(options.pop("threads", None))
         tableau = options.pop("tableau")
+        events = _shallow_events.events_option(options)  # the exact flow (kinks, sliding); False: plain RK
+        zeno = _shallow_events.zeno_options(options) if events else None
         x, y = self._data(data)
+        if events:
+            return _shallow_events.ShallowEventFlow(self, x, y, mode, threads, tableau, *zeno)
         return _ShallowFlow(self, x, y, mode, threads, tableau)
 
     @staticmethod
