@@ -157,8 +157,11 @@ public:
             const index_t cnt = bin_[i] <= n_ ? bin_[i] : bin_[i] - (n_ + 1);
             const bool up = bin_[i] <= n_;
             if (cnt == 0 || cnt == n_) {  // none / all active: the two ends of the samples
-                if (f & 1) out.push_back(crossing(i, n_ - 1, true, cnt == 0 ? -1 : 1));
-                if ((f & 2) && !(n_ == 1 && (f & 1))) out.push_back(crossing(i, 0, false, cnt == 0 ? -1 : 1));
+                // none: x_{n-1} turning on starts a suffix, x_0 a prefix; all: x_0 turning off leaves a
+                // suffix, x_{n-1} a prefix
+                const bool none = cnt == 0;
+                if (f & 1) out.push_back(crossing(i, n_ - 1, none, none ? -1 : 1));
+                if ((f & 2) && !(n_ == 1 && (f & 1))) out.push_back(crossing(i, 0, !none, none ? -1 : 1));
             } else {
                 if (f & 1) out.push_back(crossing(i, up ? n_ - cnt : cnt - 1, up, 1));      // active one went off
                 if (f & 2) out.push_back(crossing(i, up ? n_ - cnt - 1 : cnt, up, -1));     // inactive one went on
