@@ -276,8 +276,10 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
                     tags.append(("exit", i, bound))
             else:
                 for j in range(n):
-                    def ev(t_, p_, i=i, j=j):
-                        return p_[i] * x[j] + p_[m + i]
+                    # offset by a tiny amount towards the allowed side: a z_ij that stays exactly 0 (a
+                    # neuron with a tangent or zero field on its side) is not an event
+                    def ev(t_, p_, i=i, j=j, off=(1e-300 if A[i, j] else -1e-300)):
+                        return p_[i] * x[j] + p_[m + i] + off
                     ev.terminal, ev.direction = True, (-1 if A[i, j] else 1)
                     evs.append(ev)
                     tags.append(("cross", i, j))
