@@ -97,4 +97,4 @@ class ShallowEventFlow(FlowEngine):
         return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals),
                 "events": int(f.events), "crossings": int(f.crossings), "sliding_entries": int(f.sliding_entries),
                 "sliding_exits": int(f.sliding_exits), "sliding_at_end": int(f.sliding_now),
-                "sliding_sample": sample, "sliding_lambda": lam, "events_on": True}
+                "sliding_sample": sample, "sliding_lambda": lam, "step_size": float(f.h)}
