@@ -123,6 +123,7 @@ void def_event_flow(py::module_& m, const char* name) {
         .def_property_readonly("sliding_exits", [](const R& r) { return r.st.exits; })
         .def_property_readonly("sliding_now", [](const R& r) { return static_cast<long long>(r.sys->sliders().size()); })
         .def_property_readonly("zeno", [](const R& r) { return r.st.zeno; })
+        .def_property_readonly("lazy_switches", [](const R& r) { return r.st.lazy; })
         .def_property_readonly("failure", [](const R& r) { return r.st.failure; });
 }
 

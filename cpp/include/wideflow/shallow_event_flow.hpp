@@ -32,7 +32,7 @@ struct EventFlowState {
     double t = 0.0, h = 0.0, loss = NAN;
     bool have_rhs = false, started = false, zeno = false;
     long long accepted = 0, rejected = 0, evals = 0;
-    long long events = 0, crossings = 0, entries = 0, exits = 0, cut_steps = 0;
+    long long events = 0, crossings = 0, entries = 0, exits = 0, cut_steps = 0, lazy = 0;
     std::string failure;
     std::vector<double> ring;  // times of the last zeno_events event-cut steps
     std::size_t ring_pos = 0;
@@ -129,6 +129,24 @@ public:
             // events of this step (the FSAL stage holds the field at its end)
             sys_.check(w_.ynew.data(), es_);
             exit_values(f1_);
+            // events whose jump of the field is negligible on this step (|jump| h below a tenth of the
+            // neuron's error scale: a kink whose residual has all but vanished) do not cut the step; the
+            // mode follows the state at the step's end ("lazy" switches)
+            lazy_.clear();
+            lazy_exit_.clear();
+            {
+                std::size_t keep = 0;
+                for (const Crossing& e : es_) {
+                    if (negligible(sys_.jump_size(w_.ynew.data(), e), e.i, h, rtol, atol)) lazy_.push_back(e);
+                    else es_[keep++] = e;
+                }
+                es_.resize(keep);
+                for (std::size_t q = 0; q < f1_.size(); ++q)
+                    if (f1_[q] <= 0.0 && negligible(sys_.slider_jump_size(q), sys_.sliders()[q], h, rtol, atol)) {
+                        lazy_exit_.push_back(q);
+                        f1_[q] = INFINITY;  // not located
+                    }
+            }
             double theta_x = 2.0;  // earliest crossing
             for (Crossing& e : es_) {
                 e.theta = crossing_root(y, h, e);
@@ -158,6 +176,18 @@ public:
                 sys_.hold(y);
                 st.loss = new_loss;
                 st.t = t1;
+                if (!lazy_.empty() || !lazy_exit_.empty()) {
+                    for (std::size_t q : lazy_exit_) sys_.release(q);
+                    sys_.drop_released();
+                    for (const Crossing& e : lazy_) sys_.bin(e.i) = e.sign > 0 ? e.bin_without : e.bin_with;
+                    st.loss = sys_.rhs(y, k[0].data());
+                    ++st.evals;
+                    st.crossings += static_cast<long long>(lazy_.size());
+                    st.exits += static_cast<long long>(lazy_exit_.size());
+                    st.events += static_cast<long long>(lazy_.size() + lazy_exit_.size());
+                    st.lazy += static_cast<long long>(lazy_.size() + lazy_exit_.size());
+                    exit_values(f1_);
+                }
                 f0_.swap(f1_);
             } else {
                 const double theta = exit_k >= 0 ? std::min(theta_e, theta_x) : theta_x;
@@ -307,11 +337,20 @@ private:
                st.t - oldest <= opt.zeno_window * std::max(1.0, std::abs(st.t));
     }
 
+    // Whether switching neuron i's mode at the step's end instead of at the event moves (a_i, b_i) by less
+    // than the error the controller accepts per step: |jump| h <= atol + rtol max(|a_i|, |b_i|).
+    bool negligible(double jump, index_t i, double h, double rtol, double atol) const {
+        const index_t m = sys_.width();
+        const double sc = atol + rtol * std::max(std::abs(double(w_.ynew[i])), std::abs(double(w_.ynew[m + i])));
+        return jump * h <= sc;
+    }
+
     EventSystem<T>& sys_;
     const flow::Tableau& tab_;
     flow::RKWork<T> w_;
     std::vector<T> scratch_;
-    std::vector<Crossing> es_, now_;
+    std::vector<Crossing> es_, now_, lazy_;
+    std::vector<std::size_t> lazy_exit_;
     std::vector<double> f0_, f1_;
 };
 

@@ -48,6 +48,12 @@ struct Crossing {
     double theta = 1.0;  // first time (fraction of the step) where the sign is wrong
 };
 
+// Slack eta of the sliding test: a neuron slides while lambda_i lies in (-eta, 1 + eta). A knot that
+// settles at the edge of sliding (lambda_i -> 0 or 1, a grazing configuration) would otherwise be sent in
+// and out of sliding by rounding, an event per step; a real exit is found eta / |d lambda/dt| later,
+// which moves the state by O((eta / |d lambda/dt|)^2) (the two fields agree at the exit).
+constexpr double kLambdaSlack = 1e-7;
+
 template <class T>
 class EventSystem {
 public:
@@ -137,8 +143,12 @@ public:
         return residuals(pred_.data(), y_, n_, r_.data());
     }
 
-    // Exit function of slider k after the last rhs: min(dz-, -dz+) (> 0 while it slides) and lambda.
-    double exit_value(std::size_t k) const { return std::min(dn_[k], -(dn_[k] + dd_[k])); }
+    // Exit function of slider k after the last rhs: > 0 while lambda_k in (-eta, 1 + eta) with
+    // Delta dz_k < 0, i.e. min(dz- + eta |Delta|, -dz+ + eta |Delta|) (eta = kLambdaSlack), and lambda.
+    double exit_value(std::size_t k) const {
+        const double slack = kLambdaSlack * std::abs(dd_[k]);
+        return std::min(dn_[k] + slack, -(dn_[k] + dd_[k]) + slack);
+    }
     double lambda(std::size_t k) const { return dd_[k] != 0.0 ? -dn_[k] / dd_[k] : NAN; }
 
     // Neurons whose frozen active set the state s no longer satisfies (free neurons only); at most two
@@ -169,6 +179,17 @@ public:
         }
     }
 
+    // Size |Delta_i| / sqrt(x_g^2 + 1)... of the field's jump at crossing e, i.e. |(s_in c_i R_g / alpha)(x_g, 1)|,
+    // from the residuals of the last rhs (state s).
+    double jump_size(const T* s, const Crossing& e) const {
+        const double xg = x_[e.lo];
+        return std::abs(jump(e.i, e.lo, double(s[2 * m_ + e.i]))) / std::sqrt(xg * xg + 1.0);
+    }
+    double slider_jump_size(std::size_t k) const {
+        const double xg = x_[slide_[sliders_[k]]];
+        return std::abs(dd_[k]) / std::sqrt(xg * xg + 1.0);
+    }
+
     // Put neuron i exactly on its group (z = 0 in the kernels' arithmetic) with the group inactive.
     void place(T* s, const Crossing& e) {
         s[m_ + e.i] = -(s[e.i] * xt_[e.lo]);
@@ -190,8 +211,8 @@ public:
             const double xg = x_[e.lo];
             const double dzm = double(d[e.i]) * xg + double(d[m_ + e.i]);
             const double dd = jump(e.i, e.lo, double(c[e.i]));
-            const double dzp = dzm + dd;
-            if (dzm > 0.0 && dzp < 0.0) {
+            const double dzp = dzm + dd, slack = kLambdaSlack * std::abs(dd);
+            if (dd < 0.0 && dzm > -slack && dzp < slack) {  // lambda in (-eta, 1 + eta)
                 slide_[e.i] = e.lo;
                 sliders_.insert(std::lower_bound(sliders_.begin(), sliders_.end(), e.i), e.i);
                 ++entries;
@@ -219,7 +240,9 @@ public:
     // Slider k leaves: with its group active (lambda -> 1) or inactive (lambda -> 0).
     void release(std::size_t k) {
         const index_t i = sliders_[k], g = slide_[i];
-        if (-(dn_[k] + dd_[k]) < dn_[k]) bin_[i] = with_group(i, g);
+        // lambda -> 1: leaves with the group active; lambda -> 0 (or Delta dz_i turned >= 0 while dz-_i = 0,
+        // a tangent inactive side): inactive, the kernels' convention
+        if (lambda(k) > 0.5) bin_[i] = with_group(i, g);
         slide_[i] = -1;
     }
     void drop_released() {
