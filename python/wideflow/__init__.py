@@ -13,7 +13,7 @@ from ._core import openmp_enabled, threads_available
 from .deep import DeepNet
 from .errors import DivergenceWarning, ScheduleError
 from .factorization import Factorization, OneLayer, train_batch
-from .recording import Run
+from .training.recording import Run
 from .shallow import ShallowReLU
 from .training import train
 

@@ -26,8 +26,9 @@ import numpy as np
 from . import _core
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_matrix, model_array, positive_float, positive_int,
                         real_array, seed_value, threads_option)
-from .driver import Engine, FlowEngine
-from .recording import metrics_option
+from .training.flow import FlowEngine
+from .training.gd import Engine
+from .training.recording import metrics_option
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
 _ACT_CODE = {"linear": 0, "relu": 1, "leaky_relu": 2}

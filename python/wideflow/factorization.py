@@ -32,10 +32,13 @@ import numpy as np
 from . import _core
 from ._validate import (MAX_ELEMENTS, dtype_of, finite_matrix, model_array, positive_float, positive_int,
                         seed_value, threads_option)
-from .driver import Engine, FlowEngine, _Interrupt, _progress_bar
+from .training.flow import FlowEngine
+from .training.gd import Engine
+from .training.interrupt import Interrupt
+from .training.progress import progress_bar
 from .errors import ScheduleError
-from .recording import metrics_option, record_steps
-from .schedules import Schedule, as_schedule, valid_prefix
+from .training.recording import metrics_option, record_steps
+from .training.schedules import Schedule, as_schedule, valid_prefix
 
 __all__ = ["Factorization", "OneLayer", "train_batch", "BatchRun", "imbalance_spectrum"]
 
@@ -645,11 +648,11 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
     status = "completed"
 
     start = time.perf_counter()
-    bar = _progress_bar(progress, steps * B, "train_batch")
+    bar = progress_bar(progress, steps * B, "train_batch")
     step, chunk = 0, max(1, min(steps, 64))
     first = True
     sched_error = None
-    with _Interrupt() as intr:
+    with Interrupt() as intr:
         while first or step < steps:
             first = False
             if intr.hit:

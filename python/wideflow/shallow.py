@@ -15,7 +15,8 @@ import numpy as np
 from . import _core
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, inplace_array, positive_float,
                         positive_int, real_array, same_length, seed_value, threads_option)
-from .driver import Engine, FlowEngine
+from .training.flow import FlowEngine
+from .training.gd import Engine
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
 KERNELS = ("auto", "direct", "sorted")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import wideflow as wf
-from wideflow import driver, schedules, shallow
+from wideflow import schedules, shallow
+from wideflow.training import gd as driver
 
 
 def _data(n=10, seed=0):

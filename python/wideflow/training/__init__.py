@@ -1,11 +1,19 @@
-"""`wf.train`: full-batch gradient descent (and, later, gradient flow) for every model family."""
+"""Training: `wf.train` (full-batch gradient descent or gradient flow) for every model family.
+
+One idea per module: ``gd`` (the chunked gradient-descent driver and its divergence safety), ``flow`` (the
+gradient-flow driver), ``recording`` (which steps a run records, and the `Run` it returns), ``schedules``
+(step sizes; public as `wf.schedules`), ``interrupt`` (Ctrl-C between chunks) and ``progress`` (the bar).
+"""
 
 from __future__ import annotations
 
-from ._validate import MAX_STEPS, choice, flag, positive_float, positive_int
-from .driver import run_flow, run_gd
+from .._validate import MAX_STEPS, choice, flag, positive_float, positive_int
+from .flow import run_flow
+from .gd import run_gd
 from .recording import Run
 from .schedules import as_schedule
+
+__all__ = ["train"]
 
 METHODS = ("gd", "flow")
 TABLEAUS = ("dopri5", "bs32")

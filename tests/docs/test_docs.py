@@ -13,7 +13,7 @@ import pytest
 
 import wideflow
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(REPO, "docs")
 EXAMPLES = os.path.join(REPO, "examples")
 needs_checkout = pytest.mark.skipif(not os.path.isfile(os.path.join(DOCS, "conf.py")),

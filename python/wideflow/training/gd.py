@@ -17,17 +17,15 @@ can record, take snapshots, update a progress bar, notice Ctrl-C, and handle div
 
 from __future__ import annotations
 
-import _signal
 import os
-import signal
-import sys
-import threading
 import time
 import warnings
 
 import numpy as np
 
-from .errors import DivergenceWarning, ScheduleError
+from ..errors import DivergenceWarning, ScheduleError
+from .interrupt import Interrupt
+from .progress import progress_bar
 from .recording import Run, record_steps, snapshot_steps
 from .schedules import Schedule, valid_prefix
 
@@ -97,44 +95,6 @@ CHECKPOINT_MAX_BYTES = max(256 << 20, _memory_bytes() // 4)
 # is shorter than its chunk takes one (on the time budget) rather than running shorter chunks.
 CHEAP_CHECKPOINT_BYTES = 64 << 20
 
-class _Interrupt:
-    """Turns SIGINT into a flag while a run is in progress (main thread only)."""
-
-    def __init__(self):
-        self.hit = False
-        self._old = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            try:
-                self._old = _signal.signal(signal.SIGINT, self._handler)  # the C call: ~10x faster
-            except ValueError:  # pragma: no cover - embedded interpreters
-                self._old = None
-        return self
-
-    def _handler(self, signum, frame):
-        if self.hit:  # second Ctrl-C: behave as before (the drivers still write the state back)
-            if callable(self._old):
-                self._old(signum, frame)
-            elif self._old != signal.SIG_IGN:
-                raise KeyboardInterrupt
-        self.hit = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            _signal.signal(signal.SIGINT, self._old)
-        return False
-
-
-def _progress_bar(progress, total: int, desc: str):
-    enabled = sys.stderr.isatty() if progress is None else bool(progress)
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="step", unit_scale=True, leave=False, mininterval=0.5)
-
-
 def _member(sorted_steps: np.ndarray, step: int) -> bool:
     if not sorted_steps.size:
         return False
@@ -201,9 +161,9 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
     final_loss = np.nan
     sched_error, fail_step = None, steps  # a schedule that fails at step fail_step ends the run there
     at_stop(0)
-    bar = _progress_bar(progress, steps, desc)
+    bar = progress_bar(progress, steps, desc)
     try:
-        with _Interrupt() as intr:
+        with Interrupt() as intr:
             while True:
                 if step >= steps:  # the end state: its loss (finite unless the last update overflowed it)
                     final_loss = engine.loss()
@@ -333,154 +293,4 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
         raise ScheduleError(f"{sched_error}; the run stopped at step {step} and the model holds that state "
                             "(the record so far is this exception's .run)", run) from (sched_error.__cause__
                                                                                        or sched_error)
-    return run
-
-
-# ---------------------------------------------------------------------------------------------- flow
-class FlowEngine:
-    """Protocol of a model's gradient-flow engine: `self.flow` is the C++ flow-run object (adaptive
-    Runge-Kutta over the model's fused gradient kernel); subclasses add sync/snapshot/metrics."""
-
-    has_metrics = False
-    flow = None
-
-    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
-        """Integrate towards t_stop with at most max_steps accepted steps; returns (steps, reached, failed)
-        and writes the time and loss after each accepted step."""
-        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
-        return int(steps), bool(reached), bool(failed)
-
-    def loss(self) -> float:
-        return float(self.flow.loss())
-
-    def sync(self) -> None:
-        """Write the integrator's state back into the model's arrays."""
-
-    def snapshot(self) -> dict:
-        raise NotImplementedError
-
-    def metrics(self) -> dict:
-        return {}
-
-    def loss_metrics(self, losses: np.ndarray) -> dict:
-        return {}
-
-    def failure(self) -> str:
-        """Why the integrator stopped a run (empty if it did not)."""
-        return str(getattr(self.flow, "failure", ""))
-
-    def counters(self) -> dict:
-        f = self.flow
-        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
-
-
-def record_times(spec, t_end: float, points: int) -> np.ndarray:
-    """Flow times to record: "log" (about `points` log-spaced times in [t_end * 1e-4, t_end]), or a list
-    of times in [0, t_end]. 0 and t_end are always included."""
-    if isinstance(spec, str):
-        if spec != "log":
-            raise ValueError(f"record: unknown value {spec!r} for method='flow'; expected 'log' or a list of times")
-        ts = np.geomspace(t_end * 1e-4, t_end, points) if t_end * 1e-4 > 0 else np.array([t_end])
-    else:
-        try:
-            ts = np.asarray(spec, dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            raise TypeError("record: expected 'log' or a list of flow times") from exc
-        if ts.size and (not np.all(np.isfinite(ts)) or ts.min() < 0 or ts.max() > t_end):
-            raise ValueError(f"record: flow times must lie in [0, {t_end}]")
-    return np.unique(np.concatenate([[0.0, t_end], ts]))
-
-
-def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, record="log",
-             record_points: int = 200, snapshots=None, progress=None, chunk_seconds: float = 0.2,
-             desc: str = "flow") -> Run:
-    times = record_times(record, t_end, record_points)
-    if snapshots is None:
-        snap_t = np.zeros(0)
-    elif isinstance(snapshots, str):
-        if snapshots != "log":
-            raise ValueError(f"snapshots: unknown value {snapshots!r}; expected None, 'log' or a list of times")
-        snap_t = record_times("log", t_end, 30)
-    else:
-        try:
-            snap_t = np.unique(np.asarray(snapshots, dtype=np.float64).ravel())
-        except (TypeError, ValueError) as exc:
-            raise TypeError("snapshots: expected None, 'log' or a list of flow times") from exc
-        if snap_t.size and (not np.all(np.isfinite(snap_t)) or snap_t.min() < 0 or snap_t.max() > t_end):
-            raise ValueError(f"snapshots: flow times must lie in [0, {t_end}]")
-    stops = np.union1d(times, snap_t)
-    rec_t, rec_loss, rec_steps, metrics, snap_list = [], [], [], {}, []
-    status = "completed"
-    start = time.perf_counter()
-    accepted = 0
-
-    def record_state(t):
-        rec_t.append(t)
-        rec_loss.append(engine.loss())
-        rec_steps.append(accepted)
-        if engine.has_metrics:
-            engine.sync()
-            for name, val in engine.metrics().items():
-                metrics.setdefault(name, []).append(val)
-
-    def at_time(t):
-        if np.any(times == t):
-            record_state(t)
-        if np.any(snap_t == t):
-            engine.sync()
-            snap_list.append((t, engine.snapshot()))
-
-    at_time(0.0)
-    bar = _progress_bar(progress, 1, desc)
-    chunk = 4
-    reached_t = 0.0
-    try:
-        with _Interrupt() as intr:
-            for t_stop in stops[1:]:
-                failed = False
-                while True:
-                    if intr.hit:
-                        status = "interrupted"
-                        break
-                    t_out = np.empty(chunk)
-                    loss_out = np.empty(chunk)
-                    tick = time.perf_counter()
-                    steps, reached, failed = engine.integrate(float(t_stop), rtol, atol, chunk, t_out, loss_out)
-                    elapsed = time.perf_counter() - tick
-                    accepted += steps
-                    if steps:
-                        reached_t = float(t_out[steps - 1])
-                    if bar is not None:
-                        bar.n = round(reached_t / t_end, 4)
-                        bar.set_postfix(t=f"{reached_t:.3g}", refresh=False)
-                        bar.refresh()
-                    per_step = elapsed / max(steps, 1)
-                    chunk = int(max(1, min(chunk * 4, chunk_seconds / max(per_step, 1e-9))))
-                    if reached or failed:
-                        break
-                if status == "interrupted" or failed:
-                    if failed:
-                        status = "diverged"
-                    break
-                at_time(float(t_stop))
-    finally:  # even a second Ctrl-C leaves the model holding the state reached
-        if bar is not None:
-            bar.close()
-        engine.sync()
-    if status != "completed":
-        if rec_t[-1] != reached_t:  # the state reached (last accepted step) ends the record
-            record_state(reached_t)
-        what = ((engine.failure() or "the step size underflowed (stiff or divergent flow)") if status == "diverged"
-                else "interrupted")
-        warnings.warn(f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model "
-                      "holds that state", DivergenceWarning if status == "diverged" else RuntimeWarning,
-                      stacklevel=3)
-    out_metrics = {k: np.asarray(v) for k, v in metrics.items()}
-    for name, val in engine.loss_metrics(np.asarray(rec_loss)).items():
-        out_metrics.setdefault(name, val)
-    run = Run(steps=np.asarray(rec_steps, dtype=np.int64), t=np.asarray(rec_t, dtype=np.float64),
-              loss=np.asarray(rec_loss), metrics=out_metrics,
-              snapshots=snap_list, status=status, wall_time=time.perf_counter() - start, method="flow",
-              diverged_at=accepted if status == "diverged" else None)
-    run.info.update(engine.counters(), rtol=rtol, atol=atol, t_end=t_end)
     return run
