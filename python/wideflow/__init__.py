@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import _core, schedules
 from ._core import openmp_enabled, threads_available
 from .deep import DeepNet
-from .errors import DivergenceWarning, ScheduleError
+from .errors import DivergenceWarning, InterruptedWarning, IsaWarning, ScheduleError
 from .factorization import Factorization, OneLayer, train_batch
 from .training.recording import Run
 from .shallow import ShallowReLU
@@ -43,7 +43,7 @@ def _warn_isa_request() -> None:
     if note:
         import warnings
 
-        warnings.warn(f"WIDEFLOW_ISA: {note}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"WIDEFLOW_ISA: {note}", IsaWarning, stacklevel=3)
 
 
 _warn_isa_request()
@@ -59,4 +59,4 @@ def __getattr__(name):  # the sweep system (wf.Sweep, wf.open_store) loads on fi
 
 __all__ = ["ShallowReLU", "DeepNet", "Factorization", "OneLayer", "train_batch", "Run", "train", "Sweep",
            "open_store", "schedules", "threads_available", "openmp_enabled", "build_info", "DivergenceWarning",
-           "ScheduleError", "__version__"]
+           "InterruptedWarning", "IsaWarning", "ScheduleError", "__version__"]

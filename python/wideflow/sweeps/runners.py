@@ -52,6 +52,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from ..errors import DivergenceWarning, InterruptedWarning
 from .fields import Bool, Choice, ChoiceOrNumber, Dataset, Field, Float, Int
 
 STATUSES = ("done", "diverged", "failed")
@@ -145,7 +146,9 @@ def execute(model: str, config: dict, threads: int | None = None, keep_params: b
     try:
         runner = get(model)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            # a diverged or interrupted run is data (its status says so), not a warning to the user
+            warnings.simplefilter("ignore", DivergenceWarning)
+            warnings.simplefilter("ignore", InterruptedWarning)
             out = runner.func(dict(config), threads, keep_params)
     except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
         return RunResult("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
