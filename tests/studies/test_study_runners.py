@@ -381,6 +381,8 @@ def test_deep_study_resumes_after_sigkill(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
     n = stored_count(out)
     assert 2 <= n < len(ids)
     proc = wideflow_cli("sweep", str(spec), "--out", out, "--threads", "1", timeout=300)

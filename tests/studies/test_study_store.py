@@ -3,6 +3,7 @@ results as a DataFrame, an xarray Dataset and CSV/Parquet files, and batch-clust
 options and job scripts."""
 
 import json
+import os
 import platform
 import re
 import sqlite3
@@ -66,7 +67,8 @@ def test_a_store_of_another_build_is_not_mixed(store_dir):
         assert sorted(b["runs"] for b in st.builds()) == [1, 8]
     from wideflow.sweeps.report import report
 
-    out = report(store_dir, stream=open("/dev/null", "w"))
+    with open(os.devnull, "w") as devnull:
+        out = report(store_dir, stream=devnull)
     assert "Builds that wrote this store:" in out["table"]
     assert re.search(r"- wideflow 0\.0\.9, git 0123456789ab[^:\n]*: 1 runs", out["table"])
 

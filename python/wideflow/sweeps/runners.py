@@ -145,8 +145,9 @@ def execute(model: str, config: dict, threads: int | None = None, keep_params: b
     prov = run_provenance(threads)
     try:
         runner = get(model)
-        with warnings.catch_warnings():
-            # a diverged or interrupted run is data (its status says so), not a warning to the user
+        # a diverged or interrupted run is data (its status says so), not a warning to the user; so are the
+        # inf/NaN summary metrics of a diverged state (e.g. the distance of a net that blew up to its limit)
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             warnings.simplefilter("ignore", DivergenceWarning)
             warnings.simplefilter("ignore", InterruptedWarning)
             out = runner.func(dict(config), threads, keep_params)

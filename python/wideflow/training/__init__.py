@@ -39,7 +39,7 @@ def check_model(model, method: str = "gd") -> None:
         raise TypeError(f"model: expected a wideflow model (a wideflow.base.Model such as ShallowReLU, DeepNet, "
                         f"Factorization or OneLayer), got {type(model).__name__}")
     if not type(model).supports(method):
-        what = "a gradient flow (method='flow')" if method == "flow" else "gradient descent (method='gd')"
+        what = "gradient flow (method='flow')" if method == "flow" else "gradient descent (method='gd')"
         raise TypeError(f"model: {type(model).__name__} has no {what}; it does not implement "
                         f"{'_flow_engine' if method == 'flow' else '_gd_engine'} of wideflow.base.Model")
 
