@@ -8,6 +8,8 @@ the limits theory predicts (splines, kernel interpolants, closed-form linear dyn
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from . import _core, schedules
 from ._core import openmp_enabled, threads_available
 from .deep import DeepNet
@@ -17,7 +19,10 @@ from .training.recording import Run
 from .shallow import ShallowReLU
 from .training import train
 
-__version__ = "0.1.0"
+try:  # the one source of the version is pyproject.toml, read back from the installed package's metadata
+    __version__ = _metadata.version("wideflow")
+except _metadata.PackageNotFoundError:  # pragma: no cover - imported from a tree that was never installed
+    __version__ = "0+unknown"
 
 
 def build_info() -> dict:

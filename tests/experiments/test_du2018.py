@@ -7,9 +7,7 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
-
-from wideflow.experiments import du2018  # noqa: E402
+from wideflow.experiments import du2018
 
 
 def test_reproduce_du2018_toy(tmp_path):

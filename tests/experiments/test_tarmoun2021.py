@@ -7,9 +7,7 @@ import os
 
 import pytest
 
-pytest.importorskip("matplotlib")
-
-from wideflow.experiments import tarmoun2021 as exp  # noqa: E402
+from wideflow.experiments import tarmoun2021 as exp
 
 
 def test_reproduce_tiny_config(tmp_path):

@@ -335,7 +335,6 @@ FAC_TOML = """\
 
 
 def test_deep_and_factorization_studies_local_dask_and_pool(tmp_path):
-    pytest.importorskip("distributed")
     for name, text in (("deep", DEEP_TOML), ("fac", FAC_TOML)):
         spec = tmp_path / f"{name}.toml"
         spec.write_text(textwrap.dedent(text))
