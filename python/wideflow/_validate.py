@@ -83,11 +83,12 @@ def same_length(names: tuple[str, ...], *arrays: np.ndarray) -> None:
 def positive_int(name: str, value, *, minimum: int = 1, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__} ({value!r})")
-    if value < minimum:
+    v = int(value)
+    if v < minimum:
         raise ValueError(f"{name}: must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
+    if maximum is not None and v > maximum:
         raise ValueError(f"{name}: must be <= {maximum}, got {value}")
-    return int(value)
+    return v
 
 
 def flag(name: str, value, *, allow_none: bool = False):

@@ -83,7 +83,7 @@ class DeepNet(Model):
         if len(weights) == 0:
             raise ValueError("weights: at least one layer is required")
         dt = infer_dtype(dtype, *weights)
-        ws = []
+        ws: list[np.ndarray] = []
         for h, w in enumerate(weights):
             arr = finite_matrix(f"weights[{h}]", w, dt)
             if h > 0 and arr.shape[1] != ws[-1].shape[0]:

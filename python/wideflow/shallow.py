@@ -240,7 +240,7 @@ class ShallowReLU(Model):
 
     def dead(self, x) -> np.ndarray:
         """Mask of neurons inactive on every point of x (they get zero gradient forever)."""
-        return ~self.active(x).any(axis=0)
+        return np.asarray(~self.active(x).any(axis=0))
 
     def check(self) -> None:
         """Verify the parameter arrays (which users may replace or edit): same dtype, contiguous, equal

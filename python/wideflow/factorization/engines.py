@@ -30,7 +30,7 @@ class _FactorizationGD(GDEngine):
             self.Y64 = Y.astype(np.float64)
             self.U0 = fac.U.astype(np.float64)
             self.V0 = fac.V.astype(np.float64)
-        self._loss = None
+        self._loss: float | None = None
         m, n = fac.shape
         self.cost = 4e-10 * m * n * fac.width + 1e-7
 

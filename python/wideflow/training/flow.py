@@ -58,7 +58,11 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
         if snap_t.size and (not np.all(np.isfinite(snap_t)) or snap_t.min() < 0 or snap_t.max() > t_end):
             raise ValueError(f"snapshots: flow times must lie in [0, {t_end}]")
     stops = np.union1d(times, snap_t)
-    rec_t, rec_loss, rec_steps, metrics, snap_list = [], [], [], {}, []
+    rec_t: list[float] = []
+    rec_loss: list[float] = []
+    rec_steps: list[int] = []
+    metrics: dict[str, list] = {}
+    snap_list: list[tuple[float, dict]] = []
     status = "completed"
     start = time.perf_counter()
     accepted = 0

@@ -102,7 +102,8 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record="log", re
     guard = bool(keep_finite) and not engine.keeps_finite
     can_copy = engine.checkpoint_nbytes() <= CHECKPOINT_MAX_BYTES
     cheap_copy = engine.checkpoint_nbytes() <= CHEAP_CHECKPOINT_BYTES
-    ck, ck_step, ck_t, ck_lrs, ck_cost, ck_at = None, 0, 0.0, [], 0.0, 0.0
+    ck, ck_step, ck_t, ck_cost, ck_at = None, 0, 0.0, 0.0, 0.0
+    ck_lrs: list[np.ndarray] = []
     unguarded_why = ""
 
     step, t_flow, kernel_seconds = 0, 0.0, 0.0
