@@ -214,11 +214,11 @@ class Factorization:
     def _flow_engine(self, data, options):
         if len(data) != 1:
             raise TypeError(f"train: a Factorization is trained on one target Y; got {len(data)} data arguments")
-        threads_option(options.pop("threads", None))  # the flow of these small problems runs on one thread
+        threads = threads_option(options.pop("threads", None))  # the integrator's vector operations
         metrics = metrics_option(options.pop("metrics", None), FAC_METRICS, "a Factorization")
         self._check_arrays()
         Y = _target("Y", data[0], self.shape, np.float64)
-        return _FactorizationFlow(self, Y, metrics, options.pop("tableau"))
+        return _FactorizationFlow(self, Y, metrics, options.pop("tableau"), threads)
 
 
 FAC_METRICS = ("rel_error", "singular_values", "q_norm", "q_eig", "q_drift")
@@ -249,14 +249,13 @@ class _FactorizationGD(Engine):
     def loss(self) -> float:
         if self._loss is None:  # before the first chunk (a run of 0 steps)
             empty = np.empty(0)
-            self._loss = float(_core.fac_gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads)[2])
+            self._loss = float(_core.factorization.gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads).loss)
         return self._loss
 
     def run(self, lrs, losses):
-        done, diverged, loss = _core.fac_gd(self.fac.U, self.fac.V, self.Y, lrs, losses, self.keep_finite,
-                                            self.threads)
-        self._loss = float(loss)
-        return int(done), bool(diverged)
+        r = _core.factorization.gd(self.fac.U, self.fac.V, self.Y, lrs, losses, self.keep_finite, self.threads)
+        self._loss = float(r.loss)
+        return int(r.steps_done), bool(r.diverged)
 
     def snapshot(self):
         return self.fac.state()
@@ -310,14 +309,14 @@ def _metrics(fac: Factorization, Y64, ynorm, U0, V0, names=FAC_METRICS) -> dict:
 class _FactorizationFlow(FlowEngine):
     """Gradient flow dU/dt = E V, dV/dt = E^T U by an adaptive Runge-Kutta pair in C++."""
 
-    def __init__(self, fac: Factorization, Y: np.ndarray, metrics: tuple, tableau: str):
+    def __init__(self, fac: Factorization, Y: np.ndarray, metrics: tuple, tableau: str, threads: int = 0):
         self.fac, self.names, self.has_metrics = fac, metrics, bool(metrics)
         self.Y64 = np.ascontiguousarray(Y, dtype=np.float64)
         self.ynorm = float(np.linalg.norm(self.Y64))
         self.U0 = fac.U.astype(np.float64)
         self.V0 = fac.V.astype(np.float64)
-        cls = _core.FactorizationFlow64 if fac.dtype == np.float64 else _core.FactorizationFlow32
-        self.flow = cls(fac.U, fac.V, self.Y64, tableau)
+        cls = _core.factorization.Flow64 if fac.dtype == np.float64 else _core.factorization.Flow32
+        self.flow = cls(fac.U, fac.V, self.Y64, tableau, threads)
 
     def sync(self):
         self.flow.write_back(self.fac.U, self.fac.V)
@@ -399,13 +398,13 @@ class _OneLayerGD(Engine):
     def loss(self):
         if self._loss is None:
             empty = np.empty(0)
-            self._loss = float(_core.onelayer_gd(self.model.X, self.Y, empty, empty)[2])
+            self._loss = float(_core.one_layer.gd(self.model.X, self.Y, empty, empty).loss)
         return self._loss
 
     def run(self, lrs, losses):
-        done, diverged, loss = _core.onelayer_gd(self.model.X, self.Y, lrs, losses)
-        self._loss = float(loss)
-        return int(done), bool(diverged)
+        r = _core.one_layer.gd(self.model.X, self.Y, lrs, losses)
+        self._loss = float(r.loss)
+        return int(r.steps_done), bool(r.diverged)
 
     def checkpoint_nbytes(self):
         return self.model.X.nbytes
@@ -672,8 +671,8 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
             x_c = np.full((B, rec_c.size, m, n), np.nan) if products else np.empty((0,))
             was = diverged.copy()
             tick = time.perf_counter()
-            _core.fac_gd_batch(Us_, Vs_, Ys, run_lr, lrs, rec_c, loss_c, x_c, keep_finite, steps_done, diverged,
-                               nthreads)
+            _core.factorization.gd_batch(Us_, Vs_, Ys, run_lr, lrs, rec_c, loss_c, x_c, keep_finite, steps_done,
+                                         diverged, nthreads)
             elapsed = time.perf_counter() - tick
             live = ~was.astype(bool)
             sel = np.flatnonzero(live)
@@ -714,7 +713,7 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
     batch = BatchRun(steps=rec, t=t, loss=loss, rel_error=rel, products=X_rec, U=Us_, V=Vs_, status=st.astype(str),
                      diverged_at=diverged_at, final_step=final_step, wall_time=time.perf_counter() - start,
                      threads=nthreads or int(_core.threads_available()),
-                     info={"tiny_path": bool(_core.fac_tiny_path(m, n, k, np.dtype(dt).itemsize))})
+                     info={"tiny_path": bool(_core.factorization.tiny_path(m, n, k, np.dtype(dt).itemsize))})
     if sched_error is not None:
         raise ScheduleError(f"{sched_error}; every run stopped at step {step} (the runs so far are this "
                             "exception's .run)", batch) from (sched_error.__cause__ or sched_error)

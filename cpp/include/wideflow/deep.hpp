@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "wideflow/chunk.hpp"
 #include "wideflow/gemm.hpp"
 #include "wideflow/parallel.hpp"
 
@@ -64,12 +65,6 @@ struct Net {
         for (index_t h = 0; h < depth(); ++h) p += dims[h + 1] * dims[h];
         return p;
     }
-};
-
-// What one call of a chunk of steps reports back (same convention as the shallow kernels).
-struct ChunkResult {
-    index_t steps_done = 0;  // completed steps
-    bool diverged = false;   // stopped because a loss or an updated parameter was not finite
 };
 
 namespace detail {
@@ -587,15 +582,6 @@ ChunkResult gd(Workspace<T>& ws, const T* Y, const double* lr, index_t steps, do
 #endif
     worker(0);
     return res;
-}
-
-// The same with a workspace made for this call.
-template <class T>
-ChunkResult gd(const Net<T>& net, const T* X, const T* Y, index_t N, const double* lr, index_t steps,
-               double offset, double* losses, int threads) {
-    if (steps <= 0) return ChunkResult{};
-    Workspace<T> ws(net, X, N, threads, true);
-    return gd(ws, Y, lr, steps, offset, losses);
 }
 
 // A training run: the workspace (activations, deltas, packed X, scratch) lives as long as the run, so a

@@ -36,6 +36,7 @@
 #include <exception>
 #include <vector>
 
+#include "wideflow/chunk.hpp"
 #include "wideflow/parallel.hpp"
 
 namespace wideflow::factorization {
@@ -55,13 +56,6 @@ using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
 
 struct Shape {
     index_t m = 0, n = 0, k = 0;
-};
-
-// What running a chunk of steps on one problem reports back.
-struct RunResult {
-    index_t steps_done = 0;  // steps completed; on divergence, index of the first non-finite state
-    bool diverged = false;   // a state had a non-finite loss
-    double loss = 0.0;       // loss of the state the run hands back
 };
 
 // Where a run records its trajectory (all pointers may be null).
@@ -382,10 +376,10 @@ struct Work {
 // The step loop, templated on the path (KV > 0: tiny path with KV vectors per row; KV = 0: general).
 // `cur` (in/out) is the buffer holding the state.
 template <class T, int KV>
-RunResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale, index_t steps,
+ChunkResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale, index_t steps,
                    const Recorder& rec, bool keep_finite, int threads, int& cur) {
     const Shape& s = w.s;
-    RunResult res;
+    ChunkResult res;
     index_t r = 0;  // next record
     for (index_t t = 0;; ++t) {
         const bool update = t < steps;
@@ -432,7 +426,7 @@ RunResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale, i
 }
 
 template <class T, int KV = 1>
-RunResult dispatch(Work<T>& w, const T* Y, const double* lrs, double lr_scale, index_t steps,
+ChunkResult dispatch(Work<T>& w, const T* Y, const double* lrs, double lr_scale, index_t steps,
                    const Recorder& rec, bool keep_finite, int threads, int& cur) {
     if constexpr (KV > kMaxVectors) {
         return run_loop<T, 0>(w, Y, lrs, lr_scale, steps, rec, keep_finite, threads, cur);
@@ -449,12 +443,12 @@ RunResult dispatch(Work<T>& w, const T* Y, const double* lrs, double lr_scale, i
 // first non-finite one. `threads` parallelizes the general path over row blocks (the tiny path runs on one
 // thread); the result does not depend on it.
 template <class T>
-RunResult run(T* U, T* V, const T* Y, const Shape& s, const double* lrs, double lr_scale, index_t steps,
+ChunkResult run(T* U, T* V, const T* Y, const Shape& s, const double* lrs, double lr_scale, index_t steps,
               const Recorder& rec, bool keep_finite, int threads) {
     Work<T> w(s);
     w.load(0, U, V);
     int cur = 0;
-    const RunResult res = dispatch<T>(w, Y, lrs, lr_scale, steps, rec, keep_finite, threads, cur);
+    const ChunkResult res = dispatch<T>(w, Y, lrs, lr_scale, steps, rec, keep_finite, threads, cur);
     w.store(cur, U, V);
     return res;
 }
@@ -475,7 +469,7 @@ void run_batch(T* Us, T* Vs, const T* Ys, index_t y_stride, index_t B, const Sha
         }
         Recorder rec{nullptr, rec_idx, nrec, rec_loss ? rec_loss + b * nrec : nullptr,
                      rec_x ? rec_x + b * nrec * s.m * s.n : nullptr};
-        const RunResult r = run<T>(Us + b * s.m * s.k, Vs + b * s.n * s.k, Ys + b * y_stride, s, step_lr,
+        const ChunkResult r = run<T>(Us + b * s.m * s.k, Vs + b * s.n * s.k, Ys + b * y_stride, s, step_lr,
                                    run_lr[b], steps, rec, keep_finite, 1);
         steps_done[b] = r.steps_done;
         diverged[b] = r.diverged ? 1 : 0;
@@ -508,8 +502,8 @@ void run_batch(T* Us, T* Vs, const T* Ys, index_t y_stride, index_t B, const Sha
 // losses[t] = loss at the start of step t; the final state is evaluated too. On divergence X holds the
 // first non-finite state (steps_done is its index), as in `run` without keep_finite.
 template <class T>
-RunResult onelayer_run(T* X, const T* Y, index_t size, const double* lrs, index_t steps, double* losses) {
-    RunResult res;
+ChunkResult onelayer_run(T* X, const T* Y, index_t size, const double* lrs, index_t steps, double* losses) {
+    ChunkResult res;
     for (index_t t = 0;; ++t) {
         double loss = 0.0;
         for (index_t q = 0; q < size; ++q) {

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "wideflow/chunk.hpp"
 #include "wideflow/isa.hpp"
 #include "wideflow/parallel.hpp"
 #include "wideflow/simd.hpp"
@@ -42,12 +43,6 @@ struct Params {
     T* c;
     index_t m;
     double inv_alpha;
-};
-
-// What one call of a chunk of steps reports back.
-struct ChunkResult {
-    index_t steps_done = 0;  // completed steps (each recorded a finite loss and a finite update)
-    bool diverged = false;   // stopped because a loss or an updated parameter was not finite
 };
 
 // The functions below are compiled once per instruction set (see isa.hpp); the types above are shared.
