@@ -7,6 +7,7 @@
 #include "bindings.hpp"
 #include "flow_run.hpp"
 #include "wideflow/factorization.hpp"
+#include "wideflow/factorization_batch.hpp"
 #include "wideflow/factorization_flow.hpp"
 
 namespace wideflow::bind {
