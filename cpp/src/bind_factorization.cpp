@@ -7,6 +7,7 @@
 #include "bindings.hpp"
 #include "flow_run.hpp"
 #include "wideflow/factorization.hpp"
+#include "wideflow/factorization_batch.hpp"
 #include "wideflow/factorization_flow.hpp"
 
 namespace wideflow::bind {
@@ -89,7 +90,7 @@ void def_family(py::module_& m) {
         },
         py::arg("Us").noconvert(), py::arg("Vs").noconvert(), py::arg("Ys").noconvert(),
         py::arg("run_lr").noconvert(), py::arg("step_lr").noconvert(), py::arg("rec").noconvert(),
-        py::arg("rec_loss").noconvert(), py::arg("rec_x").noconvert(), py::arg("keep_finite") = true,
+        py::arg("rec_loss").noconvert(), py::arg("rec_x").noconvert(), py::arg("keep_finite"),
         py::arg("steps_done").noconvert(), py::arg("diverged").noconvert(), py::arg("threads") = 0,
         "Run len(step_lr) GD steps on B independent problems in place (run b: step t has size\n"
         "run_lr[b] * step_lr[t]). rec: sorted state indices in [0, len(step_lr)] whose loss (and product\n"

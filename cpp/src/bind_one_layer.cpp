@@ -1,6 +1,6 @@
 // _core.one_layer: the one-layer baseline X trained directly on 1/2 ||Y - X||^2 (conversion only).
 #include "bindings.hpp"
-#include "wideflow/factorization.hpp"
+#include "wideflow/one_layer.hpp"
 
 namespace wideflow::bind {
 namespace {
@@ -16,7 +16,7 @@ void def_gd(py::module_& m) {
             const double* lp = data_of(lr, steps, "lr");
             double* lo = data_of(losses, steps, "losses");
             py::gil_scoped_release release;
-            return factorization::onelayer_run<T>(X.mutable_data(), Y.data(), size, lp, steps, lo);
+            return one_layer::run<T>(X.mutable_data(), Y.data(), size, lp, steps, lo);
         },
         py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("lr").noconvert(), py::arg("losses").noconvert(),
         "Run len(lr) GD steps X <- X + lr (Y - X) in place; losses[s] = loss at the start of step s, result.loss\n"

@@ -194,7 +194,8 @@ class DeepNet(Model):
         b = ", biases" if self.biases is not None else ""
         return f"DeepNet(dims={self.dims}, activation={self.activation!r}{b}, dtype={self.dtype.name})"
 
-    def _args(self):
+    def _args(self) -> tuple[list[np.ndarray], list[np.ndarray], _core.deep.Activation, float]:
+        """The leading arguments of every _core.deep kernel: weights, biases, activation, negative slope."""
         return (self.weights, self.biases or [], _core.deep.Activation.__members__[self.activation], self.negative_slope)
 
     def _check_arrays(self) -> None:

@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-#include "wideflow/factorization.hpp"
+#include "wideflow/factorization_paths.hpp"
 #include "wideflow/parallel.hpp"
 
 namespace wideflow::factorization {
