@@ -195,12 +195,12 @@ class ShallowReLU(Model):
         out = np.empty_like(flat)
         if flat.size:
             if _pick_kernel(kernel, flat.size, self.dtype, evaluate=True) == "direct":
-                _core.shallow_evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, nthreads)
+                _core.shallow.evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, nthreads)
             else:
                 order = np.argsort(flat, kind="stable")
                 xs = np.ascontiguousarray(flat[order])
                 ys = np.empty_like(xs)
-                _core.shallow_evaluate_sorted(self.a, self.b, self.c, 1.0 / self.alpha, xs, ys, nthreads)
+                _core.shallow.evaluate_sorted(self.a, self.b, self.c, 1.0 / self.alpha, xs, ys, nthreads)
                 out[order] = ys
         return out
 
@@ -253,7 +253,7 @@ class ShallowReLU(Model):
         for name in ("a", "b", "c"):
             arr = getattr(self, name)
             inplace_array(name, arr, self._dtype, (self._width,))
-            mx = _core.abs_max(arr, threads)
+            mx = _core.guard.abs_max(arr, threads)
             if not np.isfinite(mx):
                 raise ValueError(f"{name}: contains a non-finite value at index {_first_nonfinite(arr)}")
             out.append(mx)
@@ -326,35 +326,35 @@ class _ShallowGD(GDEngine):
 
     def loss(self) -> float:
         # the kernels' own fixed-order sum, so a loss never depends on where a chunk ended
-        return float(_core.residual_loss(self.pred, self.y))
+        return float(_core.shallow.residual_loss(self.pred, self.y))
 
     def run(self, lrs, losses):
         n = self.net
         args = (n.a, n.b, n.c, 1.0 / n.alpha, self.x, self.y, self.pred, lrs, self.scale_inner, self.scale_outer,
                 losses, self.threads)
         if self.kernel == "sorted":
-            done, diverged = _core.shallow_gd_sorted(*args, self.bins, self.bins_valid)
+            r = _core.shallow.gd_sorted(*args, self.bins, self.bins_valid)
             self.bins_valid = True
         else:
-            done, diverged = _core.shallow_gd_direct(*args)
-        return int(done), bool(diverged)
+            r = _core.shallow.gd_direct(*args)
+        return int(r.steps_done), bool(r.diverged)
 
     def certify(self, lrs):
         P, loss = float(np.max(np.abs(self.pred))), self.loss()
         if not np.isfinite(loss):
             return 0
-        k = int(_core.shallow_certify(self.problem, *self.bounds, P, loss, lrs))
+        k = int(_core.guard.certify(self.problem, *self.bounds, P, loss, lrs))
         if k < lrs.size and not self.measured:  # the bounds drift up along a run: measure them again
             self.bounds, self.measured = self._measure(), True
-            k = int(_core.shallow_certify(self.problem, *self.bounds, P, loss, lrs))
+            k = int(_core.guard.certify(self.problem, *self.bounds, P, loss, lrs))
         return k
 
     def _measure(self):
         n = self.net
-        return tuple(_core.abs_max(v, self.threads) for v in (n.a, n.b, n.c))
+        return tuple(_core.guard.abs_max(v, self.threads) for v in (n.a, n.b, n.c))
 
     def advanced(self, lrs, losses):
-        self.bounds = _core.shallow_bounds_after(self.problem, *self.bounds, lrs, losses)
+        self.bounds = _core.guard.bounds_after(self.problem, *self.bounds, lrs, losses)
         self.measured = False
 
     def checkpoint_nbytes(self):
@@ -386,7 +386,7 @@ class _ShallowFlow(FlowEngine):
         order = np.argsort(x, kind="stable")
         self.x, self.y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
         self.net = net
-        cls = by_dtype(net.dtype, _core.ShallowFlow64, _core.ShallowFlow32)
+        cls = by_dtype(net.dtype, _core.shallow.Flow64, _core.shallow.Flow32)
         self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
                         0.0 if mode == "inner" else 1.0, tableau, threads)
 

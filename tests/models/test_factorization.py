@@ -39,9 +39,9 @@ def quiet_train(*args, **kwargs):
 # ------------------------------------------------------------------------------------------ kernel paths
 
 def test_paths_are_the_intended_ones():
-    assert _core.fac_tiny_path(*TINY, 8)
-    assert _core.fac_tiny_path(*TINY, 4)
-    assert not _core.fac_tiny_path(*GENERAL, 8)
+    assert _core.factorization.tiny_path(*TINY, 8)
+    assert _core.factorization.tiny_path(*TINY, 4)
+    assert not _core.factorization.tiny_path(*GENERAL, 8)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -204,6 +204,18 @@ def test_factorization_flow_conserves_imbalance_while_gd_drifts():
     assert drift_flow < 1e-3 * drifts[1]
 
 
+def test_factorization_flow_thread_count_does_not_change_bits():
+    """`threads` reaches the integrator (its vector operations run over fixed chunks of the state [U; V], so
+    the state is large enough here for two threads to split it) and the bits do not depend on it."""
+    Y = np.random.default_rng(3).standard_normal((200, 300))
+    facs = [wf.Factorization.init(200, 300, 100, scale=0.1, seed=3) for _ in range(2)]
+    runs = [wf.train(f, Y, method="flow", t_end=0.2, rtol=1e-6, threads=th) for f, th in zip(facs, (1, 2))]
+    assert np.array_equal(facs[0].U, facs[1].U) and np.array_equal(facs[0].V, facs[1].V)
+    assert np.array_equal(runs[0].loss, runs[1].loss)
+    with pytest.raises(ValueError, match="threads"):
+        wf.train(facs[0], Y, method="flow", t_end=0.1, threads=-1)
+
+
 # ---------------------------------------------------------------------------------------------- DeepNet
 def deep_problem(activation="linear", seed=0):
     rng = np.random.default_rng(seed)

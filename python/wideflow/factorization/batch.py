@@ -207,7 +207,7 @@ class _BatchGD(GDEngine):
         loss_c = np.full((B, rec_c.size), np.nan)
         x_c = np.full((B, rec_c.size, m, n), np.nan) if self.x_rec is not None else np.empty((0,))
         was = self.diverged.copy()
-        _core.fac_gd_batch(self.Us, self.Vs, self.Ys, self.run_lr, lrs, rec_c, loss_c, x_c, self.keep_finite,
+        _core.factorization.gd_batch(self.Us, self.Vs, self.Ys, self.run_lr, lrs, rec_c, loss_c, x_c, self.keep_finite,
                            self.steps_done, self.diverged, self.threads)
         return ~was.astype(bool), loss_c, x_c
 
@@ -264,4 +264,4 @@ class _BatchGD(GDEngine):
         return BatchRun(steps=steps, t=t, loss=loss, rel_error=rel, products=X_rec, U=self.Us, V=self.Vs,
                         status=st.astype(str), diverged_at=self.diverged_at, final_step=self.final_step,
                         wall_time=wall_time, threads=self.threads or int(_core.threads_available()),
-                        info={"tiny_path": bool(_core.fac_tiny_path(m, n, k, itemsize))})
+                        info={"tiny_path": bool(_core.factorization.tiny_path(m, n, k, itemsize))})

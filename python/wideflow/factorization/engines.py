@@ -40,14 +40,13 @@ class _FactorizationGD(GDEngine):
     def loss(self) -> float:
         if self._loss is None:  # before the first chunk (a run of 0 steps)
             empty = np.empty(0)
-            self._loss = float(_core.fac_gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads)[2])
+            self._loss = float(_core.factorization.gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads).loss)
         return self._loss
 
     def run(self, lrs, losses):
-        done, diverged, loss = _core.fac_gd(self.fac.U, self.fac.V, self.Y, lrs, losses, self.keep_finite,
-                                            self.threads)
-        self._loss = float(loss)
-        return int(done), bool(diverged)
+        r = _core.factorization.gd(self.fac.U, self.fac.V, self.Y, lrs, losses, self.keep_finite, self.threads)
+        self._loss = float(r.loss)
+        return int(r.steps_done), bool(r.diverged)
 
     def snapshot(self):
         return self.fac.state()
@@ -62,14 +61,14 @@ class _FactorizationGD(GDEngine):
 class _FactorizationFlow(FlowEngine):
     """Gradient flow dU/dt = E V, dV/dt = E^T U by an adaptive Runge-Kutta pair in C++."""
 
-    def __init__(self, fac: Factorization, Y: np.ndarray, metrics: tuple, tableau: str):
+    def __init__(self, fac: Factorization, Y: np.ndarray, metrics: tuple, tableau: str, threads: int = 0):
         self.fac, self.names, self.has_metrics = fac, metrics, bool(metrics)
         self.Y64 = np.ascontiguousarray(Y, dtype=np.float64)
         self.ynorm = float(np.linalg.norm(self.Y64))
         self.U0 = fac.U.astype(np.float64)
         self.V0 = fac.V.astype(np.float64)
-        cls = by_dtype(fac.dtype, _core.FactorizationFlow64, _core.FactorizationFlow32)
-        self.flow = cls(fac.U, fac.V, self.Y64, tableau)
+        cls = by_dtype(fac.dtype, _core.factorization.Flow64, _core.factorization.Flow32)
+        self.flow = cls(fac.U, fac.V, self.Y64, tableau, threads)
 
     def sync(self):
         self.flow.write_back(self.fac.U, self.fac.V)

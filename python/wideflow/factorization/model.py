@@ -125,8 +125,8 @@ class Factorization(Model):
 
     def _flow_engine(self, data, options):
         data_args(self, data, ("one target Y",))
-        threads_option(options.pop("threads", None))  # the flow of these small problems runs on one thread
+        threads = threads_option(options.pop("threads", None))  # the integrator's vector operations
         metrics = metrics_option(options.pop("metrics", None), FAC_METRICS, "a Factorization")
         self._check_arrays()
         Y = target("Y", data[0], self.shape, np.float64)
-        return _FactorizationFlow(self, Y, metrics, options.pop("tableau"))
+        return _FactorizationFlow(self, Y, metrics, options.pop("tableau"), threads)

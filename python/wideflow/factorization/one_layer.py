@@ -79,13 +79,13 @@ class _OneLayerGD(GDEngine):
     def loss(self):
         if self._loss is None:
             empty = np.empty(0)
-            self._loss = float(_core.onelayer_gd(self.model.X, self.Y, empty, empty)[2])
+            self._loss = float(_core.one_layer.gd(self.model.X, self.Y, empty, empty).loss)
         return self._loss
 
     def run(self, lrs, losses):
-        done, diverged, loss = _core.onelayer_gd(self.model.X, self.Y, lrs, losses)
-        self._loss = float(loss)
-        return int(done), bool(diverged)
+        r = _core.one_layer.gd(self.model.X, self.Y, lrs, losses)
+        self._loss = float(r.loss)
+        return int(r.steps_done), bool(r.diverged)
 
     def checkpoint_nbytes(self):
         return self.model.X.nbytes

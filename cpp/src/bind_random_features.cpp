@@ -1,4 +1,5 @@
-// Bindings of the streamed random-feature Gram pass (conversion only; the math is in wideflow/gram.hpp).
+// _core.random_features: the streamed random-feature Gram pass and the counter-based draws (conversion only;
+// the math is in wideflow/gram.hpp).
 #include <cstdint>
 
 #include "bindings.hpp"
@@ -6,11 +7,6 @@
 
 namespace wideflow::bind {
 namespace {
-
-gram::Scheme scheme_of(int s) {
-    if (s < 0 || s > 2) throw std::invalid_argument("scheme: expected 0 (gaussian), 1 (uniform_knots) or 2 (box)");
-    return static_cast<gram::Scheme>(s);
-}
 
 void check_range(index_t begin, index_t end) {
     if (begin < 0 || end < begin) throw std::invalid_argument("begin/end: need 0 <= begin <= end");
@@ -21,7 +17,7 @@ void check_range(index_t begin, index_t end) {
 template <class T>
 void def_arrays(py::module_& m) {
     m.def(
-        "gram_accumulate_arrays",
+        "accumulate_arrays",
         [](carray<T> a, carray<T> b, index_t begin, index_t end, carray<double> x, carray<double> t,
            carray<double> acc, int threads) {
             const py::ssize_t mm = a.shape(0);
@@ -44,19 +40,23 @@ void def_arrays(py::module_& m) {
 
 }  // namespace
 
-void bind_gram(py::module_& m) {
-    m.def("gram_wave_neurons", [] { return gram::kGramBlock * gram::kGramWave; },
+void bind_random_features(py::module_ m) {
+    py::enum_<gram::Scheme>(m, "Scheme", "How the first-layer weights (a, b) are drawn (see wideflow/gram.hpp).")
+        .value("gaussian", gram::Scheme::gaussian)
+        .value("uniform_knots", gram::Scheme::uniform_knots)
+        .value("box", gram::Scheme::box);
+    m.def("wave_neurons", [] { return gram::kGramBlock * gram::kGramWave; },
           "Neurons per wave of the Gram pass (calls must start on a wave boundary).");
     m.def(
-        "gram_accumulate_draws",
-        [](int scheme, std::uint64_t seed, double scale, double L, std::uint64_t offset, index_t begin,
+        "accumulate_draws",
+        [](gram::Scheme scheme, std::uint64_t seed, double scale, double L, std::uint64_t offset, index_t begin,
            index_t end, carray<double> x, carray<double> t, carray<double> acc, int threads) {
             const py::ssize_t n = x.shape(0), P = t.shape(0);
             const double* xp = data_of(x, n, "x");
             const double* tp = data_of(t, P, "t");
             double* out = data_of(acc, gram::acc_size(n, P), "acc");
             check_range(begin, end);
-            gram::DrawSource src(scheme_of(scheme), seed, scale, L, offset);
+            gram::DrawSource src(scheme, seed, scale, L, offset);
             py::gil_scoped_release release;
             gram::accumulate(src, begin, end, xp, n, tp, P, out, resolve_threads(threads));
         },
@@ -65,11 +65,11 @@ void bind_gram(py::module_& m) {
         py::arg("threads") = 0,
         "Add the Gram / histogram sums of drawn neurons [begin, end) (counter-based draws) to acc.");
     m.def(
-        "gram_draw",
-        [](int scheme, std::uint64_t seed, double scale, double L, std::uint64_t offset, index_t count) {
+        "draw",
+        [](gram::Scheme scheme, std::uint64_t seed, double scale, double L, std::uint64_t offset, index_t count) {
             if (count < 0) throw std::invalid_argument("count: must be >= 0");
             carray<double> a(count), b(count);
-            gram::DrawSource src(scheme_of(scheme), seed, scale, L, offset);
+            gram::DrawSource src(scheme, seed, scale, L, offset);
             src.fill(0, count, a.mutable_data(), b.mutable_data());
             return py::make_tuple(a, b);
         },
