@@ -10,6 +10,7 @@ import pytest
 from wideflow.experiments import du2018
 
 
+@pytest.mark.slow
 def test_reproduce_du2018_toy(tmp_path):
     report = du2018.reproduce(tmp_path, quick=True, overrides={"relu_m": 20, "relu_steps": 40, "relu_record": 4,
                                                                 "mf_steps": 600, "theorem_steps": 200,

@@ -10,6 +10,7 @@ import pytest
 from wideflow.experiments import tarmoun2021 as exp
 
 
+@pytest.mark.slow
 def test_reproduce_tiny_config(tmp_path):
     cfg = exp.Config(seeds=2, sigmas=(1e-2, 0.3), T=2.0, T_drift=3.0, sv_sigmas=(1e-2,), sv_times=(1.0,),
                      gf_check_sigmas=(0.1,), gf_check_T=1.0, ks=(5, 50), k_table=((50, 0.3),), T_rate=3.0,

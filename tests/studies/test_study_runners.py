@@ -334,6 +334,7 @@ FAC_TOML = """\
     """
 
 
+@pytest.mark.slow
 def test_deep_and_factorization_studies_local_dask_and_pool(tmp_path):
     for name, text in (("deep", DEEP_TOML), ("fac", FAC_TOML)):
         spec = tmp_path / f"{name}.toml"
@@ -352,6 +353,7 @@ def test_deep_and_factorization_studies_local_dask_and_pool(tmp_path):
     assert len(flows) == 4 and all(r["metrics"]["max_diff_drift"] < 1e-6 for r in flows)
 
 
+@pytest.mark.slow
 def test_deep_study_resumes_after_sigkill(tmp_path):
     spec = tmp_path / "deep.toml"
     spec.write_text(textwrap.dedent("""\

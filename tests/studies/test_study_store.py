@@ -164,6 +164,7 @@ def test_cluster_options_are_validated():
                "#SBATCH -A proj"]),
     ("pbs", ["#PBS -q debug", "ncpus=4", "#PBS -l walltime=00:30:00", "#PBS -A proj"]),
 ])
+@pytest.mark.slow
 def test_generated_job_scripts(kind, lines):
     pytest.importorskip("dask_jobqueue")
     opts = {"queue": "debug", "cores": 4, "memory": "8GB", "walltime": "00:30:00", "account": "proj",

@@ -23,6 +23,10 @@ cannot be decoded (bad JSON, an unknown model, a damaged page) is reported by it
     store.to_xarray("final_loss")         # xarray Dataset over the grid fields; store.export("runs.csv")
     store.trajectory(run_id)              # {"steps": ..., "t": ..., "loss": ...}
     store.params(run_id)                  # {"a": ..., "b": ..., "c": ..., "alpha": ...}
+
+(Longer than the package's ~500-line guide on purpose: `Store` is one idea, and its safety rules -- the
+path and symlink checks around every read and write, the decode caps, the skip-and-report of bad rows --
+stay in one reviewable place; the file and path helpers already live in `wideflow.sweeps.files`.)
 """
 
 from __future__ import annotations
