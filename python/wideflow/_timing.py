@@ -44,7 +44,7 @@ def machine_line() -> dict:
 def median_time(fn, repeats: int, min_time: float = 0.0) -> float:
     """Median wall time of fn() over `repeats` calls (after one warm-up call)."""
     fn()
-    times = []
+    times: list[float] = []
     start = time.perf_counter()
     while len(times) < repeats or (time.perf_counter() - start < min_time and len(times) < 50):
         t0 = time.perf_counter()
@@ -69,7 +69,7 @@ def interleaved(cases: dict, rounds: int, pause: float = 0.05, warm: bool = True
     the other statistic is returned under "<name>:median" / "<name>:min"."""
     for fn in cases.values() if warm else ():
         fn()
-    times = {name: [] for name in cases}
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, fn in cases.items():
             time.sleep(pause)  # let the other implementation's thread pool go idle

@@ -318,7 +318,7 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
                          "target_bytes": 1.15 * pbytes + 200e6, "met": mem["peak_rss"] <= 1.15 * pbytes + 200e6})
             echo(f"  peak RSS (init + 10 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
                  f"parameters {pbytes / 1e6:.0f} MB, imports + data {mem['rss_after_setup'] / 1e6:.0f} MB")
-        net = kern = None  # free the parameters before the next width
+        del net, kern  # free the parameters before the next width
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     for r in rows:
         r.update(machine=machine, copy_gbytes_per_s=bw / 1e9, time=stamp)

@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 import uuid
-from typing import Iterable, Iterator, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from .runners import RunResult, execute
 
@@ -145,7 +145,8 @@ class DaskExecutor:
         self.threads = threads
         self.keep_params = keep_params
         self.processes = processes
-        self.client = self.cluster = None
+        self.client: Any = None
+        self.cluster: Any = None
 
     def describe(self) -> str:
         if self.scheduler:
@@ -233,8 +234,8 @@ class DaskExecutor:
                     except Exception as exc:  # noqa: BLE001 - e.g. a result that could not be deserialized
                         result = _failed(exc)
                 else:  # an error outside the runner (e.g. KilledWorker: the run took its worker down)
-                    exc = fut.exception()
-                    result = _failed(exc) if exc is not None else RunResult("failed", error=f"dask: {fut.status}")
+                    err = fut.exception()
+                    result = _failed(err) if err is not None else RunResult("failed", error=f"dask: {fut.status}")
                 fut.release()
                 yield task, result
         finally:

@@ -103,7 +103,7 @@ class Sweep:
             if len(values) == 0:
                 self._fail(where, "is an empty list (the sweep would have no runs)")
             parsed = [self._parse(f"{where}[{i}]", k, v) for i, v in enumerate(values)]
-            seen = {}
+            seen: dict = {}
             for i, v in enumerate(parsed):
                 key = canonical_json(v)
                 if key in seen:
@@ -113,7 +113,7 @@ class Sweep:
         n = math.prod(len(v) for v in self.grid.values())
         if n > MAX_RUNS:
             self._fail("grid", f"the product has {n} runs, more than the limit of {MAX_RUNS}")
-        self._configs = None
+        self._configs: list[dict] | None = None
         self.configs()  # cross-field checks happen here, before anything runs
         self._check_distinct()
 

@@ -248,7 +248,7 @@ class Store:
         os.replace (which replaces a link at the final name rather than following it)."""
         final = self.params_path(run_id)
         self._params_dir(create=True)
-        return replace_atomically(final, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in params.items()}),
+        return replace_atomically(final, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in params.items()}),  # type: ignore[arg-type]
                                   prefix=f".{run_id}.", fsync=True)
 
     def remove_temp_files(self) -> int:
