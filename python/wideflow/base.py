@@ -77,6 +77,7 @@ class GDEngine(ABC):
 
     def advanced(self, lrs: np.ndarray, losses: np.ndarray) -> None:
         """Called after `run` completed the steps `lrs` whose starting losses are `losses`."""
+        return None
 
     def step_seconds_hint(self) -> float | None:
         """A guess of the seconds per step (sizes the first chunk); None: start with one step."""
@@ -107,6 +108,7 @@ class GDEngine(ABC):
 
     def finish(self) -> None:
         """Called once when the run ends, even on Ctrl-C (e.g. to write state back to the model)."""
+        return None
 
 
 class FlowEngine(ABC):
@@ -137,6 +139,7 @@ class FlowEngine(ABC):
 
     def sync(self) -> None:
         """Write the integrator's state back into the model's arrays (before snapshots, metrics, the end)."""
+        return None
 
     @abstractmethod
     def snapshot(self) -> dict[str, Any]:

@@ -24,8 +24,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import _core
-from ._timing import (copy_bandwidth, interleaved, machine_line, median_time, peak_rss, rss_verdict,  # noqa: F401
-                      timed_calls, two_path_table)
+from ._timing import (
+    copy_bandwidth,
+    interleaved,
+    machine_line,
+    median_time,
+    peak_rss,
+    rss_verdict,
+    timed_calls,
+    two_path_table,
+)
 from .shallow import ShallowReLU
 
 FLOPS_PER_NEURON_SAMPLE = 10  # forward z, relu, c*relu (4) + the three gradient sums (6)
@@ -276,9 +284,9 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
         kern, kname = _prepared_kernel(net, x, y, threads)
         for steps in steps_list:
             r = rounds if m * steps <= 10**9 else max(1, min(rounds, 10**10 // (m * steps)))
-            med = interleaved({"kernel": lambda: kern(steps),
-                               "train": lambda: wf.train(net, x, y, lr=1e-3, steps=steps, progress=False,
-                                                         threads=threads or None)}, r,
+            med = interleaved({"kernel": lambda kern=kern, steps=steps: kern(steps),
+                               "train": lambda net=net, x=x, y=y, steps=steps: wf.train(
+                                   net, x, y, lr=1e-3, steps=steps, progress=False, threads=threads or None)}, r,
                               warm=steps == steps_list[0], stat="min")
             row = {"kind": "shallow_user_path", "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}",
                    "m": m, "n": n, "dtype": np.dtype(dtype).name, "kernel": kname, "threads": nthreads,
@@ -290,14 +298,15 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
             two_path_table([row], echo=echo)
         if peers and m <= 10**6:
             last = rows[-1]  # the longest run of this width
-            for name, make in (("torch.compile", lambda: _torch_compiled_step(net, x, y, 1e-3, nthreads)),
-                               ("jax.jit+fori_loop", lambda: _jax_fori(net, x, y, 1e-3))):
+            for name, make in (("torch.compile", lambda net=net, x=x, y=y: _torch_compiled_step(net, x, y, 1e-3,
+                                                                                                  nthreads)),
+                               ("jax.jit+fori_loop", lambda net=net, x=x, y=y: _jax_fori(net, x, y, 1e-3))):
                 if not peer_available("torch" if name.startswith("torch") else "jax"):
                     continue
                 try:
                     fn = make()
                     fn(20)  # compile
-                    sec = statistics.median(timed_calls(lambda: fn(20), 3)) / 20
+                    sec = statistics.median(timed_calls(lambda fn=fn: fn(20), 3)) / 20
                 except Exception as exc:  # a peer that fails to build is reported, not fatal
                     echo(f"  {name}: failed ({type(exc).__name__}: {str(exc)[:80]})")
                     continue
@@ -318,7 +327,7 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
                          "target_bytes": 1.15 * pbytes + 200e6, "met": mem["peak_rss"] <= 1.15 * pbytes + 200e6})
             echo(f"  peak RSS (init + 10 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
                  f"parameters {pbytes / 1e6:.0f} MB, imports + data {mem['rss_after_setup'] / 1e6:.0f} MB")
-        del net, kern  # free the parameters before the next width
+        net = kern = None  # type: ignore[assignment]  # free the parameters before the next width
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     for r in rows:
         r.update(machine=machine, copy_gbytes_per_s=bw / 1e9, time=stamp)

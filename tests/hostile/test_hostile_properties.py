@@ -13,15 +13,13 @@ from __future__ import annotations
 import re
 import warnings
 
-import numpy as np
-import pytest
-
 import hypothesis
+import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import wideflow as wf  # noqa: E402
+import wideflow as wf
 
 SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

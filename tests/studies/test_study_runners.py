@@ -13,13 +13,12 @@ import time
 
 import numpy as np
 import pytest
+from test_sweeps import _assert_same_results, _table, stored_count, wideflow_cli
 
 import wideflow as wf
 from wideflow import datasets, linear_theory
 from wideflow.sweeps import SpecError, Sweep, load_spec, open_store, run_id, run_sweep
 from wideflow.sweeps.spec import apply_overrides
-
-from test_sweeps import _assert_same_results, _table, stored_count, wideflow_cli
 
 
 def _one(model, fixed, tmp_path, name="s"):

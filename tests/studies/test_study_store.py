@@ -11,13 +11,11 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+from test_sweeps import wideflow_cli
 
 import wideflow as wf
-from wideflow.sweeps import Sweep, open_store, run_sweep
-from wideflow.sweeps import clusters, provenance
+from wideflow.sweeps import Sweep, clusters, open_store, provenance, run_sweep
 from wideflow.sweeps.driver import MixedBuilds
-
-from test_sweeps import wideflow_cli
 
 GRID = Sweep("factorization", fixed={"steps": 50, "m": 3, "n": 4, "k": 5},
              grid={"init_scale": [0.1, 0.5], "seed": [0, 1, 2]}, name="grid")

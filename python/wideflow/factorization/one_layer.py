@@ -26,7 +26,7 @@ class OneLayer(Model):
         self.X = finite_matrix("X0", X0, dt)
 
     @classmethod
-    def zeros(cls, m: int, n: int, dtype="float64") -> "OneLayer":
+    def zeros(cls, m: int, n: int, dtype="float64") -> OneLayer:
         return cls(np.zeros((positive_int("m", m), positive_int("n", n))), dtype=dtype)
 
     @property
@@ -40,7 +40,7 @@ class OneLayer(Model):
     def __repr__(self) -> str:
         return f"OneLayer(m={self.X.shape[0]}, n={self.X.shape[1]}, dtype={self.dtype.name})"
 
-    def copy(self) -> "OneLayer":
+    def copy(self) -> OneLayer:
         return OneLayer(self.X, dtype=self.dtype)
 
     def product(self) -> np.ndarray:

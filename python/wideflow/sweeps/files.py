@@ -125,7 +125,7 @@ def load_npz(fh, size: int, what: str = "blob") -> dict:
         raise
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - anything a damaged archive makes zipfile/zlib/numpy raise
+    except Exception as exc:
         raise CorruptRecord(f"{what}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
 
 

@@ -153,7 +153,7 @@ class Sweep:
 
     # ------------------------------------------------------------------ construction from data
     @classmethod
-    def from_dict(cls, data: dict, *, name: str | None = None, source: str | None = None) -> "Sweep":
+    def from_dict(cls, data: dict, *, name: str | None = None, source: str | None = None) -> Sweep:
         """From the parsed TOML shape {"model": ..., "fixed": {...}, "grid": {...}}."""
         if not isinstance(data, dict):
             raise SpecError("spec", f"expected a table, got {type(data).__name__}", source)
@@ -166,7 +166,7 @@ class Sweep:
         return cls(data["model"], data.get("fixed"), data.get("grid"), name=name, source=source)
 
     @classmethod
-    def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> "Sweep":
+    def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> Sweep:
         """From TOML text."""
         tomllib = _tomllib()
         try:
@@ -195,7 +195,7 @@ class Sweep:
             raise SpecError("toml", f"not valid TOML ({exc})", path) from None
 
     @classmethod
-    def from_toml(cls, path) -> "Sweep":
+    def from_toml(cls, path) -> Sweep:
         """From a TOML file; the sweep's name is the file's stem; files it names are relative to it."""
         path = os.fspath(path)
         stem = os.path.splitext(os.path.basename(path))[0]

@@ -42,8 +42,16 @@ import warnings
 
 import numpy as np
 
-from .files import (CorruptRecord, CorruptRecordWarning, check_inside, decode_arrays,  # noqa: F401
-                    encode_arrays, load_npz, refuse_link, replace_atomically)
+from .files import (
+    CorruptRecord,
+    CorruptRecordWarning,
+    check_inside,
+    decode_arrays,
+    encode_arrays,
+    load_npz,
+    refuse_link,
+    replace_atomically,
+)
 from .spec import canonical_json
 
 DB_NAME = "wideflow.sqlite"
@@ -206,7 +214,7 @@ class Store:
         self._has_provenance = "provenance" in {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
 
     @classmethod
-    def create(cls, root) -> "Store":
+    def create(cls, root) -> Store:
         return cls(root, create=True)
 
     # ------------------------------------------------------------------ lifecycle

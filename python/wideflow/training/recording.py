@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-
 MAX_RECORDED = 10**8  # recorded states per run (each costs a few floats, more with metrics)
 
 

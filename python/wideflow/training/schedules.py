@@ -103,7 +103,7 @@ def valid_prefix(schedule: Schedule, start: int, stop: int) -> tuple[np.ndarray,
     in [start, stop) is fine, then k = stop)."""
     try:
         return checked_values(schedule, start, stop), None
-    except Exception:  # noqa: BLE001 - find the step, then hand the cause to the caller
+    except Exception:
         pass
     vals: list[float] = []
     for t in range(start, stop):
@@ -113,7 +113,7 @@ def valid_prefix(schedule: Schedule, start: int, stop: int) -> tuple[np.ndarray,
             if str(exc).startswith("lr: the schedule gave"):
                 return np.asarray(vals, dtype=np.float64), exc
             return np.asarray(vals, dtype=np.float64), _raised(exc, t)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return np.asarray(vals, dtype=np.float64), _raised(exc, t)
     return np.asarray(vals, dtype=np.float64), None
 
