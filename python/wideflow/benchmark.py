@@ -34,6 +34,7 @@ from ._timing import (
     timed_calls,
     two_path_table,
 )
+from .base import by_dtype
 from .shallow import ShallowReLU
 
 FLOPS_PER_NEURON_SAMPLE = 10  # forward z, relu, c*relu (4) + the three gradient sums (6)
@@ -128,7 +129,7 @@ def _time_torch(m, n, dtype, threads, repeats, handwritten: bool, seed=0):
     import torch
 
     torch.set_num_threads(threads)
-    tdt = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+    tdt = by_dtype(dtype, torch.float64, torch.float32)
     net = ShallowReLU.init(m, inner_scale=1.0, dtype=dtype, seed=seed)
     x, y = square_wave(n)
     xt = torch.tensor(x, dtype=tdt)
@@ -213,7 +214,7 @@ def _torch_compiled_step(net, x, y, lr, threads):
     import torch
 
     torch.set_num_threads(threads)
-    tdt = torch.float64 if net.dtype == np.float64 else torch.float32
+    tdt = by_dtype(net.dtype, torch.float64, torch.float32)
     xt, yt = torch.tensor(x, dtype=tdt), torch.tensor(y, dtype=tdt)
     params = [torch.tensor(v, requires_grad=True) for v in (net.a, net.b, net.c)]
     inv_alpha = 1.0 / net.alpha
@@ -239,7 +240,7 @@ def _jax_fori(net, x, y, lr):
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    dt = jnp.float64 if net.dtype == np.float64 else jnp.float32
+    dt = by_dtype(net.dtype, jnp.float64, jnp.float32)
     xj, yj = jnp.asarray(x, dtype=dt), jnp.asarray(y, dtype=dt)
     params = tuple(jnp.asarray(v) for v in (net.a, net.b, net.c))
     inv_alpha = 1.0 / net.alpha
