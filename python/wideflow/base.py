@@ -185,6 +185,16 @@ class Model(ABC):
         raise TypeError(f"model: {type(self).__name__} has no gradient flow (method='flow'); train it with "
                         "method='gd'")
 
+    def loss(self, *data: Any, **options: Any) -> float:
+        """The training loss 1/2 sum of squared residuals on `data`, exactly as `wf.train` computes it: the
+        value of a fresh GD engine (the family's own kernel), with the same options (e.g. ``train=``).
+        A family may override it with a direct computation that agrees to rounding (DeepNet, Factorization)."""
+        engine = self._gd_engine(data, dict(options))
+        try:
+            return float(engine.loss())
+        finally:
+            engine.finish()
+
     @classmethod
     def supports(cls, method: str) -> bool:
         """Whether the family has an engine for `method` ("gd" or "flow")."""

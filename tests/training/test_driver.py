@@ -249,3 +249,14 @@ def test_flow_engine_base_delegates_to_its_integrator():
     np.testing.assert_allclose(run.t, [0.0, 0.5, 1.0, 2.0])
     np.testing.assert_allclose(run.loss, 2.0 * np.exp(-2.0 * run.t), rtol=1e-14)
     assert run.info["accepted"] == 3 and run.status == "completed"
+
+
+def test_model_loss_is_the_engines_loss():
+    model = GDOnly()
+    assert model.loss() == pytest.approx(2.0) and model.w[0] == 3.0  # 1/2 (3 - 1)^2, nothing trained
+    x = np.linspace(-1.0, 1.0, 7)
+    y = np.sin(3.0 * x)
+    net = wf.ShallowReLU.init(50, seed=3)
+    assert net.loss(x, y) == pytest.approx(0.5 * float(np.sum((net(x) - y) ** 2)), rel=1e-12)
+    run = wf.train(net.copy(), x, y, lr=1e-3, steps=0, progress=False)
+    assert net.loss(x, y) == run.final_loss  # the same kernel value as wf.train's record
