@@ -26,9 +26,7 @@ import numpy as np
 from . import _core
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_matrix, model_array, positive_float, positive_int,
                         real_array, seed_value, threads_option)
-from .training.flow import FlowEngine
-from .training.gd import Engine
-from .training.recording import metrics_option
+from .base import FlowEngine, GDEngine, Model, by_dtype, data_args, infer_dtype, metrics_option
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
 GRAM_CHOICES = ("auto", True, False)
@@ -59,7 +57,7 @@ def _data_matrix(name: str, values, dtype, cols: int, rows: int | None, what: st
     return np.ascontiguousarray(arr)
 
 
-class DeepNet:
+class DeepNet(Model):
     """A deep fully-connected net f(X) = W_L phi(... phi(X W_1^T) ...) with rows of X as samples.
 
     Parameters
@@ -82,10 +80,7 @@ class DeepNet:
             raise TypeError("weights: expected a list of 2-d arrays W_1, ..., W_L (each of shape (d_out, d_in))")
         if len(weights) == 0:
             raise ValueError("weights: at least one layer is required")
-        if dtype is None:
-            all32 = all(isinstance(w, np.ndarray) and w.dtype == np.float32 for w in weights)
-            dtype = np.float32 if all32 else np.float64
-        dt = dtype_of(dtype)
+        dt = infer_dtype(dtype, *weights)
         ws = []
         for h, w in enumerate(weights):
             arr = finite_matrix(f"weights[{h}]", w, dt)
@@ -322,8 +317,7 @@ class DeepNet:
     def _training_data(self, data, options):
         """Checked (X, Y, loss offset, threads, metrics) for a run; deep linear nets with N > d_0 train on
         the N-independent reduced data (see uses_gram)."""
-        if len(data) != 2:
-            raise TypeError(f"train: a DeepNet is trained on (X, Y); got {len(data)} data arguments")
+        data_args(self, data, ("X", "Y"))
         threads = threads_option(options.pop("threads", None))
         gram = options.pop("gram", "auto")
         metrics = metrics_option(options.pop("metrics", None), _available_metrics(self), "a DeepNet")
@@ -353,7 +347,7 @@ def _reduce_linear_data(X, Y, dtype):
     return np.ascontiguousarray(R, dtype=dtype), np.ascontiguousarray(QtY, dtype=dtype), offset
 
 
-class _DeepGD(Engine):
+class _DeepGD(GDEngine):
     """Fused GD on a DeepNet: the weights are updated in place by the C++ kernel; every step's loss comes
     from its forward pass. Divergence safety: a copy of the weights taken on a time budget (see run_gd)."""
 
@@ -437,7 +431,7 @@ class _DeepFlow(FlowEngine):
     def __init__(self, net, X, Y, offset, threads, metrics, tableau):
         self.net, self.names, self.has_metrics = net, metrics, bool(metrics)
         self.gram0 = _gram0(net, metrics)
-        cls = _core.deep.Flow64 if net.dtype == np.float64 else _core.deep.Flow32
+        cls = by_dtype(net.dtype, _core.deep.Flow64, _core.deep.Flow32)
         self.flow = cls(*net._args(), X, Y, offset, tableau, threads)
 
     def sync(self):

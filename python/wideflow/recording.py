@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
-from .training.recording import MAX_RECORDED, Run, metrics_option, record_steps, snapshot_steps
+from .base import metrics_option
+from .training.recording import MAX_RECORDED, Run, record_steps, snapshot_steps
 
 __all__ = ["Run", "record_steps", "snapshot_steps", "metrics_option", "MAX_RECORDED"]

@@ -15,8 +15,7 @@ import numpy as np
 from . import _core
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, inplace_array, positive_float,
                         positive_int, real_array, same_length, seed_value, threads_option)
-from .training.flow import FlowEngine
-from .training.gd import Engine
+from .base import FlowEngine, GDEngine, Model, by_dtype, data_args, infer_dtype
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
 KERNELS = ("auto", "direct", "sorted")
@@ -76,7 +75,7 @@ def _pick_kernel(kernel: str, n: int, dtype, evaluate: bool = False) -> str:
 
 
 
-class ShallowReLU:
+class ShallowReLU(Model):
     """A one-hidden-layer univariate ReLU network f(x) = (1/alpha) sum_i c_i [a_i x + b_i]_+.
 
     Parameters
@@ -89,10 +88,7 @@ class ShallowReLU:
     """
 
     def __init__(self, a, b, c, alpha="m", *, dtype=None):
-        if dtype is None:
-            all32 = all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in (a, b, c))
-            dtype = np.float32 if all32 else np.float64
-        dt = dtype_of(dtype)
+        dt = infer_dtype(dtype, a, b, c)
         self.a = finite_vector("a", a, dt)
         self.b = finite_vector("b", b, dt)
         self.c = finite_vector("c", c, dt)
@@ -290,15 +286,14 @@ class ShallowReLU:
 
     @staticmethod
     def _data(data):
-        if len(data) != 2:
-            raise TypeError(f"train: a ShallowReLU is trained on (x, y); got {len(data)} data arguments")
+        data_args("ShallowReLU", data, ("x", "y"))
         x = finite_vector("x", data[0])
         y = finite_vector("y", data[1])
         same_length(("x", "y"), x, y)
         return x, y
 
 
-class _ShallowGD(Engine):
+class _ShallowGD(GDEngine):
     """Fused GD on a ShallowReLU: the parameters are updated in place by the C++ kernel.
 
     The sorted kernel needs ascending samples: the engine keeps its own sorted copies of (x, y) (the
@@ -391,7 +386,7 @@ class _ShallowFlow(FlowEngine):
         order = np.argsort(x, kind="stable")
         self.x, self.y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
         self.net = net
-        cls = _core.shallow.Flow64 if net.dtype == np.float64 else _core.shallow.Flow32
+        cls = by_dtype(net.dtype, _core.shallow.Flow64, _core.shallow.Flow32)
         self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
                         0.0 if mode == "inner" else 1.0, tableau, threads)
 

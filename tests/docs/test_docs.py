@@ -16,6 +16,11 @@ import wideflow
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(REPO, "docs")
 EXAMPLES = os.path.join(REPO, "examples")
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
 needs_checkout = pytest.mark.skipif(not os.path.isfile(os.path.join(DOCS, "conf.py")),
                                     reason="needs the docs/ folder of a source checkout")
 
@@ -85,7 +90,7 @@ def test_gallery_examples_have_a_title_and_use_only_the_public_api():
     files = sorted(f for f in os.listdir(EXAMPLES) if f.startswith("plot_") and f.endswith(".py"))
     assert len(files) >= 8
     for f in files:
-        tree = ast.parse(open(os.path.join(EXAMPLES, f), encoding="utf-8").read())
+        tree = ast.parse(_read(os.path.join(EXAMPLES, f)))
         doc = ast.get_docstring(tree)
         assert doc and doc.splitlines()[1].startswith("==="), f  # sphinx-gallery title
         for node in ast.walk(tree):
@@ -110,7 +115,7 @@ def test_no_reference_to_the_private_science_notes_is_left():
 
     bad = re.compile(r"science/|science (§|notes|spec|file)|Science §|(williams2019|tarmoun2021|du2018)\.md §")
     hits = [f"{path}:{i}" for path in _sources()
-            for i, line in enumerate(open(path, encoding="utf-8", errors="replace"), 1) if bad.search(line)]
+            for i, line in enumerate(_read(path).splitlines(), 1) if bad.search(line)]
     assert hits == []
 
 
@@ -121,7 +126,7 @@ def test_docs_pages_named_in_the_code_exist():
     ref = re.compile(r"docs (?:pages? )?((?:theory|guide)/[a-z0-9_]+|reproductions)")
     seen = set()
     for path in _sources():
-        for m in ref.finditer(open(path, encoding="utf-8", errors="replace").read()):
+        for m in ref.finditer(_read(path)):
             seen.add(m.group(1))
             assert os.path.isfile(os.path.join(DOCS, m.group(1) + ".md")), f"{path}: docs page {m.group(1)}"
     assert {"theory/williams2019", "theory/tarmoun2021", "theory/du2018", "reproductions"} <= seen

@@ -1,14 +1,13 @@
 """Smoke test of `wideflow reproduce du2018` at toy sizes, plus the claims its report rests on."""
 
+from pathlib import Path
 import json
 import os
 
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
-
-from wideflow.experiments import du2018  # noqa: E402
+from wideflow.experiments import du2018
 
 
 def test_reproduce_du2018_toy(tmp_path):
@@ -16,7 +15,7 @@ def test_reproduce_du2018_toy(tmp_path):
                                                                 "mf_steps": 600, "theorem_steps": 200,
                                                                 "rank1_steps": 600, "scaling_tau": 8.0})
     assert os.path.basename(report) == "report.md"
-    text = open(report).read()
+    text = Path(report).read_text(encoding="utf-8")
     for part in ("one-step identity", "3-layer ReLU", "fixed flow time", "matrix factorization", "counterexample",
                  "Rank-1"):
         assert part in text

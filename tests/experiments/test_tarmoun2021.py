@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import os
 
 import pytest
 
-pytest.importorskip("matplotlib")
-
-from wideflow.experiments import tarmoun2021 as exp  # noqa: E402
+from wideflow.experiments import tarmoun2021 as exp
 
 
 def test_reproduce_tiny_config(tmp_path):
@@ -17,7 +16,7 @@ def test_reproduce_tiny_config(tmp_path):
                      imbalance_lambdas=(0.0, 1.0, 10.0), overlay_T=1.0,
                      nonlinear=exp.NonlinearConfig(N=20, k=8, variances=(0.1,), lr=1e-4, t_end=0.05))
     path = exp.reproduce(str(tmp_path), config=cfg)
-    text = open(path, encoding="utf-8").read()
+    text = Path(path).read_text(encoding="utf-8")
     for heading in ("## 1. Section 6", "## 2. Width sweep", "## 3. Convergence time against imbalance",
                     "## 4. Closed forms", "## 5. Nonlinear"):
         assert heading in text

@@ -3,6 +3,7 @@ small runs, and the `reproduce` pipeline at a tiny size."""
 
 from __future__ import annotations
 
+from pathlib import Path
 import os
 
 import numpy as np
@@ -193,7 +194,7 @@ def test_reproduce_tiny_writes_the_report_and_figures(tmp_path):
     out = tmp_path / "w19"
     report = w19.reproduce(str(out), config=w19.Config.tiny(), quiet=True)
     assert report == os.path.join(str(out), "report.md")
-    text = open(report, encoding="utf-8").read()
+    text = Path(report).read_text(encoding="utf-8")
     for heading in ("## 1. Analytic limits", "## 2. Regime sweep", "### square10", "### sine10",
                     "## 3. Which parameters are trained", "## 4. Gradient-descent step size",
                     "## 5. Width scaling", "## 6. Checks", "## 7. Figures"):

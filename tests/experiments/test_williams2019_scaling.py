@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import os
 
 import numpy as np
@@ -53,7 +54,7 @@ def test_summary_recovers_slopes_floors_and_crossings(refs):
 def test_reproduce_scaling_tiny(tmp_path):
     out = tmp_path / "scaling"
     path = ws.reproduce_scaling(str(out), config=w19.Config.tiny(), quiet=True)
-    text = open(path, encoding="utf-8").read()
+    text = Path(path).read_text(encoding="utf-8")
     assert "## 5. Width scaling" in text and "data hull [−1, 1]" in text
     for ext in ("png", "pdf"):
         assert (out / f"width_scaling.{ext}").stat().st_size > 1000

@@ -11,6 +11,7 @@ import pytest
 
 import wideflow as wf
 from wideflow import _core, _reference
+from wideflow import linear_theory as lt
 from wideflow.factorization import imbalance_spectrum
 
 DTYPES = ("float64", "float32")
@@ -110,7 +111,6 @@ def test_one_step_imbalance_identity(shape):
 
 
 def test_imbalance_identity_matches_linear_theory():
-    lt = pytest.importorskip("wideflow.linear_theory")
     Y, U, V = problem(*TINY, scale=0.5, seed=5)
     fac = wf.Factorization(U, V)
     Q0 = fac.imbalance()
@@ -215,7 +215,6 @@ def test_threads_do_not_change_bits(dtype):
 
 def test_gd_tracks_the_spectral_closed_form_to_order_lr():
     """Spectral init (random R): GD at lr and lr/2 vs the exact flow X(t) = Phi diag(x_i(t)) Psi^T."""
-    lt = pytest.importorskip("wideflow.linear_theory")
     Y, _, _ = problem(*TINY, seed=7)
     u0 = np.array([0.3, 0.5, 0.1, 0.8, 0.2])
     v0 = np.array([0.1, 0.4, 0.6, 0.05, 0.2])
@@ -233,7 +232,8 @@ def test_gd_tracks_the_spectral_closed_form_to_order_lr():
 
 def test_gd_tracks_the_gradient_flow_ode_to_order_lr():
     """Random (non-spectral) init: GD at lr and lr/2 against a DOP853 solve of U' = E V, V' = E^T U."""
-    solve_ivp = pytest.importorskip("scipy.integrate").solve_ivp
+    from scipy.integrate import solve_ivp
+
     Y, U0, V0 = problem(*TINY, scale=0.3, seed=8)
     m, n, k = TINY
     T = 2.0
@@ -262,7 +262,6 @@ def test_gd_tracks_the_gradient_flow_ode_to_order_lr():
 
 
 def test_gd_hitting_time_matches_closed_form():
-    lt = pytest.importorskip("wideflow.linear_theory")
     sigma, lr, eps = 1.0, 1e-3, 1e-3
     lams = np.array([0.1, 1.0, 5.0])
     x0 = 1e-4

@@ -7,6 +7,7 @@ import os
 import sqlite3
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import wideflow as wf
@@ -64,7 +65,6 @@ def test_runs_table_list_and_frame(tmp_path):
         assert rows[0]["final_loss"] == "cfg" and rows[0]["metric_final_loss"] == 1e-3
         assert rows[1]["status"] == "failed" and rows[1]["error"] == "E: x"
         assert [r["id"] for r in st.runs(status="failed", as_frame=False)] == ["fedcba9876543210"]
-        pd = pytest.importorskip("pandas")
         df = st.runs()
         assert isinstance(df, pd.DataFrame) and list(df["width"]) == [5, 7]
 

@@ -335,7 +335,6 @@ FAC_TOML = """\
 
 
 def test_deep_and_factorization_studies_local_dask_and_pool(tmp_path):
-    pytest.importorskip("distributed")
     for name, text in (("deep", DEEP_TOML), ("fac", FAC_TOML)):
         spec = tmp_path / f"{name}.toml"
         spec.write_text(textwrap.dedent(text))
@@ -381,6 +380,8 @@ def test_deep_study_resumes_after_sigkill(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
     n = stored_count(out)
     assert 2 <= n < len(ids)
     proc = wideflow_cli("sweep", str(spec), "--out", out, "--threads", "1", timeout=300)

@@ -333,7 +333,6 @@ def _assert_same_results(a, b):
 
 
 def test_dask_local_cluster_matches_local(tmp_path):
-    pytest.importorskip("distributed")
     sweep = Sweep("shallow_relu", SMALL["fixed"], SMALL["grid"], name="small")
     local = run_sweep(sweep, tmp_path / "local", progress="off")
     assert local.done + local.diverged == 12 and local.diverged >= 1
@@ -359,7 +358,6 @@ def test_dask_local_cluster_matches_local(tmp_path):
 
 
 def test_dask_local_cluster_binds_loopback(tmp_path):
-    pytest.importorskip("distributed")
     from wideflow.sweeps.executors import DaskExecutor, Task
 
     sweep = Sweep("shallow_relu", fixed={"steps": 50, "width": 30}, grid={"seed": [0, 1, 2]})

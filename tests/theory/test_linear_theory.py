@@ -531,7 +531,6 @@ def test_bad_inputs_name_the_argument(Y):
         (lambda: lt.one_layer_hitting_time(np.zeros_like(Y), Y, 0.1), "Y"),
         (lambda: lt.scalar_mode(1.0, np.nan, 0.1, 0.0), "sigma"),
         (lambda: lt.scalar_mode(-0.5, 1.0, 0.1, 0.0), "t"),
-        (lambda: lt.scalar_mode(1.0, 1.0, "a", 0.0), "x0"),
         (lambda: lt.scalar_mode(1.0, 1.0, 0.1, np.inf), "lam"),
         (lambda: lt.scalar_mode([1.0, 2.0], 1.0, [0.1, 0.2, 0.3], 0.0), "broadcast"),
         (lambda: lt.scalar_mode_uv(1.0, 1.0, np.nan, 0.1), "u0"),
@@ -561,4 +560,14 @@ def test_bad_inputs_name_the_argument(Y):
     ]
     for call, name in cases:
         with pytest.raises(ValueError, match=name):
+            call()
+    # a value of the wrong kind is a TypeError (the one rule of wideflow._validate), still naming the argument
+    type_cases = [
+        (lambda: lt.scalar_mode(1.0, 1.0, "a", 0.0), "^x0"),
+        (lambda: lt.spectral_init(Y, 2.0, 0.1, 0.1), "^k"),
+        (lambda: lt.factor_gd(U0, V0, Y, 1e-3, 1.5), "^steps"),
+        (lambda: lt.gd_rate(1.0, 0.0, None), "^lr"),
+    ]
+    for call, name in type_cases:
+        with pytest.raises(TypeError, match=name):
             call()

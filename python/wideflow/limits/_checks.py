@@ -1,28 +1,18 @@
-"""Input checks of the limits package (every message names the argument)."""
+"""Input checks of the limits package: the shapes of interpolation data and of nets (the generic checks
+are those of `wideflow._validate`, with its one rule: a wrong kind of value is a TypeError, a value out of
+range a ValueError, and the message starts with the argument's name)."""
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
+
+from .._validate import float64_array, same_length
 
 
 
 def _real_array(name, values):
-    """float64 array of any shape, all finite; TypeError/ValueError naming `name`."""
-    if values is None:
-        raise TypeError(f"{name}: expected an array of real numbers, got None")
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{name}: expected an array of real numbers, got {type(values).__name__}")
-    arr = np.asarray(values)
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.isfinite(arr.ravel()))[0])
-        raise ValueError(f"{name}: contains a non-finite value at flat index {bad}")
-    return arr
+    """float64 array of any shape (empty allowed), all finite."""
+    return float64_array(name, values, allow_empty=True)
 
 
 def _vector(name, values, *, min_len=1):
@@ -39,48 +29,11 @@ def _vector(name, values, *, min_len=1):
     return arr
 
 
-def _scalar(name, value, *, positive=False, nonnegative=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        try:
-            arr = np.asarray(value)
-        except Exception:  # pragma: no cover - exotic objects
-            arr = None
-        if arr is None or arr.ndim != 0 or arr.dtype.kind not in "iuf":
-            raise TypeError(f"{name}: expected a real number, got {value!r}")
-        value = arr.item()
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name}: must be finite, got {value}")
-    if positive and not value > 0:
-        raise ValueError(f"{name}: must be > 0, got {value}")
-    if nonnegative and not value >= 0:
-        raise ValueError(f"{name}: must be >= 0, got {value}")
-    return value
-
-
-def _int(name, value, *, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name}: must be >= {minimum}, got {value}")
-    return value
-
-
-def _same_length(names, *arrays):
-    n0 = len(arrays[0])
-    for nm, arr in zip(names[1:], arrays[1:]):
-        if len(arr) != n0:
-            raise ValueError(
-                f"{nm}: length {len(arr)} does not match {names[0]} (length {n0})"
-            )
-
-
 def _data(x, y, *, min_len=2, xname="x", yname="y"):
     """Sorted copies of interpolation data; duplicates in x are rejected."""
     x = _vector(xname, x, min_len=min_len)
     y = _vector(yname, y, min_len=1)
-    _same_length((xname, yname), x, y)
+    same_length((xname, yname), x, y)
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
     if x.size > 1 and np.any(np.diff(x) == 0):
@@ -92,12 +45,6 @@ def _data(x, y, *, min_len=2, xname="x", yname="y"):
 def _points(values, name="x"):
     """Evaluation points: any shape, finite."""
     return _real_array(name, values)
-
-
-def _callable(name, f):
-    if not callable(f):
-        raise TypeError(f"{name}: expected a callable, got {type(f).__name__}")
-    return f
 
 
 def _is_net(obj):
@@ -146,7 +93,7 @@ def _unpack(func, values, groups):
 def _params(names, *arrays):
     """Validate per-neuron parameter vectors (same length, finite, float64)."""
     vecs = [_vector(nm, arr) for nm, arr in zip(names, arrays)]
-    _same_length(names, *vecs)
+    same_length(names, *vecs)
     return vecs
 
 

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from ._checks import _callable, _data, _params, _points, _same_length, _scalar, _unpack, _vector
+from .._validate import callable_arg, real_number, same_length
+from ._checks import _data, _params, _points, _unpack, _vector
 
 
 def _outer(x, xp):
@@ -33,7 +34,7 @@ def kernel_c(x, xp, inner_scale=1.0):
     phi is computed as atan2(|x - x'|, x x' + 1) (accurate for nearby points).
     Outer broadcasting: the result has shape ``shape(x) + shape(xp)`` (a Gram matrix for 1-d inputs).
     """
-    s2 = _scalar("inner_scale", inner_scale, positive=True) ** 2
+    s2 = real_number("inner_scale", inner_scale, positive=True) ** 2
     s, t = _outer(x, xp)
     phi = _angle(s, t)
     return s2 * (np.abs(s - t) + (np.pi - phi) * (s * t + 1.0)) / (2.0 * np.pi)
@@ -47,7 +48,7 @@ def kernel_theta(x, xp, c2=1.0):
 
     for any rotation-invariant law of theta; ``c2`` = E[c^2]. Outer broadcasting as in kernel_c.
     """
-    c2 = _scalar("c2", c2, nonnegative=True)
+    c2 = real_number("c2", c2, nonneg=True)
     s, t = _outer(x, xp)
     phi = _angle(s, t)
     return c2 * (s * t + 1.0) * (np.pi - phi) / (2.0 * np.pi)
@@ -61,7 +62,7 @@ def kernel_ntk(x, xp, inner_scale=1.0, outer_scale=1.0):
 
     ``inner_scale`` = s_t, ``outer_scale`` = s_c. Outer broadcasting as in kernel_c.
     """
-    sc = _scalar("outer_scale", outer_scale, nonnegative=True)
+    sc = real_number("outer_scale", outer_scale, nonneg=True)
     return kernel_c(x, xp, inner_scale=inner_scale) + kernel_theta(x, xp, c2=sc**2)
 
 
@@ -79,8 +80,8 @@ def kernel_uniform_knots(x, xp, L, inner_scale=1.0):
     ``G(L-hi) - G(max(0, -L-hi))`` if hi < L else 0. Piecewise cubic (a cubic-spline RKHS).
     Outer broadcasting as in kernel_c.
     """
-    L = _scalar("L", L, positive=True)
-    s2 = _scalar("inner_scale", inner_scale, positive=True) ** 2
+    L = real_number("L", L, positive=True)
+    s2 = real_number("inner_scale", inner_scale, positive=True) ** 2
     s, t = _outer(x, xp)
     lo, hi = np.minimum(s, t), np.maximum(s, t)
     d = hi - lo
@@ -108,8 +109,8 @@ def kernel_theta_uniform_knots(x, xp, L, c2=1.0):
     the finite-width tangent kernel of f = (1/alpha) sum c_i [a_i x + b_i]_+ is (m / alpha^2) times this
     in expectation. Outer broadcasting as in :func:`kernel_c`.
     """
-    L = _scalar("L", L, positive=True)
-    c2 = _scalar("c2", c2, nonnegative=True)
+    L = real_number("L", L, positive=True)
+    c2 = real_number("c2", c2, nonneg=True)
     s, t = _outer(x, xp)
     lo, hi = np.minimum(s, t), np.maximum(s, t)
     p_left = np.clip((lo + L) / (2.0 * L), 0.0, 1.0)
@@ -127,7 +128,7 @@ def kernel_ntk_uniform_knots(x, xp, L, inner_scale=1.0, outer_scale=1.0):
     ``kernel_interpolant(x, y, lambda s, t: kernel_ntk_uniform_knots(s, t, L, ...))`` (plus f0 when the init
     is not antisymmetric). Outer broadcasting as in :func:`kernel_c`.
     """
-    sc = _scalar("outer_scale", outer_scale, nonnegative=True)
+    sc = real_number("outer_scale", outer_scale, nonneg=True)
     return (kernel_uniform_knots(x, xp, L, inner_scale=inner_scale)
             + kernel_theta_uniform_knots(x, xp, L, c2=sc**2))
 
@@ -177,9 +178,9 @@ def kernel_interpolant(x, y, kernel, f0=None):
     ``cond`` is reported). Returns a :class:`KernelInterpolant`.
     """
     x, y = _data(x, y, min_len=1)
-    _callable("kernel", kernel)
+    callable_arg("kernel", kernel)
     if f0 is not None:
-        _callable("f0", f0)
+        callable_arg("f0", f0)
     gram = np.asarray(kernel(x, x), dtype=np.float64)
     if gram.shape != (x.size, x.size):
         raise ValueError(
@@ -261,11 +262,11 @@ def min_norm_outer_interpolant(a, b=None, c=None, alpha=None, x=None, y=None, *,
         "min_norm_outer_interpolant", (a, b, c, alpha, x, y), [("net", ("a", "b", "c", "alpha")), "x", "y"]
     )
     a, b, c = _params(("a", "b", "c"), a, b, c)
-    alpha = _scalar("alpha", alpha, positive=True)
+    alpha = real_number("alpha", alpha, positive=True)
     x = _vector("x", x)
     y = _vector("y", y)
-    _same_length(("x", "y"), x, y)
-    rcond = _scalar("rcond", rcond, nonnegative=True)
+    same_length(("x", "y"), x, y)
+    rcond = real_number("rcond", rcond, nonneg=True)
 
     Phi = np.maximum(x[:, None] * a[None, :] + b[None, :], 0.0) / alpha
     r0 = y - Phi @ c

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from ._checks import _callable, _int, _knots, _min_dist_sorted, _params, _scalar, _unpack, _vector
+from .._validate import callable_arg, positive_int, real_number
+from ._checks import _knots, _min_dist_sorted, _params, _unpack, _vector
 
 
 def distance(f, g, lo, hi, points=2001):
@@ -21,13 +22,13 @@ def distance(f, g, lo, hi, points=2001):
     measured on. Limits that differ in their convention outside the data (the natural spline is linear there,
     kernel interpolants are not) should be compared on the data hull [x_1, x_n].
     """
-    _callable("f", f)
-    _callable("g", g)
-    lo = _scalar("lo", lo)
-    hi = _scalar("hi", hi)
+    callable_arg("f", f)
+    callable_arg("g", g)
+    lo = real_number("lo", lo)
+    hi = real_number("hi", hi)
     if not lo < hi:
         raise ValueError(f"hi: need lo < hi, got lo={lo}, hi={hi}")
-    points = _int("points", points, minimum=2)
+    points = positive_int("points", points, minimum=2)
     t = np.linspace(lo, hi, points)
     fv = np.asarray(f(t), dtype=np.float64).reshape(-1)
     gv = np.asarray(g(t), dtype=np.float64).reshape(-1)
@@ -56,8 +57,8 @@ def knot_mass_fraction(a, b=None, c=None, x=None, *, tol=0.02, hull_pad=0.1):
     a, b, c, x = _unpack("knot_mass_fraction", (a, b, c, x), [("net", ("a", "b", "c")), "x"])
     a, b, c = _params(("a", "b", "c"), a, b, c)
     x = np.sort(_vector("x", x))
-    tol = _scalar("tol", tol, nonnegative=True)
-    pad = _scalar("hull_pad", hull_pad, nonnegative=True)
+    tol = real_number("tol", tol, nonneg=True)
+    pad = real_number("hull_pad", hull_pad, nonneg=True)
     nz = a != 0
     e = -b[nz] / a[nz]
     mass = np.abs(c[nz]) * np.hypot(a[nz], b[nz])
@@ -77,8 +78,8 @@ def uniform_knot_mass_fraction(x, tol=0.02, hull_pad=0.1):
     (exact interval-union length). NaN if H has zero length.
     """
     x = np.sort(_vector("x", x))
-    tol = _scalar("tol", tol, nonnegative=True)
-    pad = _scalar("hull_pad", hull_pad, nonnegative=True)
+    tol = real_number("tol", tol, nonneg=True)
+    pad = real_number("hull_pad", hull_pad, nonneg=True)
     H0, H1 = x[0] - pad, x[-1] + pad
     if H1 <= H0:
         return math.nan
@@ -168,8 +169,8 @@ def savarese_norm(a, b=None, c=None, alpha=None, *, knot_tol=1e-12, details=Fals
     """
     a, b, c, alpha = _unpack("savarese_norm", (a, b, c, alpha), [("net", ("a", "b", "c", "alpha"))])
     a, b, c = _params(("a", "b", "c"), a, b, c)
-    alpha = _scalar("alpha", alpha, positive=True)
-    knot_tol = _scalar("knot_tol", knot_tol, nonnegative=True)
+    alpha = real_number("alpha", alpha, positive=True)
+    knot_tol = real_number("knot_tol", knot_tol, nonneg=True)
     nz = a != 0
     e = -b[nz] / a[nz]
     jump = c[nz] * np.abs(a[nz]) / alpha

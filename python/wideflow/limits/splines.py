@@ -8,7 +8,8 @@ import warnings
 
 import numpy as np
 
-from ._checks import _data, _int, _min_dist_sorted, _points, _real_array, _scalar
+from .._validate import positive_int, real_number
+from ._checks import _data, _min_dist_sorted, _points, _real_array
 
 
 class NaturalCubicSpline:
@@ -59,7 +60,7 @@ class NaturalCubicSpline:
     def derivative(self, t, nu=1):
         """S'(t) (nu=1) or S''(t) (nu=2); the linear extension has S'' = 0."""
         t = _points(t, "x")
-        nu = _int("nu", nu, minimum=1)
+        nu = positive_int("nu", nu, minimum=1)
         if nu > 2:
             raise ValueError(f"nu: only 1 or 2 supported, got {nu}")
         x, y, M = self.x, self.y, self.M
@@ -226,11 +227,11 @@ def rho(scheme, **params):
         for k in ("sigma_a", "sigma_b"):
             if k in params:
                 raise TypeError(f"{k}: only meaningful for scheme='gaussian'")
-    s = _scalar("inner_scale", params.get("inner_scale", 1.0), positive=True)
+    s = real_number("inner_scale", params.get("inner_scale", 1.0), positive=True)
 
     if scheme == "gaussian":
-        sa = _scalar("sigma_a", params.get("sigma_a", s), positive=True)
-        sb = _scalar("sigma_b", params.get("sigma_b", s), positive=True)
+        sa = real_number("sigma_a", params.get("sigma_a", s), positive=True)
+        sb = real_number("sigma_b", params.get("sigma_b", s), positive=True)
         num = 2.0 * sa**3 * sb**3 / math.pi
 
         def func(e):
@@ -239,7 +240,7 @@ def rho(scheme, **params):
         return Rho(scheme, {"sigma_a": sa, "sigma_b": sb}, func, (-math.inf, math.inf), sa**2)
 
     if scheme == "uniform_knots":
-        L = _scalar("L", params.get("L", 2.0), positive=True)
+        L = real_number("L", params.get("L", 2.0), positive=True)
         level = s**2 / (2.0 * L)
 
         def func(e):
@@ -323,14 +324,14 @@ def rho_weighted_spline(x, y, rho, grid=(-8.0, 8.0), nodes=4001, rho_floor=1e-12
         lo, hi = grid
     except (TypeError, ValueError) as exc:
         raise TypeError(f"grid: expected a pair (lo, hi), got {grid!r}") from exc
-    lo = _scalar("grid", lo)
-    hi = _scalar("grid", hi)
+    lo = real_number("grid", lo)
+    hi = real_number("grid", hi)
     if not lo < hi:
         raise ValueError(f"grid: need lo < hi, got ({lo}, {hi})")
     if x[0] < lo or x[-1] > hi:
         raise ValueError(f"grid: data range [{x[0]}, {x[-1]}] is not inside the grid [{lo}, {hi}]")
-    nodes = _int("nodes", nodes, minimum=3)
-    rho_floor = _scalar("rho_floor", rho_floor, nonnegative=True)
+    nodes = positive_int("nodes", nodes, minimum=3)
+    rho_floor = real_number("rho_floor", rho_floor, nonneg=True)
     if not isinstance(method, str) or method not in ("jumps", "kkt"):
         raise ValueError(f"method: expected 'jumps' or 'kkt', got {method!r}")
 
@@ -347,7 +348,7 @@ def rho_weighted_spline(x, y, rho, grid=(-8.0, 8.0), nodes=4001, rho_floor=1e-12
         if r.shape != t.shape:
             raise ValueError(f"rho: callable returned shape {r.shape}, expected {t.shape}")
     else:
-        c = _scalar("rho", rho, positive=True)
+        c = real_number("rho", rho, positive=True)
         r = np.full(t.shape, c)
     if np.any(r < 0):
         raise ValueError("rho: must be >= 0 everywhere on the grid")

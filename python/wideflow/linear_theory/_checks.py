@@ -1,57 +1,16 @@
-"""Input checks of the linear-theory package (every message names the argument)."""
+"""Input checks of the linear-theory package: factor shapes, orthogonal matrices, per-mode values (the
+generic checks are those of `wideflow._validate`: a wrong kind of value is a TypeError, a value out of range
+a ValueError, and the message starts with the argument's name)."""
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-
-def _real_array(name, value, *, ndim=None, nonneg=False, positive=False):
-    """A float64 copy of ``value``; finite; optionally of a fixed ndim and sign. Errors name ``name``."""
-    if isinstance(value, (str, bytes)):
-        raise ValueError(f"{name}: expected real numbers, got {type(value).__name__}")
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected real numbers ({exc})") from exc
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name}: expected a {ndim}-d array, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name}: is empty")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: contains non-finite values")
-    if positive and np.any(arr <= 0):
-        raise ValueError(f"{name}: must be > 0")
-    if nonneg and np.any(arr < 0):
-        raise ValueError(f"{name}: must be >= 0")
-    return arr
-
-
-def _real(name, value, *, nonneg=False, positive=False):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        if not (isinstance(value, np.ndarray) and value.ndim == 0):
-            raise ValueError(f"{name}: expected a real number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name}: must be finite, got {v}")
-    if positive and v <= 0:
-        raise ValueError(f"{name}: must be > 0, got {v}")
-    if nonneg and v < 0:
-        raise ValueError(f"{name}: must be >= 0, got {v}")
-    return v
-
-
-def _int(name, value, *, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise ValueError(f"{name}: expected an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: must be >= {minimum}, got {value}")
-    return int(value)
+from .._validate import float64_array
 
 
 def _matrix(name, value):
-    return _real_array(name, value, ndim=2)
+    return float64_array(name, value, ndim=2)
 
 
 def _factors(Y, U, V, *, Yname="Y", Uname="U", Vname="V"):
@@ -89,7 +48,7 @@ def _haar_orthogonal(rng, rows, cols):
 
 def _per_mode(name, value, p):
     """A length-``p`` vector from a scalar or a length <= p array (missing trailing modes are 0)."""
-    arr = _real_array(name, value)
+    arr = float64_array(name, value)
     if arr.ndim == 0:
         return np.full(p, float(arr))
     if arr.ndim != 1:
@@ -102,4 +61,4 @@ def _per_mode(name, value, p):
 
 
 def _times(name, t):
-    return _real_array(name, t, nonneg=True)
+    return float64_array(name, t, nonneg=True)

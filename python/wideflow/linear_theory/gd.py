@@ -1,10 +1,13 @@
-"""Gradient descent on X = U V^T: the exact one-step change of the imbalance, and the reference NumPy loop."""
+"""Gradient descent on X = U V^T: the exact one-step change of the imbalance, and the checked entry point to
+the NumPy reference loop (`wideflow._reference.factorization_gd`)."""
 
 from __future__ import annotations
 
+import numpy as np
 
-
-from ._checks import _factors, _int, _matrix, _real
+from .._reference import factorization_gd
+from .._validate import positive_int, real_number
+from ._checks import _factors, _matrix
 
 
 def imbalance(U, V):
@@ -22,7 +25,7 @@ def gd_imbalance_update(U, V, Y, lr):
     (The first-order terms cancel: ``Q`` is conserved by GF and drifts only at O(lr^2) per step.)
     """
     Y, U, V = _factors(Y, U, V)
-    lr = _real("lr", lr, positive=True)
+    lr = real_number("lr", lr, positive=True)
     E = Y - U @ V.T
     EV = E @ V
     ETU = E.T @ U
@@ -36,14 +39,10 @@ def factor_gd(U, V, Y, lr, steps):
     ``lr(step)`` (e.g. a Du-Hu-Lee schedule). Inputs are not modified. Returns the final ``(U, V)``.
     """
     Y, U, V = _factors(Y, U, V)
-    steps = _int("steps", steps, minimum=0)
+    steps = positive_int("steps", steps, minimum=0)
     if callable(lr):
-        sched = lr
+        lrs = np.array([float(lr(j)) for j in range(steps)])
     else:
-        lr0 = _real("lr", lr, positive=True)
-        sched = None
-    for j in range(steps):
-        eta = lr0 if sched is None else float(sched(j))
-        E = Y - U @ V.T
-        U, V = U + eta * (E @ V), V + eta * (E.T @ U)
+        lrs = np.full(steps, real_number("lr", lr, positive=True))
+    U, V, _ = factorization_gd(U, V, Y, lrs)  # the one NumPy loop (wideflow._reference), in float64 here
     return U, V

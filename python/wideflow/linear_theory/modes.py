@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import _matrix, _real, _real_array, _times
+from .._validate import float64_array, real_number
+from ._checks import _matrix, _times
 
 
 def one_layer(t, Y, X0):
@@ -35,7 +36,7 @@ def one_layer_hitting_time(Y, X0, eps):
     X0 = _matrix("X0", X0)
     if X0.shape != Y.shape:
         raise ValueError(f"X0: expected shape {Y.shape} (that of Y), got {X0.shape}")
-    eps = _real("eps", eps, positive=True)
+    eps = real_number("eps", eps, positive=True)
     ny = np.linalg.norm(Y)
     if ny == 0:
         raise ValueError("Y: must be nonzero (the error is relative to ||Y||_F)")
@@ -152,9 +153,9 @@ def scalar_mode(t, sigma, x0, lam):
     Parameters broadcast against each other; ``t >= 0``. Returns a float for scalar input, else an array.
     """
     t = _times("t", t)
-    sigma = _real_array("sigma", sigma)
-    x0 = _real_array("x0", x0)
-    lam = _real_array("lam", lam)
+    sigma = float64_array("sigma", sigma)
+    x0 = float64_array("x0", x0)
+    lam = float64_array("lam", lam)
     try:
         t, sigma, x0, lam = np.broadcast_arrays(t, sigma, x0, lam)
     except ValueError as exc:
@@ -172,8 +173,8 @@ def scalar_mode_uv(t, sigma, u0, v0):
     ``u0 = -v0`` is the degenerate branch (``lam = 0``, ``x0 <= 0``, x -> 0): exact here, but the stable
     manifold of a saddle for the (u, v) ODE, so unstable for any numerical flow (see :func:`scalar_mode`).
     """
-    u0 = _real_array("u0", u0)
-    v0 = _real_array("v0", v0)
+    u0 = float64_array("u0", u0)
+    v0 = float64_array("v0", v0)
     lam = (u0 - v0) * (u0 + v0)
     x = scalar_mode(t, sigma, u0 * v0, lam)
     return x, (float(lam) if lam.ndim == 0 else lam)
@@ -220,10 +221,10 @@ def hitting_time(sigma, x0, lam, eps):
     one-layer flow sped up by |lam|). Returns 0 if ``|sigma - x0| < eps`` already, and ``inf`` on the
     degenerate branch (``lam = 0``, ``x0 <= 0``) when the mode never gets within eps. Arguments broadcast.
     """
-    sigma = _real_array("sigma", sigma)
-    x0 = _real_array("x0", x0)
-    lam = _real_array("lam", lam)
-    eps = _real_array("eps", eps, positive=True)
+    sigma = float64_array("sigma", sigma)
+    x0 = float64_array("x0", x0)
+    lam = float64_array("lam", lam)
+    eps = float64_array("eps", eps, positive=True)
     out = np.vectorize(_hitting_time_scalar, otypes=[np.float64])(sigma, x0, lam, eps)
     return float(out) if out.ndim == 0 else out
 
@@ -238,8 +239,8 @@ def saxe_logistic(t, sigma, x0):
     use :func:`scalar_mode` with ``lam = 0``).
     """
     t = _times("t", t)
-    sigma = _real_array("sigma", sigma, nonneg=True)
-    x0 = _real_array("x0", x0, nonneg=True)
+    sigma = float64_array("sigma", sigma, nonneg=True)
+    x0 = float64_array("x0", x0, nonneg=True)
     t, sigma, x0 = np.broadcast_arrays(t, sigma, x0)
     with np.errstate(divide="ignore", invalid="ignore"):
         E = np.exp(-2.0 * sigma * t)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import _matrix, _real, _real_array
+from .._validate import float64_array, real_number
+from ._checks import _matrix
 
 
 def end_to_end_rhs(X, Y, lam=0.0):
@@ -22,7 +23,7 @@ def end_to_end_rhs(X, Y, lam=0.0):
     X = _matrix("X", X)
     if X.shape != Y.shape:
         raise ValueError(f"X: expected shape {Y.shape} (that of Y), got {X.shape}")
-    lam = _real("lam", lam)
+    lam = real_number("lam", lam)
     E = Y - X
     A, s, BT = np.linalg.svd(X, full_matrices=False)
     c = 0.5 * abs(lam)
@@ -36,8 +37,8 @@ def end_to_end_rhs(X, Y, lam=0.0):
 def late_rate(sigma, lam):
     """Asymptotic GF rate of one mode: ``sigma - x(t) ~ e^{-s t}``, ``s = sqrt(lam^2 + 4 sigma^2)`` (the loss
     decays at 2s; the Hessian at the optimum has eigenvalues {0, s})."""
-    sigma = _real_array("sigma", sigma)
-    lam = _real_array("lam", lam)
+    sigma = float64_array("sigma", sigma)
+    lam = float64_array("lam", lam)
     out = np.hypot(lam, 2.0 * sigma)
     return float(out) if out.ndim == 0 else out
 
@@ -46,7 +47,7 @@ def gd_rate(sigma, lam, lr):
     """Late rate of GD per unit GF time: near the optimum the residual ``r = sigma - x`` contracts by
     ``(1 - lr s)`` per step, so the rate is ``-ln(1 - lr s) / lr`` (``-ln|1 - lr s| / lr`` when
     ``1 < lr s < 2``; ``<= 0`` means GD is unstable, ``lr s >= 2``). Tends to s as lr -> 0."""
-    lr = _real("lr", lr, positive=True)
+    lr = real_number("lr", lr, positive=True)
     s = np.asarray(late_rate(sigma, lam))
     h = lr * s
     with np.errstate(divide="ignore"):

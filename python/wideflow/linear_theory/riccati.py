@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import _factors, _haar_orthogonal, _int, _matrix, _orthogonal, _real, _times
+from .._validate import positive_int, real_number
+from ._checks import _factors, _haar_orthogonal, _matrix, _orthogonal, _times
 
 
 def lifted_A(Y, lam):
@@ -17,7 +18,7 @@ def lifted_A(Y, lam):
     for ``i <= r`` plus ``sign(m - n) lam/2`` with multiplicity ``|m - n|``.
     """
     Y = _matrix("Y", Y)
-    lam = _real("lam", lam)
+    lam = real_number("lam", lam)
     m, n = Y.shape
     A = np.zeros((m + n, m + n))
     A[:m, m:] = Y
@@ -70,7 +71,7 @@ def riccati_solution(t_eval, Y, U0, V0, lam=None, restart=0.25):
 
     t = _times("t_eval", t_eval)
     Y, U0, V0 = _factors(Y, U0, V0, Uname="U0", Vname="V0")
-    restart = _real("restart", restart, positive=True)
+    restart = real_number("restart", restart, positive=True)
     m, n = Y.shape
     k = U0.shape[1]
     Q0 = U0.T @ U0 - V0.T @ V0
@@ -83,7 +84,7 @@ def riccati_solution(t_eval, Y, U0, V0, lam=None, restart=0.25):
                 "U0, V0: Q0 = U0^T U0 - V0^T V0 is not a multiple of the identity (not lambda-balanced); "
                 "pass lam explicitly if P0 J P0 = lam P0 holds")
     else:
-        lam = _real("lam", lam)
+        lam = real_number("lam", lam)
         resid = W0 @ ((Q0 - lam * np.eye(k)) @ W0.T)
         if np.linalg.norm(resid) > 1e-8 * (scale * scale + abs(lam) * scale) + 1e-300:
             raise ValueError("lam: P0 J P0 != lam P0, i.e. the init is not lambda-balanced for this lam")
@@ -113,7 +114,7 @@ def balanced_init(X0, k, R=None):
     ``R`` in O(k) (default identity). Needs ``k >= rank(X0)``. Returns ``(U0, V0)``.
     """
     X0 = _matrix("X0", X0)
-    k = _int("k", k)
+    k = positive_int("k", k)
     m, n = X0.shape
     A, S, BT = np.linalg.svd(X0, full_matrices=False)
     r = S.size
@@ -144,8 +145,8 @@ def lambda_balanced_init(V0, lam, m, O=None, seed=None):
     ``Q0 = lam I``. Returns ``(U0, V0)``.
     """
     V0 = _matrix("V0", V0)
-    lam = _real("lam", lam)
-    m = _int("m", m)
+    lam = real_number("lam", lam)
+    m = positive_int("m", m)
     k = V0.shape[1]
     M = V0.T @ V0 + lam * np.eye(k)
     mu, Z = np.linalg.eigh(M)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import _haar_orthogonal, _int, _matrix, _orthogonal, _per_mode, _times
+from .._validate import positive_int
+from ._checks import _haar_orthogonal, _matrix, _orthogonal, _per_mode, _times
 from .modes import scalar_mode
 
 
@@ -21,7 +22,7 @@ def spectral_init(Y, k, u0, v0, R=None, seed=None):
     (:func:`spectral_solution`). Returns ``(U0, V0)``.
     """
     Y = _matrix("Y", Y)
-    k = _int("k", k)
+    k = positive_int("k", k)
     m, n = Y.shape
     p = min(m, n, k)
     u = _per_mode("u0", u0, p)
@@ -49,7 +50,7 @@ def spectral_solution(t, Y, u0, v0, k=None):
     Y = _matrix("Y", Y)
     m, n = Y.shape
     r = min(m, n)
-    p = r if k is None else min(r, _int("k", k))
+    p = r if k is None else min(r, positive_int("k", k))
     u = np.zeros(r)
     v = np.zeros(r)
     u[:p] = _per_mode("u0", u0, p)

@@ -8,12 +8,13 @@ gradient-flow driver), ``recording`` (which steps a run records, and the `Run` i
 from __future__ import annotations
 
 from .._validate import MAX_STEPS, choice, flag, positive_float, positive_int
+from ..base import FlowEngine, GDEngine, Model
 from .flow import run_flow
 from .gd import run_gd
 from .recording import Run
 from .schedules import as_schedule
 
-__all__ = ["train"]
+__all__ = ["train", "check_model"]
 
 METHODS = ("gd", "flow")
 TABLEAUS = ("dopri5", "bs32")
@@ -29,6 +30,18 @@ def _tolerance(name: str, value, minimum: float) -> float:
     if v < minimum:
         raise ValueError(f"{name}: must be >= {minimum:.3g} (the error control cannot resolve less), got {value}")
     return v
+
+
+def check_model(model, method: str = "gd") -> None:
+    """The contract check of `wf.train`: `model` is a `wideflow.base.Model` whose family has an engine for
+    `method` ("gd" or "flow"); a TypeError names the type otherwise."""
+    if not isinstance(model, Model):
+        raise TypeError(f"model: expected a wideflow model (a wideflow.base.Model such as ShallowReLU, DeepNet, "
+                        f"Factorization or OneLayer), got {type(model).__name__}")
+    if not type(model).supports(method):
+        what = "gradient flow (method='flow')" if method == "flow" else "gradient descent (method='gd')"
+        raise TypeError(f"model: {type(model).__name__} has no {what}; it does not implement "
+                        f"{'_flow_engine' if method == 'flow' else '_gd_engine'} of wideflow.base.Model")
 
 
 def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", record_points: int = 200,
@@ -74,8 +87,7 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
     Returns a `Run` (recorded steps, flow times, losses, snapshots, status).
     """
     choice("method", method, METHODS)
-    if getattr(model, "_gd_engine", None) is None:
-        raise TypeError(f"model: expected a wideflow model (ShallowReLU, ...), got {type(model).__name__}")
+    check_model(model, method)
     record_points = positive_int("record_points", record_points, minimum=2)
     progress = flag("progress", progress, allow_none=True)
     keep_finite = flag("keep_finite", keep_finite)
@@ -90,6 +102,9 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
         choice("tableau", tableau, TABLEAUS)
         options["tableau"] = tableau
         engine = model._flow_engine(data, options)
+        if not isinstance(engine, FlowEngine):
+            raise TypeError(f"model: {type(model).__name__}._flow_engine returned a {type(engine).__name__}, not a "
+                            "wideflow.base.FlowEngine")
         if options:
             raise TypeError(f"train: unexpected option(s) for {type(model).__name__}: {', '.join(sorted(options))}")
         return run_flow(engine, t_end, rtol=rtol, atol=atol, record=record, record_points=record_points,
@@ -102,6 +117,9 @@ def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", r
     steps = positive_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     schedule = as_schedule(lr)
     engine = engine_factory(data, options)
+    if not isinstance(engine, GDEngine):
+        raise TypeError(f"model: {type(model).__name__}._gd_engine returned a {type(engine).__name__}, not a "
+                        "wideflow.base.GDEngine")
     if options:
         raise TypeError(f"train: unexpected option(s) for {type(model).__name__}: {', '.join(sorted(options))}")
     return run_gd(engine, schedule, steps, record=record, record_points=record_points, snapshots=snapshots,

@@ -1,6 +1,6 @@
 """The gradient-flow driver shared by every model family.
 
-A model provides a flow engine (see `FlowEngine`) whose `integrate` advances an adaptive Runge-Kutta pair
+A model provides a flow engine (`wideflow.base.FlowEngine`, importable from here too) whose `integrate` advances an adaptive Runge-Kutta pair
 over the model's fused gradient kernel by a bounded number of accepted steps. `run_flow` calls it towards
 each recorded flow time, in chunks of about `chunk_seconds`, so that between chunks it can record, take
 snapshots, update a progress bar and notice Ctrl-C. A step size that underflows or is not finite ends the
@@ -14,47 +14,13 @@ import warnings
 
 import numpy as np
 
-from ..errors import DivergenceWarning
+from ..base import FlowEngine
+from ..errors import DivergenceWarning, InterruptedWarning
 from .interrupt import Interrupt
 from .progress import progress_bar
 from .recording import Run
 
-
-class FlowEngine:
-    """Protocol of a model's gradient-flow engine: `self.flow` is the C++ flow-run object (adaptive
-    Runge-Kutta over the model's fused gradient kernel); subclasses add sync/snapshot/metrics."""
-
-    has_metrics = False
-    flow = None
-
-    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
-        """Integrate towards t_stop with at most max_steps accepted steps; returns (steps, reached, failed)
-        and writes the time and loss after each accepted step."""
-        steps, reached, failed = self.flow.integrate(t_stop, rtol, atol, max_steps, t_out, loss_out)
-        return int(steps), bool(reached), bool(failed)
-
-    def loss(self) -> float:
-        return float(self.flow.loss())
-
-    def sync(self) -> None:
-        """Write the integrator's state back into the model's arrays."""
-
-    def snapshot(self) -> dict:
-        raise NotImplementedError
-
-    def metrics(self) -> dict:
-        return {}
-
-    def loss_metrics(self, losses: np.ndarray) -> dict:
-        return {}
-
-    def failure(self) -> str:
-        """Why the integrator stopped a run (empty if it did not)."""
-        return str(getattr(self.flow, "failure", ""))
-
-    def counters(self) -> dict:
-        f = self.flow
-        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
+__all__ = ["run_flow", "record_times", "FlowEngine"]
 
 
 def record_times(spec, t_end: float, points: int) -> np.ndarray:
@@ -156,7 +122,7 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
         what = ((engine.failure() or "the step size underflowed (stiff or divergent flow)") if status == "diverged"
                 else "interrupted")
         warnings.warn(f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model "
-                      "holds that state", DivergenceWarning if status == "diverged" else RuntimeWarning,
+                      "holds that state", DivergenceWarning if status == "diverged" else InterruptedWarning,
                       stacklevel=3)
     out_metrics = {k: np.asarray(v) for k, v in metrics.items()}
     for name, val in engine.loss_metrics(np.asarray(rec_loss)).items():

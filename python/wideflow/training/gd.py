@@ -1,13 +1,13 @@
 """The gradient-descent driver shared by every model family.
 
-A model provides an *engine* (see `Engine`) whose `run` executes a bounded chunk of fused GD steps in C++.
+A model provides an *engine* (`wideflow.base.GDEngine`) whose `run` executes a bounded chunk of fused GD steps in C++.
 This loop calls it chunk after chunk, sized to take about `chunk_seconds` each, so that between chunks it
 can record, take snapshots, update a progress bar, notice Ctrl-C, and handle divergence:
 
 * the loss of every step comes back from C++, and the steps chosen by `record` are kept (O(1) each: a
   chunk ends at a recorded step only when metrics are asked for, or at a snapshot);
 * divergence safety without a copy per chunk: the engine either proves the next steps finite before they
-  run (`Engine.certify`), or its kernel keeps the last finite state (`Engine.keeps_finite`), or the driver
+  run (`GDEngine.certify`), or its kernel keeps the last finite state (`GDEngine.keeps_finite`), or the driver
   keeps one checkpoint taken on a time budget and replays from it deterministically up to the last finite
   state, which the model keeps; the run says at which step it broke;
 * Ctrl-C ends the run after the chunk in progress, with everything so far recorded;
@@ -23,62 +23,12 @@ import warnings
 
 import numpy as np
 
-from ..errors import DivergenceWarning, ScheduleError
+from ..base import GDEngine
+from ..errors import DivergenceWarning, InterruptedWarning, ScheduleError
 from .interrupt import Interrupt
 from .progress import progress_bar
 from .recording import Run, record_steps, snapshot_steps
 from .schedules import Schedule, valid_prefix
-
-
-class Engine:
-    """Protocol of a model's GD engine (subclass and override).
-
-    Costs the driver relies on: `run` returns the loss of every step it takes (from the fused kernel),
-    `loss` may cost a forward pass and is called once per run (at its end) and at each checkpoint.
-    """
-
-    has_metrics = False   # whether metrics() is asked for: a chunk break at every recorded step
-    keeps_finite = False  # the kernel itself hands back the last finite state when a run diverges
-
-    def loss(self) -> float:
-        raise NotImplementedError
-
-    def run(self, lrs: np.ndarray, losses: np.ndarray) -> tuple[int, bool]:
-        """Run len(lrs) steps; losses[s] = loss at the start of step s. Returns (steps_done, diverged)
-        with the convention of the C++ kernels: if diverged, the state `steps_done` steps after the
-        chunk start is the first non-finite one (with keeps_finite the engine holds the one before)."""
-        raise NotImplementedError
-
-    def certify(self, lrs: np.ndarray) -> int | None:
-        """How many of the steps lrs are proven finite before they run (None: no such proof here)."""
-        return None
-
-    def advanced(self, lrs: np.ndarray, losses: np.ndarray) -> None:
-        """Called after `run` completed the steps lrs whose starting losses are `losses`."""
-
-    def checkpoint_nbytes(self) -> int:
-        return 0
-
-    def checkpoint(self, into=None):
-        """A copy of the state (written into `into`, a previous checkpoint, when given)."""
-        raise NotImplementedError
-
-    def restore(self, ck) -> None:
-        raise NotImplementedError
-
-    def snapshot(self) -> dict:
-        raise NotImplementedError
-
-    def metrics(self) -> dict:
-        """Per-record diagnostics (only when asked for: each costs a chunk break and its own work)."""
-        return {}
-
-    def loss_metrics(self, losses: np.ndarray) -> dict:
-        """Diagnostics that follow from the recorded losses alone (free; always returned)."""
-        return {}
-
-    def finish(self) -> None:
-        """Called once when the run ends (e.g. to write state back to the model)."""
 
 
 def _memory_bytes() -> int:
@@ -102,7 +52,7 @@ def _member(sorted_steps: np.ndarray, step: int) -> bool:
     return bool(k < sorted_steps.size and sorted_steps[k] == step)
 
 
-def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", record_points: int = 200,
+def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record="log", record_points: int = 200,
            snapshots=None, progress=None, keep_finite: bool = True, chunk_seconds: float = 0.5,
            checkpoint_seconds: float = 5.0, desc: str = "train") -> Run:
     """Gradient descent in chunks of fused C++ steps (see the module docstring).
@@ -156,7 +106,7 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
     unguarded_why = ""
 
     step, t_flow, kernel_seconds = 0, 0.0, 0.0
-    est = engine.step_seconds_hint() if hasattr(engine, "step_seconds_hint") else None
+    est = engine.step_seconds_hint()
     chunk = max(1, min(steps, int(0.05 / est))) if est else 1
     final_loss = np.nan
     sched_error, fail_step = None, steps  # a schedule that fails at step fail_step ends the run there
@@ -278,7 +228,7 @@ def run_gd(engine: Engine, schedule: Schedule, steps: int, *, record="log", reco
         rec_loss[-1], rec_t[-1] = final_loss, t_flow
     elif status == "interrupted":
         rec, rec_loss, rec_t = end_at(step, engine.loss(), t_flow)
-        warnings.warn(f"train: interrupted at step {step}; the model holds that state", RuntimeWarning,
+        warnings.warn(f"train: interrupted at step {step}; the model holds that state", InterruptedWarning,
                       stacklevel=3)
     out_metrics = {}
     for name, pairs in metrics.items():

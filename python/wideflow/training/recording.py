@@ -138,25 +138,3 @@ class Run:
         extra = f", diverged_at={self.diverged_at}" if self.diverged_at is not None else ""
         return (f"Run(method={self.method!r}, status={self.status!r}, steps={self.final_step}, "
                 f"final_loss={self.final_loss:.6g}, wall_time={self.wall_time:.3g}s{extra})")
-
-
-def metrics_option(value, available: tuple, model: str) -> tuple:
-    """The `metrics=` option of `wf.train`: False or None (the default: only the diagnostics that follow
-    from the recorded losses, which are free), True (every diagnostic of the model), or a list of names
-    from `available`. Each diagnostic asked for costs a chunk break at every recorded step plus its own
-    work there (listed in the model's docstring)."""
-    if value is None or value is False:
-        return ()
-    if value is True:
-        return tuple(available)
-    if isinstance(value, str):
-        value = (value,)
-    try:
-        names = tuple(value)
-    except TypeError:
-        raise TypeError(f"metrics: expected True, False or a list of names, got {type(value).__name__}") from None
-    for name in names:
-        if name not in available:
-            raise ValueError(f"metrics: unknown name {name!r} for {model}; expected some of "
-                             f"{', '.join(map(repr, available))}")
-    return names
