@@ -147,8 +147,7 @@ void def_trainer(py::module_& m, const char* name) {
                 py::gil_scoped_release release;
                 return self.trainer->loss();
             },
-            "offset + 1/2 sum (f(X) - Y)^2 at the current weights (the arithmetic of the steps).")
-        .def_property_readonly("threads", [](PyTrainer<T>& self) { return self.trainer->threads(); });
+            "offset + 1/2 sum (f(X) - Y)^2 at the current weights (the arithmetic of the steps).");
     m.def(
         "trainer",
         [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X,

@@ -16,6 +16,9 @@
 // entry of C accumulates its chunks in increasing order, and the micro-kernel's order within a chunk
 // depends only on the panel structure, i.e. on the shapes and offsets. Nothing depends on threads.
 //
+// Packing an operand can itself be split into tasks, one per depth chunk (PackTask, add_pack_tasks), which
+// the deep net's scheduler runs in parallel with other work.
+//
 // Eigen 3.4 exposes the packing routines and the micro-kernel under Eigen::internal; with another Eigen
 // version the "packed" form is a plain column-major copy and the product is Eigen's public one.
 #pragma once
