@@ -12,14 +12,11 @@ import pytest
 from scipy import integrate
 from scipy.interpolate import CubicSpline
 
-from wideflow import limits
+from wideflow import datasets, limits
 
 
 def square10():
-    x = np.linspace(-1.0, 1.0, 10)
-    s = np.sin(np.pi * x + 0.3)
-    y = np.where(s >= 0, 1.0, -1.0)  # sign(0) := +1
-    return x, y
+    return datasets.load("square10")  # sign(0) := +1
 
 
 def sample_init(scheme, m, rng, inner_scale=1.0, L=2.0):
