@@ -385,12 +385,13 @@ def run(widths, samples, dtypes, threads_list, kernels=("direct", "sorted"), pee
                                    time=time.strftime("%Y-%m-%dT%H:%M:%S"))
                         rows.append(row)
     if out:
-        _append(out, rows)
+        append_jsonl(out, rows)
         echo(f"appended {len(rows)} JSON lines to {out}")
     return rows
 
 
-def _append(path: str, rows: list) -> None:
+def append_jsonl(path, rows) -> None:
+    """Append one JSON line per row to `path` (its folder is created); the results format of every bench."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "a") as fh:
         for row in rows:
@@ -425,7 +426,7 @@ def main(argv=None) -> int:
         print("== the user path: raw kernel vs wf.train (default options), same process, in turn")
         rows = user_path(cases, args.user_steps, threads=(args.threads or [0])[-1])
         if args.out:
-            _append(args.out, rows)
+            append_jsonl(args.out, rows)
         if args.no_kernel_table:
             return 0
         print("\n== kernels vs peers")
