@@ -14,7 +14,6 @@ accepted steps, and the peak RSS of a fresh process.
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -23,7 +22,7 @@ import numpy as np
 
 import wideflow as wf
 from wideflow import linear_theory as lt
-from wideflow.benchmark import machine_line
+from wideflow.benchmark import append_jsonl, machine_line
 
 
 def timed(fn, repeats=5):
@@ -45,14 +44,14 @@ def user_path(Y, U0, V0, rtol=1e-8, steps_list=(10, 1000), rounds=5):
 
     rows = []
     for steps in steps_list:
-        probe = _core.FactorizationFlow64(U0.copy(), V0.copy(), Y, "dopri5")
+        probe = _core.factorization.Flow64(U0.copy(), V0.copy(), Y, "dopri5")
         t_out, l_out = np.empty(steps), np.empty(steps)
         probe.integrate(1e9, rtol, rtol * 1e-2, steps, t_out, l_out)
         t_end = float(t_out[-1])
         state = {}
 
         def kernel():
-            f = _core.FactorizationFlow64(U0.copy(), V0.copy(), Y, "dopri5")
+            f = _core.factorization.Flow64(U0.copy(), V0.copy(), Y, "dopri5")
             f.integrate(t_end, rtol, rtol * 1e-2, steps + 10, np.empty(steps + 10), np.empty(steps + 10))
 
         def train():
@@ -135,9 +134,7 @@ def main(argv=None):
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         machine = machine_line()
-        with open(args.out, "a") as fh:
-            for r in rows:
-                fh.write(json.dumps(dict({"kind": "flow_vs_gd"}, **r, T=args.T, machine=machine)) + "\n")
+        append_jsonl(args.out, [dict({"kind": "flow_vs_gd"}, **r, T=args.T, machine=machine) for r in rows])
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def main():
         rows.append(row(1000, steps, x, y, args.repeats if steps <= 100_000 else 1))
     if args.wide:
         rows.append(row(args.wide, args.wide_steps, x, y, 1))
-    print(f"\nexact flow (rtol 1e-8) vs GD to the same flow time, adaptive (0.1, 1), square10, 1 thread")
+    print("\nexact flow (rtol 1e-8) vs GD to the same flow time, adaptive (0.1, 1), square10, 1 thread")
     print(f"{'m':>7}{'GD steps':>10}{'T':>10}{'GD s':>9}{'flow s':>9}{'ratio':>7}{'evals':>9}{'events':>9}"
           f"{'slide@end':>10}{'|f_gd - f_flow|':>16}{'d-drift flow':>13}{'d-drift GD':>11}")
     for r in rows:

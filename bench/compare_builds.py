@@ -10,12 +10,12 @@ this branch against an older build and against the portable wheel:
       WIDEFLOW_ISA=avx2 python bench/compare_builds.py native-avx2 results.jsonl
     done
 
-Only calls that every version has (_core.shallow_gd_sorted) are used, so an older build works too. Each
+Only the sorted GD kernel is called (`_core.shallow.gd_sorted`, named `_core.shallow_gd_sorted` before the
+per-family submodules), so an older build works too. Each
 line: tag, n, dtype, threads, neuron-steps/s (median of 3 timings of 4 steps), fraction of the process's
 own copy probe, CPU share (process CPU time / (wall x threads)), load average.
 """
 
-import json
 import os
 import statistics
 import sys
@@ -24,11 +24,12 @@ import time
 import numpy as np
 
 from wideflow import _core
-from wideflow.benchmark import copy_bandwidth, square_wave
+from wideflow.benchmark import append_jsonl, copy_bandwidth, square_wave
 from wideflow.shallow import ShallowReLU
 
 
 def main(tag: str, out: str, m: int = 10**7) -> None:
+    gd_sorted = _core.shallow.gd_sorted if hasattr(_core, "shallow") else _core.shallow_gd_sorted
     t0, c0 = time.perf_counter(), time.process_time()
     bw = copy_bandwidth(repeats=5)
     bw_share = (time.process_time() - c0) / (time.perf_counter() - t0)
@@ -42,8 +43,7 @@ def main(tag: str, out: str, m: int = 10**7) -> None:
 
         def run(steps, threads):
             lr, losses = np.full(steps, 1e-3), np.empty(steps)
-            _core.shallow_gd_sorted(net.a, net.b, net.c, 1 / net.alpha, x, y, pred, lr, 1.0, 1.0, losses, threads,
-                                    bins, valid[0])
+            gd_sorted(net.a, net.b, net.c, 1 / net.alpha, x, y, pred, lr, 1.0, 1.0, losses, threads, bins, valid[0])
             valid[0] = True
 
         for threads in (1, 2):
@@ -59,9 +59,7 @@ def main(tag: str, out: str, m: int = 10**7) -> None:
             item = np.dtype(dt).itemsize
             rows.append(dict(tag=tag, n=n, dtype=dt, threads=threads, rate=m / t, frac=6 * item * m / t / bw,
                              share=share, bw=bw, bw_share=bw_share, load=os.getloadavg()[0]))
-    with open(out, "a") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+    append_jsonl(out, rows)
 
 
 if __name__ == "__main__":

@@ -130,8 +130,8 @@ void def_event_flow(py::module_& m, const char* name) {
 }  // namespace
 
 void bind_shallow_events(py::module_& m) {
-    def_event_flow<double>(m, "ShallowEventFlow64");
-    def_event_flow<float>(m, "ShallowEventFlow32");
+    def_event_flow<double>(m, "EventFlow64");
+    def_event_flow<float>(m, "EventFlow32");
 }
 
 }  // namespace wideflow::bind

@@ -269,19 +269,19 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
         for i in range(m):
             if slide[i] >= 0:
                 for bound in (0.0, 1.0):
-                    def ev(t_, p_, i=i, bound=bound):
+                    def ev_exit(t_, p_, i=i, bound=bound):
                         return (lam_of(p_, i) - bound) * (1.0 if bound == 0.0 else -1.0)
-                    ev.terminal, ev.direction = True, -1
-                    evs.append(ev)
+                    ev_exit.terminal, ev_exit.direction = True, -1  # type: ignore[attr-defined]
+                    evs.append(ev_exit)
                     tags.append(("exit", i, bound))
             else:
                 for j in range(n):
                     # offset by a tiny amount towards the allowed side: a z_ij that stays exactly 0 (a
                     # neuron with a tangent or zero field on its side) is not an event
-                    def ev(t_, p_, i=i, j=j, off=(1e-300 if A[i, j] else -1e-300)):
+                    def ev_cross(t_, p_, i=i, j=j, off=(1e-300 if A[i, j] else -1e-300)):
                         return p_[i] * x[j] + p_[m + i] + off
-                    ev.terminal, ev.direction = True, (-1 if A[i, j] else 1)
-                    evs.append(ev)
+                    ev_cross.terminal, ev_cross.direction = True, (-1 if A[i, j] else 1)  # type: ignore[attr-defined]
+                    evs.append(ev_cross)
                     tags.append(("cross", i, j))
         sol = solve_ivp(field, (t, t_end), p, method="DOP853", rtol=rtol, atol=atol, events=evs)
         if sol.status != 1:

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _core
 from ._validate import flag, positive_float, positive_int
-from .driver import FlowEngine
+from .base import FlowEngine, by_dtype
 
 ZENO_EVENTS = 1000    # event-cut steps ...
 ZENO_WINDOW = 1e-12   # ... within this much relative flow time end a run as "zeno"
@@ -49,7 +49,7 @@ class ShallowEventFlow(FlowEngine):
         self.order = np.argsort(x, kind="stable")
         self.x, self.y = np.ascontiguousarray(x[self.order]), np.ascontiguousarray(y[self.order])
         self.net = net
-        cls = _core.ShallowEventFlow64 if net.dtype == np.float64 else _core.ShallowEventFlow32
+        cls = by_dtype(net.dtype, _core.shallow.EventFlow64, _core.shallow.EventFlow32)
         self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
                         0.0 if mode == "inner" else 1.0, tableau, threads, int(zeno_events), float(zeno_window))
         self.set_records(np.zeros(1))

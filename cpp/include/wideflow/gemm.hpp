@@ -16,6 +16,9 @@
 // entry of C accumulates its chunks in increasing order, and the micro-kernel's order within a chunk
 // depends only on the panel structure, i.e. on the shapes and offsets. Nothing depends on threads.
 //
+// Packing an operand can itself be split into tasks, one per depth chunk (PackTask, add_pack_tasks), which
+// the deep net's scheduler runs in parallel with other work.
+//
 // Eigen 3.4 exposes the packing routines and the micro-kernel under Eigen::internal; with another Eigen
 // version the "packed" form is a plain column-major copy and the product is Eigen's public one.
 #pragma once
@@ -84,8 +87,7 @@ inline void pack_lhs_chunk(T* dst, const T* src, index_t ld, index_t rows, index
     using namespace Eigen::internal;
     using Traits = gebp_traits<T, T>;
     using Mapper = const_blas_data_mapper<T, Eigen::Index, O>;
-    gemm_pack_lhs<T, Eigen::Index, Mapper, Traits::mr, Traits::LhsProgress, typename Traits::LhsPacket4Packing, O>
-        pack;
+    gemm_pack_lhs<T, Eigen::Index, Mapper, Traits::mr, Traits::LhsProgress, typename Traits::LhsPacket4Packing, O> pack;
     Mapper m(src, ld);
     pack(dst, m.getSubMapper(0, k0), kc, rows);
 #else
@@ -144,14 +146,16 @@ inline void kernel(index_t rows, index_t cols, index_t kc, const T* a, const T* 
 template <class T, int O>
 void pack_lhs(T* dst, const T* src, index_t ld, index_t rows, index_t depth) {
     const index_t kc = depth_chunk(depth);
-    for (index_t k = 0; k < depth; k += kc) detail::pack_lhs_chunk<T, O>(dst + k * rows, src, ld, rows, k, std::min(kc, depth - k));
+    for (index_t k = 0; k < depth; k += kc)
+        detail::pack_lhs_chunk<T, O>(dst + k * rows, src, ld, rows, k, std::min(kc, depth - k));
 }
 
 // Pack all of B (depth x cols, storage order O, leading dimension ld) into dst (packed_size(cols, depth)).
 template <class T, int O>
 void pack_rhs(T* dst, const T* src, index_t ld, index_t depth, index_t cols) {
     const index_t kc = depth_chunk(depth);
-    for (index_t k = 0; k < depth; k += kc) detail::pack_rhs_chunk<T, O>(dst + k * cols, src, ld, cols, k, std::min(kc, depth - k));
+    for (index_t k = 0; k < depth; k += kc)
+        detail::pack_rhs_chunk<T, O>(dst + k * cols, src, ld, cols, k, std::min(kc, depth - k));
 }
 
 // An operand of a product: packed (all rows/cols `total`, the product uses [off, off + n)), or a plain
@@ -213,6 +217,52 @@ void multiply(index_t rows, index_t cols, index_t depth, const Operand<T>& A, co
             b = scratch_b;
         }
         detail::kernel(rows, cols, kcc, a, b, C, ldc, alpha);
+    }
+}
+
+// One packing task: pack depth chunk [k0, k0 + kc) of an operand (outer x depth, order `order`) into dst, the
+// operand's packed form (pack_lhs / pack_rhs done chunk by chunk, so the chunks can run as parallel tasks).
+template <class T>
+struct PackTask {
+    bool lhs = true;
+    int order = col_major;
+    T* dst = nullptr;
+    const T* src = nullptr;
+    index_t ld = 0, outer = 0, depth = 0, k0 = 0;
+
+    void run() const {
+        const index_t kc = std::min(depth_chunk(depth), depth - k0);
+        T* d = dst + k0 * outer;
+        if (lhs) {
+            if (order == col_major)
+                detail::pack_lhs_chunk<T, col_major>(d, src, ld, outer, k0, kc);
+            else
+                detail::pack_lhs_chunk<T, row_major>(d, src, ld, outer, k0, kc);
+        } else {
+            if (order == col_major)
+                detail::pack_rhs_chunk<T, col_major>(d, src, ld, outer, k0, kc);
+            else
+                detail::pack_rhs_chunk<T, row_major>(d, src, ld, outer, k0, kc);
+        }
+    }
+};
+
+// Append the tasks packing all of an operand (outer x depth), one per depth chunk.
+template <class T>
+void add_pack_tasks(std::vector<PackTask<T>>& tasks, bool lhs, int order, T* dst, const T* src, index_t ld,
+                    index_t outer, index_t depth) {
+    const index_t kc = depth_chunk(depth);
+    for (index_t k = 0; k < depth; k += kc) {
+        PackTask<T> t;
+        t.lhs = lhs;
+        t.order = order;
+        t.dst = dst;
+        t.src = src;
+        t.ld = ld;
+        t.outer = outer;
+        t.depth = depth;
+        t.k0 = k;
+        tasks.push_back(t);
     }
 }
 

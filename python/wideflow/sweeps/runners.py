@@ -47,11 +47,12 @@ import socket
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 
+from ..errors import DivergenceWarning, InterruptedWarning
 from .fields import Bool, Choice, ChoiceOrNumber, Dataset, Field, Float, Int
 
 STATUSES = ("done", "diverged", "failed")
@@ -144,10 +145,13 @@ def execute(model: str, config: dict, threads: int | None = None, keep_params: b
     prov = run_provenance(threads)
     try:
         runner = get(model)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        # a diverged or interrupted run is data (its status says so), not a warning to the user; so are the
+        # inf/NaN summary metrics of a diverged state (e.g. the distance of a net that blew up to its limit)
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            warnings.simplefilter("ignore", DivergenceWarning)
+            warnings.simplefilter("ignore", InterruptedWarning)
             out = runner.func(dict(config), threads, keep_params)
-    except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
+    except Exception as exc:
         return RunResult("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
                          started_at=started, finished_at=time.time(), wall_time=time.perf_counter() - tick,
                          host=host, provenance=prov)

@@ -103,7 +103,7 @@ class Sweep:
             if len(values) == 0:
                 self._fail(where, "is an empty list (the sweep would have no runs)")
             parsed = [self._parse(f"{where}[{i}]", k, v) for i, v in enumerate(values)]
-            seen = {}
+            seen: dict = {}
             for i, v in enumerate(parsed):
                 key = canonical_json(v)
                 if key in seen:
@@ -113,7 +113,7 @@ class Sweep:
         n = math.prod(len(v) for v in self.grid.values())
         if n > MAX_RUNS:
             self._fail("grid", f"the product has {n} runs, more than the limit of {MAX_RUNS}")
-        self._configs = None
+        self._configs: list[dict] | None = None
         self.configs()  # cross-field checks happen here, before anything runs
         self._check_distinct()
 
@@ -153,7 +153,7 @@ class Sweep:
 
     # ------------------------------------------------------------------ construction from data
     @classmethod
-    def from_dict(cls, data: dict, *, name: str | None = None, source: str | None = None) -> "Sweep":
+    def from_dict(cls, data: dict, *, name: str | None = None, source: str | None = None) -> Sweep:
         """From the parsed TOML shape {"model": ..., "fixed": {...}, "grid": {...}}."""
         if not isinstance(data, dict):
             raise SpecError("spec", f"expected a table, got {type(data).__name__}", source)
@@ -166,7 +166,7 @@ class Sweep:
         return cls(data["model"], data.get("fixed"), data.get("grid"), name=name, source=source)
 
     @classmethod
-    def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> "Sweep":
+    def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> Sweep:
         """From TOML text."""
         tomllib = _tomllib()
         try:
@@ -195,7 +195,7 @@ class Sweep:
             raise SpecError("toml", f"not valid TOML ({exc})", path) from None
 
     @classmethod
-    def from_toml(cls, path) -> "Sweep":
+    def from_toml(cls, path) -> Sweep:
         """From a TOML file; the sweep's name is the file's stem; files it names are relative to it."""
         path = os.fspath(path)
         stem = os.path.splitext(os.path.basename(path))[0]
