@@ -15,8 +15,6 @@ Also the plain integrator (events=False) on the same problem for a short flow ti
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import time
 
@@ -24,7 +22,7 @@ import numpy as np
 
 import wideflow as wf
 from wideflow import datasets
-from wideflow.benchmark import machine_line
+from wideflow.benchmark import append_jsonl, machine_line
 from wideflow.experiments.williams2019 import learning_rate
 
 
@@ -114,11 +112,8 @@ def main():
           f"({pr['events_evals']} evals) vs {pr['plain_sec']:.2f} s ({pr['plain_evals']} evals); fits differ by "
           f"{pr['fit_distance']:.1e}")
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "a") as fh:
-            for r in rows:
-                fh.write(json.dumps(dict({"kind": "relu_flow_vs_gd"}, **r, machine=machine)) + "\n")
-            fh.write(json.dumps(dict({"kind": "relu_flow_events_vs_plain"}, **pr, machine=machine)) + "\n")
+        append_jsonl(args.out, [dict({"kind": "relu_flow_vs_gd"}, **r, machine=machine) for r in rows]
+                     + [dict({"kind": "relu_flow_events_vs_plain"}, **pr, machine=machine)])
 
 
 if __name__ == "__main__":

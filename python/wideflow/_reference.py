@@ -271,7 +271,7 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
                 for bound in (0.0, 1.0):
                     def ev_exit(t_, p_, i=i, bound=bound):
                         return (lam_of(p_, i) - bound) * (1.0 if bound == 0.0 else -1.0)
-                    ev_exit.terminal, ev_exit.direction = True, -1  # type: ignore[attr-defined]
+                    ev_exit.terminal, ev_exit.direction = True, -1
                     evs.append(ev_exit)
                     tags.append(("exit", i, bound))
             else:
@@ -280,7 +280,7 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
                     # neuron with a tangent or zero field on its side) is not an event
                     def ev_cross(t_, p_, i=i, j=j, off=(1e-300 if A[i, j] else -1e-300)):
                         return p_[i] * x[j] + p_[m + i] + off
-                    ev_cross.terminal, ev_cross.direction = True, (-1 if A[i, j] else 1)  # type: ignore[attr-defined]
+                    ev_cross.terminal, ev_cross.direction = True, (-1 if A[i, j] else 1)
                     evs.append(ev_cross)
                     tags.append(("cross", i, j))
         sol = solve_ivp(field, (t, t_end), p, method="DOP853", rtol=rtol, atol=atol, events=evs)
