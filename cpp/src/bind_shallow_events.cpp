@@ -109,7 +109,7 @@ void def_event_flow(py::module_& m, const char* name) {
             std::copy(r.state.begin(), r.state.begin() + mm, ap);
             std::copy(r.state.begin() + mm, r.state.begin() + 2 * mm, bp);
             std::copy(r.state.begin() + 2 * mm, r.state.begin() + 3 * mm, cp);
-        })
+        }, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert())
         .def("loss", [](R& r) { return r.st.have_rhs ? r.st.loss : r.integ->loss(r.state.data()); })
         .def("sliding", &R::sliding)
         .def_property_readonly("t", [](const R& r) { return r.st.t; })
