@@ -94,8 +94,7 @@ public:
         while (rec.k < rec.n && rec.t[rec.k] <= st.t) write_record(rec, st.loss, st.accepted);
         if (st.h <= 0.0) {
             st.h = w_.initial_step(sys_, y, rtol, atol);
-            ++st.evals;
-            exit_values(f0_);  // initial_step evaluated the field elsewhere
+            ++st.evals;  // (f0_ stays: the exit values at y, from before initial_step's trial evaluation)
             if (!(st.h > 0.0) || !std::isfinite(st.h))
                 return fail("the initial step size is not a positive finite number (rtol/atol too small for "
                             "the size of the state or its gradient)");
@@ -191,7 +190,7 @@ public:
                 f0_.swap(f1_);
             } else {
                 const double theta = exit_k >= 0 ? std::min(theta_e, theta_x) : theta_x;
-                const double t1 = st.t + theta * h;
+                const double t1 = (theta >= 1.0 && last) ? t_stop : st.t + theta * h;
                 records(y, st.t, h, t1, rec, st.accepted, NAN, false);
                 w_.dense(y, h, theta, w_.ytmp.data());
                 w_.copy(w_.ytmp.data(), y);
