@@ -142,6 +142,7 @@ struct CallBudget {
 // the same bits). Shared by Integrator and the event-aware integrators.
 template <class T>
 struct RKWork {
+    static constexpr index_t kVec = 256;  // block of the vectorized loops
     const Tableau& tab;
     int threads;
     index_t n;
@@ -162,13 +163,17 @@ struct RKWork {
     void combine(const T* y, double h, int s, T* out, const double* coef) {
         parallel_for(plan.count, threads, [&](index_t q) {
             const index_t i0 = plan.begin(q), i1 = plan.end(q, n);
-            for (index_t i = i0; i < i1; ++i) out[i] = y[i];
-            for (int j = 0; j < s; ++j) {
-                if (coef[j] == 0.0) continue;
-                const T w = T(h * coef[j]);
-                const T* __restrict kj = k[j].data();
-                T* __restrict o = out;
-                for (index_t i = i0; i < i1; ++i) o[i] += w * kj[i];
+            alignas(64) T acc[kVec];
+            for (index_t b = i0; b < i1; b += kVec) {  // blocks: one pass over out, the stages in order
+                const index_t len = std::min<index_t>(kVec, i1 - b);
+                for (index_t i = 0; i < len; ++i) acc[i] = y[b + i];
+                for (int j = 0; j < s; ++j) {
+                    if (coef[j] == 0.0) continue;
+                    const T w = T(h * coef[j]);
+                    const T* __restrict kj = k[j].data() + b;
+                    for (index_t i = 0; i < len; ++i) acc[i] += w * kj[i];
+                }
+                for (index_t i = 0; i < len; ++i) out[b + i] = acc[i];
             }
         });
     }
@@ -180,35 +185,61 @@ struct RKWork {
         });
     }
 
-    // out = y(t0 + theta h) from the continuous extension of the step y -> ynew (stages in k).
+    // out = y(t0 + theta h) from the continuous extension of the step y -> ynew (stages in k). Blocks of
+    // kVec values, the stages summed in stage order per value (vectorized across values).
     void dense(const T* y, double h, double theta, T* out) {
         double w[16];
         dense_weights(tab, theta, w);
         for (int s = 0; s < tab.stages; ++s) w[s] *= h;
         const int S = tab.stages;
+        const T* ks[16];
+        for (int s = 0; s < S; ++s) ks[s] = k[s].data();
         parallel_for(plan.count, threads, [&](index_t q) {
             const index_t i0 = plan.begin(q), i1 = plan.end(q, n);
-            for (index_t i = i0; i < i1; ++i) {
-                double acc = 0.0;
-                for (int s = 0; s < S; ++s) acc += w[s] * double(k[s][i]);
-                out[i] = T(double(y[i]) + acc);
+            alignas(64) double acc[kVec];
+            for (index_t b = i0; b < i1; b += kVec) {
+                const index_t len = std::min<index_t>(kVec, i1 - b);
+                for (index_t i = 0; i < len; ++i) acc[i] = 0.0;
+                for (int s = 0; s < S; ++s) {
+                    const T* __restrict kb = ks[s] + b;
+                    const double ws = w[s];
+                    for (index_t i = 0; i < len; ++i) acc[i] += ws * double(kb[i]);
+                }
+                for (index_t i = 0; i < len; ++i) out[b + i] = T(double(y[b + i]) + acc[i]);
             }
         });
     }
 
+    // RMS of err_i / (atol + rtol max(|y_i|, |ynew_i|)), err_i = h sum_j e_j k_j,i; the squares are summed
+    // in 8 interleaved partial sums per chunk (fixed order), then the chunks in order.
     double error_norm(const T* y, double h, double rtol, double atol) {
         const int S = tab.stages;
+        const T* ks[16];
+        for (int s = 0; s < S; ++s) ks[s] = k[s].data();
         parallel_for(plan.count, threads, [&](index_t q) {
             const index_t i0 = plan.begin(q), i1 = plan.end(q, n);
-            double acc = 0.0;
-            for (index_t i = i0; i < i1; ++i) {
-                double e = 0.0;
-                for (int j = 0; j < S; ++j) e += tab.e[j] * double(k[j][i]);
-                e *= h;
-                const double sc = atol + rtol * std::max(std::abs(double(y[i])), std::abs(double(ynew[i])));
-                const double r = e / sc;
-                acc += r * r;
+            alignas(64) double e[kVec];
+            double lane[8] = {0.0};
+            for (index_t b = i0; b < i1; b += kVec) {
+                const index_t len = std::min<index_t>(kVec, i1 - b);
+                for (index_t i = 0; i < len; ++i) e[i] = 0.0;
+                for (int j = 0; j < S; ++j) {
+                    if (tab.e[j] == 0.0) continue;
+                    const T* __restrict kb = ks[j] + b;
+                    const double ej = tab.e[j];
+                    for (index_t i = 0; i < len; ++i) e[i] += ej * double(kb[i]);
+                }
+                for (index_t i = 0; i < len; ++i) {
+                    const double sc = atol + rtol * std::max(std::abs(double(y[b + i])), std::abs(double(ynew[b + i])));
+                    e[i] = h * e[i] / sc;
+                }
+                index_t i = 0;
+                for (; i + 8 <= len; i += 8)
+                    for (int l = 0; l < 8; ++l) lane[l] += e[i + l] * e[i + l];
+                for (; i < len; ++i) lane[i % 8] += e[i] * e[i];
             }
+            double acc = 0.0;
+            for (int l = 0; l < 8; ++l) acc += lane[l];
             part[q] = acc;
         });
         double tot = 0.0;

@@ -18,6 +18,7 @@
 // flow::Integrator's (steps, rejections, wall time).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -146,9 +147,32 @@ public:
                         f1_[q] = INFINITY;  // not located
                     }
             }
-            double theta_x = 2.0;  // earliest crossing
-            for (Crossing& e : es_) {
-                e.theta = crossing_root(y, h, e);
+            // earliest crossing: z(theta) of each crossing is a polynomial on the step's continuous extension;
+            // |z(theta) - z(0)| <= theta sum_q |cz_q| bounds its first root below. Crossings are bracketed on
+            // 16 points (and the brackets bisected) in the order of these bounds, until a bound exceeds the
+            // earliest bracket's end by 1e-12; the others keep their bound, which places them after it.
+            double theta_x = 2.0, best_hi = 2.0;
+            blo_.resize(es_.size());
+            order_.resize(es_.size());
+            for (std::size_t q = 0; q < es_.size(); ++q) {
+                blo_[q] = zpoly(y, h, es_[q]).root_bound();
+                es_[q].theta = blo_[q];
+                order_[q] = q;
+            }
+            std::sort(order_.begin(), order_.end(), [&](std::size_t u, std::size_t v) {
+                return blo_[u] < blo_[v] || (blo_[u] == blo_[v] && u < v);
+            });
+            for (std::size_t q : order_) {
+                if (blo_[q] > best_hi + 1e-12) break;
+                double lo = 1.0, hi = 1.0;
+                crossing_bracket(y, h, es_[q], lo, hi);
+                blo_[q] = lo;
+                es_[q].theta = hi;
+                best_hi = std::min(best_hi, hi);
+            }
+            for (std::size_t q : order_) {
+                Crossing& e = es_[q];
+                if (e.theta != blo_[q] && blo_[q] <= best_hi + 1e-12) e.theta = crossing_refine(y, h, e, blo_[q], e.theta);
                 theta_x = std::min(theta_x, e.theta);
             }
             double theta_e = 2.0;  // earliest sliding exit
@@ -262,35 +286,62 @@ private:
         }
     }
 
-    // First theta in (0, 1] where the crossing's sample is on the wrong side (1 if only the end state says so).
-    double crossing_root(const T* y, double h, const Crossing& e) const {
+    // Coefficients of z(theta) = sign (z0 + sum_q cz[q] theta^(q+1)) of a crossing on the step's continuous
+    // extension, and its value.
+    struct ZPoly {
+        double z0 = 0.0, cz[8] = {0.0};
+        int D = 0, sign = 1;
+        double operator()(double th) const {
+            double acc = 0.0, pw = th;
+            for (int q = 0; q < D; ++q) acc += cz[q] * pw, pw *= th;
+            return sign * (z0 + acc);
+        }
+        // theta below which z cannot reach 0 (|z(theta) - z0| <= theta sum |cz| on [0, 1])
+        double root_bound() const {
+            double sum = 0.0;
+            for (int q = 0; q < D; ++q) sum += std::abs(cz[q]);
+            const double b = sum > 0.0 ? std::abs(z0) / sum : 1.0;
+            return std::min(1.0, b * (1.0 - 1e-12));
+        }
+    };
+    ZPoly zpoly(const T* y, double h, const Crossing& e) const {
         const index_t m = sys_.width(), i = e.i;
         const double xg = sys_.x(e.lo);
         const int S = tab_.stages, D = tab_.dense_degree;
-        double cz[8] = {0.0};
+        ZPoly z;
+        z.D = D;
+        z.sign = e.sign;
         for (int s = 0; s < S; ++s) {
             const double ks = double(w_.k[s][i]) * xg + double(w_.k[s][m + i]);
-            for (int q = 0; q < D; ++q) cz[q] += h * tab_.p[s * D + q] * ks;
+            for (int q = 0; q < D; ++q) z.cz[q] += h * tab_.p[s * D + q] * ks;
         }
-        const double z0 = double(y[i]) * xg + double(y[m + i]);
-        auto phi = [&](double th) {
-            double acc = 0.0, pw = th;
-            for (int q = 0; q < D; ++q) acc += cz[q] * pw, pw *= th;
-            return e.sign * (z0 + acc);
-        };
-        double lo = 0.0, hi = -1.0;
+        z.z0 = double(y[i]) * xg + double(y[m + i]);
+        return z;
+    }
+
+    // Bracket (lo, hi] of the first theta in (0, 1] where the crossing's sample is on the wrong side, on 16
+    // points (lo = hi = 1 if only the end state says so).
+    void crossing_bracket(const T* y, double h, const Crossing& e, double& lo, double& hi) const {
+        const ZPoly zp_ = zpoly(y, h, e);
+        lo = 0.0;
         for (int q = 1; q <= 16; ++q) {
             const double th = q / 16.0;
-            if (phi(th) < 0.0) {
+            if (zp_(th) < 0.0) {
                 hi = th;
-                break;
+                return;
             }
             lo = th;
         }
-        if (hi < 0.0) return 1.0;
+        lo = hi = 1.0;
+    }
+
+    // The crossing's bracket bisected to ~1e-14.
+    double crossing_refine(const T* y, double h, const Crossing& e, double lo, double hi) const {
+        if (lo >= hi) return 1.0;
+        const ZPoly zp_ = zpoly(y, h, e);
         for (int it = 0; it < 60 && hi - lo > 1e-14; ++it) {
             const double mid = 0.5 * (lo + hi);
-            (phi(mid) < 0.0 ? hi : lo) = mid;
+            (zp_(mid) < 0.0 ? hi : lo) = mid;
         }
         return hi;
     }
@@ -350,7 +401,8 @@ private:
     std::vector<T> scratch_;
     std::vector<Crossing> es_, now_, lazy_;
     std::vector<std::size_t> lazy_exit_;
-    std::vector<double> f0_, f1_;
+    std::vector<double> f0_, f1_, blo_;
+    std::vector<std::size_t> order_;
 };
 
 }  // namespace wideflow::shallow
