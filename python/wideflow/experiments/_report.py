@@ -13,23 +13,23 @@ import numpy as np
 
 from ..plotting import figure, fit_power_law
 
-__all__ = ["fmt", "sci", "check", "markdown_table", "figure", "save_figure", "write_text", "fit_power_law",
-           "fit_rate", "first_below"]
+__all__ = ["fmt", "sci", "check", "markdown_table", "figure", "save_figure", "write_text", "write_file",
+           "fit_power_law", "fit_rate", "first_below"]
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
 
 
 def fmt(value, spec: str = ".3g", missing: str = "n/a") -> str:
-    """A number in a table cell: `format(value, spec)`; None / NaN -> `missing`; inf -> "inf"; strings,
-    booleans and integers (for a float spec, integers are formatted too) pass through `str` otherwise."""
+    """A number in a table cell: `format(value, spec)`; None / NaN -> `missing`; inf -> "inf"; strings and
+    booleans as they are; integers exactly (`str`, or `format` with an integer spec "d" / ",")."""
     if value is None:
         return missing
     if isinstance(value, str):
         return value
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
-    if isinstance(value, (int, np.integer)) and spec in ("", ",", "d"):
-        return format(int(value), spec)
+    if isinstance(value, (int, np.integer)):
+        return format(int(value), spec) if spec in ("", ",", "d", ",d") else str(int(value))
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -63,7 +63,10 @@ def markdown_table(header, rows) -> str:
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
-def _atomic(path: str, write, binary: bool) -> str:
+def write_file(path: str, write, *, binary: bool = True) -> str:
+    """Write `path` by calling write(fh) on a temporary file in its folder (created exclusively), renamed
+    over it: a reader never sees half a file, and a link planted at `path` is replaced, not followed. The
+    name must be a plain file name."""
     from ..sweeps.files import replace_atomically
 
     name = os.path.basename(path)
@@ -76,13 +79,13 @@ def save_figure(fig, path: str, dpi: int = 150) -> list[str]:
     """Write `path`.png and `path`.pdf (path without extension), each through a temporary file renamed over
     it (a reader never sees half a figure; a link planted at the name is replaced, not followed)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-    return [_atomic(f"{path}.{ext}", lambda fh, ext=ext: fig.savefig(fh, format=ext, dpi=dpi), binary=True)
+    return [write_file(f"{path}.{ext}", lambda fh, ext=ext: fig.savefig(fh, format=ext, dpi=dpi), binary=True)
             for ext in ("png", "pdf")]
 
 
 def write_text(path: str, text: str) -> str:
     """Write a text file atomically (UTF-8)."""
-    return _atomic(path, lambda fh: fh.write(text.encode("utf-8")), binary=True)
+    return write_file(path, lambda fh: fh.write(text.encode("utf-8")), binary=True)
 
 
 def fit_rate(t, values, lo: float = 1e-11, hi: float = 1e-6, min_points: int = 5) -> float:

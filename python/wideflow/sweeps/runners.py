@@ -121,7 +121,9 @@ def execute(model: str, config: dict, threads: int | None = None, keep_params: b
     prov = run_provenance(threads)
     try:
         runner = get(model)
-        with warnings.catch_warnings():  # a diverged run is data: its status and message say where it broke
+        # A diverged run is data: its status and message say where it broke (no DivergenceWarning), and the
+        # metrics of its last finite, possibly huge, state may overflow to inf (no NumPy overflow warning).
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
             warnings.simplefilter("ignore", DivergenceWarning)
             out = runner.func(dict(config), threads, keep_params)
     except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
