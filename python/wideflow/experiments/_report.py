@@ -13,7 +13,7 @@ import numpy as np
 
 from ..plotting import figure, fit_power_law
 
-__all__ = ["fmt", "sci", "check", "markdown_table", "figure", "save_figure", "write_text", "write_file",
+__all__ = ["fmt", "num", "sci", "check", "markdown_table", "figure", "save_figure", "write_text", "write_file",
            "fit_power_law", "fit_rate", "first_below"]
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
@@ -39,6 +39,25 @@ def fmt(value, spec: str = ".3g", missing: str = "n/a") -> str:
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
     return format(v, spec)
+
+
+def num(value, digits: int = 3) -> str:
+    """A number that may be tiny or huge: scientific below 1e-3 and from 1e5 on (`digits` decimals), else
+    `digits` + 1 significant digits; booleans yes / no, integers exactly, None -> "-"."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    v = float(value)
+    if not math.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.{digits}e}"
+    return f"{v:.{digits + 1}g}"
 
 
 def sci(value, digits: int = 1) -> str:

@@ -34,8 +34,8 @@ import os
 import time
 
 from ... import datasets, limits
-from ...segmented import train_long
-from ...tangent import learning_rate, tangent_gram
+from ...segmented import train_long  # noqa: F401  (importable from here too)
+from ...tangent import learning_rate, tangent_gram  # noqa: F401  (importable from here too)
 from .. import _report
 from .._study import Study, StudyData, run_study
 from . import figures, flow_report, report, runs, scaling
