@@ -179,8 +179,9 @@ def train_config(model, data, config, threads, **options):
     """`wf.train` of `model` on `data` with the config's method fields (lr is the step given to wf.train)."""
     from ..training import train
 
-    common = dict(threads=threads, record="log", record_points=config["record_points"], progress=False,
-                  **options)
+    every = config.get("record_every", 0)
+    common = dict(threads=threads, record=int(every) if every else "log", record_points=config["record_points"],
+                  progress=False, **options)
     if config["method"] == "flow":
         return train(model, *data, method="flow", t_end=config["t_end"], rtol=config["rtol"],
                      atol=config["atol"], tableau=config["tableau"], **common)
