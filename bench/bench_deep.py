@@ -69,7 +69,7 @@ class Timers:
         self.net = net
         lrs = np.full(chunk, self.lr)
         losses = np.empty(chunk)
-        trainer = _core.deep_trainer(*net._args(), self.X, self.Y, 0.0, threads)  # what wf.train drives
+        trainer = _core.deep.trainer(*net._args(), self.X, self.Y, 0.0, threads)  # what wf.train drives
         self.cases["wideflow"] = (lambda: trainer.run(lrs, losses), chunk)
         one, loss1 = np.full(1, self.lr), np.empty(1)
         self.cases["wideflow (1 step/call)"] = (lambda: trainer.run(one, loss1), 1)
@@ -206,7 +206,7 @@ def user_path(threads: int, rounds: int, steps_list=(10, 20, 1000)) -> list:
 
     X, Y, net = problem()
     lr = 2e-5
-    trainer = _core.deep_trainer(*net._args(), X, Y, 0.0, threads)
+    trainer = _core.deep.trainer(*net._args(), X, Y, 0.0, threads)
     rows = []
     for steps in steps_list:
         lrs, losses = np.full(steps, lr), np.empty(steps)

@@ -83,7 +83,7 @@ def case_kernel(steps, dtype=np.float64, calls=1):
 
     def go():
         for _ in range(calls):
-            _core.fac_gd(U, V, Y, lrs, losses, True, 1)
+            _core.factorization.gd(U, V, Y, lrs, losses, True, 1)
 
     return go, steps * calls
 

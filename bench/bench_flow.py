@@ -45,14 +45,14 @@ def user_path(Y, U0, V0, rtol=1e-8, steps_list=(10, 1000), rounds=5):
 
     rows = []
     for steps in steps_list:
-        probe = _core.FactorizationFlow64(U0.copy(), V0.copy(), Y, "dopri5")
+        probe = _core.factorization.Flow64(U0.copy(), V0.copy(), Y, "dopri5")
         t_out, l_out = np.empty(steps), np.empty(steps)
         probe.integrate(1e9, rtol, rtol * 1e-2, steps, t_out, l_out)
         t_end = float(t_out[-1])
         state = {}
 
         def kernel():
-            f = _core.FactorizationFlow64(U0.copy(), V0.copy(), Y, "dopri5")
+            f = _core.factorization.Flow64(U0.copy(), V0.copy(), Y, "dopri5")
             f.integrate(t_end, rtol, rtol * 1e-2, steps + 10, np.empty(steps + 10), np.empty(steps + 10))
 
         def train():

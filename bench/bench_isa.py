@@ -57,10 +57,10 @@ class Case:
         losses = np.empty(steps)
         args = (net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, self.pred, lr, 1.0, 1.0, losses, threads)
         if self.kernel == "sorted":
-            _core.shallow_gd_sorted(*args, self.bins, self.valid)
+            _core.shallow.gd_sorted(*args, self.bins, self.valid)
             self.valid = True
         else:
-            _core.shallow_gd_direct(*args)
+            _core.shallow.gd_direct(*args)
 
     def time(self, threads, seconds=0.25):
         if self.steps is None:

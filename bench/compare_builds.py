@@ -10,7 +10,8 @@ this branch against an older build and against the portable wheel:
       WIDEFLOW_ISA=avx2 python bench/compare_builds.py native-avx2 results.jsonl
     done
 
-Only calls that every version has (_core.shallow_gd_sorted) are used, so an older build works too. Each
+Only the sorted GD kernel is called (`_core.shallow.gd_sorted`, named `_core.shallow_gd_sorted` before the
+per-family submodules), so an older build works too. Each
 line: tag, n, dtype, threads, neuron-steps/s (median of 3 timings of 4 steps), fraction of the process's
 own copy probe, CPU share (process CPU time / (wall x threads)), load average.
 """
@@ -29,6 +30,7 @@ from wideflow.shallow import ShallowReLU
 
 
 def main(tag: str, out: str, m: int = 10**7) -> None:
+    gd_sorted = _core.shallow.gd_sorted if hasattr(_core, "shallow") else _core.shallow_gd_sorted
     t0, c0 = time.perf_counter(), time.process_time()
     bw = copy_bandwidth(repeats=5)
     bw_share = (time.process_time() - c0) / (time.perf_counter() - t0)
@@ -42,8 +44,7 @@ def main(tag: str, out: str, m: int = 10**7) -> None:
 
         def run(steps, threads):
             lr, losses = np.full(steps, 1e-3), np.empty(steps)
-            _core.shallow_gd_sorted(net.a, net.b, net.c, 1 / net.alpha, x, y, pred, lr, 1.0, 1.0, losses, threads,
-                                    bins, valid[0])
+            gd_sorted(net.a, net.b, net.c, 1 / net.alpha, x, y, pred, lr, 1.0, 1.0, losses, threads, bins, valid[0])
             valid[0] = True
 
         for threads in (1, 2):

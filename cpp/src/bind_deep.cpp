@@ -1,4 +1,5 @@
-// Bindings of the deep fully-connected network kernels (conversion only).
+// _core.deep: the deep fully-connected net (conversion only): evaluation, loss and gradients, a GD run that
+// keeps its workspaces (Trainer), and the flow run over deep::FlowSystem (state [W_1..W_L; b_1..b_L]).
 #include <pybind11/stl.h>
 
 #include <memory>
@@ -18,11 +19,10 @@ using array_list = std::vector<carray<T>>;
 // A Net view over the NumPy buffers; checks that the shapes chain (the Python layer has already given
 // messages naming the user's argument).
 template <class T>
-deep::Net<T> net_of(array_list<T>& weights, array_list<T>& biases, int activation, double slope) {
+deep::Net<T> net_of(array_list<T>& weights, array_list<T>& biases, deep::Activation activation, double slope) {
     deep::Net<T> net;
     if (weights.empty()) throw std::invalid_argument("weights: at least one layer is required");
-    if (activation < 0 || activation > 2) throw std::invalid_argument("activation: expected 0, 1 or 2");
-    net.act = static_cast<deep::Activation>(activation);
+    net.act = activation;
     net.slope = T(slope);
     for (std::size_t h = 0; h < weights.size(); ++h) {
         auto& w = weights[h];
@@ -52,8 +52,8 @@ const T* matrix_of(carray<T>& arr, py::ssize_t rows, py::ssize_t cols, const cha
 template <class T>
 void def_family(py::module_& m) {
     m.def(
-        "deep_evaluate",
-        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> out,
+        "evaluate",
+        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X, carray<T> out,
            int threads) {
             auto net = net_of(weights, biases, activation, slope);
             const index_t L = net.depth();
@@ -69,8 +69,8 @@ void def_family(py::module_& m) {
         "out = f(X) for the net given by its weight (and bias) arrays.");
 
     m.def(
-        "deep_loss",
-        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
+        "loss",
+        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X, carray<T> Y,
            double offset, int threads) {
             auto net = net_of(weights, biases, activation, slope);
             const py::ssize_t N = X.shape(0);
@@ -84,8 +84,8 @@ void def_family(py::module_& m) {
         "offset + 1/2 sum (f(X) - Y)^2, computed exactly as the GD kernel does.");
 
     m.def(
-        "deep_gradients",
-        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
+        "gradients",
+        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X, carray<T> Y,
            array_list<T> grad_w, array_list<T> grad_b, double offset, int threads) {
             auto net = net_of(weights, biases, activation, slope);
             const py::ssize_t N = X.shape(0);
@@ -108,29 +108,6 @@ void def_family(py::module_& m) {
         py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("grad_w").noconvert(),
         py::arg("grad_b").noconvert(), py::arg("offset") = 0.0, py::arg("threads") = 0,
         "Loss and gradients (written into grad_w / grad_b).");
-
-    m.def(
-        "deep_gd",
-        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
-           carray<double> lr, double offset, carray<double> losses, int threads) {
-            auto net = net_of(weights, biases, activation, slope);
-            const py::ssize_t N = X.shape(0);
-            const T* xp = matrix_of(X, -1, net.dims[0], "X");
-            const T* yp = matrix_of(Y, N, net.dims[net.depth()], "Y");
-            const py::ssize_t steps = lr.shape(0);
-            const double* lp = data_of(lr, steps, "lr");
-            double* lo = data_of(losses, steps, "losses");
-            deep::ChunkResult r;
-            {
-                py::gil_scoped_release release;
-                r = deep::gd(net, xp, yp, N, lp, steps, offset, lo, resolve_threads(threads));
-            }
-            return py::make_tuple(r.steps_done, r.diverged);
-        },
-        py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
-        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("lr").noconvert(), py::arg("offset"),
-        py::arg("losses").noconvert(), py::arg("threads") = 0,
-        "Run len(lr) fused GD steps in place on the weight (and bias) arrays; returns (steps_done, diverged).");
 }
 
 // A training run holding its NumPy arrays (weights and biases are updated in place; X, Y are read).
@@ -140,7 +117,7 @@ struct PyTrainer {
     carray<T> X, Y;
     std::unique_ptr<deep::Trainer<T>> trainer;
 
-    PyTrainer(array_list<T> w, array_list<T> b, int activation, double slope, carray<T> x, carray<T> y,
+    PyTrainer(array_list<T> w, array_list<T> b, deep::Activation activation, double slope, carray<T> x, carray<T> y,
               double offset, int threads)
         : weights(std::move(w)), biases(std::move(b)), X(std::move(x)), Y(std::move(y)) {
         auto net = net_of(weights, biases, activation, slope);
@@ -154,95 +131,83 @@ struct PyTrainer {
 template <class T>
 void def_trainer(py::module_& m, const char* name) {
     py::class_<PyTrainer<T>>(m, name, "A deep-net GD run: workspaces and packed X live as long as the object.")
-        .def("run",
-             [](PyTrainer<T>& self, carray<double> lr, carray<double> losses) {
-                 const py::ssize_t steps = lr.shape(0);
-                 const double* lp = data_of(lr, steps, "lr");
-                 double* lo = data_of(losses, steps, "losses");
-                 deep::ChunkResult r;
-                 {
-                     py::gil_scoped_release release;
-                     r = self.trainer->run(lp, steps, lo);
-                 }
-                 return py::make_tuple(r.steps_done, r.diverged);
-             },
-             py::arg("lr").noconvert(), py::arg("losses").noconvert(),
-             "Run len(lr) fused GD steps in place; returns (steps_done, diverged).")
-        .def("loss",
-             [](PyTrainer<T>& self) {
-                 py::gil_scoped_release release;
-                 return self.trainer->loss();
-             })
+        .def(
+            "run",
+            [](PyTrainer<T>& self, carray<double> lr, carray<double> losses) {
+                const py::ssize_t steps = lr.shape(0);
+                const double* lp = data_of(lr, steps, "lr");
+                double* lo = data_of(losses, steps, "losses");
+                py::gil_scoped_release release;
+                return self.trainer->run(lp, steps, lo);
+            },
+            py::arg("lr").noconvert(), py::arg("losses").noconvert(),
+            "Run len(lr) fused GD steps in place; losses[s] = loss at the start of step s.")
+        .def(
+            "loss",
+            [](PyTrainer<T>& self) {
+                py::gil_scoped_release release;
+                return self.trainer->loss();
+            },
+            "offset + 1/2 sum (f(X) - Y)^2 at the current weights (the arithmetic of the steps).")
         .def_property_readonly("threads", [](PyTrainer<T>& self) { return self.trainer->threads(); });
     m.def(
-        "deep_trainer",
-        [](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X, carray<T> Y,
-           double offset, int threads) {
+        "trainer",
+        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X,
+           carray<T> Y, double offset, int threads) {
             return std::make_unique<PyTrainer<T>>(std::move(weights), std::move(biases), activation, slope,
                                                   std::move(X), std::move(Y), offset, threads);
         },
         py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
         py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"), py::arg("threads") = 0,
-        "A training run over the given arrays (see DeepTrainer.run / .loss).");
+        "A GD run over the given arrays (Trainer64 / Trainer32 by dtype; see its run and loss).");
 }
 
 template <class T>
 using DeepFlowRun = FlowRun<T, deep::FlowSystem<T>>;
 
-// Gradient flow of a deep net: the state vector is [W_1, ..., W_L, b_1, ..., b_L] flattened.
 template <class T>
-void def_deep_flow(py::module_& m, const char* name) {
+void def_flow(py::module_& m, const char* name) {
     using R = DeepFlowRun<T>;
-    py::class_<R> cls(m, name);
-    cls.def(py::init([](array_list<T> weights, array_list<T> biases, int activation, double slope, carray<T> X,
-                        carray<T> Y, double offset, const std::string& tableau, int threads) {
-                auto net = net_of(weights, biases, activation, slope);
+    py::class_<R> cls(m, name, "A gradient-flow run of the deep net; the state is [W_1..W_L; b_1..b_L].");
+    cls.def(py::init([](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope,
+                        carray<T> X, carray<T> Y, double offset, const std::string& tableau, int threads) {
+                const auto net = net_of(weights, biases, activation, slope);
                 const py::ssize_t N = X.shape(0);
                 const T* Xp = matrix_of(X, -1, net.dims.front(), "X");
                 const T* Yp = matrix_of(Y, N, net.dims.back(), "Y");
-                auto run = std::make_unique<R>();
-                run->keep_alive = {X, Y};
-                for (std::size_t h = 0; h < weights.size(); ++h) {
-                    const T* w = weights[h].data();
-                    run->state.insert(run->state.end(), w, w + weights[h].size());
-                }
-                for (std::size_t h = 0; h < biases.size(); ++h) {
-                    const T* b = biases[h].data();
-                    run->state.insert(run->state.end(), b, b + biases[h].size());
-                }
                 const int th = resolve_threads(threads);
-                run->sys = std::make_unique<deep::FlowSystem<T>>(net, Xp, Yp, N, offset, th);
-                run->integ = std::make_unique<flow::Integrator<T, deep::FlowSystem<T>>>(*run->sys,
-                                                                                         tableau_of(tableau), th);
+                auto sys = std::make_unique<deep::FlowSystem<T>>(net, Xp, Yp, N, offset, th);
+                auto run = std::make_unique<R>(std::vector<py::object>{X, Y}, std::move(sys), tableau, th);
+                run->sys->pack(net, run->state.data());
                 return run;
             }),
             py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"),
             py::arg("slope"), py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"),
             py::arg("tableau"), py::arg("threads") = 0)
-        .def("write_back", [](R& r, array_list<T> weights, array_list<T> biases) {
-            std::size_t total = 0;
-            for (auto* list : {&weights, &biases})
-                for (auto& arr : *list) total += static_cast<std::size_t>(arr.size());
-            if (total != r.state.size()) throw std::invalid_argument("weights: sizes differ from the run's");
-            std::size_t off = 0;
-            for (auto* list : {&weights, &biases})
-                for (auto& arr : *list) {
-                    std::copy(r.state.begin() + off, r.state.begin() + off + arr.size(), arr.mutable_data());
-                    off += arr.size();
-                }
-        });
+        .def(
+            "write_back",
+            [](R& r, array_list<T> weights, array_list<T> biases) {
+                const auto net = net_of(weights, biases, r.sys->activation(), 0.0);
+                r.sys->unpack(r.state.data(), net);
+            },
+            py::arg("weights").noconvert(), py::arg("biases").noconvert(),
+            "Copy the run's state into the weight (and bias) arrays.");
     def_run_methods<R>(cls);
 }
 
 }  // namespace
 
-void bind_deep(py::module_& m) {
-    def_deep_flow<double>(m, "DeepFlow64");
-    def_deep_flow<float>(m, "DeepFlow32");
+void bind_deep(py::module_ m) {
+    py::enum_<deep::Activation>(m, "Activation", "phi of the hidden layers (leaky_relu: slope `slope` for z < 0).")
+        .value("linear", deep::Activation::linear)
+        .value("relu", deep::Activation::relu)
+        .value("leaky_relu", deep::Activation::leaky_relu);
     def_family<double>(m);
     def_family<float>(m);
-    def_trainer<double>(m, "DeepTrainer64");
-    def_trainer<float>(m, "DeepTrainer32");
+    def_trainer<double>(m, "Trainer64");
+    def_trainer<float>(m, "Trainer32");
+    def_flow<double>(m, "Flow64");
+    def_flow<float>(m, "Flow32");
 }
 
 }  // namespace wideflow::bind

@@ -1,4 +1,5 @@
-// Bindings of the divergence-safety bounds (conversion only; see wideflow/guard.hpp).
+// _core.guard: the divergence-safety bounds of the shallow net's GD steps (conversion only; the math is in
+// wideflow/guard.hpp).
 #include "bindings.hpp"
 #include "wideflow/guard.hpp"
 
@@ -37,11 +38,11 @@ void def_abs_max(py::module_& m) {
 
 }  // namespace
 
-void bind_guard(py::module_& m) {
+void bind_guard(py::module_ m) {
     def_abs_max<double>(m);
     def_abs_max<float>(m);
     m.def(
-        "shallow_certify",
+        "certify",
         [](py::dict problem, double A, double B, double C, double P, double loss, carray<double> lr) {
             const auto p = problem_of(problem);
             const py::ssize_t steps = lr.shape(0);
@@ -51,7 +52,7 @@ void bind_guard(py::module_& m) {
         py::arg("lr").noconvert(),
         "How many of the steps with step sizes lr are certified finite (see guard.hpp).");
     m.def(
-        "shallow_bounds_after",
+        "bounds_after",
         [](py::dict problem, double A, double B, double C, carray<double> lr, carray<double> losses) {
             const auto p = problem_of(problem);
             const py::ssize_t steps = lr.shape(0);

@@ -1,4 +1,5 @@
-// Shared declarations for the binding layer: each model family binds itself into the module.
+// Shared declarations of the binding layer. Each model family binds itself into its own submodule of
+// wideflow._core (module.cpp creates them): conversion between NumPy arrays and the header kernels only.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -6,6 +7,8 @@
 
 #include <stdexcept>
 #include <string>
+
+#include "wideflow/chunk.hpp"
 
 namespace wideflow::bind {
 
@@ -19,16 +22,22 @@ using carray = py::array_t<T, py::array::c_style>;
 template <class T>
 T* data_of(carray<T>& arr, py::ssize_t n, const char* name) {
     if (arr.ndim() != 1 || arr.shape(0) != n)
-        throw std::invalid_argument(std::string(name) + ": expected a 1-d array of length " +
-                                    std::to_string(n));
+        throw std::invalid_argument(std::string(name) + ": expected a 1-d array of length " + std::to_string(n));
     return arr.mutable_data();
 }
 
-void bind_shallow(py::module_& m);
-void bind_flow(py::module_& m);
-void bind_factorization(py::module_& m);
-void bind_deep(py::module_& m);
-void bind_gram(py::module_& m);
-void bind_guard(py::module_& m);  // divergence-safety bounds (bind_guard.cpp), registered by bind_shallow
+// The instruction set the shallow kernels run with (bind_build.cpp: chosen once at import, WIDEFLOW_ISA
+// may force a lower one; _core._set_isa switches it).
+int isa_level();
+
+// Top level of _core: threads, build and instruction-set information, and the ChunkResult type.
+void bind_build(py::module_& m);
+// One submodule per family (the argument is the submodule).
+void bind_shallow(py::module_ m);          // _core.shallow
+void bind_guard(py::module_ m);            // _core.guard: divergence-safety bounds of the shallow net
+void bind_deep(py::module_ m);             // _core.deep
+void bind_factorization(py::module_ m);    // _core.factorization
+void bind_one_layer(py::module_ m);        // _core.one_layer
+void bind_random_features(py::module_ m);  // _core.random_features
 
 }  // namespace wideflow::bind

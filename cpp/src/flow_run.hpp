@@ -1,9 +1,11 @@
-// The Python-facing object of a gradient-flow run (shared by the binding files): it owns the state vector,
-// the system, the integrator and the integration state between bounded calls.
+// The Python-facing object of a gradient-flow run (shared by the family binding files): it owns the state
+// vector, the system, the integrator and the integration state between bounded calls. How the model's
+// arrays are laid out in the state vector is the System's business (its pack / unpack), not the binding's.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bindings.hpp"
@@ -17,14 +19,17 @@ inline const flow::Tableau& tableau_of(const std::string& name) {
     throw std::invalid_argument("method: unknown Runge-Kutta pair '" + name + "' (dopri5, bs32)");
 }
 
-// A flow run over a System; the state vector is the concatenation of the model's parameter arrays.
 template <class T, class System>
 struct FlowRun {
     std::vector<py::object> keep_alive;  // the data arrays the system points into
-    std::vector<T> state;
     std::unique_ptr<System> sys;
+    std::vector<T> state;  // sys->size() values; the caller packs the model into it
     std::unique_ptr<flow::Integrator<T, System>> integ;
     flow::FlowState st;
+
+    FlowRun(std::vector<py::object> data, std::unique_ptr<System> system, const std::string& tableau, int threads)
+        : keep_alive(std::move(data)), sys(std::move(system)), state(static_cast<std::size_t>(sys->size())),
+          integ(std::make_unique<flow::Integrator<T, System>>(*sys, tableau_of(tableau), threads)) {}
 
     py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> t_out,
                         carray<double> loss_out) {
@@ -50,9 +55,11 @@ struct FlowRun {
 // The common part of every flow-run class: integrate, counters, loss.
 template <class R, class Cls>
 void def_run_methods(Cls& cls) {
-    cls.def("integrate", &R::integrate, py::arg("t_stop"), py::arg("rtol"), py::arg("atol"),
-            py::arg("max_steps"), py::arg("t_out").noconvert(), py::arg("loss_out").noconvert())
-        .def("loss", &R::current_loss)
+    cls.def("integrate", &R::integrate, py::arg("t_stop"), py::arg("rtol"), py::arg("atol"), py::arg("max_steps"),
+            py::arg("t_out").noconvert(), py::arg("loss_out").noconvert(),
+            "Integrate towards t_stop within the call's budget; t_out / loss_out receive the accepted steps. "
+            "Returns (steps, reached, failed).")
+        .def("loss", &R::current_loss, "Loss at the current state.")
         .def_property_readonly("t", [](const R& r) { return r.st.t; })
         .def_property_readonly("h", [](const R& r) { return r.st.h; })
         .def_property_readonly("accepted", [](const R& r) { return r.st.accepted; })
@@ -60,6 +67,5 @@ void def_run_methods(Cls& cls) {
         .def_property_readonly("evals", [](const R& r) { return r.st.evals; })
         .def_property_readonly("failure", [](const R& r) { return std::string(r.st.failure); });
 }
-
 
 }  // namespace wideflow::bind

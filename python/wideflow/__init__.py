@@ -8,16 +8,21 @@ the limits theory predicts (splines, kernel interpolants, closed-form linear dyn
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from . import _core, schedules
 from ._core import openmp_enabled, threads_available
 from .deep import DeepNet
-from .errors import DivergenceWarning, ScheduleError
+from .errors import DivergenceWarning, InterruptedWarning, IsaWarning, ScheduleError
 from .factorization import Factorization, OneLayer, train_batch
-from .recording import Run
+from .training.recording import Run
 from .shallow import ShallowReLU
 from .training import train
 
-__version__ = "0.1.0"
+try:  # the one source of the version is pyproject.toml, read back from the installed package's metadata
+    __version__ = _metadata.version("wideflow")
+except _metadata.PackageNotFoundError:  # pragma: no cover - imported from a tree that was never installed
+    __version__ = "0+unknown"
 
 
 def build_info() -> dict:
@@ -43,7 +48,7 @@ def _warn_isa_request() -> None:
     if note:
         import warnings
 
-        warnings.warn(f"WIDEFLOW_ISA: {note}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"WIDEFLOW_ISA: {note}", IsaWarning, stacklevel=3)
 
 
 _warn_isa_request()
@@ -59,4 +64,4 @@ def __getattr__(name):  # the sweep system (wf.Sweep, wf.open_store) loads on fi
 
 __all__ = ["ShallowReLU", "DeepNet", "Factorization", "OneLayer", "train_batch", "Run", "train", "Sweep",
            "open_store", "schedules", "threads_available", "openmp_enabled", "build_info", "DivergenceWarning",
-           "ScheduleError", "__version__"]
+           "InterruptedWarning", "IsaWarning", "ScheduleError", "__version__"]

@@ -150,3 +150,65 @@ def inplace_array(name: str, arr, dtype: np.dtype, shape: tuple[int, ...]) -> No
     if not arr.flags.c_contiguous or not arr.flags.writeable:
         raise ValueError(f"{name}: must be a writeable C-contiguous array (assign into it, e.g. arr[...] = "
                          "values, rather than replacing it)")
+
+
+# ---------------------------------------------------------------------------------------------- float64 inputs
+# The theory packages (limits, linear_theory) take any real array-like and compute in float64. One rule for
+# every check here and above: what is not the right kind of value (None, a string, an object or complex
+# array, a bool or a float where an integer is expected) is a TypeError; a value of the right kind out of
+# range (shape, emptiness, non-finite, sign, bounds) is a ValueError. Every message starts with the name.
+
+
+def float64_array(name: str, values, *, ndim: int | None = None, allow_empty: bool = False, nonneg: bool = False,
+                  positive: bool = False) -> np.ndarray:
+    """A float64 copy of `values` (any shape, or exactly `ndim` dimensions), all finite, non-empty unless
+    `allow_empty`, optionally >= 0 or > 0."""
+    if values is None or isinstance(values, (str, bytes)):
+        raise TypeError(f"{name}: expected an array of real numbers, got {type(values).__name__}")
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
+    arr = np.array(arr, dtype=np.float64, copy=True)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-d array, got shape {arr.shape}")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name}: is empty")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr.ravel()))[0])
+        raise ValueError(f"{name}: contains a non-finite value at flat index {bad}")
+    if positive and np.any(arr <= 0):
+        raise ValueError(f"{name}: must be > 0")
+    if nonneg and np.any(arr < 0):
+        raise ValueError(f"{name}: must be >= 0")
+    return arr
+
+
+def real_number(name: str, value, *, nonneg: bool = False, positive: bool = False) -> float:
+    """A finite real number (a Python or NumPy scalar, or a 0-d array; not a bool) as a float, optionally
+    >= 0 or > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        arr = value if isinstance(value, np.ndarray) else None
+        if arr is None or arr.ndim != 0 or arr.dtype.kind not in "iuf":
+            raise TypeError(f"{name}: expected a real number, got {type(value).__name__} ({value!r})")
+        value = arr.item()
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        v = float("inf") if value > 0 else float("-inf")
+    if not np.isfinite(v):
+        raise ValueError(f"{name}: must be finite, got {v}")
+    if positive and not v > 0:
+        raise ValueError(f"{name}: must be > 0, got {v}")
+    if nonneg and not v >= 0:
+        raise ValueError(f"{name}: must be >= 0, got {v}")
+    return v
+
+
+def callable_arg(name: str, f):
+    """`f` itself if it is callable (a function, a fitted interpolant, ...)."""
+    if not callable(f):
+        raise TypeError(f"{name}: expected a callable, got {type(f).__name__}")
+    return f

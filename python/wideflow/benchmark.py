@@ -178,13 +178,13 @@ def time_wideflow(m, n, dtype, threads, kernel, repeats, seed=0):
     x, y = square_wave(n)
     if kernel == "sorted":
         bins = np.empty(m, dtype=np.int32)
-        _core.shallow_gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, x, y, net(x), np.zeros(0), 1.0, 1.0,
+        _core.shallow.gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, x, y, net(x), np.zeros(0), 1.0, 1.0,
                                 np.zeros(0), threads, bins, False)
 
         def step(*args):
-            return _core.shallow_gd_sorted(*args, bins, True)
+            return _core.shallow.gd_sorted(*args, bins, True)
     else:
-        step = _core.shallow_gd_direct
+        step = _core.shallow.gd_direct
     pred = net(x, kernel=kernel)
     # a step size that keeps the parameters bounded over many repeats
     one = np.full(1, 1e-3)
@@ -305,16 +305,16 @@ def _prepared_kernel(net, x, y, threads):
     pred = net(xs)
     bins = np.empty(net.width, dtype=np.int32)
     if kernel == "sorted":
-        _core.shallow_gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, pred, np.zeros(0), 1.0, 1.0,
+        _core.shallow.gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, pred, np.zeros(0), 1.0, 1.0,
                                 np.zeros(0), threads, bins, False)
 
     def go(steps, lr=1e-3):
         lrs, losses = np.full(steps, lr), np.empty(steps)
         args = (net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, pred, lrs, 1.0, 1.0, losses, threads)
         if kernel == "sorted":
-            _core.shallow_gd_sorted(*args, bins, True)
+            _core.shallow.gd_sorted(*args, bins, True)
         else:
-            _core.shallow_gd_direct(*args)
+            _core.shallow.gd_direct(*args)
 
     return go, kernel
 

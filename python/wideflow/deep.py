@@ -26,14 +26,11 @@ import numpy as np
 from . import _core
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_matrix, model_array, positive_float, positive_int,
                         real_array, seed_value, threads_option)
-from .driver import Engine, FlowEngine
-from .recording import metrics_option
+from .base import FlowEngine, GDEngine, Model, by_dtype, data_args, infer_dtype, metrics_option
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
-_ACT_CODE = {"linear": 0, "relu": 1, "leaky_relu": 2}
 GRAM_CHOICES = ("auto", True, False)
 _GRAM_METRIC_MAX_WIDTH = 2048  # record Gram invariants only for hidden widths up to this
-
 
 
 def _data_matrix(name: str, values, dtype, cols: int, rows: int | None, what: str) -> np.ndarray:
@@ -60,7 +57,7 @@ def _data_matrix(name: str, values, dtype, cols: int, rows: int | None, what: st
     return np.ascontiguousarray(arr)
 
 
-class DeepNet:
+class DeepNet(Model):
     """A deep fully-connected net f(X) = W_L phi(... phi(X W_1^T) ...) with rows of X as samples.
 
     Parameters
@@ -83,10 +80,7 @@ class DeepNet:
             raise TypeError("weights: expected a list of 2-d arrays W_1, ..., W_L (each of shape (d_out, d_in))")
         if len(weights) == 0:
             raise ValueError("weights: at least one layer is required")
-        if dtype is None:
-            all32 = all(isinstance(w, np.ndarray) and w.dtype == np.float32 for w in weights)
-            dtype = np.float32 if all32 else np.float64
-        dt = dtype_of(dtype)
+        dt = infer_dtype(dtype, *weights)
         ws = []
         for h, w in enumerate(weights):
             arr = finite_matrix(f"weights[{h}]", w, dt)
@@ -200,8 +194,9 @@ class DeepNet:
         b = ", biases" if self.biases is not None else ""
         return f"DeepNet(dims={self.dims}, activation={self.activation!r}{b}, dtype={self.dtype.name})"
 
-    def _args(self):
-        return (self.weights, self.biases or [], _ACT_CODE[self.activation], self.negative_slope)
+    def _args(self) -> tuple[list[np.ndarray], list[np.ndarray], _core.deep.Activation, float]:
+        """The leading arguments of every _core.deep kernel: weights, biases, activation, negative slope."""
+        return (self.weights, self.biases or [], _core.deep.Activation.__members__[self.activation], self.negative_slope)
 
     def _check_arrays(self) -> None:
         """The kernels write into the arrays in place: they must still be what the net was built with."""
@@ -230,14 +225,14 @@ class DeepNet:
         self._check_arrays()
         Xa = self._inputs(X)
         out = np.empty((Xa.shape[0], self.dims[-1]), dtype=self.dtype)
-        _core.deep_evaluate(*self._args(), Xa, out, threads_option(threads))
+        _core.deep.evaluate(*self._args(), Xa, out, threads_option(threads))
         return out
 
     def loss(self, X, Y, *, threads=None) -> float:
         """1/2 sum_i ||f(x_i) - y_i||^2."""
         self._check_arrays()
         Xa, Ya = self._inputs(X, Y)
-        return float(_core.deep_loss(*self._args(), Xa, Ya, 0.0, threads_option(threads)))
+        return float(_core.deep.loss(*self._args(), Xa, Ya, 0.0, threads_option(threads)))
 
     def gradients(self, X, Y, *, threads=None):
         """(loss, [dL/dW_h], [dL/db_h] or None) from the C++ kernel (relu'(0) = 0)."""
@@ -245,7 +240,7 @@ class DeepNet:
         Xa, Ya = self._inputs(X, Y)
         gw = [np.empty_like(w) for w in self.weights]
         gb = [np.empty_like(b) for b in self.biases] if self.biases is not None else []
-        loss = _core.deep_gradients(*self._args(), Xa, Ya, gw, gb, 0.0, threads_option(threads))
+        loss = _core.deep.gradients(*self._args(), Xa, Ya, gw, gb, 0.0, threads_option(threads))
         return float(loss), gw, (gb if self.biases is not None else None)
 
     # ------------------------------------------------------------------ invariants
@@ -322,8 +317,7 @@ class DeepNet:
     def _training_data(self, data, options):
         """Checked (X, Y, loss offset, threads, metrics) for a run; deep linear nets with N > d_0 train on
         the N-independent reduced data (see uses_gram)."""
-        if len(data) != 2:
-            raise TypeError(f"train: a DeepNet is trained on (X, Y); got {len(data)} data arguments")
+        data_args(self, data, ("X", "Y"))
         threads = threads_option(options.pop("threads", None))
         gram = options.pop("gram", "auto")
         metrics = metrics_option(options.pop("metrics", None), _available_metrics(self), "a DeepNet")
@@ -353,14 +347,14 @@ def _reduce_linear_data(X, Y, dtype):
     return np.ascontiguousarray(R, dtype=dtype), np.ascontiguousarray(QtY, dtype=dtype), offset
 
 
-class _DeepGD(Engine):
+class _DeepGD(GDEngine):
     """Fused GD on a DeepNet: the weights are updated in place by the C++ kernel; every step's loss comes
     from its forward pass. Divergence safety: a copy of the weights taken on a time budget (see run_gd)."""
 
     def __init__(self, net: DeepNet, X, Y, offset: float, threads: int, metrics: tuple):
         self.net = net
         # holds the weight arrays (updated in place), X and Y, the workspaces and X packed once for the run
-        self.trainer = _core.deep_trainer(*net._args(), X, Y, float(offset), threads)
+        self.trainer = _core.deep.trainer(*net._args(), X, Y, float(offset), threads)
         self.names = metrics
         self.has_metrics = bool(metrics)
         self.gram0 = _gram0(net, metrics)
@@ -373,8 +367,8 @@ class _DeepGD(Engine):
         return float(self.trainer.loss())  # one forward pass
 
     def run(self, lrs, losses):
-        done, diverged = self.trainer.run(lrs, losses)
-        return int(done), bool(diverged)
+        r = self.trainer.run(lrs, losses)
+        return int(r.steps_done), bool(r.diverged)
 
     def _arrays(self):
         return self.net.weights + (self.net.biases or [])
@@ -437,7 +431,7 @@ class _DeepFlow(FlowEngine):
     def __init__(self, net, X, Y, offset, threads, metrics, tableau):
         self.net, self.names, self.has_metrics = net, metrics, bool(metrics)
         self.gram0 = _gram0(net, metrics)
-        cls = _core.DeepFlow64 if net.dtype == np.float64 else _core.DeepFlow32
+        cls = by_dtype(net.dtype, _core.deep.Flow64, _core.deep.Flow32)
         self.flow = cls(*net._args(), X, Y, offset, tableau, threads)
 
     def sync(self):

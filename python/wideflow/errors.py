@@ -9,6 +9,16 @@ class DivergenceWarning(RuntimeWarning):
     message. Filter it with ``warnings.simplefilter("ignore", wf.DivergenceWarning)``."""
 
 
+class InterruptedWarning(RuntimeWarning):
+    """A training run stopped early at the user's Ctrl-C (SIGINT); the model holds the state reached and the
+    run record (status "interrupted") ends there."""
+
+
+class IsaWarning(RuntimeWarning):
+    """The instruction set asked for in the ``WIDEFLOW_ISA`` environment variable is not honoured (not
+    compiled in, or not supported by this CPU); the message says which one runs instead (same bits)."""
+
+
 class ScheduleError(ValueError):
     """The step-size schedule gave a value that is not positive and finite, or raised, at some step.
 

@@ -62,7 +62,7 @@ class OuterLimit:
 
 
 def _scheme_id(scheme):
-    return SCHEMES.index(choice("scheme", scheme, SCHEMES))
+    return _core.random_features.Scheme.__members__[choice("scheme", scheme, SCHEMES)]
 
 
 def _seed(seed):
@@ -84,7 +84,7 @@ def draw_features(count, scheme="gaussian", *, seed=0, inner_scale=1.0, L=2.0, o
     s = positive_float("inner_scale", inner_scale)
     L = positive_float("L", L)
     offset = positive_int("offset", offset, minimum=0)
-    return _core.gram_draw(sid, _seed(seed), s, L, offset, count)
+    return _core.random_features.draw(sid, _seed(seed), s, L, offset, count)
 
 
 def _points(points):
@@ -114,7 +114,7 @@ def _finish(acc, x, t_user, t_sorted, order, count):
 
 def _stream(call, count, n, P):
     acc = np.zeros(n * n + (4 * n * (P + 1) if P else 0))
-    wave = _core.gram_wave_neurons()
+    wave = _core.random_features.wave_neurons()
     step = max(1, _CALL_NEURONS // wave) * wave
     for begin in range(0, count, step):
         call(begin, min(count, begin + step), acc)
@@ -143,7 +143,7 @@ def feature_gram(a, b, x, points=None, *, threads=None) -> FeatureGram:
     x = finite_vector("x", x)
     t_user, t, order = _points(points)
     th = threads_option(threads)
-    acc = _stream(lambda lo, hi, acc: _core.gram_accumulate_arrays(a, b, lo, hi, x, t, acc, th), a.size, x.size,
+    acc = _stream(lambda lo, hi, acc: _core.random_features.accumulate_arrays(a, b, lo, hi, x, t, acc, th), a.size, x.size,
                   t.size)
     return _finish(acc, x, t_user, t, order, a.size)
 
@@ -161,7 +161,7 @@ def drawn_feature_gram(count, x, points=None, *, scheme="gaussian", seed=0, inne
     x = finite_vector("x", x)
     t_user, t, order = _points(points)
     th = threads_option(threads)
-    acc = _stream(lambda lo, hi, acc: _core.gram_accumulate_draws(sid, seed, s, L, 0, lo, hi, x, t, acc, th),
+    acc = _stream(lambda lo, hi, acc: _core.random_features.accumulate_draws(sid, seed, s, L, 0, lo, hi, x, t, acc, th),
                   count, x.size, t.size)
     return _finish(acc, x, t_user, t, order, count)
 

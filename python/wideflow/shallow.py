@@ -15,7 +15,7 @@ import numpy as np
 from . import _core
 from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, inplace_array, positive_float,
                         positive_int, real_array, same_length, seed_value, threads_option)
-from .driver import Engine, FlowEngine
+from .base import FlowEngine, GDEngine, Model, by_dtype, data_args, infer_dtype
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
 KERNELS = ("auto", "direct", "sorted")
@@ -75,7 +75,7 @@ def _pick_kernel(kernel: str, n: int, dtype, evaluate: bool = False) -> str:
 
 
 
-class ShallowReLU:
+class ShallowReLU(Model):
     """A one-hidden-layer univariate ReLU network f(x) = (1/alpha) sum_i c_i [a_i x + b_i]_+.
 
     Parameters
@@ -88,10 +88,7 @@ class ShallowReLU:
     """
 
     def __init__(self, a, b, c, alpha="m", *, dtype=None):
-        if dtype is None:
-            all32 = all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in (a, b, c))
-            dtype = np.float32 if all32 else np.float64
-        dt = dtype_of(dtype)
+        dt = infer_dtype(dtype, a, b, c)
         self.a = finite_vector("a", a, dt)
         self.b = finite_vector("b", b, dt)
         self.c = finite_vector("c", c, dt)
@@ -198,12 +195,12 @@ class ShallowReLU:
         out = np.empty_like(flat)
         if flat.size:
             if _pick_kernel(kernel, flat.size, self.dtype, evaluate=True) == "direct":
-                _core.shallow_evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, nthreads)
+                _core.shallow.evaluate(self.a, self.b, self.c, 1.0 / self.alpha, flat, out, nthreads)
             else:
                 order = np.argsort(flat, kind="stable")
                 xs = np.ascontiguousarray(flat[order])
                 ys = np.empty_like(xs)
-                _core.shallow_evaluate_sorted(self.a, self.b, self.c, 1.0 / self.alpha, xs, ys, nthreads)
+                _core.shallow.evaluate_sorted(self.a, self.b, self.c, 1.0 / self.alpha, xs, ys, nthreads)
                 out[order] = ys
         return out
 
@@ -256,7 +253,7 @@ class ShallowReLU:
         for name in ("a", "b", "c"):
             arr = getattr(self, name)
             inplace_array(name, arr, self._dtype, (self._width,))
-            mx = _core.abs_max(arr, threads)
+            mx = _core.guard.abs_max(arr, threads)
             if not np.isfinite(mx):
                 raise ValueError(f"{name}: contains a non-finite value at index {_first_nonfinite(arr)}")
             out.append(mx)
@@ -289,15 +286,14 @@ class ShallowReLU:
 
     @staticmethod
     def _data(data):
-        if len(data) != 2:
-            raise TypeError(f"train: a ShallowReLU is trained on (x, y); got {len(data)} data arguments")
+        data_args("ShallowReLU", data, ("x", "y"))
         x = finite_vector("x", data[0])
         y = finite_vector("y", data[1])
         same_length(("x", "y"), x, y)
         return x, y
 
 
-class _ShallowGD(Engine):
+class _ShallowGD(GDEngine):
     """Fused GD on a ShallowReLU: the parameters are updated in place by the C++ kernel.
 
     The sorted kernel needs ascending samples: the engine keeps its own sorted copies of (x, y) (the
@@ -330,35 +326,35 @@ class _ShallowGD(Engine):
 
     def loss(self) -> float:
         # the kernels' own fixed-order sum, so a loss never depends on where a chunk ended
-        return float(_core.residual_loss(self.pred, self.y))
+        return float(_core.shallow.residual_loss(self.pred, self.y))
 
     def run(self, lrs, losses):
         n = self.net
         args = (n.a, n.b, n.c, 1.0 / n.alpha, self.x, self.y, self.pred, lrs, self.scale_inner, self.scale_outer,
                 losses, self.threads)
         if self.kernel == "sorted":
-            done, diverged = _core.shallow_gd_sorted(*args, self.bins, self.bins_valid)
+            r = _core.shallow.gd_sorted(*args, self.bins, self.bins_valid)
             self.bins_valid = True
         else:
-            done, diverged = _core.shallow_gd_direct(*args)
-        return int(done), bool(diverged)
+            r = _core.shallow.gd_direct(*args)
+        return int(r.steps_done), bool(r.diverged)
 
     def certify(self, lrs):
         P, loss = float(np.max(np.abs(self.pred))), self.loss()
         if not np.isfinite(loss):
             return 0
-        k = int(_core.shallow_certify(self.problem, *self.bounds, P, loss, lrs))
+        k = int(_core.guard.certify(self.problem, *self.bounds, P, loss, lrs))
         if k < lrs.size and not self.measured:  # the bounds drift up along a run: measure them again
             self.bounds, self.measured = self._measure(), True
-            k = int(_core.shallow_certify(self.problem, *self.bounds, P, loss, lrs))
+            k = int(_core.guard.certify(self.problem, *self.bounds, P, loss, lrs))
         return k
 
     def _measure(self):
         n = self.net
-        return tuple(_core.abs_max(v, self.threads) for v in (n.a, n.b, n.c))
+        return tuple(_core.guard.abs_max(v, self.threads) for v in (n.a, n.b, n.c))
 
     def advanced(self, lrs, losses):
-        self.bounds = _core.shallow_bounds_after(self.problem, *self.bounds, lrs, losses)
+        self.bounds = _core.guard.bounds_after(self.problem, *self.bounds, lrs, losses)
         self.measured = False
 
     def checkpoint_nbytes(self):
@@ -390,7 +386,7 @@ class _ShallowFlow(FlowEngine):
         order = np.argsort(x, kind="stable")
         self.x, self.y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
         self.net = net
-        cls = _core.ShallowFlow64 if net.dtype == np.float64 else _core.ShallowFlow32
+        cls = by_dtype(net.dtype, _core.shallow.Flow64, _core.shallow.Flow32)
         self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
                         0.0 if mode == "inner" else 1.0, tableau, threads)
 

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from test_williams2019 import TINY  # noqa: E402  (the tiny sizes of the pipelin
 
 def _numbers(report_path) -> str:
     """The report without its provenance section (compute and wall times differ from run to run)."""
-    text = open(report_path, encoding="utf-8").read()
+    text = Path(report_path).read_text(encoding="utf-8")
     return text.split("## Provenance")[0]
 
 

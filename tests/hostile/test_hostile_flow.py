@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import wideflow as wf
-from wideflow.driver import run_flow
+from wideflow.training.flow import run_flow
 
 FAMILIES = ("shallow", "deep", "factorization")
 

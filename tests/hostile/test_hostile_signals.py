@@ -126,6 +126,9 @@ def _cleanup(proc):
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+    for pipe in (proc.stdout, proc.stderr):  # filterwarnings = error: an unclosed pipe is a ResourceWarning
+        if pipe is not None:
+            pipe.close()
 
 
 @pytest.mark.parametrize("executor", list(EXECUTORS))

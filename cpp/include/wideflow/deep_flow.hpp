@@ -4,6 +4,8 @@
 // deep.hpp's gradient kernel.
 #pragma once
 
+#include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "wideflow/deep.hpp"
@@ -32,6 +34,24 @@ public:
     }
 
     index_t size() const { return size_; }
+    Activation activation() const { return net_.act; }
+
+    // The state vector [W_1..W_L; b_1..b_L] from the arrays `net` points to (pack) and back (unpack);
+    // `net` must have the system's layer sizes and biases.
+    void pack(const Net<T>& net, T* state) const {
+        check_shape(net);
+        for (index_t h = 0; h < net_.depth(); ++h)
+            std::copy(net.W[h], net.W[h] + net_.dims[h + 1] * net_.dims[h], state + w_off_[h]);
+        for (std::size_t h = 0; h < b_off_.size(); ++h)
+            std::copy(net.b[h], net.b[h] + net_.dims[h + 1], state + b_off_[h]);
+    }
+    void unpack(const T* state, const Net<T>& net) const {
+        check_shape(net);
+        for (index_t h = 0; h < net_.depth(); ++h)
+            std::copy(state + w_off_[h], state + w_off_[h] + net_.dims[h + 1] * net_.dims[h], net.W[h]);
+        for (std::size_t h = 0; h < b_off_.size(); ++h)
+            std::copy(state + b_off_[h], state + b_off_[h] + net_.dims[h + 1], net.b[h]);
+    }
 
     double rhs(const T* state, T* d) {
         for (index_t h = 0; h < net_.depth(); ++h) {
@@ -49,6 +69,11 @@ public:
     }
 
 private:
+    void check_shape(const Net<T>& net) const {
+        if (net.dims != net_.dims || net.has_bias() != net_.has_bias())
+            throw std::invalid_argument("weights, biases: shapes differ from the flow run's");
+    }
+
     Net<T> net_;
     const T* X_;
     const T* Y_;

@@ -216,4 +216,50 @@ void multiply(index_t rows, index_t cols, index_t depth, const Operand<T>& A, co
     }
 }
 
+// One packing task: pack depth chunk [k0, k0 + kc) of an operand (outer x depth, order `order`) into dst, the
+// operand's packed form (pack_lhs / pack_rhs done chunk by chunk, so the chunks can run as parallel tasks).
+template <class T>
+struct PackTask {
+    bool lhs = true;
+    int order = col_major;
+    T* dst = nullptr;
+    const T* src = nullptr;
+    index_t ld = 0, outer = 0, depth = 0, k0 = 0;
+
+    void run() const {
+        const index_t kc = std::min(depth_chunk(depth), depth - k0);
+        T* d = dst + k0 * outer;
+        if (lhs) {
+            if (order == col_major)
+                detail::pack_lhs_chunk<T, col_major>(d, src, ld, outer, k0, kc);
+            else
+                detail::pack_lhs_chunk<T, row_major>(d, src, ld, outer, k0, kc);
+        } else {
+            if (order == col_major)
+                detail::pack_rhs_chunk<T, col_major>(d, src, ld, outer, k0, kc);
+            else
+                detail::pack_rhs_chunk<T, row_major>(d, src, ld, outer, k0, kc);
+        }
+    }
+};
+
+// Append the tasks packing all of an operand (outer x depth), one per depth chunk.
+template <class T>
+void add_pack_tasks(std::vector<PackTask<T>>& tasks, bool lhs, int order, T* dst, const T* src, index_t ld,
+                    index_t outer, index_t depth) {
+    const index_t kc = depth_chunk(depth);
+    for (index_t k = 0; k < depth; k += kc) {
+        PackTask<T> t;
+        t.lhs = lhs;
+        t.order = order;
+        t.dst = dst;
+        t.src = src;
+        t.ld = ld;
+        t.outer = outer;
+        t.depth = depth;
+        t.k0 = k;
+        tasks.push_back(t);
+    }
+}
+
 }  // namespace wideflow::gemm

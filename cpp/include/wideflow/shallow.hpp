@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "wideflow/chunk.hpp"
 #include "wideflow/isa.hpp"
 #include "wideflow/parallel.hpp"
 #include "wideflow/simd.hpp"
@@ -44,12 +45,6 @@ struct Params {
     double inv_alpha;
 };
 
-// What one call of a chunk of steps reports back.
-struct ChunkResult {
-    index_t steps_done = 0;  // completed steps (each recorded a finite loss and a finite update)
-    bool diverged = false;   // stopped because a loss or an updated parameter was not finite
-};
-
 // The functions below are compiled once per instruction set (see isa.hpp); the types above are shared.
 WIDEFLOW_ISA_NAMESPACE_BEGIN
 
@@ -67,13 +62,14 @@ constexpr int kSampleTile = WIDEFLOW_VECTOR_BYTES >= 64 ? 4 : (WIDEFLOW_VECTOR_B
 
 // part[j] += sum_i c_i relu(a_i x_j + b_i) over i in [0, len) for J samples: lanes of kLanes<T> partial
 // sums (neuron i in lane i % kLanes), reduced in lane order. Each neuron is loaded once for the J samples
-// and the J accumulator chains run side by side.
-template <int J, class T>
-WIDEFLOW_NOINLINE void block_forward_tile(const T* __restrict a, const T* __restrict b, const T* __restrict c,
-                               index_t len, const T* __restrict x, double* __restrict part) {
+// and the J accumulator chains run side by side. With Count, cnt[i] also accumulates neuron i's active
+// count over the J samples (in T: exact for the small n of the sorted kernel's fused path).
+template <int J, bool Count, class T>
+WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
+                                    const T* __restrict x, T* __restrict cnt, double* __restrict part) {
     constexpr int L = kLanes<T>, NW = simd::kNative<T>, P = L / NW;
     using V = simd::native<T>;
-    const V zero = {};
+    const V zero = {}, one = zero + T(1);
     V acc[J][P];
     T xs[J];
     for (int j = 0; j < J; ++j) {
@@ -83,18 +79,24 @@ WIDEFLOW_NOINLINE void block_forward_tile(const T* __restrict a, const T* __rest
     index_t i = 0;
     for (; i + L <= len; i += L) {
         for (int p = 0; p < P; ++p) {
-            const V av = simd::load<V>(a + i + p * NW), bv = simd::load<V>(b + i + p * NW),
-                    cv = simd::load<V>(c + i + p * NW);
+            const index_t o = i + p * NW;
+            const V av = simd::load<V>(a + o), bv = simd::load<V>(b + o), cv = simd::load<V>(c + o);
+            V cn = {};
+            if constexpr (Count) cn = simd::load<V>(cnt + o);
             for (int j = 0; j < J; ++j) {
                 const V z = av * xs[j] + bv;
-                acc[j][p] += z > zero ? cv * z : zero;  // one multiply and one masked add
+                const auto on = z > zero;
+                if constexpr (Count) cn += on ? one : zero;
+                acc[j][p] += on ? cv * z : zero;  // one multiply and one masked add
             }
+            if constexpr (Count) simd::store(cnt + o, cn);
         }
     }
     T tail[J][L] = {};
     for (int k = 0; i < len; ++i, ++k) {
         for (int j = 0; j < J; ++j) {
             const T z = a[i] * xs[j] + b[i];
+            if constexpr (Count) cnt[i] += z > T(0) ? T(1) : T(0);
             tail[j][k] = z > T(0) ? c[i] * z : T(0);
         }
     }
@@ -105,18 +107,26 @@ WIDEFLOW_NOINLINE void block_forward_tile(const T* __restrict a, const T* __rest
     }
 }
 
-// part[j] += sum_i c_i relu(a_i x_j + b_i) for all n samples, in tiles of kSampleTile samples.
-template <class T>
-inline void block_forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c,
-                              index_t len, const T* __restrict x, index_t n, double* __restrict part) {
+// part[j] += sum_i c_i relu(a_i x_j + b_i) for all n samples, in tiles of kSampleTile samples (and, with
+// Count, the active counts cnt[i] over the n samples).
+template <bool Count, class T>
+inline void forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
+                        const T* __restrict x, index_t n, T* __restrict cnt, double* __restrict part) {
     index_t j = 0;
-    for (; j + kSampleTile <= n; j += kSampleTile) block_forward_tile<kSampleTile>(a, b, c, len, x + j, part + j);
+    for (; j + kSampleTile <= n; j += kSampleTile)
+        forward_tile<kSampleTile, Count>(a, b, c, len, x + j, cnt, part + j);
     switch (n - j) {
-        case 3: block_forward_tile<3>(a, b, c, len, x + j, part + j); break;
-        case 2: block_forward_tile<2>(a, b, c, len, x + j, part + j); break;
-        case 1: block_forward_tile<1>(a, b, c, len, x + j, part + j); break;
+        case 3: forward_tile<3, Count>(a, b, c, len, x + j, cnt, part + j); break;
+        case 2: forward_tile<2, Count>(a, b, c, len, x + j, cnt, part + j); break;
+        case 1: forward_tile<1, Count>(a, b, c, len, x + j, cnt, part + j); break;
         default: break;
     }
+}
+
+template <class T>
+inline void block_forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
+                              const T* __restrict x, index_t n, double* __restrict part) {
+    forward_all<false>(a, b, c, len, x, n, static_cast<T*>(nullptr), part);
 }
 
 // Gradient sums of neurons [0, len) over the n samples: gc_i = sum_j r_j relu(z_ij),
@@ -170,6 +180,22 @@ WIDEFLOW_NOINLINE void block_gradient(const T* __restrict a, const T* __restrict
     }
 }
 
+// out[j] = inv_alpha * sum_k partial[k * n + j]: the chunks' partial predictions summed in chunk order.
+inline void reduce_partials(const double* partial, index_t chunks, index_t n, double inv_alpha, double* out) {
+    for (index_t j = 0; j < n; ++j) {
+        double acc = 0.0;
+        for (index_t k = 0; k < chunks; ++k) acc += partial[k * n + j];
+        out[j] = acc * inv_alpha;
+    }
+}
+
+// 1 if any of the three updated values is not finite: x - x is 0 for finite x and NaN otherwise (an
+// integer OR over a block is vectorizable and order-free).
+template <class T>
+inline int nonfinite(T an, T bn, T cn) {
+    return int(!((an - an) == T(0) && (bn - bn) == T(0) && (cn - cn) == T(0)));
+}
+
 // Chunk plan for a width m and n samples: chunk partials take chunk_count * n doubles.
 inline ChunkPlan forward_plan(index_t m, index_t n) {
     // Aim at 256 chunks, at most ~64 MiB of partials, chunks of 2^11..2^16 neurons.
@@ -194,11 +220,7 @@ void evaluate(const Params<T>& net, const double* x, index_t P, double* out, int
             block_forward_all(net.a + s, net.b + s, net.c + s, len, xt.data(), P, part);
         }
     });
-    for (index_t p = 0; p < P; ++p) {
-        double acc = 0.0;
-        for (index_t k = 0; k < plan.count; ++k) acc += partial[k * P + p];
-        out[p] = acc * net.inv_alpha;
-    }
+    reduce_partials(partial.data(), plan.count, P, net.inv_alpha, out);
 }
 
 // Residuals r = pred - y and the loss 1/2 sum r^2 (fixed order).
@@ -219,6 +241,16 @@ inline bool start_step(const double* pred, const double* y, index_t n, double* r
     if (std::isfinite(*loss_out)) return true;
     res.diverged = true;
     return false;
+}
+
+// End of a GD step s whose chunks flagged non-finite updates in chunk_bad: counts the step done; returns
+// false (and marks the chunk diverged) if any update was not finite.
+inline bool end_step(const std::vector<int>& chunk_bad, index_t s, ChunkResult& res) {
+    int bad = 0;
+    for (const int b : chunk_bad) bad |= b;
+    res.steps_done = s + 1;
+    res.diverged = bad != 0;
+    return !bad;
 }
 
 // Run up to `steps` fused GD steps in place. On entry pred holds f(x_j) for the current parameters; on
@@ -268,8 +300,7 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
                     a[i] = an;
                     b[i] = bn;
                     c[i] = cn;
-                    // x - x is 0 for finite x and NaN otherwise (integer OR: vectorizable, order-free)
-                    bad |= int(!((an - an) == T(0) && (bn - bn) == T(0) && (cn - cn) == T(0)));
+                    bad |= nonfinite(an, bn, cn);
                 }
                 // next step's predictions
                 block_forward_all(a, b, c, len, xt.data(), n, part);
@@ -277,18 +308,8 @@ ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, in
             chunk_bad[k] = bad;
         });
 
-        bool finite = true;
-        for (index_t k = 0; k < plan.count; ++k) finite = finite && !chunk_bad[k];
-        for (index_t j = 0; j < n; ++j) {
-            double acc = 0.0;
-            for (index_t k = 0; k < plan.count; ++k) acc += partial[k * n + j];
-            pred[j] = acc * net.inv_alpha;
-        }
-        res.steps_done = s + 1;
-        if (!finite) {
-            res.diverged = true;
-            return res;
-        }
+        reduce_partials(partial.data(), plan.count, n, net.inv_alpha, pred);
+        if (!end_step(chunk_bad, s, res)) return res;
     }
     return res;
 }

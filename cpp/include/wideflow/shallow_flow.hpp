@@ -26,6 +26,17 @@ public:
 
     index_t size() const { return 3 * m_; }
 
+    // The state vector [a; b; c] from the net's arrays (pack) and back (unpack).
+    void pack(const Params<T>& net, T* state) const {
+        for (const T* p : {net.a, net.b, net.c}) state = std::copy(p, p + m_, state);
+    }
+    void unpack(const T* state, const Params<T>& net) const {
+        for (T* p : {net.a, net.b, net.c}) {
+            std::copy(state, state + m_, p);
+            state += m_;
+        }
+    }
+
     double rhs(const T* state, T* d) {
         const T* a = state;
         const T* b = state + m_;

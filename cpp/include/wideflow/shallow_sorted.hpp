@@ -26,6 +26,10 @@
 //    interleaved sub-bins, so runs of neurons in one bin never wait on their own store (store-to-load
 //    forwarding stalls).
 //
+// Headers: shallow_bins.hpp (bins and their O(1) check), shallow_histogram.hpp (the histogram forward pass
+// and the active sums), this file (evaluation, the update, the GD loop); shallow.hpp has the types, the
+// register-tiled forward pass shared with the direct kernel and the step's start and end.
+//
 // The convention is the direct kernel's: relu(z) = max(z, 0) with derivative 1[z > 0], z = a*x + b
 // formed identically, so both kernels see the same active sets, ties and a_i = 0 included.
 #pragma once
@@ -33,36 +37,20 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <cstring>
-#include <limits>
+#include <cstdint>
 #include <type_traits>
 #include <vector>
 
 #include "wideflow/parallel.hpp"
 #include "wideflow/shallow.hpp"
+#include "wideflow/shallow_bins.hpp"
+#include "wideflow/shallow_histogram.hpp"
 
 namespace wideflow::shallow {
-
-// Up to this many samples the active count is a branch-free count over all samples (SIMD across
-// neurons); above it, a branch-free binary search with a fixed number of probes.
-constexpr index_t kCountMaxSamples = 24;
 
 // Up to this many samples a GD step computes the next forward pass directly (O(m n), SIMD, fused with
 // the bins); above it, through the histogram. Both give the same bins; the predictions agree to rounding.
 constexpr index_t kFusedMaxSamples = 24;
-
-// Bin indices (2 (n + 1) bins per histogram; n < 2^30).
-using bin_t = std::int32_t;
-
-// The GD step's per-bin table, interleaved: entry q holds (S_q, SX_q, xon_q, xoff_q) in the parameter
-// type, so the update and the O(1) bin check of a neuron touch one cache line (for large n the four
-// separate tables would not fit in L1, and each neuron would miss four lines).
-constexpr index_t kTableStride = 4;
-
-// Interleaved sub-bins for the shared bins (see Histogram).
-constexpr int kHistLanes = 8;
-// Kept for callers that size per-chunk work by it; the histogram layout no longer depends on n.
-inline int histogram_lanes(index_t) { return kHistLanes; }
 
 // Chunks for the sorted kernel: about 64 (enough for load balance), fewer when the per-chunk histograms
 // (about 4 (n + 1) doubles each, zeroed and reduced every step) would cost more than ~2 % of the
@@ -76,191 +64,6 @@ inline ChunkPlan sorted_plan(index_t m, index_t n) {
 }
 
 WIDEFLOW_ISA_NAMESPACE_BEGIN
-
-// Bin of each neuron: bin[i] = cnt_i for a_i >= 0 (active on the last cnt_i samples) and
-// (n + 1) + cnt_i for a_i < 0 (active on the first cnt_i samples), where cnt_i = #{j : a_i x_j + b_i > 0}
-// over the ascending xs. The count equals the length of the active suffix/prefix because z is monotone
-// in x_j.
-template <class T>
-inline void active_bins(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xs,
-                        index_t n, bin_t* __restrict bin) {
-    if (n <= kCountMaxSamples) {
-        for (index_t i = 0; i < len; ++i) bin[i] = 0;
-        for (index_t j = 0; j < n; ++j) {
-            const T xj = xs[j];
-            for (index_t i = 0; i < len; ++i) {
-                const T z = a[i] * xj + b[i];
-                bin[i] += z > T(0) ? 1 : 0;
-            }
-        }
-    } else {
-        // g_j = (z_j > 0) XOR (a >= 0) holds on a prefix of length p; cnt = n - p (a >= 0) or p (a < 0).
-        index_t top = 1;
-        while (top * 2 <= n) top *= 2;
-        for (index_t i = 0; i < len; ++i) bin[i] = 0;
-        for (index_t step = top; step > 0; step /= 2) {
-            for (index_t i = 0; i < len; ++i) {
-                const index_t probe = bin[i] + step;
-                const index_t at = (probe <= n ? probe : n) - 1;
-                const T z = a[i] * xs[at] + b[i];
-                const bool g = (z > T(0)) != (a[i] >= T(0));
-                bin[i] = (probe <= n && g) ? probe : bin[i];
-            }
-        }
-        for (index_t i = 0; i < len; ++i) bin[i] = a[i] >= T(0) ? n - bin[i] : bin[i];
-    }
-    for (index_t i = 0; i < len; ++i) bin[i] += a[i] >= T(0) ? 0 : n + 1;
-}
-
-// The bin of one neuron by the same binary search as active_bins (same probes, same predicate).
-template <class T>
-inline bin_t search_bin(T a, T b, const T* __restrict xs, index_t n) {
-    index_t top = 1;
-    while (top * 2 <= n) top *= 2;
-    index_t p = 0;
-    const bool up = a >= T(0);
-    for (index_t step = top; step > 0; step /= 2) {
-        const index_t probe = p + step;
-        if (probe <= n) {
-            const T z = a * xs[probe - 1] + b;
-            if ((z > T(0)) != up) p = probe;
-        }
-    }
-    return bin_t(up ? n - p : (n + 1) + p);
-}
-
-// Boundary samples of every bin, for the O(1) check of a cached bin: a neuron in bin q must be active at
-// xon[q] and inactive at xoff[q] (and have the bin's orientation). A missing boundary (count 0 or n) is
-// an infinity on the side that holds for every finite neuron of that orientation. For a_i = 0 the
-// infinity gives z = NaN, the check fails and the neuron is searched: never a wrong bin.
-// Written into the per-bin table (stride kTableStride, see BinTable).
-template <class T>
-inline void bin_boundaries(const T* __restrict xs, index_t n, T* __restrict xon, T* __restrict xoff) {
-    const T inf = std::numeric_limits<T>::infinity();
-    constexpr index_t w = kTableStride;
-    for (index_t cnt = 0; cnt <= n; ++cnt) {
-        xon[w * cnt] = cnt > 0 ? xs[n - cnt] : inf;                 // a >= 0: active on [n - cnt, n)
-        xoff[w * cnt] = cnt < n ? xs[n - cnt - 1] : -inf;
-        xon[w * (n + 1 + cnt)] = cnt > 0 ? xs[cnt - 1] : -inf;      // a < 0: active on [0, cnt)
-        xoff[w * (n + 1 + cnt)] = cnt < n ? xs[cnt] : inf;
-    }
-}
-
-// Per-chunk histogram of (c a, c b) by bin. Layout: pairs (A, B) per bin (one cache line holds both),
-// then kHistLanes groups of 4 pairs for the shared bins {0, n, n + 1, 2n + 1} (active nowhere or
-// everywhere): neuron i of a block adds to group i % kHistLanes, so consecutive neurons in a shared bin
-// hit different addresses. Reduced in a fixed order (the bin, then the groups in order).
-struct Histogram {
-    index_t n = 0;
-    std::vector<double> data;
-    index_t bins() const { return 2 * (n + 1); }
-    void reset(index_t n_, int /*lanes: layout is fixed*/ = kHistLanes) {
-        n = n_;
-        data.assign(static_cast<std::size_t>(2 * bins() + 8 * kHistLanes), 0.0);
-    }
-    // Add neurons [0, len) with bins `bin` and weights (ca, cb).
-    void add(const bin_t* __restrict bin, const double* __restrict ca, const double* __restrict cb,
-             index_t len) {
-        const bin_t nn = bin_t(n), nb = bin_t(bins());
-        double* h = data.data();
-        for (index_t s = 0; s < len; s += kBlock) {
-            const index_t l = std::min(kBlock, len - s);
-            alignas(64) bin_t slot[kBlock];
-            for (index_t i = 0; i < l; ++i) {
-                const bin_t q = bin[s + i];
-                const bin_t cnt = q <= nn ? q : q - (nn + 1);
-                const bin_t which = (q <= nn ? 0 : 2) + (cnt == 0 ? 0 : 1);
-                const bool shared = cnt == 0 || cnt == nn;
-                slot[i] = shared ? nb + bin_t(4 * (i % kHistLanes)) + which : q;
-            }
-            for (index_t i = 0; i < l; ++i) {
-                double* p = h + 2 * index_t(slot[i]);
-                const double pa = p[0] + ca[s + i], pb = p[1] + cb[s + i];
-                p[0] = pa;
-                p[1] = pb;
-            }
-        }
-    }
-    // Add this histogram into `tot` ([A by bin][B by bin], 2 * bins() doubles), bins [q0, q1) only.
-    void accumulate_into(double* tot, index_t q0, index_t q1) const {
-        const index_t nb = bins();
-        const double* h = data.data();
-        for (index_t q = q0; q < q1; ++q) {
-            tot[q] += h[2 * q];
-            tot[nb + q] += h[2 * q + 1];
-        }
-        const index_t shared[4] = {0, n, n + 1, 2 * n + 1};
-        for (int w = 0; w < 4; ++w) {
-            const index_t q = shared[w];
-            if (q < q0 || q >= q1) continue;
-            double sa = 0.0, sb = 0.0;
-            for (int l = 0; l < kHistLanes; ++l) {
-                sa += h[2 * (nb + 4 * l + w)];
-                sb += h[2 * (nb + 4 * l + w) + 1];
-            }
-            tot[q] += sa;
-            tot[nb + q] += sb;
-        }
-    }
-    void accumulate_into(double* tot) const { accumulate_into(tot, 0, bins()); }
-};
-
-// Weights (c_i a_i, c_i b_i) of a block, in double.
-template <class T>
-inline void histogram_weights(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
-                              double* __restrict ca, double* __restrict cb) {
-    for (index_t i = 0; i < len; ++i) {
-        ca[i] = double(c[i]) * double(a[i]);
-        cb[i] = double(c[i]) * double(b[i]);
-    }
-}
-
-// pred_j = (A_j x_j + B_j) * inv_alpha from the per-chunk histograms (summed over chunks in order; the
-// bins are split into ranges summed on `threads` threads, each range in the same chunk order).
-// A suffix neuron with count cnt is active at j >= n - cnt; a prefix neuron with count cnt at j < cnt.
-inline void histogram_predictions(const std::vector<Histogram>& hs, const double* xs, index_t n,
-                                  double inv_alpha, double* pred, std::vector<double>& tot,
-                                  int threads = 1) {
-    const index_t nb = 2 * (n + 1);
-    tot.assign(static_cast<std::size_t>(2 * nb + 2 * n), 0.0);
-    constexpr index_t kRange = 4096;
-    const index_t ranges = (nb + kRange - 1) / kRange;
-    parallel_for(ranges, threads_for(index_t(hs.size()) * nb, threads), [&](index_t g) {
-        const index_t q0 = g * kRange, q1 = std::min(nb, q0 + kRange);
-        for (const auto& h : hs) h.accumulate_into(tot.data(), q0, q1);
-    });
-    const double* A = tot.data();
-    const double* B = tot.data() + nb;
-    // suffix part: at j, counts cnt >= n - j, i.e. running sum over cnt = n, n-1, ..., n-j
-    // prefix part: at j, counts cnt > j, i.e. sum over cnt = j+1 .. n (run from the right)
-    double* pa = tot.data() + 2 * nb;
-    double* pb = pa + n;
-    double sa = 0.0, sb = 0.0;
-    for (index_t j = n - 1; j >= 0; --j) {
-        sa += A[(n + 1) + j + 1];
-        sb += B[(n + 1) + j + 1];
-        pa[j] = sa;
-        pb[j] = sb;
-    }
-    sa = sb = 0.0;
-    for (index_t j = 0; j < n; ++j) {
-        sa += A[n - j];
-        sb += B[n - j];
-        pred[j] = ((sa + pa[j]) * xs[j] + (sb + pb[j])) * inv_alpha;
-    }
-}
-
-// Active sums by bin: S[bin] = sum of r_j over the bin's active set, SX[bin] likewise with r_j x_j.
-// Suffix bins (0..n) hold the last cnt samples, prefix bins (n+1..2n+1) the first cnt samples.
-inline void active_sums(const double* r, const double* x, index_t n, double* S, double* SX) {
-    S[0] = SX[0] = S[n + 1] = SX[n + 1] = 0.0;
-    for (index_t q = 1; q <= n; ++q) {
-        S[q] = S[q - 1] + r[n - q];
-        SX[q] = SX[q - 1] + r[n - q] * x[n - q];
-        S[n + 1 + q] = S[n + q] + r[q - 1];
-        SX[n + 1 + q] = SX[n + q] + r[q - 1] * x[q - 1];
-    }
-}
 
 // Evaluate at ascending points xs (length P).
 template <class T>
@@ -304,8 +107,7 @@ inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, cons
         a[i] = an;
         b[i] = bn;
         c[i] = cn;
-        // x - x is 0 for finite x and NaN otherwise (integer OR: vectorizable, order-free)
-        bad |= int(!((an - an) == T(0) && (bn - bn) == T(0) && (cn - cn) == T(0)));
+        bad |= nonfinite(an, bn, cn);
     }
     bad_out |= bad;
 }
@@ -368,90 +170,20 @@ inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict
 #endif
 
 // Small n: the next step's forward pass of a block, part[j] += sum_i c_i relu(a_i x_j + b_i) (the
-// direct kernel's lanes and order), and the new bins, in one pass over J samples at a time; cnt
-// accumulates the active counts (in T: exact for these n).
-template <int J, class T>
-WIDEFLOW_NOINLINE void fused_forward_tile(const T* __restrict a, const T* __restrict b, const T* __restrict c,
-                               index_t len, const T* __restrict x, T* __restrict cnt, double* __restrict part) {
-    constexpr int L = kLanes<T>, NW = simd::kNative<T>, P = L / NW;
-    using V = simd::native<T>;
-    V acc[J][P];
-    T xs[J];
-    for (int j = 0; j < J; ++j) {
-        xs[j] = x[j];
-        for (int p = 0; p < P; ++p) acc[j][p] = V{};
-    }
-    const V zero = {}, one = zero + T(1);
-    index_t i = 0;
-    for (; i + L <= len; i += L) {
-        for (int p = 0; p < P; ++p) {
-            const index_t o = i + p * NW;
-            const V av = simd::load<V>(a + o), bv = simd::load<V>(b + o), cv = simd::load<V>(c + o);
-            V cn = simd::load<V>(cnt + o);
-            for (int j = 0; j < J; ++j) {
-                const V z = av * xs[j] + bv;
-                const auto on = z > zero;
-                cn += on ? one : zero;
-                acc[j][p] += on ? cv * z : zero;  // one multiply and one masked add
-            }
-            simd::store(cnt + o, cn);
-        }
-    }
-    T tail[J][L] = {};
-    for (int k = 0; i < len; ++i, ++k) {
-        for (int j = 0; j < J; ++j) {
-            const T z = a[i] * xs[j] + b[i];
-            cnt[i] += z > T(0) ? T(1) : T(0);
-            tail[j][k] = z > T(0) ? c[i] * z : T(0);
-        }
-    }
-    for (int j = 0; j < J; ++j) {
-        T lanes[L];
-        for (int p = 0; p < P; ++p) simd::store(lanes + p * NW, acc[j][p] + simd::load<V>(tail[j] + p * NW));
-        part[j] += double(lane_sum(lanes));
-    }
-}
-
+// direct kernel's lanes and order: shallow.hpp's forward_all), and the new bins from the active counts,
+// in one pass over the samples.
 template <class T>
 inline void fused_forward_bins(const T* __restrict a, const T* __restrict b, const T* __restrict c,
                                index_t len, const T* __restrict x, index_t n, bin_t* __restrict bin,
                                double* __restrict part) {
     alignas(64) T cnt[kBlock];
     for (index_t i = 0; i < len; ++i) cnt[i] = T(0);
-    index_t j = 0;
-    for (; j + kSampleTile <= n; j += kSampleTile)
-        fused_forward_tile<kSampleTile>(a, b, c, len, x + j, cnt, part + j);
-    switch (n - j) {
-        case 3: fused_forward_tile<3>(a, b, c, len, x + j, cnt, part + j); break;
-        case 2: fused_forward_tile<2>(a, b, c, len, x + j, cnt, part + j); break;
-        case 1: fused_forward_tile<1>(a, b, c, len, x + j, cnt, part + j); break;
-        default: break;
-    }
+    forward_all<true>(a, b, c, len, x, n, cnt, part);
     const bin_t off = bin_t(n + 1);
     for (index_t i = 0; i < len; ++i) {
         const bin_t q = bin_t(cnt[i]) + (a[i] >= T(0) ? 0 : off);
         if (q != bin[i]) bin[i] = q;  // a bin that did not move is not stored (its cache line stays clean)
     }
-}
-
-// Larger n: check each cached bin in O(1) against the new (a, b); search only the stale ones.
-template <class T>
-inline void refresh_bins(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xs,
-                         index_t n, const T* __restrict tab, bin_t* __restrict bin) {
-    alignas(64) int stale[kBlock];
-    int any = 0;
-    const bin_t nn = bin_t(n);
-    for (index_t i = 0; i < len; ++i) {
-        const bin_t q = bin[i];
-        const T z1 = a[i] * tab[bin_t(kTableStride) * q + 2] + b[i];
-        const T z0 = a[i] * tab[bin_t(kTableStride) * q + 3] + b[i];
-        const bool ok = (z1 > T(0)) & !(z0 > T(0)) & ((a[i] >= T(0)) == (q <= nn));
-        stale[i] = ok ? 0 : 1;
-        any |= stale[i];
-    }
-    if (!any) return;
-    for (index_t i = 0; i < len; ++i)
-        if (stale[i]) bin[i] = search_bin(a[i], b[i], xs, n);
 }
 
 // Fused GD steps with the sorted kernel; same contract as gd_direct, x must be ascending.
@@ -528,22 +260,11 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
             chunk_bad[q] = bad;
         });
 
-        int bad = 0;
-        for (index_t q = 0; q < plan.count; ++q) bad |= chunk_bad[q];
-        if (fused) {
-            for (index_t j = 0; j < n; ++j) {
-                double acc = 0.0;
-                for (index_t q = 0; q < plan.count; ++q) acc += partial[q * n + j];
-                pred[j] = acc * net.inv_alpha;
-            }
-        } else {
+        if (fused)
+            reduce_partials(partial.data(), plan.count, n, net.inv_alpha, pred);
+        else
             histogram_predictions(hs, x, n, net.inv_alpha, pred, tot, threads);
-        }
-        res.steps_done = s + 1;
-        if (bad) {
-            res.diverged = true;
-            return res;
-        }
+        if (!end_step(chunk_bad, s, res)) return res;
     }
     return res;
 }

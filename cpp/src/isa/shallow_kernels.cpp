@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "wideflow/chunk.hpp"
 #include "wideflow/isa.hpp"
 #include "wideflow/parallel.hpp"
 

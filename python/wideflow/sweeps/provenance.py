@@ -52,7 +52,7 @@ def _git(package_dir: str) -> tuple[str | None, bool | None]:
 
 
 # what identifies a build; the instruction set in use is recorded with each run but not part of it, since the
-# dispatched kernels give the same bits on every ISA (tests/test_isa.py)
+# dispatched kernels give the same bits on every ISA (tests/core/test_isa.py)
 BUILD_KEYS = ("compiler", "compiler_version", "flags", "cxx_flags", "openmp", "native")
 
 

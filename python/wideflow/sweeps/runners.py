@@ -28,7 +28,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..errors import DivergenceWarning
+from ..errors import DivergenceWarning, InterruptedWarning
 from .fields import Choice, Field, Float
 
 STATUSES = ("done", "diverged", "failed")
@@ -121,10 +121,11 @@ def execute(model: str, config: dict, threads: int | None = None, keep_params: b
     prov = run_provenance(threads)
     try:
         runner = get(model)
-        # A diverged run is data: its status and message say where it broke (no DivergenceWarning), and the
-        # metrics of its last finite, possibly huge, state may overflow to inf (no NumPy overflow warning).
-        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        # a diverged or interrupted run is data (its status says so), not a warning to the user; so are the
+        # inf/NaN summary metrics of a diverged state (e.g. the distance of a net that blew up to its limit)
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             warnings.simplefilter("ignore", DivergenceWarning)
+            warnings.simplefilter("ignore", InterruptedWarning)
             out = runner.func(dict(config), threads, keep_params)
     except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
         return RunResult("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),

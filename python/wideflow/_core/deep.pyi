@@ -1,0 +1,69 @@
+"""wideflow._core.deep: f(X) = W_L phi(... phi(X W_1^T + b_1) ...); evaluation, gradients, GD runs, flow."""
+
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import ChunkResult, _FlowRun, _Real
+
+_F32 = NDArray[np.float32]
+_F64 = NDArray[np.float64]
+
+class Activation:
+    linear: ClassVar[Activation]
+    relu: ClassVar[Activation]
+    leaky_relu: ClassVar[Activation]
+    __members__: ClassVar[dict[str, Activation]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+def evaluate(
+    weights: list[NDArray[_Real]], biases: list[NDArray[_Real]], activation: Activation, slope: float,
+    X: NDArray[_Real], out: NDArray[_Real], threads: int = 0,
+) -> None: ...
+def loss(
+    weights: list[NDArray[_Real]], biases: list[NDArray[_Real]], activation: Activation, slope: float,
+    X: NDArray[_Real], Y: NDArray[_Real], offset: float = 0.0, threads: int = 0,
+) -> float: ...
+def gradients(
+    weights: list[NDArray[_Real]], biases: list[NDArray[_Real]], activation: Activation, slope: float,
+    X: NDArray[_Real], Y: NDArray[_Real], grad_w: list[NDArray[_Real]], grad_b: list[NDArray[_Real]],
+    offset: float = 0.0, threads: int = 0,
+) -> float: ...
+
+class Trainer64:
+    def run(self, lr: _F64, losses: _F64) -> ChunkResult: ...
+    def loss(self) -> float: ...
+    @property
+    def threads(self) -> int: ...
+
+class Trainer32:
+    def run(self, lr: _F64, losses: _F64) -> ChunkResult: ...
+    def loss(self) -> float: ...
+    @property
+    def threads(self) -> int: ...
+
+def trainer(
+    weights: list[NDArray[_Real]], biases: list[NDArray[_Real]], activation: Activation, slope: float,
+    X: NDArray[_Real], Y: NDArray[_Real], offset: float, threads: int = 0,
+) -> Trainer64 | Trainer32:
+    """A GD run over the arrays: a Trainer64 for float64 ones, a Trainer32 for float32 ones."""
+
+class Flow64(_FlowRun):
+    def __init__(
+        self, weights: list[_F64], biases: list[_F64], activation: Activation, slope: float, X: _F64, Y: _F64,
+        offset: float, tableau: str, threads: int = 0,
+    ) -> None: ...
+    def write_back(self, weights: list[_F64], biases: list[_F64]) -> None: ...
+
+class Flow32(_FlowRun):
+    def __init__(
+        self, weights: list[_F32], biases: list[_F32], activation: Activation, slope: float, X: _F32, Y: _F32,
+        offset: float, tableau: str, threads: int = 0,
+    ) -> None: ...
+    def write_back(self, weights: list[_F32], biases: list[_F32]) -> None: ...
