@@ -26,13 +26,15 @@ Trajectory: steps, t, loss, metric_rel_error, metric_singular_values and metric_
 method fields; it starts from X0 = 0 (`wf.OneLayer.zeros`) and stores rel_error and sv_* the same way.
 
 Fields added for the Tarmoun et al. study (left out of the run id at their defaults): record_every [0]
-(GD: record every k-th step); target = "scalar" with target_scale [1.0] (Y = [[target_scale]], m = n = 1);
+(GD: record every k-th step), hit_levels [[]] (metrics t_hit_i: the first recorded t with rel_error below
+each level), trajectory_points [0] (store only about this many log-spaced records), record_metrics [true]
+(false: record only the loss and rel_error); target = "scalar" with target_scale [1.0] (Y = [[target_scale]], m = n = 1);
 init = "mode" (m = n = k = 1: u0 v0 = mode_x0 [1e-4], u0^2 - v0^2 = mode_lambda [0.0]), "spectral"
 (`linear_theory.spectral_init` with u_i(0), v_i(0) spaced linearly between the two values of spectral_u
 [0.05, 0.6] and spectral_v [0.4, 0.02]), "balanced_random" (balanced factors of X0 = init_scale N(0, 1) with a
 Haar-random R, both from seed) and "lambda_balanced" (Q0 = balance_lambda [1.5] I, V0 = init_scale N(0, 1),
 k <= m). For every init with a closed-form flow (balanced, balanced_random, lambda_balanced, spectral, mode)
-a GD run with record_every also stores, at every k-th step, cf_t, cf_dist = ||X(t) - X_flow(t)||_F and
+a GD run with record_every also stores, at every k-th step (at most 2000 points: then a multiple of k), cf_t, cf_dist = ||X(t) - X_flow(t)||_F and
 cf_singular_values (of X_flow(t)), and the metric dist_closed_form_max. Every factorization run stores
 q_eig_min_init, q_eig_max_init, q_norm2_init (the spectrum of Q at init) and records q_drift.
 `one_layer` also takes start = "product" [zeros]: X0 = U0 V0^T of the factorization init (k, init_scale, seed).
@@ -42,7 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fields import Choice, DataSource, Float, FloatList, Int
+from .fields import Bool, Choice, DataSource, Float, FloatList, Int
 from .runners import (
     METHOD_FIELDS,
     Outcome,
@@ -73,6 +75,10 @@ TARGET_FIELDS = {
 TARGET_EXTRA = {
     "record_every": Int(0, "GD: record every k-th step (0: about record_points log-spaced steps)", minimum=0),
     "target_scale": Float(1.0, "target = scalar: Y = [[target_scale]] (m = n = 1)"),
+    "hit_levels": FloatList([], "metrics t_hit_1, t_hit_2, ...: the first recorded t with rel_error < each level"),
+    "trajectory_points": Int(0, "store about this many log-spaced of the recorded points (0: all)", minimum=0),
+    "record_metrics": Bool(True, "record the singular values and (two-layer) the imbalance at each record point "
+                           "(false: only the loss and rel_error, no chunk break per record)"),
 }
 TARGET_FIELDS.update(TARGET_EXTRA)
 
@@ -118,6 +124,7 @@ def linear_identity(config: dict) -> dict:
     return out
 
 SV_MAX = 10
+MAX_SNAPSHOTS = 2000  # the distance to a closed-form flow is tracked at most at this many points of a run
 
 
 def _check_target(config):
@@ -220,6 +227,23 @@ def _summary(diag: dict) -> dict:
     return out
 
 
+def finish_trajectory(config, run, metrics: dict, trajectory: dict) -> dict:
+    """Hitting times of the rel_error levels (metrics t_hit_i, from every recorded point), then the stored
+    trajectory thinned to about trajectory_points log-spaced records (0: all)."""
+    err = trajectory.get("metric_rel_error")
+    t = trajectory["t"]
+    for i, level in enumerate(config["hit_levels"]):
+        hit = np.flatnonzero(err < level) if err is not None else np.zeros(0, dtype=np.int64)
+        metrics[f"t_hit_{i + 1}"] = float(t[hit[0]]) if hit.size else float("nan")
+    keep_n = config["trajectory_points"]
+    n = t.size
+    if keep_n and n > keep_n:
+        idx = np.unique(np.concatenate([[0, n - 1], np.round(np.geomspace(1, n - 1, keep_n)).astype(np.int64)]))
+        trajectory = {k: (v[idx] if k in ("steps", "t", "loss") or k.startswith("metric_") else v)
+                      for k, v in trajectory.items()}
+    return trajectory
+
+
 def _closed_form_trajectory(run, fac_snapshots, closed) -> dict:
     """At every snapshot: the distance ||X(t) - X_flow(t)||_F to the exact flow and X_flow's singular values."""
     steps = np.array([st for st, _ in fac_snapshots], dtype=np.float64)
@@ -253,9 +277,11 @@ def run_factorization(config, threads, keep_params):
     eta = config["lr"]
     snaps = None
     if closed is not None and config["method"] == "gd" and config["record_every"]:
-        snaps = list(range(0, config["steps"] + 1, config["record_every"]))
+        every = config["record_every"] * max(1, -(-config["steps"] // (config["record_every"] * MAX_SNAPSHOTS)))
+        snaps = list(range(0, config["steps"] + 1, every))
+    recorded = ["singular_values", "q_norm", "q_drift"] if config["record_metrics"] else False
     run = train_config(fac, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
-                       metrics=["singular_values", "q_norm", "q_drift"],  # an m x n SVD and a thin QR per record
+                       metrics=recorded,  # an m x n SVD and a thin QR per record
                        snapshots=snaps)
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
@@ -274,6 +300,7 @@ def run_factorization(config, threads, keep_params):
         if run.snapshots:
             trajectory.update(_closed_form_trajectory(run, run.snapshots, closed))
             metrics["dist_closed_form_max"] = float(np.max(trajectory["cf_dist"]))
+    trajectory = finish_trajectory(config, run, metrics, trajectory)
     params = {"U": fac.U.copy(), "V": fac.V.copy()} if keep_params else None
     return outcome_of(run, metrics, trajectory, params)
 
@@ -293,11 +320,12 @@ def run_one_layer(config, threads, keep_params):
         model = OneLayer.zeros(config["m"], config["n"], dtype=config["dtype"])
     eta = config["lr"]
     run = train_config(model, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
-                       metrics=["singular_values"])
+                       metrics=["singular_values"] if config["record_metrics"] else False)
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))
     metrics.update(_summary(_one_layer_metrics(model.X.astype(np.float64), Y, float(np.linalg.norm(Y)),
                                                ("rel_error", "singular_values"))))
+    trajectory = finish_trajectory(config, run, metrics, trajectory_of(run))
     params = {"X": model.X.copy()} if keep_params else None
-    return outcome_of(run, metrics, trajectory_of(run), params)
+    return outcome_of(run, metrics, trajectory, params)
