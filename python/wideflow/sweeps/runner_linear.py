@@ -28,7 +28,8 @@ method fields; it starts from X0 = 0 (`wf.OneLayer.zeros`) and stores rel_error 
 Fields added for the Tarmoun et al. study (left out of the run id at their defaults): record_every [0]
 (GD: record every k-th step), hit_levels [[]] (metrics t_hit_i: the first recorded t with rel_error below
 each level), trajectory_points [0] (store only about this many log-spaced records), record_metrics [true]
-(false: record only the loss and rel_error); target = "scalar" with target_scale [1.0] (Y = [[target_scale]], m = n = 1);
+(false: record only the loss and rel_error), lr_t0 [1.0] (the schedule lr / (1 + t / lr_t0)^lr_power), u_scale /
+v_scale [1.0] (init = gaussian: U0, V0 multiplied by them); target = "scalar" with target_scale [1.0] (Y = [[target_scale]], m = n = 1; for low_rank, target_scale is sigma_1);
 init = "mode" (m = n = k = 1: u0 v0 = mode_x0 [1e-4], u0^2 - v0^2 = mode_lambda [0.0]), "spectral"
 (`linear_theory.spectral_init` with u_i(0), v_i(0) spaced linearly between the two values of spectral_u
 [0.05, 0.6] and spectral_v [0.4, 0.02]), "balanced_random" (balanced factors of X0 = init_scale N(0, 1) with a
@@ -74,7 +75,8 @@ TARGET_FIELDS = {
 # Fields added for the Tarmoun et al. study; at their defaults they are left out of the run id.
 TARGET_EXTRA = {
     "record_every": Int(0, "GD: record every k-th step (0: about record_points log-spaced steps)", minimum=0),
-    "target_scale": Float(1.0, "target = scalar: Y = [[target_scale]] (m = n = 1)"),
+    "target_scale": Float(1.0, "target = scalar: Y = [[target_scale]] (m = n = 1); low_rank: sigma_1 of Y"),
+    "lr_t0": Float(1.0, "lr_power > 0: the step is lr / (1 + t / lr_t0)^lr_power"),
     "hit_levels": FloatList([], "metrics t_hit_1, t_hit_2, ...: the first recorded t with rel_error < each level"),
     "trajectory_points": Int(0, "store about this many log-spaced of the recorded points (0: all)", minimum=0),
     "record_metrics": Bool(True, "record the singular values and (two-layer) the imbalance at each record point "
@@ -98,6 +100,8 @@ FACTORIZATION_EXTRA = {
     "spectral_v": FloatList([0.4, 0.02], "init = spectral: v_i(0) likewise", min_length=2),
     "mode_x0": Float(1e-4, "init = mode (m = n = k = 1): u0 v0 = mode_x0"),
     "mode_lambda": Float(0.0, "init = mode: u0^2 - v0^2 = mode_lambda", signed=True),
+    "u_scale": Float(1.0, "init = gaussian: U0 is multiplied by u_scale (same product as v_scale-divided V0)"),
+    "v_scale": Float(1.0, "init = gaussian: V0 is multiplied by v_scale"),
 }
 FACTORIZATION_FIELDS.update(FACTORIZATION_EXTRA)
 ONE_LAYER_FIELDS = {
@@ -205,7 +209,7 @@ def target_matrix(config) -> np.ndarray:
     if config["target"] == "gaussian":
         return datasets.gaussian_matrix(m, n, config["target_seed"])
     if config["target"] == "low_rank":
-        return linear_theory.low_rank_target(m, n, config["rank"], seed=config["target_seed"])
+        return config["target_scale"] * linear_theory.low_rank_target(m, n, config["rank"], seed=config["target_seed"])
     if config["target"] == "scalar":
         return np.full((1, 1), config["target_scale"])
     (Y,) = load(config["target"], ("Y",))
@@ -270,6 +274,8 @@ def run_factorization(config, threads, keep_params):
             U0, V0 = linear_theory.balanced_init(fac.product().astype(np.float64), config["k"])
             fac = Factorization(U0, V0, dtype=config["dtype"])
             closed = lambda t: linear_theory.riccati_solution(t, Y, U0, V0, lam=0.0)  # noqa: E731
+        elif config["u_scale"] != 1.0 or config["v_scale"] != 1.0:
+            fac = Factorization(config["u_scale"] * fac.U, config["v_scale"] * fac.V, dtype=config["dtype"])
     else:
         U0, V0, closed = initial_factors(config, Y)
         fac = Factorization(U0, V0, dtype=config["dtype"])
@@ -280,7 +286,7 @@ def run_factorization(config, threads, keep_params):
         every = config["record_every"] * max(1, -(-config["steps"] // (config["record_every"] * MAX_SNAPSHOTS)))
         snaps = list(range(0, config["steps"] + 1, every))
     recorded = ["singular_values", "q_norm", "q_drift"] if config["record_metrics"] else False
-    run = train_config(fac, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
+    run = train_config(fac, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"], config["lr_t0"])}, threads,
                        metrics=recorded,  # an m x n SVD and a thin QR per record
                        snapshots=snaps)
     if run.status == "interrupted":
@@ -319,7 +325,7 @@ def run_one_layer(config, threads, keep_params):
     else:
         model = OneLayer.zeros(config["m"], config["n"], dtype=config["dtype"])
     eta = config["lr"]
-    run = train_config(model, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
+    run = train_config(model, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"], config["lr_t0"])}, threads,
                        metrics=["singular_values"] if config["record_metrics"] else False)
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})

@@ -169,11 +169,11 @@ def method_identity(config: dict) -> dict:
     return out
 
 
-def lr_schedule(eta: float, power: float):
-    """Constant step `eta`, or eta / (1 + t)^power for power > 0 (wf.schedules.inverse_power)."""
+def lr_schedule(eta: float, power: float, t0: float = 1.0):
+    """Constant step `eta`, or eta / (1 + t/t0)^power for power > 0 (wf.schedules.inverse_power)."""
     from .. import schedules
 
-    return schedules.inverse_power(eta, power) if power > 0 else schedules.constant(eta)
+    return schedules.inverse_power(eta, power, t0=t0) if power > 0 else schedules.constant(eta)
 
 
 def train_config(model, data, config, threads, **options):

@@ -1,25 +1,26 @@
 """Du, Hu & Lee (NeurIPS 2018): "Algorithmic regularization in learning deep homogeneous models: layers
-are automatically balanced". `reproduce(out_dir, quick)` runs, over the public API:
+are automatically balanced", as a study.
 
-1. the exact one-step identity Delta(||W_h||^2 - ||W_{h+1}||^2) = lr^2 (||G_h||^2 - ||G_{h+1}||^2) on the
-   paper's 3-layer ReLU net;
-2. paper section 4: the 3-layer ReLU net (x in R^1000, W1 100x1000, W2 100x100, W3 10x100, 1000 points)
-   from balanced and unbalanced initializations, lr in {0.02, 0.1} (mean-loss units), with the differences
+    wideflow reproduce du2018 [--quick] [--out DIR] [--executor local|process|dask] [--set KEY=VALUE]
+    wideflow report DIR                                   # the same figures and report from the store alone
+
+Sections (bundled specs in ``specs/``, run by the deep and factorization runners into DIR/wideflow.sqlite):
+
+1. ``identity``: the exact one-step identity Delta(||W_h||^2 - ||W_{h+1}||^2) = lr^2 (||G_h||^2 -
+   ||G_{h+1}||^2) on the paper's 3-layer ReLU net;
+2. ``relu3``: paper section 4, the 3-layer ReLU net (x in R^1000, W1 100x1000, W2 100x100, W3 10x100, 1000
+   points) from balanced and unbalanced inits, lr in {0.02, 0.1} (mean-loss units), with the differences
    and ratios of squared layer norms and the loss;
-3. drift of the invariant at a fixed flow time against lr (gradient-flow limit: linear in lr);
-4. asymmetric matrix factorization M* ~ U V^T (rank 3, 40 x 30) with the decaying schedule
-   eta_t = c / (sigma_1 (1 + t/t0)^(1/2 + delta)), converging to a balanced solution (||U||^2 = ||V||^2 =
-   ||M*||_*), next to constant steps and the theorem's (too small) constant;
-5. the constant-step counterexample: from an unbalanced start with the same product, GD diverges;
-6. rank-1 factorization with a constant step: the globally linear rate, contraction ~ 1 - lr sigma_1.
+3. ``eta_scaling``: drift of the invariant at a fixed flow time against lr (gradient-flow limit: linear);
+4. ``mf``, ``theorem``: asymmetric matrix factorization M* ~ U V^T (rank 3, 40 x 30) with the decaying
+   schedule eta_t = c / (sigma_1 (1 + t/t0)^(1/2 + delta)), converging to a balanced solution (||U||^2 =
+   ||V||^2 = ||M*||_*), next to constant steps and the theorem's (too small) constant;
+5. ``counterexample``, ``counterexample_matrix``: from an unbalanced start with the same product, GD with a
+   constant step diverges;
+6. ``rank1``: rank-1 factorization with a constant step: the globally linear rate, contraction ~ 1 - lr sigma_1.
 
-The factorization parts use `wf.DeepNet` with linear activation and 2 layers on identity inputs:
-X = I (d2 samples), f(I) = I W1^T W2^T, so with W1 = V^T and W2 = U the loss is 1/2 ||U V^T - M*||_F^2
-(Y = M*^T) and W2^T W2 - W1 W1^T = U^T U - V^T V.
-
-Writes figures (PNG + PDF), results.json and report.md into out_dir. Docs pages: theory/du2018, reproductions.
-
-Modules: `runs` (the experiments), `figures`, `report`.
+Writes figures (PNG + PDF), results.json and report.md. Modules: `study` (the numbers, from the store),
+`figures`, `report`. Docs pages: theory/du2018, reproductions.
 """
 
 from __future__ import annotations
@@ -32,28 +33,13 @@ import time
 import numpy as np
 
 from .. import _report
-from . import figures as _figures
+from .._study import Study, StudyData, run_study
+from . import figures, study
 from .report import write_report
-from .runs import (
-    PAPER_DIMS,
-    _config,
-    counterexample,
-    eta_scaling,
-    factorization_net,
-    mf_schedules,
-    one_step_identity,
-    rank1_rate,
-    relu3,
-    relu_data,
-    relu_init,
-    train_factorization,
-)
 
-plot_relu3, plot_mf = _figures.plot_relu3, _figures.plot_mf
-plot_counterexample, plot_rank1, plot_eta_scaling = (_figures.plot_counterexample, _figures.plot_rank1,
-                                                     _figures.plot_eta_scaling)
+__all__ = ["STUDY", "SECTIONS", "reproduce", "analyze"]
 
-__all__ = ["reproduce", "relu_data", "relu_init", "factorization_net", "train_factorization", "PAPER_DIMS"]
+SECTIONS = ("identity", "relu3", "eta_scaling", "mf", "theorem", "counterexample", "counterexample_matrix", "rank1")
 
 
 def _jsonable(obj):
@@ -68,46 +54,37 @@ def _jsonable(obj):
     return obj
 
 
-def reproduce(out_dir, quick: bool = False, *, overrides: dict | None = None) -> str:
-    """Run all experiments, write figures, results.json and report.md into out_dir; returns the report path.
+def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> str:
+    """Figures (PNG + PDF), results.json and report.md from the store alone; returns the report path."""
+    from ...sweeps.report import build_lines
 
-    quick: the ReLU experiment on 200 points for 2000 iterations (about a minute on 2 cores in all);
-    otherwise the paper's 1000 points and 10000 iterations (several minutes). overrides: config entries
-    to replace (relu_m, relu_steps, relu_record, mf_steps, theorem_steps, rank1_steps, scaling_tau).
-    """
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    cfg = _config(quick)
-    for key, value in (overrides or {}).items():
-        if key not in cfg:
-            raise ValueError(f"overrides: unknown entry {key!r}; expected one of {', '.join(cfg)}")
-        cfg[key] = value
-    t0 = time.perf_counter()
-    res, timings = {}, {}
+    started = time.perf_counter() if started is None else started
+    mode = data.mode()
+    res = study.results(data)
+    files = {"relu3": figures.plot_relu3(res["relu3"], os.path.join(out_dir, "relu3")),
+             "eta": figures.plot_eta_scaling(res["eta_scaling"], os.path.join(out_dir, "eta_scaling")),
+             "mf": figures.plot_mf(res["mf"], res["counterexample"], os.path.join(out_dir, "mf")),
+             "cex": figures.plot_counterexample(res["counterexample"], os.path.join(out_dir, "counterexample")),
+             "rank1": figures.plot_rank1(res["rank1"], os.path.join(out_dir, "rank1"))}
+    files = {k: [os.path.basename(f) for f in v] for k, v in files.items()}
+    _report.write_text(os.path.join(out_dir, "results.json"), json.dumps(_jsonable({"mode": mode, **res})))
+    rows = []
+    for section in SECTIONS:
+        recs = [rec for _, _, rec in data.runs(section) if rec is not None]
+        if data.has(section):
+            rows.append([section, len(data.runs(section)), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"])
+    provenance = (["## Provenance", "", _report.markdown_table(["section", "runs", "stored", "compute s"], rows)]
+                  + build_lines(data.store)
+                  + ["", f"Report written in {time.perf_counter() - started:.1f} s from the store."])
+    path = os.path.join(out_dir, "report.md")
+    write_report(path, res, mode, data.missing(), files, provenance)
+    return path
 
-    def timed(name, fn, *args):
-        t = time.perf_counter()
-        res[name] = fn(*args)
-        timings[name] = time.perf_counter() - t
 
-    X, Y = relu_data(cfg["relu_m"])
-    timed("identity", one_step_identity, X, Y)
-    timed("relu3", relu3, cfg)
-    timed("eta_scaling", eta_scaling, cfg["scaling_tau"])
-    timed("mf", mf_schedules, cfg)
-    timed("counterexample", counterexample)
-    timed("rank1", rank1_rate, cfg["rank1_steps"])
-    t = time.perf_counter()
-    figures = {"relu3": plot_relu3(res["relu3"], os.path.join(out_dir, "relu3")),
-               "eta": plot_eta_scaling(res["eta_scaling"], os.path.join(out_dir, "eta_scaling")),
-               "mf": plot_mf(res["mf"], res["counterexample"], os.path.join(out_dir, "mf")),
-               "cex": plot_counterexample(res["counterexample"], os.path.join(out_dir, "counterexample")),
-               "rank1": plot_rank1(res["rank1"], os.path.join(out_dir, "rank1"))}
-    timings["figures"] = time.perf_counter() - t
-    wall = time.perf_counter() - t0
-    _report.write_text(os.path.join(out_dir, "results.json"),
-                       json.dumps(_jsonable({"quick": quick, "config": cfg, "wall_s": wall, "timings_s": timings,
-                                             **res})))
-    report = os.path.join(out_dir, "report.md")
-    write_report(report, res, cfg, quick, wall, figures, timings)
-    return report
+STUDY = Study("du2018", "Du, Hu & Lee 2018: layers are automatically balanced", SECTIONS, analyze)
+
+
+def reproduce(out_dir: str = "wideflow-out/du2018", quick: bool = False, **options) -> str:
+    """Run the study's specs into out_dir/wideflow.sqlite (skipping stored runs), then write the figures,
+    results.json and report.md; returns the report path. options as `wideflow.experiments.williams2019.reproduce`."""
+    return run_study(STUDY, out_dir, quick=quick, **options)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-import wideflow as wf
-
 from .._report import markdown_table, num, write_text
 
 
@@ -13,7 +9,7 @@ def table(header, rows) -> str:
     return markdown_table(header, [[v if isinstance(v, str) else num(v) for v in r] for r in rows])
 
 
-def write_report(path, res, cfg, quick, wall, figures, timings) -> None:
+def write_report(path, res, mode: str, missing: int, figures, provenance: list) -> None:
     rl = res["relu3"]
     ident = res["identity"]
     sc = res["eta_scaling"]
@@ -22,17 +18,20 @@ def write_report(path, res, cfg, quick, wall, figures, timings) -> None:
     r1 = res["rank1"]
     L = []
     L.append("# Du, Hu & Lee (2018): layers are automatically balanced — reproduction\n")
-    L.append(f"wideflow {wf.__version__}; {'--quick' if quick else 'full'} run, {wall:.0f} s on "
-             f"{os.cpu_count()} cores ({wf.threads_available()} threads).\n")
-    if quick:
-        L.append(f"**Quick mode**: the ReLU experiment uses m = {cfg['relu_m']} points (paper: 1000) and "
-                 f"{cfg['relu_steps']} iterations (paper: 10000), and the theorem-schedule run "
-                 f"{cfg['theorem_steps']} steps (full: 200000); everything else is as in the full run.\n")
+    L.append(f"`wideflow reproduce du2018{' --quick' if mode == 'quick' else ''}` — specs: **{mode}**"
+             + (f"; **incomplete: {missing} run(s) are not in the store yet**" if missing else "")
+             + ". Every number is read from the store (`wideflow.sqlite` beside this report); "
+             "`wideflow report DIR` rebuilds this file from it.\n")
+    if mode != "full":
+        th = res["mf"]["runs"].get("theorem schedule (eps=1e-2, delta=1/2)", {})
+        L.append(f"**Not the full specs**: the ReLU experiment uses m = {rl['m']} points (paper: 1000) and "
+                 f"{rl['steps']} iterations (paper: 10000), and the theorem-schedule run {th.get('steps', 0)} steps "
+                 "(full: 200000).\n")
     L.append("Conventions: wideflow's loss is 1/2 sum ||f(x_i) - y_i||^2; the ReLU experiment quotes the mean loss "
              "1/(2m) sum and step sizes in mean-loss units (lr_wideflow = lr/m), as docs page reproductions assumes. "
-             "N(0, s) denotes variance s. The factorization experiments use `wf.DeepNet` (linear, 2 layers) on "
-             "identity inputs: W1 = V^T, W2 = U, X = I, Y = M*^T, so f(I) = (U V^T)^T and "
-             "W2^T W2 - W1 W1^T = U^T U - V^T V.\n")
+             "N(0, s) denotes variance s. The factorization experiments train `wf.Factorization` (X = U V^T, the "
+             "factorization runner) on 1/2 ||U V^T - M*||_F^2; its imbalance U^T U - V^T V is the W2^T W2 - "
+             "W1 W1^T of the 2-layer linear net W1 = V^T, W2 = U.\n")
 
     L.append("## 1. Exact one-step identity (paper's 3-layer ReLU net, unbalanced init)\n")
     L.append(f"One GD step at lr = {ident['lr_mean']}/m. Theory: the change of ||W_h||^2 - ||W_h+1||^2 equals "
@@ -129,6 +128,6 @@ def write_report(path, res, cfg, quick, wall, figures, timings) -> None:
              "tiny init the second kind starts tiny, so the fast mode dominates the first decades of the decay; the "
              "asymptotic rate is the slow one.")
     L.append(f"\n![rank1]({figures['rank1'][0]})\n")
-    L.append("Figures are written as PNG and PDF; all numbers are in results.json. Wall time per part: "
-             + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ".\n")
+    L.append("Figures are written as PNG and PDF; all numbers are in results.json.\n")
+    L += provenance
     write_text(path, "\n".join(L) + "\n")
