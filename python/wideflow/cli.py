@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import time
 
+
 def _paper_names():
     from .experiments import PAPERS
 
@@ -78,11 +79,9 @@ def _demo(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweeps import SpecError, load_spec, run_sweep
+    from .sweeps import SpecError, clusters, load_spec, run_sweep
     from .sweeps.driver import MixedBuilds, SweepLocked
     from .sweeps.store import Store, store_root
-
-    from .sweeps import clusters
 
     executor = args.executor or ("dask" if (args.scheduler or args.cluster) else "local")
     out = args.out

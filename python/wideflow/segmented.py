@@ -49,7 +49,10 @@ def train_long(net, x, y, *, lr, steps: int, train_set: str = "all", first: int 
     rec_all = log_steps(steps, record_points)
     snap_all = log_steps(steps, snapshots) if snapshots else []
     step, t0 = 0, 0.0
-    steps_l, t_l, loss_l, snaps = [], [], [], {}
+    steps_l: list = []
+    t_l: list = []
+    loss_l: list = []
+    snaps: dict = {}
     status, diverged_at, wall = "completed", None, 0.0
     for k, end in enumerate(segment_ends(first, steps)):
         n = end - step

@@ -22,7 +22,7 @@ from wideflow.experiments._study import load_section, study_sweeps
 from wideflow.sweeps.driver import run_sweeps
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from test_williams2019 import TINY  # noqa: E402  (the tiny sizes of the pipeline test)
+from test_williams2019 import TINY
 
 
 def _numbers(report_path) -> str:

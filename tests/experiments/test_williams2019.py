@@ -3,8 +3,8 @@ small runs, and the `reproduce` study at a tiny size (specs run into the store, 
 
 from __future__ import annotations
 
-from pathlib import Path
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest

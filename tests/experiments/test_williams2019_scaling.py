@@ -9,7 +9,8 @@ import pytest
 from wideflow import datasets
 from wideflow.experiments import williams2019 as w19
 from wideflow.experiments._study import StudyData, load_section
-from wideflow.experiments.williams2019 import runs, scaling as ws
+from wideflow.experiments.williams2019 import runs
+from wideflow.experiments.williams2019 import scaling as ws
 from wideflow.experiments.williams2019.measures import sups
 from wideflow.sweeps.driver import run_sweeps
 

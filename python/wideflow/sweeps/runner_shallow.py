@@ -134,6 +134,7 @@ def shallow_identity(config: dict) -> dict:
     for name, fld in LONG_RUN_FIELDS.items():
         if name in out and out[name] == fld.default:
             del out[name]
+    drop: tuple[str, ...]
     if config.get("method", "gd") == "gd":
         drop = ("lr", "lr_scaling") if config.get("lr_rule") == "tangent" else ("eta_lambda", "lr_cap")
     else:

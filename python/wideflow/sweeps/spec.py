@@ -116,7 +116,7 @@ class Sweep:
             if len(values) == 0:
                 self._fail(where, "is an empty list (the sweep would have no runs)")
             parsed = [self._parse(f"{where}[{i}]", k, v) for i, v in enumerate(values)]
-            seen = {}
+            seen: dict = {}
             for i, v in enumerate(parsed):
                 key = canonical_json(v)
                 if key in seen:
@@ -127,7 +127,7 @@ class Sweep:
         n = math.prod(len(v) for v in self.grid.values()) * max(1, len(self.cases))
         if n > MAX_RUNS:
             self._fail("grid", f"the product has {n} runs, more than the limit of {MAX_RUNS}")
-        self._configs = None
+        self._configs: list | None = None
         self.configs()  # cross-field checks happen here, before anything runs
         self._check_distinct()
 
@@ -188,7 +188,7 @@ class Sweep:
 
     # ------------------------------------------------------------------ construction from data
     @classmethod
-    def from_dict(cls, data: dict, *, name: str | None = None, source: str | None = None) -> "Sweep":
+    def from_dict(cls, data: dict, *, name: str | None = None, source: str | None = None) -> Sweep:
         """From the parsed TOML shape {"model": ..., "fixed": {...}, "grid": {...}}."""
         if not isinstance(data, dict):
             raise SpecError("spec", f"expected a table, got {type(data).__name__}", source)
@@ -202,7 +202,7 @@ class Sweep:
                    cases=data.get("cases"))
 
     @classmethod
-    def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> "Sweep":
+    def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> Sweep:
         """From TOML text."""
         tomllib = _tomllib()
         try:
@@ -231,7 +231,7 @@ class Sweep:
             raise SpecError("toml", f"not valid TOML ({exc})", path) from None
 
     @classmethod
-    def from_toml(cls, path) -> "Sweep":
+    def from_toml(cls, path) -> Sweep:
         """From a TOML file; the sweep's name is the file's stem; files it names are relative to it."""
         path = os.fspath(path)
         stem = os.path.splitext(os.path.basename(path))[0]
@@ -245,7 +245,7 @@ class Sweep:
             base.update(self.fixed)
             keys = sorted(self.grid)
             out = []
-            cases = list(enumerate(self.cases)) if self.cases else [(None, {})]
+            cases: list = list(enumerate(self.cases)) if self.cases else [(None, {})]
             for *values, (ci, case) in itertools.product(*(self.grid[k] for k in keys), cases):
                 cfg = dict(base)
                 cfg.update(zip(keys, values))

@@ -84,7 +84,9 @@ def knot_clusters(net, x, *, frac: float = 0.9, tol: float = 0.02, hull_pad: flo
     total = float(w.sum())
     if total == 0:
         return []
-    centers, masses, covered = [], [], 0.0
+    centers: list[float] = []
+    masses: list[float] = []
+    covered = 0.0
     for i in np.argsort(-w):
         if covered >= frac * total:
             break
@@ -126,4 +128,4 @@ def stalled(steps, loss, tol: float) -> bool:
 def closest(row: dict, kernel_key: str = "conly") -> str:
     cand = {"c-only limit": row.get(kernel_key, math.nan), "NCS": row["ncs"], "linear": row["linear"]}
     cand = {k: v for k, v in cand.items() if np.isfinite(v)}
-    return min(cand, key=cand.get) if cand else "-"
+    return min(cand, key=lambda k: cand[k]) if cand else "-"

@@ -116,7 +116,7 @@ def trained_sets_observations(ts_rows) -> list:
         cand = {names[k]: s[k] for k in names if np.isfinite(s[k])}
         if not cand:
             continue
-        best = min(cand, key=cand.get)
+        best = min(cand, key=lambda k: cand[k])
         msg = (f"- {r['label']}, train={r['train']}: loss {s['loss']:.1e}; closest: **{best}** "
                f"({cand[best]:.3f}); median knot move {s['median_knot']:.3f}")
         if r["key"] == "ntk" and r["train"] != "outer":
