@@ -41,8 +41,8 @@ py::dict build_config() {
     // the commit built from (None outside a git checkout) and whether it had uncommitted changes
     const std::string rev = WIDEFLOW_BUILD_GIT_REVISION;
     d["git_revision"] = rev.empty() ? py::object(py::none()) : py::object(py::str(rev));
-    d["git_dirty"] = WIDEFLOW_BUILD_GIT_DIRTY < 0 ? py::object(py::none())
-                                                  : py::object(py::bool_(WIDEFLOW_BUILD_GIT_DIRTY > 0));
+    d["git_dirty"] =
+        WIDEFLOW_BUILD_GIT_DIRTY < 0 ? py::object(py::none()) : py::object(py::bool_(WIDEFLOW_BUILD_GIT_DIRTY > 0));
 #ifdef WIDEFLOW_HAVE_OPENMP
     d["openmp"] = true;
     d["openmp_version"] = int(_OPENMP);
@@ -79,8 +79,7 @@ std::string set_isa(const std::string& name) {
 int isa_level() { return isa_state().level; }
 
 void bind_build(py::module_& m) {
-    m.def("threads_available", &threads_available,
-          "Number of threads the kernels use by default (1 without OpenMP).");
+    m.def("threads_available", &threads_available, "Number of threads the kernels use by default (1 without OpenMP).");
     m.def("openmp_enabled", &openmp_enabled, "Whether the extension was built with OpenMP.");
     m.def("build_config", &build_config, "Compiler, flags, native or portable, OpenMP of this build.");
     m.def(
@@ -99,7 +98,8 @@ void bind_build(py::module_& m) {
         .def_readonly("loss", &ChunkResult::loss)
         .def("__repr__", [](const ChunkResult& r) {
             return "ChunkResult(steps_done=" + std::to_string(r.steps_done) +
-                   ", diverged=" + (r.diverged ? "True" : "False") + ", loss=" + py::repr(py::float_(r.loss)).cast<std::string>() + ")";
+                   ", diverged=" + (r.diverged ? "True" : "False") +
+                   ", loss=" + py::repr(py::float_(r.loss)).cast<std::string>() + ")";
         });
 }
 

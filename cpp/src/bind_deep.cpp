@@ -34,8 +34,7 @@ deep::Net<T> net_of(array_list<T>& weights, array_list<T>& biases, deep::Activat
         net.W.push_back(w.mutable_data());
     }
     if (!biases.empty()) {
-        if (biases.size() != weights.size())
-            throw std::invalid_argument("biases: expected one bias vector per layer");
+        if (biases.size() != weights.size()) throw std::invalid_argument("biases: expected one bias vector per layer");
         for (std::size_t h = 0; h < biases.size(); ++h)
             net.b.push_back(data_of(biases[h], net.dims[h + 1], "biases[h]"));
     }
@@ -53,8 +52,8 @@ template <class T>
 void def_family(py::module_& m) {
     m.def(
         "evaluate",
-        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X, carray<T> out,
-           int threads) {
+        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X,
+           carray<T> out, int threads) {
             auto net = net_of(weights, biases, activation, slope);
             const index_t L = net.depth();
             const py::ssize_t N = X.shape(0);
@@ -70,8 +69,8 @@ void def_family(py::module_& m) {
 
     m.def(
         "loss",
-        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X, carray<T> Y,
-           double offset, int threads) {
+        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X,
+           carray<T> Y, double offset, int threads) {
             auto net = net_of(weights, biases, activation, slope);
             const py::ssize_t N = X.shape(0);
             const T* xp = matrix_of(X, -1, net.dims[0], "X");
@@ -85,8 +84,8 @@ void def_family(py::module_& m) {
 
     m.def(
         "gradients",
-        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X, carray<T> Y,
-           array_list<T> grad_w, array_list<T> grad_b, double offset, int threads) {
+        [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X,
+           carray<T> Y, array_list<T> grad_w, array_list<T> grad_b, double offset, int threads) {
             auto net = net_of(weights, biases, activation, slope);
             const py::ssize_t N = X.shape(0);
             const T* xp = matrix_of(X, -1, net.dims[0], "X");
@@ -148,8 +147,7 @@ void def_trainer(py::module_& m, const char* name) {
                 py::gil_scoped_release release;
                 return self.trainer->loss();
             },
-            "offset + 1/2 sum (f(X) - Y)^2 at the current weights (the arithmetic of the steps).")
-        .def_property_readonly("threads", [](PyTrainer<T>& self) { return self.trainer->threads(); });
+            "offset + 1/2 sum (f(X) - Y)^2 at the current weights (the arithmetic of the steps).");
     m.def(
         "trainer",
         [](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope, carray<T> X,
@@ -181,9 +179,9 @@ void def_flow(py::module_& m, const char* name) {
                 run->sys->pack(net, run->state.data());
                 return run;
             }),
-            py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"),
-            py::arg("slope"), py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"),
-            py::arg("tableau"), py::arg("threads") = 0)
+            py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
+            py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"), py::arg("tableau"),
+            py::arg("threads") = 0)
         .def(
             "write_back",
             [](R& r, array_list<T> weights, array_list<T> biases) {

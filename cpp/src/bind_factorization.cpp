@@ -88,10 +88,10 @@ void def_family(py::module_& m) {
             fac::run_batch<T>(Up, Vp, Yp, y_stride, B, s, rl, sl, steps, rp, nrec, rlo, rx, keep_finite, sd, dv,
                               resolve_threads(threads));
         },
-        py::arg("Us").noconvert(), py::arg("Vs").noconvert(), py::arg("Ys").noconvert(),
-        py::arg("run_lr").noconvert(), py::arg("step_lr").noconvert(), py::arg("rec").noconvert(),
-        py::arg("rec_loss").noconvert(), py::arg("rec_x").noconvert(), py::arg("keep_finite"),
-        py::arg("steps_done").noconvert(), py::arg("diverged").noconvert(), py::arg("threads") = 0,
+        py::arg("Us").noconvert(), py::arg("Vs").noconvert(), py::arg("Ys").noconvert(), py::arg("run_lr").noconvert(),
+        py::arg("step_lr").noconvert(), py::arg("rec").noconvert(), py::arg("rec_loss").noconvert(),
+        py::arg("rec_x").noconvert(), py::arg("keep_finite"), py::arg("steps_done").noconvert(),
+        py::arg("diverged").noconvert(), py::arg("threads") = 0,
         "Run len(step_lr) GD steps on B independent problems in place (run b: step t has size\n"
         "run_lr[b] * step_lr[t]). rec: sorted state indices in [0, len(step_lr)] whose loss (and product\n"
         "U V^T, if rec_x is not empty) are recorded. Runs with diverged[b] set are skipped; steps_done[b]\n"

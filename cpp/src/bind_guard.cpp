@@ -49,8 +49,7 @@ void bind_guard(py::module_ m) {
             return guard::certify(p, A, B, C, P, loss, data_of(lr, steps, "lr"), steps);
         },
         py::arg("problem"), py::arg("A"), py::arg("B"), py::arg("C"), py::arg("P"), py::arg("loss"),
-        py::arg("lr").noconvert(),
-        "How many of the steps with step sizes lr are certified finite (see guard.hpp).");
+        py::arg("lr").noconvert(), "How many of the steps with step sizes lr are certified finite (see guard.hpp).");
     m.def(
         "bounds_after",
         [](py::dict problem, double A, double B, double C, carray<double> lr, carray<double> losses) {

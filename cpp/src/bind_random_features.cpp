@@ -18,8 +18,8 @@ template <class T>
 void def_arrays(py::module_& m) {
     m.def(
         "accumulate_arrays",
-        [](carray<T> a, carray<T> b, index_t begin, index_t end, carray<double> x, carray<double> t,
-           carray<double> acc, int threads) {
+        [](carray<T> a, carray<T> b, index_t begin, index_t end, carray<double> x, carray<double> t, carray<double> acc,
+           int threads) {
             const py::ssize_t mm = a.shape(0);
             const py::ssize_t n = x.shape(0), P = t.shape(0);
             const T* ap = data_of(a, mm, "a");
@@ -30,11 +30,10 @@ void def_arrays(py::module_& m) {
             check_range(begin, end);
             if (end > mm) throw std::invalid_argument("end: beyond the length of a");
             py::gil_scoped_release release;
-            gram::accumulate(gram::ArraySource<T>{ap, bp}, begin, end, xp, n, tp, P, out,
-                             resolve_threads(threads));
+            gram::accumulate(gram::ArraySource<T>{ap, bp}, begin, end, xp, n, tp, P, out, resolve_threads(threads));
         },
-        py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("begin"), py::arg("end"),
-        py::arg("x").noconvert(), py::arg("t").noconvert(), py::arg("acc").noconvert(), py::arg("threads") = 0,
+        py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("begin"), py::arg("end"), py::arg("x").noconvert(),
+        py::arg("t").noconvert(), py::arg("acc").noconvert(), py::arg("threads") = 0,
         "Add the Gram / histogram sums of neurons [begin, end) of the arrays a, b to acc (t ascending).");
 }
 
@@ -45,8 +44,9 @@ void bind_random_features(py::module_ m) {
         .value("gaussian", gram::Scheme::gaussian)
         .value("uniform_knots", gram::Scheme::uniform_knots)
         .value("box", gram::Scheme::box);
-    m.def("wave_neurons", [] { return gram::kGramBlock * gram::kGramWave; },
-          "Neurons per wave of the Gram pass (calls must start on a wave boundary).");
+    m.def(
+        "wave_neurons", [] { return gram::kGramBlock * gram::kGramWave; },
+        "Neurons per wave of the Gram pass (calls must start on a wave boundary).");
     m.def(
         "accumulate_draws",
         [](gram::Scheme scheme, std::uint64_t seed, double scale, double L, std::uint64_t offset, index_t begin,

@@ -50,9 +50,9 @@ void def_evaluate(py::module_& m, const char* name, bool sorted, const char* doc
 
 // The arguments both GD kernels share, converted; `kernel` runs the steps.
 template <class T, class Kernel>
-ChunkResult run_gd(carray<T>& a, carray<T>& b, carray<T>& c, double inv_alpha, carray<double>& x,
-                   carray<double>& y, carray<double>& pred, carray<double>& lr, double scale_inner,
-                   double scale_outer, carray<double>& losses, int threads, Kernel&& kernel) {
+ChunkResult run_gd(carray<T>& a, carray<T>& b, carray<T>& c, double inv_alpha, carray<double>& x, carray<double>& y,
+                   carray<double>& pred, carray<double>& lr, double scale_inner, double scale_outer,
+                   carray<double>& losses, int threads, Kernel&& kernel) {
     auto net = params_of(a, b, c, inv_alpha);
     const py::ssize_t n = x.shape(0);
     const py::ssize_t steps = lr.shape(0);
@@ -102,15 +102,13 @@ template <class T>
 void def_flow(py::module_& m, const char* name) {
     using R = ShallowRun<T>;
     py::class_<R> cls(m, name, "A gradient-flow run of the shallow net (x ascending); the state is [a; b; c].");
-    cls.def(py::init([](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x,
-                        carray<double> y, double scale_inner, double scale_outer, const std::string& tableau,
-                        int threads) {
+    cls.def(py::init([](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x, carray<double> y,
+                        double scale_inner, double scale_outer, const std::string& tableau, int threads) {
                 const auto net = params_of(a, b, c, inv_alpha);
                 const py::ssize_t n = x.shape(0);
                 const int th = resolve_threads(threads);
-                auto sys = std::make_unique<shallow::FlowSystem<T>>(net.m, inv_alpha, data_of(x, n, "x"),
-                                                                    data_of(y, n, "y"), n, scale_inner,
-                                                                    scale_outer, th);
+                auto sys = std::make_unique<shallow::FlowSystem<T>>(
+                    net.m, inv_alpha, data_of(x, n, "x"), data_of(y, n, "y"), n, scale_inner, scale_outer, th);
                 auto run = std::make_unique<R>(std::vector<py::object>{x, y}, std::move(sys), tableau, th);
                 run->sys->pack(net, run->state.data());
                 return run;

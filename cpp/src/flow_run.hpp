@@ -28,7 +28,9 @@ struct FlowRun {
     flow::FlowState st;
 
     FlowRun(std::vector<py::object> data, std::unique_ptr<System> system, const std::string& tableau, int threads)
-        : keep_alive(std::move(data)), sys(std::move(system)), state(static_cast<std::size_t>(sys->size())),
+        : keep_alive(std::move(data)),
+          sys(std::move(system)),
+          state(static_cast<std::size_t>(sys->size())),
           integ(std::make_unique<flow::Integrator<T, System>>(*sys, tableau_of(tableau), threads)) {}
 
     py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> t_out,

@@ -97,7 +97,7 @@ ChunkResult gd(Workspace<T>& ws, const T* Y, const double* lr, index_t steps, do
 // chunk of steps allocates nothing and X is packed once per run.
 template <class T>
 class Trainer {
-   public:
+public:
     Trainer(Net<T> net, const T* X, const T* Y, index_t N, double offset, int threads)
         : net_(std::move(net)), Y_(Y), offset_(offset), ws_(net_, X, N, threads, true) {}
 
@@ -108,7 +108,7 @@ class Trainer {
 
     int threads() const { return ws_.threads(); }
 
-   private:
+private:
     Net<T> net_;
     const T* Y_;
     double offset_;

@@ -62,8 +62,8 @@ public:
             net_.b[h] = const_cast<T*>(state) + b_off_[h];
             gb_[h] = d + b_off_[h];
         }
-        const double loss = gradients(net_, X_, Y_, N_, offset_, gW_.data(), gb_.empty() ? nullptr : gb_.data(),
-                                      threads_);
+        const double loss =
+            gradients(net_, X_, Y_, N_, offset_, gW_.data(), gb_.empty() ? nullptr : gb_.data(), threads_);
         for (index_t i = 0; i < size_; ++i) d[i] = -d[i];
         return loss;
     }

@@ -50,7 +50,7 @@ constexpr double kPackXBytes = 512.0 * 1024 * 1024;
 // The workspace of one call: activations, deltas, packed operands, per-thread scratch.
 template <class T>
 class Workspace {
-   public:
+public:
     using Operand = gemm::Operand<T>;
 
     Workspace(const Net<T>& net, const T* X, index_t N, int threads, bool backward)
@@ -96,8 +96,7 @@ class Workspace {
                 gemm::add_pack_tasks<T>(p2_, false, gemm::row_major, dp_[h].data(), D, d[h + 1], d[h + 1], N);
                 if (h >= 1) {
                     ap_[h].resize(gemm::packed_size(d[h], N));
-                    gemm::add_pack_tasks<T>(p2_, true, gemm::col_major, ap_[h].data(), acts_[h].data(), d[h], d[h],
-                                              N);
+                    gemm::add_pack_tasks<T>(p2_, true, gemm::col_major, ap_[h].data(), acts_[h].data(), d[h], d[h], N);
                 }
             }
             plan_weight_tasks();
@@ -111,7 +110,7 @@ class Workspace {
             for (index_t k = 0; k < rows_.count; ++k) {
                 const index_t r0 = rows_.begin(k), n = rows_.end(k, N) - r0;
                 gemm::add_pack_tasks<T>(px, false, gemm::col_major, xf_.data() + r0 * d[0], X + r0 * d[0], d[0], n,
-                                          d[0]);
+                                        d[0]);
             }
             if (backward) {
                 xt_.resize(sz(N, d[0]));
@@ -280,7 +279,7 @@ class Workspace {
         return weights_finite();
     }
 
-   private:
+private:
     T* layer_out(index_t h) { return h == L_ ? out_.data() : acts_[h].data(); }
 
     // Partition every W_h into output blocks (a function of the shapes only), biggest tasks first. Column
@@ -339,7 +338,7 @@ class Workspace {
     std::vector<T> out_;                  // F, then R = F - Y (= D_L)
     std::vector<double> block_loss_;
     std::vector<gemm::buffer<T>> wf_, wb_, dp_, ap_;  // packed W_h, W_h^T, D_{h+1}, A_h^T
-    gemm::buffer<T> xf_, xt_;                          // packed X (per row block) and X^T
+    gemm::buffer<T> xf_, xt_;                         // packed X (per row block) and X^T
     std::vector<gemm::buffer<T>> scratch_a_, scratch_b_;
     std::vector<gemm::PackTask<T>> p1_, p2_;
     std::vector<WeightTask> tasks_;

@@ -81,8 +81,8 @@ struct Work {
 // The step loop, templated on the path (KV > 0: tiny path with KV vectors per row; KV = 0: general).
 // `cur` (in/out) is the buffer holding the state.
 template <class T, int KV>
-ChunkResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale, index_t steps,
-                   const Recorder& rec, bool keep_finite, int threads, int& cur) {
+ChunkResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale, index_t steps, const Recorder& rec,
+                     bool keep_finite, int threads, int& cur) {
     const Shape& s = w.s;
     ChunkResult res;
     index_t r = 0;  // next record
@@ -131,13 +131,12 @@ ChunkResult run_loop(Work<T>& w, const T* Y, const double* lrs, double lr_scale,
 }
 
 template <class T, int KV = 1>
-ChunkResult dispatch(Work<T>& w, const T* Y, const double* lrs, double lr_scale, index_t steps,
-                   const Recorder& rec, bool keep_finite, int threads, int& cur) {
+ChunkResult dispatch(Work<T>& w, const T* Y, const double* lrs, double lr_scale, index_t steps, const Recorder& rec,
+                     bool keep_finite, int threads, int& cur) {
     if constexpr (KV > kMaxVectors) {
         return run_loop<T, 0>(w, Y, lrs, lr_scale, steps, rec, keep_finite, threads, cur);
     } else {
-        if (w.tiny && w.kv == KV)
-            return run_loop<T, KV>(w, Y, lrs, lr_scale, steps, rec, keep_finite, threads, cur);
+        if (w.tiny && w.kv == KV) return run_loop<T, KV>(w, Y, lrs, lr_scale, steps, rec, keep_finite, threads, cur);
         return dispatch<T, KV + 1>(w, Y, lrs, lr_scale, steps, rec, keep_finite, threads, cur);
     }
 }
@@ -149,7 +148,7 @@ ChunkResult dispatch(Work<T>& w, const T* Y, const double* lrs, double lr_scale,
 // thread); the result does not depend on it.
 template <class T>
 ChunkResult run(T* U, T* V, const T* Y, const Shape& s, const double* lrs, double lr_scale, index_t steps,
-              const Recorder& rec, bool keep_finite, int threads) {
+                const Recorder& rec, bool keep_finite, int threads) {
     Work<T> w(s);
     w.load(0, U, V);
     int cur = 0;

@@ -28,8 +28,8 @@ void run_batch(T* Us, T* Vs, const T* Ys, index_t y_stride, index_t B, const Sha
         }
         Recorder rec{nullptr, rec_idx, nrec, rec_loss ? rec_loss + b * nrec : nullptr,
                      rec_x ? rec_x + b * nrec * s.m * s.n : nullptr};
-        const ChunkResult r = run<T>(Us + b * s.m * s.k, Vs + b * s.n * s.k, Ys + b * y_stride, s, step_lr,
-                                   run_lr[b], steps, rec, keep_finite, 1);
+        const ChunkResult r = run<T>(Us + b * s.m * s.k, Vs + b * s.n * s.k, Ys + b * y_stride, s, step_lr, run_lr[b],
+                                     steps, rec, keep_finite, 1);
         steps_done[b] = r.steps_done;
         diverged[b] = r.diverged ? 1 : 0;
     };

@@ -57,9 +57,8 @@ inline bool tiny_path(const Shape& s) {
 // The update is written whatever the loss (the caller decides whether to keep it); with update = false
 // only pass 1's D, E and loss are formed. Returns the loss of (U, V).
 template <class T, int KV>
-inline double tiny_step(const T* __restrict U, const T* __restrict V, const T* __restrict Y, index_t m,
-                        index_t n, T lr, bool update, T* __restrict D, T* __restrict E, T* __restrict Un,
-                        T* __restrict Vn) {
+inline double tiny_step(const T* __restrict U, const T* __restrict V, const T* __restrict Y, index_t m, index_t n, T lr,
+                        bool update, T* __restrict D, T* __restrict E, T* __restrict Un, T* __restrict Vn) {
     using P = simd::Pack<T>;
     constexpr index_t L = kLanes<T>;
     constexpr index_t kp = index_t(KV) * L;
@@ -140,8 +139,7 @@ inline double general_residual(const T* U, const T* V, const T* Y, const Shape& 
 }
 
 template <class T>
-inline void general_update(const T* U, const T* V, const T* E, const Shape& s, T lr, T* Un, T* Vn,
-                           int threads) {
+inline void general_update(const T* U, const T* V, const T* E, const Shape& s, T lr, T* Un, T* Vn, int threads) {
     MapCM<T> Um(U, s.m, s.k), Vm(V, s.n, s.k), Em(E, s.m, s.n);
     MapM<T> Unm(Un, s.m, s.k), Vnm(Vn, s.n, s.k);
     const index_t bu = row_blocks(s.m), bv = row_blocks(s.n);
@@ -149,12 +147,12 @@ inline void general_update(const T* U, const T* V, const T* E, const Shape& s, T
         if (b < bu) {
             const index_t i0 = b * kRowBlock, len = std::min(kRowBlock, s.m - i0);
             auto G = Unm.middleRows(i0, len);
-            G.noalias() = Em.middleRows(i0, len) * Vm;               // E V
+            G.noalias() = Em.middleRows(i0, len) * Vm;  // E V
             G = Um.middleRows(i0, len) + lr * G;
         } else {
             const index_t j0 = (b - bu) * kRowBlock, len = std::min(kRowBlock, s.n - j0);
             auto G = Vnm.middleRows(j0, len);
-            G.noalias() = Em.middleCols(j0, len).transpose() * Um;   // E^T U
+            G.noalias() = Em.middleCols(j0, len).transpose() * Um;  // E^T U
             G = Vm.middleRows(j0, len) + lr * G;
         }
     });

@@ -16,6 +16,9 @@
 // entry of C accumulates its chunks in increasing order, and the micro-kernel's order within a chunk
 // depends only on the panel structure, i.e. on the shapes and offsets. Nothing depends on threads.
 //
+// Packing an operand can itself be split into tasks, one per depth chunk (PackTask, add_pack_tasks), which
+// the deep net's scheduler runs in parallel with other work.
+//
 // Eigen 3.4 exposes the packing routines and the micro-kernel under Eigen::internal; with another Eigen
 // version the "packed" form is a plain column-major copy and the product is Eigen's public one.
 #pragma once
@@ -84,8 +87,7 @@ inline void pack_lhs_chunk(T* dst, const T* src, index_t ld, index_t rows, index
     using namespace Eigen::internal;
     using Traits = gebp_traits<T, T>;
     using Mapper = const_blas_data_mapper<T, Eigen::Index, O>;
-    gemm_pack_lhs<T, Eigen::Index, Mapper, Traits::mr, Traits::LhsProgress, typename Traits::LhsPacket4Packing, O>
-        pack;
+    gemm_pack_lhs<T, Eigen::Index, Mapper, Traits::mr, Traits::LhsProgress, typename Traits::LhsPacket4Packing, O> pack;
     Mapper m(src, ld);
     pack(dst, m.getSubMapper(0, k0), kc, rows);
 #else
@@ -144,14 +146,16 @@ inline void kernel(index_t rows, index_t cols, index_t kc, const T* a, const T* 
 template <class T, int O>
 void pack_lhs(T* dst, const T* src, index_t ld, index_t rows, index_t depth) {
     const index_t kc = depth_chunk(depth);
-    for (index_t k = 0; k < depth; k += kc) detail::pack_lhs_chunk<T, O>(dst + k * rows, src, ld, rows, k, std::min(kc, depth - k));
+    for (index_t k = 0; k < depth; k += kc)
+        detail::pack_lhs_chunk<T, O>(dst + k * rows, src, ld, rows, k, std::min(kc, depth - k));
 }
 
 // Pack all of B (depth x cols, storage order O, leading dimension ld) into dst (packed_size(cols, depth)).
 template <class T, int O>
 void pack_rhs(T* dst, const T* src, index_t ld, index_t depth, index_t cols) {
     const index_t kc = depth_chunk(depth);
-    for (index_t k = 0; k < depth; k += kc) detail::pack_rhs_chunk<T, O>(dst + k * cols, src, ld, cols, k, std::min(kc, depth - k));
+    for (index_t k = 0; k < depth; k += kc)
+        detail::pack_rhs_chunk<T, O>(dst + k * cols, src, ld, cols, k, std::min(kc, depth - k));
 }
 
 // An operand of a product: packed (all rows/cols `total`, the product uses [off, off + n)), or a plain

@@ -24,7 +24,7 @@
 // without reassociation, and every reduction has a lane structure written in the source (kLanes partial
 // sums, per-neuron sums over the samples in sample order), so vectorizing for another width only changes
 // which lanes one instruction holds, not what is added to what. Every instruction set therefore gives
-// the same bits (tests/test_isa.py checks it).
+// the same bits (tests/core/test_isa.py checks it).
 //
 // Non-x86 targets (or compilers without target pragmas) build the baseline copy only.
 #pragma once

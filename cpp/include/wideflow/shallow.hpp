@@ -113,8 +113,7 @@ template <bool Count, class T>
 inline void forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
                         const T* __restrict x, index_t n, T* __restrict cnt, double* __restrict part) {
     index_t j = 0;
-    for (; j + kSampleTile <= n; j += kSampleTile)
-        forward_tile<kSampleTile, Count>(a, b, c, len, x + j, cnt, part + j);
+    for (; j + kSampleTile <= n; j += kSampleTile) forward_tile<kSampleTile, Count>(a, b, c, len, x + j, cnt, part + j);
     switch (n - j) {
         case 3: forward_tile<3, Count>(a, b, c, len, x + j, cnt, part + j); break;
         case 2: forward_tile<2, Count>(a, b, c, len, x + j, cnt, part + j); break;
@@ -136,8 +135,8 @@ inline void block_forward_all(const T* __restrict a, const T* __restrict b, cons
 // each neuron's sum has the same order for every tile size, hence for every instruction set.
 template <class T>
 WIDEFLOW_NOINLINE void block_gradient(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xt,
-                           const T* __restrict rt, const T* __restrict rxt, index_t n, T* __restrict ga,
-                           T* __restrict gb, T* __restrict gc) {
+                                      const T* __restrict rt, const T* __restrict rxt, index_t n, T* __restrict ga,
+                                      T* __restrict gb, T* __restrict gc) {
     constexpr int NW = simd::kNative<T>, P = 2, W = P * NW;
     using V = simd::native<T>;
     const V zero = {};
@@ -235,8 +234,7 @@ inline double residuals(const double* pred, const double* y, index_t n, double* 
 
 // Start of a GD step: residuals r = pred - y and the step's loss into *loss_out. Returns false (and marks
 // the chunk diverged) if the loss is not finite; the parameters are then left as they are.
-inline bool start_step(const double* pred, const double* y, index_t n, double* r, double* loss_out,
-                       ChunkResult& res) {
+inline bool start_step(const double* pred, const double* y, index_t n, double* r, double* loss_out, ChunkResult& res) {
     *loss_out = residuals(pred, y, n, r);
     if (std::isfinite(*loss_out)) return true;
     res.diverged = true;
@@ -257,17 +255,15 @@ inline bool end_step(const std::vector<int>& chunk_bad, index_t s, ChunkResult& 
 // exit it holds f(x_j) for the parameters reached. losses[s] receives the loss at the start of step s.
 // lr[s] is the step size of step s; scale_inner / scale_outer (0 or 1) select what trains.
 template <class T>
-ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, index_t n, double* pred,
-                      const double* lr, index_t steps, double scale_inner, double scale_outer,
-                      double* losses, int threads) {
+ChunkResult gd_direct(const Params<T>& net, const double* x, const double* y, index_t n, double* pred, const double* lr,
+                      index_t steps, double scale_inner, double scale_outer, double* losses, int threads) {
     ChunkResult res;
     const ChunkPlan plan = forward_plan(net.m, n);
     threads = threads_for(net.m * n, threads);
     std::vector<double> partial(static_cast<std::size_t>(plan.count * n));
     std::vector<int> chunk_bad(static_cast<std::size_t>(plan.count));
     std::vector<double> r(static_cast<std::size_t>(n));
-    std::vector<T> xt(static_cast<std::size_t>(n)), rt(static_cast<std::size_t>(n)),
-        rxt(static_cast<std::size_t>(n));
+    std::vector<T> xt(static_cast<std::size_t>(n)), rt(static_cast<std::size_t>(n)), rxt(static_cast<std::size_t>(n));
     for (index_t j = 0; j < n; ++j) xt[j] = T(x[j]);
 
     for (index_t s = 0; s < steps; ++s) {

@@ -33,8 +33,8 @@ WIDEFLOW_ISA_NAMESPACE_BEGIN
 // over the ascending xs. The count equals the length of the active suffix/prefix because z is monotone
 // in x_j.
 template <class T>
-inline void active_bins(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xs,
-                        index_t n, bin_t* __restrict bin) {
+inline void active_bins(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xs, index_t n,
+                        bin_t* __restrict bin) {
     if (n <= kCountMaxSamples) {
         for (index_t i = 0; i < len; ++i) bin[i] = 0;
         for (index_t j = 0; j < n; ++j) {
@@ -90,17 +90,17 @@ inline void bin_boundaries(const T* __restrict xs, index_t n, T* __restrict xon,
     const T inf = std::numeric_limits<T>::infinity();
     constexpr index_t w = kTableStride;
     for (index_t cnt = 0; cnt <= n; ++cnt) {
-        xon[w * cnt] = cnt > 0 ? xs[n - cnt] : inf;                 // a >= 0: active on [n - cnt, n)
+        xon[w * cnt] = cnt > 0 ? xs[n - cnt] : inf;  // a >= 0: active on [n - cnt, n)
         xoff[w * cnt] = cnt < n ? xs[n - cnt - 1] : -inf;
-        xon[w * (n + 1 + cnt)] = cnt > 0 ? xs[cnt - 1] : -inf;      // a < 0: active on [0, cnt)
+        xon[w * (n + 1 + cnt)] = cnt > 0 ? xs[cnt - 1] : -inf;  // a < 0: active on [0, cnt)
         xoff[w * (n + 1 + cnt)] = cnt < n ? xs[cnt] : inf;
     }
 }
 
 // Larger n: check each cached bin in O(1) against the new (a, b); search only the stale ones.
 template <class T>
-inline void refresh_bins(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xs,
-                         index_t n, const T* __restrict tab, bin_t* __restrict bin) {
+inline void refresh_bins(const T* __restrict a, const T* __restrict b, index_t len, const T* __restrict xs, index_t n,
+                         const T* __restrict tab, bin_t* __restrict bin) {
     alignas(64) int stale[kBlock];
     int any = 0;
     const bin_t nn = bin_t(n);

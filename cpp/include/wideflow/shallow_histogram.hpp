@@ -34,8 +34,7 @@ struct Histogram {
         data.assign(static_cast<std::size_t>(2 * bins() + 8 * kHistLanes), 0.0);
     }
     // Add neurons [0, len) with bins `bin` and weights (ca, cb).
-    void add(const bin_t* __restrict bin, const double* __restrict ca, const double* __restrict cb,
-             index_t len) {
+    void add(const bin_t* __restrict bin, const double* __restrict ca, const double* __restrict cb, index_t len) {
         const bin_t nn = bin_t(n), nb = bin_t(bins());
         double* h = data.data();
         for (index_t s = 0; s < len; s += kBlock) {
@@ -93,9 +92,8 @@ inline void histogram_weights(const T* __restrict a, const T* __restrict b, cons
 // pred_j = (A_j x_j + B_j) * inv_alpha from the per-chunk histograms (summed over chunks in order; the
 // bins are split into ranges summed on `threads` threads, each range in the same chunk order).
 // A suffix neuron with count cnt is active at j >= n - cnt; a prefix neuron with count cnt at j < cnt.
-inline void histogram_predictions(const std::vector<Histogram>& hs, const double* xs, index_t n,
-                                  double inv_alpha, double* pred, std::vector<double>& tot,
-                                  int threads = 1) {
+inline void histogram_predictions(const std::vector<Histogram>& hs, const double* xs, index_t n, double inv_alpha,
+                                  double* pred, std::vector<double>& tot, int threads = 1) {
     const index_t nb = 2 * (n + 1);
     tot.assign(static_cast<std::size_t>(2 * nb + 2 * n), 0.0);
     constexpr index_t kRange = 4096;

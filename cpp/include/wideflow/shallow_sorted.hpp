@@ -93,8 +93,8 @@ void evaluate_sorted(const Params<T>& net, const double* xs, index_t P, double* 
 // One GD update of a block of neurons given their bins and the per-bin active sums S, SX (tables in the
 // parameter type: the values T(S[q]) a float32 net uses, gathered at its own width).
 template <class T>
-inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
-                         index_t len, const T* __restrict tab, T step_ab, T step_c, int& bad_out) {
+inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin, index_t len,
+                         const T* __restrict tab, T step_ab, T step_c, int& bad_out) {
     int bad = 0;
     for (index_t i = 0; i < len; ++i) {
         const bin_t q = bin_t(kTableStride) * bin[i];  // 32-bit index math: 16-lane gathers
@@ -123,9 +123,8 @@ inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, cons
 constexpr index_t kPermuteBins = 32;
 
 template <class T>
-inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict c,
-                                 const bin_t* __restrict bin, index_t len, const T* __restrict tab,
-                                 index_t nb, T step_ab, T step_c, int& bad_out) {
+inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
+                                 index_t len, const T* __restrict tab, index_t nb, T step_ab, T step_c, int& bad_out) {
     constexpr int NW = simd::kNative<T>, K = int(kPermuteBins) / (2 * NW);
     using V = simd::native<T>;
     using Int = std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t>;
@@ -173,9 +172,8 @@ inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict
 // direct kernel's lanes and order: shallow.hpp's forward_all), and the new bins from the active counts,
 // in one pass over the samples.
 template <class T>
-inline void fused_forward_bins(const T* __restrict a, const T* __restrict b, const T* __restrict c,
-                               index_t len, const T* __restrict x, index_t n, bin_t* __restrict bin,
-                               double* __restrict part) {
+inline void fused_forward_bins(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
+                               const T* __restrict x, index_t n, bin_t* __restrict bin, double* __restrict part) {
     alignas(64) T cnt[kBlock];
     for (index_t i = 0; i < len; ++i) cnt[i] = T(0);
     forward_all<true>(a, b, c, len, x, n, cnt, part);
@@ -193,9 +191,9 @@ inline void fused_forward_bins(const T* __restrict a, const T* __restrict b, con
 // call, or the parameters changed outside the kernel) they are recomputed first. On return they are valid
 // for the parameters reached.
 template <class T>
-ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, index_t n, double* pred,
-                      const double* lr, index_t steps, double scale_inner, double scale_outer, double* losses,
-                      int threads, bin_t* bins, bool bins_valid) {
+ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, index_t n, double* pred, const double* lr,
+                      index_t steps, double scale_inner, double scale_outer, double* losses, int threads, bin_t* bins,
+                      bool bins_valid) {
     ChunkResult res;
     const ChunkPlan plan = sorted_plan(net.m, n);
     threads = threads_for(net.m * 2, threads);

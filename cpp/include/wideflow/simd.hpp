@@ -5,7 +5,8 @@
 // source, so a sum over lanes has the same order, and the same bits, in every instruction set. The
 // auto-vectorizer is not trusted with the register tiles of the shallow kernels (it kept them in memory,
 // or turned the ReLU selects into branches), nor are vectors wider than a register (GCC 12 splits their
-// selects into scalar code). Compiled once per instruction set like the kernels (isa.hpp).
+// selects into scalar code). Compiled once per instruction set like the kernels (isa.hpp). The fixed
+// 64-byte pack with explicit intrinsics (the factorization's tiny path) is simd_pack.hpp.
 #pragma once
 
 #include <cstring>
