@@ -63,7 +63,7 @@ def main(argv=None):
         total = _rows(ref)
         kills = []
         for _ in range(args.kills):
-            wait = rng.uniform(2.0, max(3.0, 0.5 * full))
+            wait = rng.uniform(2.0, max(3.0, 0.15 * full))  # several kills before the store is complete
             proc = subprocess.Popen(_cmd(args.paper, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(wait)
             finished = proc.poll() is not None
