@@ -11,7 +11,6 @@ memory target 1.15 x parameter bytes + 200 MB. Run it alone on the machine: it n
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -45,7 +44,7 @@ def main(argv=None) -> int:
               f"{_available() / 1e9:.1f} GB available", file=sys.stderr)
         return 2
     import wideflow as wf
-    from wideflow.benchmark import machine_line, square_wave
+    from wideflow.benchmark import append_jsonl, machine_line, square_wave
 
     base = _status("VmRSS")
     x, y = square_wave(10)
@@ -74,9 +73,7 @@ def main(argv=None) -> int:
            "param_bytes": param_bytes, "peak_rss": peak, "peak_rss_after_init": rss_init, "rss_start": base,
            "target_bytes": limit, "met": peak <= limit, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "machine": machine_line()}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
+    append_jsonl(args.out, [row])
     print(f"appended to {args.out}")
     return 0
 

@@ -25,7 +25,6 @@ A step is 2 N sum_h d_h d_{h-1} flops forward, as many for the weight gradients 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -36,7 +35,7 @@ import numpy as np
 import wideflow as wf
 from wideflow import _core
 from wideflow import _reference as ref
-from wideflow.benchmark import machine_line
+from wideflow.benchmark import append_jsonl, machine_line
 
 DIMS = (1000, 100, 100, 10)
 N = 1000
@@ -290,10 +289,7 @@ def main(argv=None) -> int:
         print(f"\n== the user path (threads={threads}): raw kernel vs wf.train with default options, in turn")
         for r in user_path(threads, args.rounds * 2):
             rows.append(dict(r, time=stamp, machine=machine))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "a") as fh:
-        for r in rows:
-            fh.write(json.dumps(r) + "\n")
+    append_jsonl(args.out, rows)
     print(f"\nappended {len(rows)} lines to {args.out}")
     return 0
 

@@ -24,7 +24,6 @@ and appends one JSON line per measurement, with a machine line, to bench/results
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -39,7 +38,7 @@ import numpy as np  # noqa: E402
 
 import wideflow as wf  # noqa: E402
 from wideflow import _core  # noqa: E402
-from wideflow.benchmark import machine_line  # noqa: E402
+from wideflow.benchmark import append_jsonl, machine_line  # noqa: E402
 
 M, N, K = 5, 10, 50
 LR = 1e-3
@@ -329,16 +328,14 @@ def main(argv=None) -> int:
     mach = machine_line()
     mach["loadavg_start"] = load_start  # a shared machine: 1-minute load before and after the timings
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "a") as fh:
-        fh.write(json.dumps({"kind": "machine", "time": stamp, "bench": "factorization", "quick": quick,
-                             "repeats": repeats, **mach}) + "\n")
-        for r in rows:
-            fh.write(json.dumps({"kind": "timing", "time": stamp, "bench": "factorization", "m": M, "n": N, "k": K,
+    append_jsonl(args.out, [{"kind": "machine", "time": stamp, "bench": "factorization", "quick": quick,
+                             "repeats": repeats, **mach},
+                            *({"kind": "timing", "time": stamp, "bench": "factorization", "m": M, "n": N, "k": K,
                                  "dtype": "float32" if "float32" in r["name"] else "float64", "quick": quick,
-                                 **r}) + "\n")
-        fh.write(json.dumps({"kind": "ratios", "time": stamp, "bench": "factorization", "quick": quick,
-                             **ratios}) + "\n")
+                                 **r}
+                              for r in rows),
+                            {"kind": "ratios", "time": stamp, "bench": "factorization", "quick": quick,
+                             **ratios}])
     print(f"\nappended to {args.out}")
     return 0
 

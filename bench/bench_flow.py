@@ -14,7 +14,6 @@ accepted steps, and the peak RSS of a fresh process.
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -23,7 +22,7 @@ import numpy as np
 
 import wideflow as wf
 from wideflow import linear_theory as lt
-from wideflow.benchmark import machine_line
+from wideflow.benchmark import append_jsonl, machine_line
 
 
 def timed(fn, repeats=5):
@@ -135,9 +134,7 @@ def main(argv=None):
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         machine = machine_line()
-        with open(args.out, "a") as fh:
-            for r in rows:
-                fh.write(json.dumps(dict({"kind": "flow_vs_gd"}, **r, T=args.T, machine=machine)) + "\n")
+        append_jsonl(args.out, [dict({"kind": "flow_vs_gd"}, **r, T=args.T, machine=machine) for r in rows])
 
 
 if __name__ == "__main__":

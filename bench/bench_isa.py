@@ -18,7 +18,6 @@ removes time-slicing only, not the memory bandwidth the other processes take.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -27,7 +26,7 @@ import time
 import numpy as np
 
 from wideflow import _core, build_info
-from wideflow.benchmark import copy_bandwidth, machine_line, square_wave
+from wideflow.benchmark import append_jsonl, copy_bandwidth, machine_line, square_wave
 from wideflow.shallow import ShallowReLU
 
 ORDER = ["baseline", "avx2", "avx512"]
@@ -149,9 +148,7 @@ def main(argv=None) -> int:
                          load_before=load_before, load_after=load_after, build=info, machine=machine,
                          time=time.strftime("%Y-%m-%dT%H:%M:%S")))
     if args.out:
-        with open(args.out, "a") as fh:
-            for row in rows:
-                fh.write(json.dumps(row) + "\n")
+        append_jsonl(args.out, rows)
         print(f"appended {len(rows)} JSON lines to {args.out}")
     return 0
 

@@ -9,12 +9,10 @@ over the complete store (nothing to run).
 """
 
 import argparse
-import json
-import os
 import tempfile
 import time
 
-from wideflow.benchmark import machine_line
+from wideflow.benchmark import append_jsonl, machine_line
 from wideflow.sweeps import Sweep, open_store, run_sweep
 
 
@@ -51,9 +49,7 @@ def main(argv=None):
           f"{row['overhead_ms_per_run']:.2f} ms machinery per run (spec expansion {row['expand_ms_per_run']:.3f} "
           f"ms/run; resume of the complete store {row['resume_ms_per_run']:.3f} ms/run)")
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        append_jsonl(args.out, [row])
     return row
 
 

@@ -16,7 +16,6 @@ line: tag, n, dtype, threads, neuron-steps/s (median of 3 timings of 4 steps), f
 own copy probe, CPU share (process CPU time / (wall x threads)), load average.
 """
 
-import json
 import os
 import statistics
 import sys
@@ -25,7 +24,7 @@ import time
 import numpy as np
 
 from wideflow import _core
-from wideflow.benchmark import copy_bandwidth, square_wave
+from wideflow.benchmark import append_jsonl, copy_bandwidth, square_wave
 from wideflow.shallow import ShallowReLU
 
 
@@ -60,9 +59,7 @@ def main(tag: str, out: str, m: int = 10**7) -> None:
             item = np.dtype(dt).itemsize
             rows.append(dict(tag=tag, n=n, dtype=dt, threads=threads, rate=m / t, frac=6 * item * m / t / bw,
                              share=share, bw=bw, bw_share=bw_share, load=os.getloadavg()[0]))
-    with open(out, "a") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+    append_jsonl(out, rows)
 
 
 if __name__ == "__main__":

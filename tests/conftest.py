@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from wideflow import datasets
+
 KERNELS = ("direct", "sorted")
 DTYPES = ("float64", "float32")
 
@@ -30,10 +32,7 @@ def dtype(request) -> str:
 
 @pytest.fixture
 def square10():
-    x = np.linspace(-1.0, 1.0, 10)
-    y = np.sign(np.sin(np.pi * x + 0.3))
-    y[y == 0] = 1.0
-    return x, y
+    return datasets.load("square10")
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from ._core import openmp_enabled, threads_available
 from .deep import DeepNet
 from .errors import DivergenceWarning, InterruptedWarning, IsaWarning, ScheduleError
 from .factorization import Factorization, OneLayer, train_batch
-from .training.recording import Run
 from .shallow import ShallowReLU
 from .training import train
+from .training.recording import Run
 
 try:  # the one source of the version is pyproject.toml, read back from the installed package's metadata
     __version__ = _metadata.version("wideflow")

@@ -6,6 +6,8 @@ Each helper names the user's argument in its message, so a bad call says what to
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +16,7 @@ MAX_STEPS = 2**62  # recorded step indices are int64; beyond this they would wra
 MAX_ELEMENTS = 2**40  # the largest width / array size a model accepts (about 4 TB of float32)
 
 
-def real_array(name: str, values, dtype) -> np.ndarray:
+def real_array(name: str, values: Any, dtype: Any) -> np.ndarray:
     """A copy of `values` as a real `dtype` array; complex input is refused (a cast would drop the
     imaginary part silently)."""
     try:
@@ -27,10 +29,10 @@ def real_array(name: str, values, dtype) -> np.ndarray:
         raise TypeError(f"{name}: expected an array of real numbers ({exc})") from exc
 
 
-def dtype_of(dtype) -> np.dtype:
+def dtype_of(dtype: Any) -> np.dtype:
     """Normalize a dtype request ("float64", "float32", np.float32, ...) or raise naming `dtype`."""
     try:
-        dt = np.dtype(dtype)
+        dt: np.dtype = np.dtype(dtype)
     except TypeError as exc:
         raise TypeError(f"dtype: expected 'float64' or 'float32', got {dtype!r}") from exc
     if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
@@ -38,7 +40,7 @@ def dtype_of(dtype) -> np.dtype:
     return dt
 
 
-def finite_vector(name: str, values, dtype=np.float64, *, allow_empty: bool = False) -> np.ndarray:
+def finite_vector(name: str, values: Any, dtype: Any = np.float64, *, allow_empty: bool = False) -> np.ndarray:
     """A contiguous 1-d copy of `values` in `dtype`, all finite."""
     arr = real_array(name, values, dtype)
     if arr.ndim == 0:
@@ -53,7 +55,7 @@ def finite_vector(name: str, values, dtype=np.float64, *, allow_empty: bool = Fa
     return np.ascontiguousarray(arr)
 
 
-def finite_matrix(name: str, values, dtype=np.float64, *, ndim: int = 2) -> np.ndarray:
+def finite_matrix(name: str, values: Any, dtype: Any = np.float64, *, ndim: int = 2) -> np.ndarray:
     """A C-contiguous finite copy of an `ndim`-d array in `dtype`."""
     arr = real_array(name, values, dtype)
     if arr.ndim != ndim:
@@ -66,31 +68,32 @@ def finite_matrix(name: str, values, dtype=np.float64, *, ndim: int = 2) -> np.n
     return np.ascontiguousarray(arr)
 
 
-def threads_option(threads) -> int:
+def threads_option(threads: Any) -> int:
     """The `threads` argument of the kernels: None (all available, passed as 0) or a positive int."""
     if threads is None:
         return 0
     return positive_int("threads", threads)
 
 
-def same_length(names: tuple[str, ...], *arrays: np.ndarray) -> None:
+def same_length(names: tuple[str, ...], *arrays: Any) -> None:
     lengths = [len(a) for a in arrays]
     if len(set(lengths)) > 1:
         desc = ", ".join(f"{n}={k}" for n, k in zip(names, lengths))
         raise ValueError(f"{' and '.join(names)}: lengths differ ({desc})")
 
 
-def positive_int(name: str, value, *, minimum: int = 1, maximum: int | None = None) -> int:
+def positive_int(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__} ({value!r})")
-    if value < minimum:
+    v = int(value)
+    if v < minimum:
         raise ValueError(f"{name}: must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
+    if maximum is not None and v > maximum:
         raise ValueError(f"{name}: must be <= {maximum}, got {value}")
-    return int(value)
+    return v
 
 
-def flag(name: str, value, *, allow_none: bool = False):
+def flag(name: str, value: Any, *, allow_none: bool = False) -> Any:
     """A True/False option (NumPy bools too); None too when allow_none. Anything else raises naming it."""
     if value is None and allow_none:
         return None
@@ -99,7 +102,7 @@ def flag(name: str, value, *, allow_none: bool = False):
     raise TypeError(f"{name}: expected True or False{' or None' if allow_none else ''}, got {value!r}")
 
 
-def seed_value(seed):
+def seed_value(seed: Any) -> int | np.random.SeedSequence | np.random.Generator | None:
     """The `seed` of a random init: None, a non-negative integer, or a NumPy SeedSequence / Generator."""
     if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator)):
         return seed
@@ -110,7 +113,7 @@ def seed_value(seed):
     return int(seed)
 
 
-def model_array(name: str, arr, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+def model_array(name: str, arr: Any, dtype: Any, shape: tuple[int, ...]) -> None:
     """Check a model's parameter array before a kernel reads or writes it in place (users may replace or
     edit these arrays): a NumPy array of exactly `dtype` and `shape`, writeable, C-contiguous, finite."""
     inplace_array(name, arr, dtype, shape)
@@ -120,7 +123,7 @@ def model_array(name: str, arr, dtype: np.dtype, shape: tuple[int, ...]) -> None
         raise ValueError(f"{name}: contains a non-finite value at {where} ({arr[idx]})")
 
 
-def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
+def positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
     try:
@@ -132,14 +135,14 @@ def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
     return v
 
 
-def choice(name: str, value, options) -> str:
+def choice(name: str, value: Any, options: Sequence[Any]) -> Any:
     # exact type and value (an array, or 1 for True, is not an option)
     if not any(type(value) is type(o) and value == o for o in options):
         raise ValueError(f"{name}: unknown value {value!r}; expected one of {', '.join(map(repr, options))}")
     return value
 
 
-def inplace_array(name: str, arr, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+def inplace_array(name: str, arr: Any, dtype: Any, shape: tuple[int, ...]) -> None:
     """Check an array that a kernel updates in place: exact dtype, shape and C-contiguity."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name}: expected a NumPy array, got {type(arr).__name__}")
@@ -159,7 +162,7 @@ def inplace_array(name: str, arr, dtype: np.dtype, shape: tuple[int, ...]) -> No
 # range (shape, emptiness, non-finite, sign, bounds) is a ValueError. Every message starts with the name.
 
 
-def float64_array(name: str, values, *, ndim: int | None = None, allow_empty: bool = False, nonneg: bool = False,
+def float64_array(name: str, values: Any, *, ndim: int | None = None, allow_empty: bool = False, nonneg: bool = False,
                   positive: bool = False) -> np.ndarray:
     """A float64 copy of `values` (any shape, or exactly `ndim` dimensions), all finite, non-empty unless
     `allow_empty`, optionally >= 0 or > 0."""
@@ -186,7 +189,7 @@ def float64_array(name: str, values, *, ndim: int | None = None, allow_empty: bo
     return arr
 
 
-def real_number(name: str, value, *, nonneg: bool = False, positive: bool = False) -> float:
+def real_number(name: str, value: Any, *, nonneg: bool = False, positive: bool = False) -> float:
     """A finite real number (a Python or NumPy scalar, or a 0-d array; not a bool) as a float, optionally
     >= 0 or > 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -207,7 +210,7 @@ def real_number(name: str, value, *, nonneg: bool = False, positive: bool = Fals
     return v
 
 
-def callable_arg(name: str, f):
+def callable_arg(name: str, f: Any) -> Any:
     """`f` itself if it is callable (a function, a fitted interpolant, ...)."""
     if not callable(f):
         raise TypeError(f"{name}: expected a callable, got {type(f).__name__}")

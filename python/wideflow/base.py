@@ -68,7 +68,7 @@ class GDEngine(ABC):
         """
 
     @abstractmethod
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """Copies of the parameters, {name: array} (kept by `wf.train(..., snapshots=...)`)."""
 
     def certify(self, lrs: np.ndarray) -> int | None:
@@ -77,6 +77,7 @@ class GDEngine(ABC):
 
     def advanced(self, lrs: np.ndarray, losses: np.ndarray) -> None:
         """Called after `run` completed the steps `lrs` whose starting losses are `losses`."""
+        return None
 
     def step_seconds_hint(self) -> float | None:
         """A guess of the seconds per step (sizes the first chunk); None: start with one step."""
@@ -96,17 +97,18 @@ class GDEngine(ABC):
         covers every step)."""
         raise NotImplementedError(f"{type(self).__name__}: restore() is needed for the driver's rollback")
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         """Per-record diagnostics of the current state (only when asked for: each costs a chunk break and
         its own work)."""
         return {}
 
-    def loss_metrics(self, losses: np.ndarray) -> dict:
+    def loss_metrics(self, losses: np.ndarray) -> dict[str, Any]:
         """Diagnostics that follow from the recorded losses alone (free; always returned)."""
         return {}
 
     def finish(self) -> None:
         """Called once when the run ends, even on Ctrl-C (e.g. to write state back to the model)."""
+        return None
 
 
 class FlowEngine(ABC):
@@ -137,16 +139,17 @@ class FlowEngine(ABC):
 
     def sync(self) -> None:
         """Write the integrator's state back into the model's arrays (before snapshots, metrics, the end)."""
+        return None
 
     @abstractmethod
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """Copies of the parameters, {name: array} (called after `sync`)."""
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         """Per-record diagnostics of the current (synced) state, when asked for."""
         return {}
 
-    def loss_metrics(self, losses: np.ndarray) -> dict:
+    def loss_metrics(self, losses: np.ndarray) -> dict[str, Any]:
         """Diagnostics that follow from the recorded losses alone (free; always returned)."""
         return {}
 
@@ -154,7 +157,7 @@ class FlowEngine(ABC):
         """Why the integrator stopped a run (empty if it did not)."""
         return str(getattr(self.flow, "failure", ""))
 
-    def counters(self) -> dict:
+    def counters(self) -> dict[str, Any]:
         """Accepted and rejected steps and gradient evaluations so far (for run.info)."""
         f = self.flow
         return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals)}
@@ -170,30 +173,40 @@ class Model(ABC):
     """
 
     @abstractmethod
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """Copies of the parameters, {name: array}."""
 
-    def _gd_engine(self, data: tuple, options: dict) -> GDEngine:
+    def _gd_engine(self, data: tuple[Any, ...], options: dict[str, Any]) -> GDEngine:
         """A `GDEngine` for a gradient-descent run on `data`; pops the options it understands."""
         raise TypeError(f"model: {type(self).__name__} does not support gradient descent (method='gd')")
 
-    def _flow_engine(self, data: tuple, options: dict) -> FlowEngine:
+    def _flow_engine(self, data: tuple[Any, ...], options: dict[str, Any]) -> FlowEngine:
         """A `FlowEngine` for a gradient-flow run on `data`; pops the options it understands (and "tableau")."""
         raise TypeError(f"model: {type(self).__name__} has no gradient flow (method='flow'); train it with "
                         "method='gd'")
+
+    def loss(self, *data: Any, **options: Any) -> float:
+        """The training loss 1/2 sum of squared residuals on `data`, exactly as `wf.train` computes it: the
+        value of a fresh GD engine (the family's own kernel), with the same options (e.g. ``train=``).
+        A family may override it with a direct computation that agrees to rounding (DeepNet, Factorization)."""
+        engine = self._gd_engine(data, dict(options))
+        try:
+            return float(engine.loss())
+        finally:
+            engine.finish()
 
     @classmethod
     def supports(cls, method: str) -> bool:
         """Whether the family has an engine for `method` ("gd" or "flow")."""
         hook = {"gd": "_gd_engine", "flow": "_flow_engine"}[method]
-        return getattr(cls, hook) is not getattr(Model, hook)
+        return bool(getattr(cls, hook) is not getattr(Model, hook))
 
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _all_float32(values: Any) -> bool:
     """Whether `values` is a float32 array, or a non-empty sequence of float32 arrays (a batch)."""
     if isinstance(values, np.ndarray):
-        return values.dtype == np.float32
+        return bool(values.dtype == np.float32)
     if isinstance(values, (list, tuple)):
         return len(values) > 0 and all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in values)
     return False
@@ -212,7 +225,7 @@ def by_dtype(dtype: Any, float64: T, float32: T) -> T:
     return float32 if np.dtype(dtype) == np.float32 else float64
 
 
-def data_args(model: object, data: tuple, names: Iterable[str]) -> tuple:
+def data_args(model: object, data: tuple[Any, ...], names: Iterable[str]) -> tuple[Any, ...]:
     """Check the number of positional data arguments of `wf.train` for `model` (a model or its family's
     name): a TypeError names the family and what it is trained on, e.g. "a ShallowReLU is trained on (x, y)"."""
     names = tuple(names)
@@ -224,7 +237,7 @@ def data_args(model: object, data: tuple, names: Iterable[str]) -> tuple:
     return data
 
 
-def metrics_option(value: Any, available: tuple, model: str) -> tuple:
+def metrics_option(value: Any, available: tuple[str, ...], model: str) -> tuple[str, ...]:
     """The `metrics=` option of `wf.train`: False or None (the default: only the diagnostics that follow
     from the recorded losses, which are free), True (every diagnostic of the model), or a list of names
     from `available`. Each diagnostic asked for costs a chunk break at every recorded step plus its own
@@ -236,7 +249,7 @@ def metrics_option(value: Any, available: tuple, model: str) -> tuple:
     if isinstance(value, str):
         value = (value,)
     try:
-        names = tuple(value)
+        names = tuple(str(v) if isinstance(v, str) else v for v in value)
     except TypeError:
         raise TypeError(f"metrics: expected True, False or a list of names, got {type(value).__name__}") from None
     for name in names:

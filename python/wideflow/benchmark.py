@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -25,128 +24,21 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import _core
+from ._timing import (
+    copy_bandwidth,
+    interleaved,
+    machine_line,
+    median_time,
+    peak_rss,
+    rss_verdict,
+    timed_calls,
+    two_path_table,
+)
+from .base import by_dtype
+from .datasets import _square
 from .shallow import ShallowReLU
 
 FLOPS_PER_NEURON_SAMPLE = 10  # forward z, relu, c*relu (4) + the three gradient sums (6)
-
-
-# ---------------------------------------------------------------------------------------------- machine
-def machine_line() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        import torch
-
-        torch_version = torch.__version__
-    except ImportError:
-        torch_version = None
-    from . import __version__
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads_available": _core.threads_available(),
-            "openmp": _core.openmp_enabled(), "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch_version, "wideflow": __version__, "platform": platform.platform(),
-            "isa": _core.isa(), "build": {k: v for k, v in _core.build_config().items() if k != "build_type"},
-            "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None}
-
-
-def median_time(fn, repeats: int, min_time: float = 0.0) -> float:
-    """Median wall time of fn() over `repeats` calls (after one warm-up call)."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - start < min_time and len(times) < 50):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 7) -> float:
-    """Bytes/s of np.copyto between two arrays (counting the read and the write)."""
-    src = np.ones(nbytes // 8)
-    dst = np.empty_like(src)
-    t = median_time(lambda: np.copyto(dst, src), repeats)
-    return 2 * nbytes / t
-
-
-# ---------------------------------------------------------------------------------------------- two paths
-def interleaved(cases: dict, rounds: int, pause: float = 0.05, warm: bool = True, stat: str = "median") -> dict:
-    """Seconds of each callable in `cases` ({name: fn}), timed in turn (A B C A B C ...) so that all of them
-    see the same background load on a shared machine; one warm-up call each first (if warm). stat: "median"
-    or "min" over the rounds (on a loaded machine the minimum is the better estimate of the cost itself);
-    the other statistic is returned under "<name>:median" / "<name>:min"."""
-    for fn in cases.values() if warm else ():
-        fn()
-    times = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, fn in cases.items():
-            time.sleep(pause)  # let the other implementation's thread pool go idle
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    out = {}
-    for name, v in times.items():
-        med, best = statistics.median(v), min(v)
-        out[name] = best if stat == "min" else med
-        out[f"{name}:median"], out[f"{name}:min"] = med, best
-    return out
-
-
-_RSS_CHILD = """
-import sys, time
-import numpy as np
-import wideflow as wf
-
-def hwm():  # this process's peak resident set (VmHWM: fresh after exec, unlike ru_maxrss after a fork)
-    with open("/proc/self/status") as fh:
-        return [int(ln.split()[1]) * 1024 for ln in fh if ln.startswith("VmHWM")][0]
-
-{setup}
-base = hwm()
-t0 = time.perf_counter()
-{body}
-wall = time.perf_counter() - t0
-print("RSS", base, hwm(), wall, flush=True)
-"""
-
-
-def peak_rss(setup: str, body: str, timeout: float = 3600.0) -> dict:
-    """Peak resident memory of `setup` + `body` run in a fresh Python process (VmHWM), with the peak
-    after `setup` alone (imports, data) and the wall time of `body`. Bytes."""
-    import subprocess
-
-    code = _RSS_CHILD.format(setup=setup, body=body)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
-    if out.returncode != 0 or not line:
-        raise RuntimeError(f"peak_rss child failed ({out.returncode}): {out.stderr[-2000:]}")
-    _, base, peak, wall = line[0].split()
-    return {"rss_after_setup": int(base), "peak_rss": int(peak), "wall_s": float(wall)}
-
-
-def rss_verdict(peak: int, param_bytes: int) -> str:
-    """The memory target of a training run: peak RSS <= 1.15 x parameter bytes + 200 MB."""
-    limit = 1.15 * param_bytes + 200e6
-    return f"{peak / 1e6:.0f} MB ({'<=' if peak <= limit else '>'} {limit / 1e6:.0f} MB target)"
-
-
-def two_path_table(rows: list, echo=print) -> None:
-    """Print rows {case, steps, kernel_s, train_s, ...} as the kernel vs wf.train table (rates: best of the
-    rounds; the ratio of the medians beside it)."""
-    echo(f"{'case':<34}{'steps':>7}{'kernel ms/step':>16}{'wf.train ms/step':>18}{'train/kernel':>14}"
-         f"{'(medians)':>11}")
-    for r in rows:
-        med = r.get("ratio_of_medians")
-        echo(f"{r['case']:<34}{r['steps']:>7}{1e3 * r['kernel_s'] / r['steps']:>16.4f}"
-             f"{1e3 * r['train_s'] / r['steps']:>18.4f}{r['kernel_s'] / r['train_s']:>14.3f}"
-             f"{(f'{med:.3f}' if med else ''):>11}")
 
 
 # ---------------------------------------------------------------------------------------------- cases
@@ -166,11 +58,10 @@ class Result:
         return self.m / self.sec_per_step
 
 
-def square_wave(n: int):
+def square_wave(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The square10 targets (`wideflow.datasets`) on n equispaced points of [-1, 1]."""
     x = np.linspace(-1.0, 1.0, n)
-    y = np.sign(np.sin(np.pi * x + 0.3))
-    y[y == 0] = 1.0
-    return x, y
+    return x, _square(x)
 
 
 def time_wideflow(m, n, dtype, threads, kernel, repeats, seed=0):
@@ -238,7 +129,7 @@ def _time_torch(m, n, dtype, threads, repeats, handwritten: bool, seed=0):
     import torch
 
     torch.set_num_threads(threads)
-    tdt = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+    tdt = by_dtype(dtype, torch.float64, torch.float32)
     net = ShallowReLU.init(m, inner_scale=1.0, dtype=dtype, seed=seed)
     x, y = square_wave(n)
     xt = torch.tensor(x, dtype=tdt)
@@ -323,7 +214,7 @@ def _torch_compiled_step(net, x, y, lr, threads):
     import torch
 
     torch.set_num_threads(threads)
-    tdt = torch.float64 if net.dtype == np.float64 else torch.float32
+    tdt = by_dtype(net.dtype, torch.float64, torch.float32)
     xt, yt = torch.tensor(x, dtype=tdt), torch.tensor(y, dtype=tdt)
     params = [torch.tensor(v, requires_grad=True) for v in (net.a, net.b, net.c)]
     inv_alpha = 1.0 / net.alpha
@@ -349,7 +240,7 @@ def _jax_fori(net, x, y, lr):
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    dt = jnp.float64 if net.dtype == np.float64 else jnp.float32
+    dt = by_dtype(net.dtype, jnp.float64, jnp.float32)
     xj, yj = jnp.asarray(x, dtype=dt), jnp.asarray(y, dtype=dt)
     params = tuple(jnp.asarray(v) for v in (net.a, net.b, net.c))
     inv_alpha = 1.0 / net.alpha
@@ -394,9 +285,9 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
         kern, kname = _prepared_kernel(net, x, y, threads)
         for steps in steps_list:
             r = rounds if m * steps <= 10**9 else max(1, min(rounds, 10**10 // (m * steps)))
-            med = interleaved({"kernel": lambda: kern(steps),
-                               "train": lambda: wf.train(net, x, y, lr=1e-3, steps=steps, progress=False,
-                                                         threads=threads or None)}, r,
+            med = interleaved({"kernel": lambda kern=kern, steps=steps: kern(steps),
+                               "train": lambda net=net, x=x, y=y, steps=steps: wf.train(
+                                   net, x, y, lr=1e-3, steps=steps, progress=False, threads=threads or None)}, r,
                               warm=steps == steps_list[0], stat="min")
             row = {"kind": "shallow_user_path", "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}",
                    "m": m, "n": n, "dtype": np.dtype(dtype).name, "kernel": kname, "threads": nthreads,
@@ -408,14 +299,15 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
             two_path_table([row], echo=echo)
         if peers and m <= 10**6:
             last = rows[-1]  # the longest run of this width
-            for name, make in (("torch.compile", lambda: _torch_compiled_step(net, x, y, 1e-3, nthreads)),
-                               ("jax.jit+fori_loop", lambda: _jax_fori(net, x, y, 1e-3))):
+            for name, make in (("torch.compile", lambda net=net, x=x, y=y: _torch_compiled_step(net, x, y, 1e-3,
+                                                                                                  nthreads)),
+                               ("jax.jit+fori_loop", lambda net=net, x=x, y=y: _jax_fori(net, x, y, 1e-3))):
                 if not peer_available("torch" if name.startswith("torch") else "jax"):
                     continue
                 try:
                     fn = make()
                     fn(20)  # compile
-                    sec = statistics.median(timed_calls(lambda: fn(20), 3)) / 20
+                    sec = statistics.median(timed_calls(lambda fn=fn: fn(20), 3)) / 20
                 except Exception as exc:  # a peer that fails to build is reported, not fatal
                     echo(f"  {name}: failed ({type(exc).__name__}: {str(exc)[:80]})")
                     continue
@@ -436,20 +328,11 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
                          "target_bytes": 1.15 * pbytes + 200e6, "met": mem["peak_rss"] <= 1.15 * pbytes + 200e6})
             echo(f"  peak RSS (init + 10 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
                  f"parameters {pbytes / 1e6:.0f} MB, imports + data {mem['rss_after_setup'] / 1e6:.0f} MB")
-        net = kern = None  # free the parameters before the next width
+        net = kern = None  # type: ignore[assignment]  # free the parameters before the next width
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     for r in rows:
         r.update(machine=machine, copy_gbytes_per_s=bw / 1e9, time=stamp)
     return rows
-
-
-def timed_calls(fn, repeats: int) -> list:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -502,12 +385,13 @@ def run(widths, samples, dtypes, threads_list, kernels=("direct", "sorted"), pee
                                    time=time.strftime("%Y-%m-%dT%H:%M:%S"))
                         rows.append(row)
     if out:
-        _append(out, rows)
+        append_jsonl(out, rows)
         echo(f"appended {len(rows)} JSON lines to {out}")
     return rows
 
 
-def _append(path: str, rows: list) -> None:
+def append_jsonl(path, rows) -> None:
+    """Append one JSON line per row to `path` (its folder is created); the results format of every bench."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "a") as fh:
         for row in rows:
@@ -542,7 +426,7 @@ def main(argv=None) -> int:
         print("== the user path: raw kernel vs wf.train (default options), same process, in turn")
         rows = user_path(cases, args.user_steps, threads=(args.threads or [0])[-1])
         if args.out:
-            _append(args.out, rows)
+            append_jsonl(args.out, rows)
         if args.no_kernel_table:
             return 0
         print("\n== kernels vs peers")

@@ -24,8 +24,18 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_matrix, model_array, positive_float, positive_int,
-                        real_array, seed_value, threads_option)
+from ._validate import (
+    MAX_ELEMENTS,
+    choice,
+    dtype_of,
+    finite_matrix,
+    model_array,
+    positive_float,
+    positive_int,
+    real_array,
+    seed_value,
+    threads_option,
+)
 from .base import FlowEngine, GDEngine, Model, by_dtype, data_args, infer_dtype, metrics_option
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu")
@@ -81,7 +91,7 @@ class DeepNet(Model):
         if len(weights) == 0:
             raise ValueError("weights: at least one layer is required")
         dt = infer_dtype(dtype, *weights)
-        ws = []
+        ws: list[np.ndarray] = []
         for h, w in enumerate(weights):
             arr = finite_matrix(f"weights[{h}]", w, dt)
             if h > 0 and arr.shape[1] != ws[-1].shape[0]:
@@ -112,7 +122,7 @@ class DeepNet(Model):
     # ------------------------------------------------------------------ construction
     @classmethod
     def init(cls, dims, variance=None, activation: str = "relu", *, seed=0, dtype="float64", bias: bool = False,
-             negative_slope: float = 0.01) -> "DeepNet":
+             negative_slope: float = 0.01) -> DeepNet:
         """Random net with layer sizes dims = (d_0, d_1, ..., d_L) and i.i.d. N(0, variance_h) weights.
 
         variance: None (He: 2/d_in for layers followed by relu/leaky_relu, 1/d_in otherwise), one number
@@ -152,7 +162,7 @@ class DeepNet(Model):
         biases = [np.zeros(dims[h + 1]) for h in range(L)] if bias else None
         return cls(weights, activation, negative_slope=negative_slope, biases=biases, dtype=dt)
 
-    def copy(self) -> "DeepNet":
+    def copy(self) -> DeepNet:
         return DeepNet(self.weights, self.activation, negative_slope=self.negative_slope, biases=self.biases,
                        dtype=self.dtype)
 

@@ -9,12 +9,23 @@ delta_i = c_i^2 - a_i^2 - b_i^2 (conserved by gradient flow) are computed from t
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from . import _core
-from ._validate import (MAX_ELEMENTS, choice, dtype_of, finite_vector, flag, inplace_array, positive_float,
-                        positive_int, real_array, same_length, seed_value, threads_option)
+from ._validate import (
+    MAX_ELEMENTS,
+    choice,
+    dtype_of,
+    finite_vector,
+    flag,
+    inplace_array,
+    positive_float,
+    positive_int,
+    real_array,
+    same_length,
+    seed_value,
+    threads_option,
+)
 from .base import FlowEngine, GDEngine, Model, by_dtype, data_args, infer_dtype
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
@@ -98,7 +109,7 @@ class ShallowReLU(Model):
         self.alpha = _alpha_value(alpha, self.a.size)
 
     @classmethod
-    def _own(cls, a: np.ndarray, b: np.ndarray, c: np.ndarray, alpha) -> "ShallowReLU":
+    def _own(cls, a: np.ndarray, b: np.ndarray, c: np.ndarray, alpha) -> ShallowReLU:
         """A net that takes ownership of three equal-length contiguous arrays of one dtype (no copy)."""
         net = cls.__new__(cls)
         net.a, net.b, net.c = a, b, c
@@ -111,7 +122,7 @@ class ShallowReLU(Model):
     # ------------------------------------------------------------------ construction
     @classmethod
     def init(cls, m: int, scheme: str = "gaussian", inner_scale: float = 1.0, outer_scale: float = 1.0,
-             alpha="m", seed=0, dtype="float64", L: float = 2.0, antisymmetric: bool = False) -> "ShallowReLU":
+             alpha="m", seed=0, dtype="float64", L: float = 2.0, antisymmetric: bool = False) -> ShallowReLU:
         """Random initialization.
 
         scheme:
@@ -162,7 +173,7 @@ class ShallowReLU(Model):
         _draw(c, k, antisymmetric, lambda n: rng.standard_normal(n) * s_out, negate_pair=True)
         return cls._own(a, b, c, alpha)
 
-    def copy(self) -> "ShallowReLU":
+    def copy(self) -> ShallowReLU:
         return ShallowReLU(self.a, self.b, self.c, self.alpha, dtype=self.dtype)
 
     # ------------------------------------------------------------------ basic properties
@@ -240,7 +251,7 @@ class ShallowReLU(Model):
 
     def dead(self, x) -> np.ndarray:
         """Mask of neurons inactive on every point of x (they get zero gradient forever)."""
-        return ~self.active(x).any(axis=0)
+        return np.asarray(~self.active(x).any(axis=0))
 
     def check(self) -> None:
         """Verify the parameter arrays (which users may replace or edit): same dtype, contiguous, equal

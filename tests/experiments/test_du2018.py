@@ -17,6 +17,7 @@ TOY = ["identity:samples=20", "relu3:samples=20", "relu3:steps=40", "relu3:recor
        "{lr = 0.025, steps = 320}, {lr = 0.0125, steps = 640}]"]
 
 
+@pytest.mark.slow
 def test_reproduce_du2018_toy(tmp_path):
     report = du2018.reproduce(str(tmp_path), overrides=TOY, progress="off")
     assert os.path.basename(report) == "report.md"

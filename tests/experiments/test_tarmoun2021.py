@@ -23,6 +23,7 @@ TINY = ["section6:grid.init_scale=[1e-2, 0.3]", "section6:grid.seed=[1000, 1001]
         "steps = 10000, record_every = 500}]"]
 
 
+@pytest.mark.slow
 def test_reproduce_tiny_study(tmp_path):
     path = exp.reproduce(str(tmp_path), overrides=TINY, progress="off")
     assert (tmp_path / "wideflow.sqlite").is_file()

@@ -203,6 +203,7 @@ def test_kernel_run_ends_at_the_c_only_limit_near_the_rho_spline(square10, refs)
 # ---------------------------------------------------------------------------------------------- pipeline
 
 
+@pytest.mark.slow
 def test_reproduce_tiny_writes_the_report_and_figures_from_the_store(tmp_path):
     out = tmp_path / "w19"
     report = w19.reproduce(str(out), overrides=TINY, progress="off")

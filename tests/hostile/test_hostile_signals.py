@@ -131,6 +131,7 @@ def _cleanup(proc):
             pipe.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", list(EXECUTORS))
 def test_ctrl_c_stops_a_sweep_within_2_s_and_keeps_the_store(tmp_path, executor):
     proc, spec, out = _start_sweep(tmp_path, executor)
@@ -151,6 +152,7 @@ def test_ctrl_c_stops_a_sweep_within_2_s_and_keeps_the_store(tmp_path, executor)
     assert f"{stored} already stored" in dry.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", list(EXECUTORS))
 def test_sigkill_of_a_sweep_client_leaves_no_process_behind(tmp_path, executor):
     proc, spec, out = _start_sweep(tmp_path, executor)

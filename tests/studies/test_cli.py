@@ -13,6 +13,7 @@ def wideflow(*args, cwd=None, timeout=300):
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_demo_writes_png_and_pdf(tmp_path):
     out = tmp_path / "out"
     proc = wideflow("demo", "--out", str(out))
@@ -36,6 +37,7 @@ def test_help_lists_commands():
         assert cmd in proc.stdout
 
 
+@pytest.mark.slow
 def test_bench_prints_table_and_json(tmp_path):
     out = tmp_path / "bench.jsonl"
     proc = wideflow("bench", "--widths", "3000", "--samples", "10", "--dtypes", "float64", "--threads", "1",

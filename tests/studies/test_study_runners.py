@@ -13,13 +13,12 @@ import time
 
 import numpy as np
 import pytest
+from test_sweeps import _assert_same_results, _table, stored_count, wideflow_cli
 
 import wideflow as wf
 from wideflow import datasets, linear_theory
 from wideflow.sweeps import SpecError, Sweep, load_spec, open_store, run_id, run_sweep
 from wideflow.sweeps.spec import apply_overrides
-
-from test_sweeps import _assert_same_results, _table, stored_count, wideflow_cli
 
 
 def _one(model, fixed, tmp_path, name="s"):
@@ -334,6 +333,7 @@ FAC_TOML = """\
     """
 
 
+@pytest.mark.slow
 def test_deep_and_factorization_studies_local_dask_and_pool(tmp_path):
     for name, text in (("deep", DEEP_TOML), ("fac", FAC_TOML)):
         spec = tmp_path / f"{name}.toml"
@@ -352,6 +352,7 @@ def test_deep_and_factorization_studies_local_dask_and_pool(tmp_path):
     assert len(flows) == 4 and all(r["metrics"]["max_diff_drift"] < 1e-6 for r in flows)
 
 
+@pytest.mark.slow
 def test_deep_study_resumes_after_sigkill(tmp_path):
     spec = tmp_path / "deep.toml"
     spec.write_text(textwrap.dedent("""\

@@ -11,13 +11,11 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+from test_sweeps import wideflow_cli
 
 import wideflow as wf
-from wideflow.sweeps import Sweep, open_store, run_sweep
-from wideflow.sweeps import clusters, provenance
+from wideflow.sweeps import Sweep, clusters, open_store, provenance, run_sweep
 from wideflow.sweeps.driver import MixedBuilds
-
-from test_sweeps import wideflow_cli
 
 GRID = Sweep("factorization", fixed={"steps": 50, "m": 3, "n": 4, "k": 5},
              grid={"init_scale": [0.1, 0.5], "seed": [0, 1, 2]}, name="grid")
@@ -164,6 +162,7 @@ def test_cluster_options_are_validated():
                "#SBATCH -A proj"]),
     ("pbs", ["#PBS -q debug", "ncpus=4", "#PBS -l walltime=00:30:00", "#PBS -A proj"]),
 ])
+@pytest.mark.slow
 def test_generated_job_scripts(kind, lines):
     pytest.importorskip("dask_jobqueue")
     opts = {"queue": "debug", "cores": 4, "memory": "8GB", "walltime": "00:30:00", "account": "proj",

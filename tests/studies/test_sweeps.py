@@ -287,12 +287,14 @@ def _check_resumes(spec, out, ids, n_stopped):
             assert st.trajectory(rid)["loss"].size > 10
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
     spec, out, ids, proc, _, n = _start_and_stop(tmp_path, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     _check_resumes(spec, out, ids, n)
 
 
+@pytest.mark.slow
 def test_resume_after_sigint(tmp_path):
     spec, out, ids, proc, err, n = _start_and_stop(tmp_path, signal.SIGINT)
     assert proc.returncode == 130
@@ -332,6 +334,7 @@ def _assert_same_results(a, b):
             assert params_a[rid][k].tobytes() == params_b[rid][k].tobytes(), (rid, k)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_local(tmp_path):
     sweep = Sweep("shallow_relu", SMALL["fixed"], SMALL["grid"], name="small")
     local = run_sweep(sweep, tmp_path / "local", progress="off")
@@ -400,6 +403,7 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert not re.search(r"\[ *1/4\]", text)  # no log lines on a terminal
 
 
+@pytest.mark.slow
 def test_report_renders_figures(tmp_path):
     sweep = Sweep("shallow_relu", fixed={"steps": 200, "train": "outer", "scheme": "uniform_knots",
                                          "antisymmetric": True, "lr": 0.1},

@@ -12,14 +12,11 @@ import pytest
 from scipy import integrate
 from scipy.interpolate import CubicSpline
 
-from wideflow import limits
+from wideflow import datasets, limits
 
 
 def square10():
-    x = np.linspace(-1.0, 1.0, 10)
-    s = np.sin(np.pi * x + 0.3)
-    y = np.where(s >= 0, 1.0, -1.0)  # sign(0) := +1
-    return x, y
+    return datasets.load("square10")  # sign(0) := +1
 
 
 def sample_init(scheme, m, rng, inner_scale=1.0, L=2.0):
@@ -197,7 +194,7 @@ def test_rho_matches_quadrature_of_definition():
         return math.exp(-0.5 * (a / sa) ** 2 - 0.5 * (b / sb) ** 2) / (2 * math.pi * sa * sb)
 
     for e in (-3.0, -0.4, 0.0, 1.1, 5.0):
-        val = integrate.quad(lambda a: abs(a) ** 3 * p_gauss(a, -a * e), -np.inf, np.inf)[0]
+        val = integrate.quad(lambda a, e=e: abs(a) ** 3 * p_gauss(a, -a * e), -np.inf, np.inf)[0]
         assert r(e) == pytest.approx(val, rel=1e-8)
     # box: p = 1/(4 s^2) on [-s, s]^2 -> rho = s^2 min(1, e^-4)/8
     s = 1.7
@@ -240,7 +237,7 @@ def test_uniform_knot_kernel_matches_quadrature():
     for i, s in enumerate(pts):
         for j, t in enumerate(pts):
 
-            def integrand(e):  # E over a = +-1 (prob 1/2), e ~ U[-L, L] (density 1/(2L))
+            def integrand(e, s=s, t=t):  # E over a = +-1 (prob 1/2), e ~ U[-L, L] (density 1/(2L))
                 up = max(s - e, 0.0) * max(t - e, 0.0)
                 down = max(e - s, 0.0) * max(e - t, 0.0)
                 return 0.5 * (up + down) / (2 * L)
@@ -561,8 +558,8 @@ def test_uniform_knots_theta_kernel_closed_form_and_quadrature():
     for x, xp in [(-0.4, 0.9), (1.2, 1.2), (-2.0, 0.3), (2.0, 2.5), (-1.0, -1.4)]:
         lo, hi = min(x, xp), max(x, xp)
         # (1/2) int_{-L}^{L} (1[e < lo] + 1[e > hi]) de / (2L) (x x' + 1), by quadrature
-        q = 0.5 * (integrate.quad(lambda e: float(e < lo), -L, L, points=[lo])[0]
-                   + integrate.quad(lambda e: float(e > hi), -L, L, points=[hi])[0]) / (2 * L) * (x * xp + 1)
+        q = 0.5 * (integrate.quad(lambda e, lo=lo: float(e < lo), -L, L, points=[lo])[0]
+                   + integrate.quad(lambda e, hi=hi: float(e > hi), -L, L, points=[hi])[0]) / (2 * L) * (x * xp + 1)
         assert limits.kernel_theta_uniform_knots(x, xp, L, c2=2.0) == pytest.approx(2.0 * q, rel=1e-10, abs=1e-12)
     # symmetric, independent of the order; x = x' inside: (1/2)(1 + 0) ... = (x^2 + 1) / 2 * P(e != x)
     K = limits.kernel_theta_uniform_knots(np.array([-1.0, 0.0, 0.5]), np.array([-1.0, 0.0, 0.5]), L)

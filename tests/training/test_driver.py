@@ -249,3 +249,37 @@ def test_flow_engine_base_delegates_to_its_integrator():
     np.testing.assert_allclose(run.t, [0.0, 0.5, 1.0, 2.0])
     np.testing.assert_allclose(run.loss, 2.0 * np.exp(-2.0 * run.t), rtol=1e-14)
     assert run.info["accepted"] == 3 and run.status == "completed"
+
+
+def test_model_loss_is_the_engines_loss():
+    model = GDOnly()
+    assert model.loss() == pytest.approx(2.0) and model.w[0] == 3.0  # 1/2 (3 - 1)^2, nothing trained
+    x = np.linspace(-1.0, 1.0, 7)
+    y = np.sin(3.0 * x)
+    net = wf.ShallowReLU.init(50, seed=3)
+    assert net.loss(x, y) == pytest.approx(0.5 * float(np.sum((net(x) - y) ** 2)), rel=1e-12)
+    run = wf.train(net.copy(), x, y, lr=1e-3, steps=0, progress=False)
+    assert net.loss(x, y) == run.final_loss  # the same kernel value as wf.train's record
+
+
+# ------------------------------------------------------------------------------- the batch, same driver
+def test_train_batch_ctrl_c_keeps_every_run_at_the_step_reached():
+    rng = np.random.default_rng(4)
+    Us, Vs = rng.standard_normal((3, 4, 2)) * 0.3, rng.standard_normal((3, 5, 2)) * 0.3
+    Y = rng.standard_normal((4, 5))
+
+    def lr(k):  # Ctrl-C while step 25's step size is asked for: the chunk in progress ends, then the run
+        if k == 25:
+            os.kill(os.getpid(), signal.SIGINT)
+        return 0.05
+
+    with pytest.warns(wf.InterruptedWarning, match=r"interrupted at step (\d+)"):
+        batch = wf.train_batch(Us, Vs, Y, lr=lr, steps=10**6, record="log", products=True, progress=False,
+                               chunk_seconds=1e-9)
+    stop = int(batch.steps[-1])
+    assert 25 <= stop < 10**6 and list(batch.status) == ["interrupted"] * 3 and list(batch.final_step) == [stop] * 3
+    ref = wf.train_batch(Us, Vs, Y, lr=0.05, steps=stop, record="all", products=True, progress=False)
+    np.testing.assert_array_equal(batch.U, ref.U)  # each run holds the state of step `stop`, bitwise
+    np.testing.assert_array_equal(batch.loss[:, -1], ref.loss[:, -1])  # and its loss and product end the record
+    np.testing.assert_array_equal(batch.products[:, -1], ref.products[:, -1])
+    np.testing.assert_array_equal(batch.loss, ref.loss[:, batch.steps])

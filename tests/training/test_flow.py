@@ -127,6 +127,7 @@ def test_flow_records_requested_times_and_snapshots(data):
     assert run.loss[-1] == pytest.approx(R.shallow_gradients(net.a, net.b, net.c, net.alpha, x, y)[0], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_flow_thread_count_does_not_change_bits(data):
     x, y = data
     nets = [small_net(m=300_000, seed=2) for _ in range(2)]
@@ -247,6 +248,7 @@ def test_deep_linear_flow_conserves_matrix_invariants_while_gd_drifts():
     assert diff < 0.05 * max(np.max(np.abs(w)) for w in net.weights)
 
 
+@pytest.mark.slow
 def test_deep_leaky_flow_per_neuron_invariants():
     """Leaky ReLU is non-smooth where a pre-activation crosses 0, so the flow needs looser tolerances; the
     per-neuron invariants still hold to about the tolerance scale."""

@@ -672,6 +672,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ctrl_c_interrupts_and_keeps_state(kernel):
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, kernel], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -69,8 +69,7 @@ struct DrawSource {
     std::uint64_t offset;  // index of the first neuron drawn
 
     DrawSource(Scheme sc, std::uint64_t seed, double scale, double half_width, std::uint64_t first)
-        : scheme(sc), key0(stream_key(seed, 0)), key1(stream_key(seed, 1)), s(scale), L(half_width),
-          offset(first) {}
+        : scheme(sc), key0(stream_key(seed, 0)), key1(stream_key(seed, 1)), s(scale), L(half_width), offset(first) {}
 
     void fill(index_t begin, index_t len, double* a, double* b) const {
         for (index_t k = 0; k < len; ++k) {
@@ -120,8 +119,8 @@ namespace detail {
 
 // One block's partial sums into `slot` (zeroed here).
 template <class Source>
-void block_sums(const Source& src, index_t begin, index_t len, const double* x, index_t n, const double* t,
-                index_t P, double* slot, std::vector<double>& buf) {
+void block_sums(const Source& src, index_t begin, index_t len, const double* x, index_t n, const double* t, index_t P,
+                double* slot, std::vector<double>& buf) {
     const index_t S = kGramSub;
     buf.resize(static_cast<std::size_t>((n + 2) * S));
     double* a = buf.data();
@@ -188,8 +187,8 @@ void block_sums(const Source& src, index_t begin, index_t len, const double* x, 
 // kGramBlock * kGramWave (the wave boundary), so that a pass split into several calls adds the same slots in
 // the same order. t must be ascending. Returns nothing; the caller normalizes (1/m) and forms the prefix sums.
 template <class Source>
-void accumulate(const Source& src, index_t begin, index_t end, const double* x, index_t n, const double* t,
-                index_t P, double* acc, int threads) {
+void accumulate(const Source& src, index_t begin, index_t end, const double* x, index_t n, const double* t, index_t P,
+                double* acc, int threads) {
     const index_t size = acc_size(n, P);
     const index_t blocks = (end - begin + kGramBlock - 1) / kGramBlock;
     std::vector<double> slots(static_cast<std::size_t>(std::min(blocks, kGramWave) * size));
@@ -213,8 +212,7 @@ void accumulate(const Source& src, index_t begin, index_t end, const double* x, 
         (void)th;
         for (index_t k = 0; k < wn; ++k) {
             const index_t b0 = begin + (w0 + k) * kGramBlock;
-            detail::block_sums(src, b0, std::min(kGramBlock, end - b0), x, n, t, P, slots.data() + k * size,
-                               bufs[0]);
+            detail::block_sums(src, b0, std::min(kGramBlock, end - b0), x, n, t, P, slots.data() + k * size, bufs[0]);
         }
 #endif
         // acc[e] += slot_0[e]; acc[e] += slot_1[e]; ... in block order, for every element e

@@ -121,8 +121,8 @@ inline index_t certify(const ShallowProblem& p, double A, double B, double C, do
         const double P1 = std::min(P + dP, p.inv_alpha * p.m * F1) * grow;
         // quantities formed in the parameter type: residuals, gradient sums, step * c, new parameters,
         // activations, per-block forward sums
-        const double t_big = std::max({R, rho, rhox, rho * Z, A * rhox + B * rho, sab * C, A1, B1, C1, Z1,
-                                       kBlockSum * F1});
+        const double t_big =
+            std::max({R, rho, rhox, rho * Z, A * rhox + B * rho, sab * C, A1, B1, C1, Z1, kBlockSum * F1});
         // in double: histogram and prediction sums (before and after 1/alpha), the loss
         const double d_big = std::max({p.m * F1, p.m * C1 * (A1 + B1), P1, 0.5 * p.n * (P1 + p.Ymax) * (P1 + p.Ymax)});
         if (!(t_big < p.tmax) || !(d_big < p.dmax)) return k;  // NaN-safe

@@ -59,9 +59,15 @@
 #if defined(__clang__)
 // (_Pragma takes one string literal: these lines stay unsplit.)
 #if WIDEFLOW_ISA_VARIANT == 1
-#define WIDEFLOW_ISA_REGION_BEGIN _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,bmi,bmi2,f16c,movbe,popcnt\"))), apply_to = function)")
+#define WIDEFLOW_ISA_REGION_BEGIN \
+    _Pragma(                      \
+        "clang attribute push(__attribute__((target(\"avx2,fma,bmi,bmi2,f16c,movbe,popcnt\"))), apply_to = function)")
 #else
-#define WIDEFLOW_ISA_REGION_BEGIN _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512cd,avx512bw,avx512dq,avx512vl,avx2,fma,bmi,bmi2,f16c,movbe,popcnt\"))), apply_to = function)")
+#define WIDEFLOW_ISA_REGION_BEGIN                                                                                \
+    _Pragma(                                                                                                     \
+        "clang attribute "                                                                                       \
+        "push(__attribute__((target(\"avx512f,avx512cd,avx512bw,avx512dq,avx512vl,avx2,fma,bmi,bmi2,f16c,movbe," \
+        "popcnt\"))), apply_to = function)")
 #endif
 #define WIDEFLOW_ISA_REGION_END _Pragma("clang attribute pop")
 #else
@@ -108,8 +114,7 @@ inline const char* name_of(int level) {
 inline int cpu_level() {
 #if WIDEFLOW_ISA_DISPATCH
     __builtin_cpu_init();
-    const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("bmi2");
+    const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2");
     const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
                     __builtin_cpu_supports("avx512cd");

@@ -34,9 +34,7 @@ inline int threads_available() {
 }
 
 // Number of threads to use: `requested` <= 0 means all available.
-inline int resolve_threads(int requested) {
-    return requested <= 0 ? threads_available() : requested;
-}
+inline int resolve_threads(int requested) { return requested <= 0 ? threads_available() : requested; }
 
 // Below this much work per parallel region (in neuron-sample units, roughly a nanosecond each) waking
 // a second thread costs more than it saves, and on a busy machine a barrier can wait for a descheduled
@@ -57,8 +55,7 @@ struct ChunkPlan {
 
 // Chunks of at least `min_size` and at most `max_size` elements, aiming at `target_count` chunks, size a
 // multiple of `align`.
-inline ChunkPlan plan_chunks(index_t m, index_t min_size, index_t max_size, index_t target_count,
-                             index_t align) {
+inline ChunkPlan plan_chunks(index_t m, index_t min_size, index_t max_size, index_t target_count, index_t align) {
     ChunkPlan p;
     index_t s = (m + target_count - 1) / std::max<index_t>(target_count, 1);
     s = std::max(min_size, std::min(max_size, s));

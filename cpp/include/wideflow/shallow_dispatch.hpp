@@ -17,10 +17,10 @@ template <class T>
 struct Kernels {
     void (*evaluate)(const Params<T>&, const double*, index_t, double*, int);
     void (*evaluate_sorted)(const Params<T>&, const double*, index_t, double*, int);
-    ChunkResult (*gd_direct)(const Params<T>&, const double*, const double*, index_t, double*, const double*,
-                             index_t, double, double, double*, int);
-    ChunkResult (*gd_sorted)(const Params<T>&, const double*, const double*, index_t, double*, const double*,
-                             index_t, double, double, double*, int, bin_t*, bool);
+    ChunkResult (*gd_direct)(const Params<T>&, const double*, const double*, index_t, double*, const double*, index_t,
+                             double, double, double*, int);
+    ChunkResult (*gd_sorted)(const Params<T>&, const double*, const double*, index_t, double*, const double*, index_t,
+                             double, double, double*, int, bin_t*, bool);
 };
 
 struct KernelTable {

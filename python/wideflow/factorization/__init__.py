@@ -28,8 +28,12 @@ Factorization) and ``batch`` (`train_batch`); the public names are re-exported h
 from __future__ import annotations
 
 from .batch import BatchRun, train_batch
-from .imbalance import _q_drift as _q_drift, _q_norm as _q_norm, imbalance_spectrum
-from .metrics import FAC_METRICS as FAC_METRICS, _metrics as _metrics, _one_layer_metrics as _one_layer_metrics
+from .imbalance import _q_drift as _q_drift
+from .imbalance import _q_norm as _q_norm
+from .imbalance import imbalance_spectrum
+from .metrics import FAC_METRICS as FAC_METRICS
+from .metrics import _metrics as _metrics
+from .metrics import _one_layer_metrics as _one_layer_metrics
 from .model import Factorization
 from .one_layer import OneLayer
 

@@ -194,7 +194,8 @@ class _BatchGD(GDEngine):
         self.final_step = np.zeros(B, dtype=np.int64)
         self.steps_done = np.zeros(B, dtype=np.int64)
         self.step = 0
-        self.end_loss, self.end_x = np.full(B, np.nan), None
+        self.end_loss = np.full(B, np.nan)
+        self.end_x: np.ndarray | None = None
 
     def step_seconds_hint(self) -> float:
         B, m, n, k = self.shape
@@ -250,7 +251,8 @@ class _BatchGD(GDEngine):
         X_rec = None
         if self.x_rec is not None:
             X_rec = self.x_rec[:, col]
-            X_rec[:, ~in_rec] = self.end_x[:, None]
+            if self.end_x is not None and not in_rec.all():
+                X_rec[:, ~in_rec] = self.end_x[:, None]
         Y64 = self.Ys.astype(np.float64)
         ynorm = np.linalg.norm(Y64) if self.Ys.ndim == 2 else np.linalg.norm(Y64, axis=(1, 2))[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -15,7 +15,28 @@ if TYPE_CHECKING:
     from .model import Factorization
 
 
-class _FactorizationGD(GDEngine):
+class _Reports:
+    """What both engines of a Factorization report: the snapshot, the metrics of the current state (relative
+    error, singular values, imbalance spectrum and drift) and the relative error of recorded losses."""
+
+    fac: Factorization
+    Y64: np.ndarray
+    ynorm: float
+    U0: np.ndarray
+    V0: np.ndarray
+    names: tuple
+
+    def snapshot(self):
+        return self.fac.state()
+
+    def metrics(self):
+        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0, self.names)
+
+    def loss_metrics(self, losses):
+        return {"rel_error": _rel_error(losses, self.ynorm)}
+
+
+class _FactorizationGD(_Reports, GDEngine):
     """Fused GD on a Factorization: U and V are updated in place by the C++ kernel, which also keeps the
     last finite state when a run diverges (no checkpoint needed)."""
 
@@ -30,7 +51,7 @@ class _FactorizationGD(GDEngine):
             self.Y64 = Y.astype(np.float64)
             self.U0 = fac.U.astype(np.float64)
             self.V0 = fac.V.astype(np.float64)
-        self._loss = None
+        self._loss: float | None = None
         m, n = fac.shape
         self.cost = 4e-10 * m * n * fac.width + 1e-7
 
@@ -48,17 +69,8 @@ class _FactorizationGD(GDEngine):
         self._loss = float(r.loss)
         return int(r.steps_done), bool(r.diverged)
 
-    def snapshot(self):
-        return self.fac.state()
 
-    def metrics(self):
-        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0, self.names)
-
-    def loss_metrics(self, losses):
-        return {"rel_error": _rel_error(losses, self.ynorm)}
-
-
-class _FactorizationFlow(FlowEngine):
+class _FactorizationFlow(_Reports, FlowEngine):
     """Gradient flow dU/dt = E V, dV/dt = E^T U by an adaptive Runge-Kutta pair in C++."""
 
     def __init__(self, fac: Factorization, Y: np.ndarray, metrics: tuple, tableau: str, threads: int = 0):
@@ -72,12 +84,3 @@ class _FactorizationFlow(FlowEngine):
 
     def sync(self):
         self.flow.write_back(self.fac.U, self.fac.V)
-
-    def snapshot(self):
-        return self.fac.state()
-
-    def metrics(self):
-        return _metrics(self.fac, self.Y64, self.ynorm, self.U0, self.V0, self.names)
-
-    def loss_metrics(self, losses):
-        return {"rel_error": _rel_error(losses, self.ynorm)}

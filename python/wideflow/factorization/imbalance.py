@@ -12,7 +12,8 @@ def _gram_factor(W: np.ndarray) -> np.ndarray:
     """For W (p x k) with k > p: the triangular R (p x p) of the thin QR W^T = Qr R. Since W = R^T Qr^T,
     W^T S W = Qr (R S R^T) Qr^T, so W^T S W and R S R^T share their nonzero eigenvalues and their
     Frobenius norm for any symmetric S (here S = diag(I_m, -I_n))."""
-    return np.linalg.qr(W.T, mode="r")
+    R: np.ndarray = np.linalg.qr(W.T, mode="r")  # type: ignore[assignment]  # mode="r" returns R alone
+    return R
 
 
 def imbalance_spectrum(U, V) -> np.ndarray:

@@ -3,7 +3,7 @@ singular values, and the imbalance norm, spectrum and drift (see the package doc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,10 +34,10 @@ def _metrics(fac: Factorization, Y64, ynorm, U0, V0, names=FAC_METRICS) -> dict:
         finite = bool(np.all(np.isfinite(U)) and np.all(np.isfinite(V)) and (X is None or np.all(np.isfinite(X))))
         if finite:
             try:
-                out = {}
+                out: dict[str, Any] = {}
                 if "rel_error" in names:
                     out["rel_error"] = float(np.linalg.norm(Y64 - X) / ynorm) if ynorm > 0 else np.nan
-                if "singular_values" in names:
+                if "singular_values" in names and X is not None:
                     out["singular_values"] = np.linalg.svd(X, compute_uv=False)
                 if "q_norm" in names:
                     out["q_norm"] = _q_norm(U, V)
@@ -61,7 +61,7 @@ def _one_layer_metrics(X, Y64, ynorm, names) -> dict:
     if not np.all(np.isfinite(X)):
         nan = {"rel_error": np.nan, "singular_values": np.full(min(X.shape), np.nan)}
         return {name: v for name, v in nan.items() if name in names}
-    out = {}
+    out: dict[str, Any] = {}
     if "rel_error" in names:
         out["rel_error"] = float(np.linalg.norm(Y64 - X) / ynorm) if ynorm > 0 else np.nan
     if "singular_values" in names:

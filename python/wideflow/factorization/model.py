@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import (MAX_ELEMENTS, dtype_of, finite_matrix, model_array, positive_float, positive_int,
-                         seed_value, threads_option)
+from .._validate import (
+    MAX_ELEMENTS,
+    dtype_of,
+    finite_matrix,
+    model_array,
+    positive_float,
+    positive_int,
+    seed_value,
+    threads_option,
+)
 from ..base import Model, data_args, infer_dtype, metrics_option
 from .engines import _FactorizationFlow, _FactorizationGD
 from .imbalance import imbalance_spectrum
@@ -50,7 +58,7 @@ class Factorization(Model):
         model_array("V", self.V, self._dtype, self._shapes[1])
 
     @classmethod
-    def init(cls, m: int, n: int, k: int, scale: float = 1.0, seed=0, dtype="float64") -> "Factorization":
+    def init(cls, m: int, n: int, k: int, scale: float = 1.0, seed=0, dtype="float64") -> Factorization:
         """Gaussian initialization: U, V entries i.i.d. N(0, scale^2) (U drawn first, then V)."""
         m, n, k = (positive_int(name, v, maximum=MAX_ELEMENTS) for name, v in (("m", m), ("n", n), ("k", k)))
         if max(m, n) * k > MAX_ELEMENTS:
@@ -82,7 +90,7 @@ class Factorization(Model):
         m, n = self.shape
         return f"Factorization(m={m}, n={n}, k={self.width}, dtype={self.dtype.name})"
 
-    def copy(self) -> "Factorization":
+    def copy(self) -> Factorization:
         return Factorization(self.U, self.V, dtype=self.dtype)
 
     def state(self) -> dict:

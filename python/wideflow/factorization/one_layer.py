@@ -26,7 +26,7 @@ class OneLayer(Model):
         self.X = finite_matrix("X0", X0, dt)
 
     @classmethod
-    def zeros(cls, m: int, n: int, dtype="float64") -> "OneLayer":
+    def zeros(cls, m: int, n: int, dtype="float64") -> OneLayer:
         return cls(np.zeros((positive_int("m", m), positive_int("n", n))), dtype=dtype)
 
     @property
@@ -40,7 +40,7 @@ class OneLayer(Model):
     def __repr__(self) -> str:
         return f"OneLayer(m={self.X.shape[0]}, n={self.X.shape[1]}, dtype={self.dtype.name})"
 
-    def copy(self) -> "OneLayer":
+    def copy(self) -> OneLayer:
         return OneLayer(self.X, dtype=self.dtype)
 
     def product(self) -> np.ndarray:
@@ -65,7 +65,26 @@ class OneLayer(Model):
         return _OneLayerFlow(self, target("Y", data[0], self.shape, np.float64), metrics)
 
 
-class _OneLayerGD(GDEngine):
+class _Reports:
+    """What both engines of a OneLayer model report (snapshot, metrics of the current state, relative error
+    of recorded losses)."""
+
+    model: OneLayer
+    Y64: np.ndarray
+    ynorm: float
+    names: tuple
+
+    def snapshot(self):
+        return self.model.state()
+
+    def metrics(self):
+        return _one_layer_metrics(self.model.X.astype(np.float64), self.Y64, self.ynorm, self.names)
+
+    def loss_metrics(self, losses):
+        return {"rel_error": _rel_error(losses, self.ynorm)}
+
+
+class _OneLayerGD(_Reports, GDEngine):
     def __init__(self, model: OneLayer, Y: np.ndarray, metrics: tuple):
         self.model, self.Y = model, Y
         self.names, self.has_metrics = metrics, bool(metrics)
@@ -101,14 +120,6 @@ class _OneLayerGD(GDEngine):
         self.model.X[...] = ck[0]
         self._loss = ck[1]
 
-    def snapshot(self):
-        return self.model.state()
-
-    def metrics(self):
-        return _one_layer_metrics(self.model.X.astype(np.float64), self.Y64, self.ynorm, self.names)
-
-    def loss_metrics(self, losses):
-        return {"rel_error": _rel_error(losses, self.ynorm)}
 
 
 class _ExactOneLayerFlow:
@@ -134,7 +145,7 @@ class _ExactOneLayerFlow:
         return 1, True, False
 
 
-class _OneLayerFlow(FlowEngine):
+class _OneLayerFlow(_Reports, FlowEngine):
     """Gradient flow of a OneLayer model (exact: the closed form above)."""
 
     def __init__(self, model: OneLayer, Y: np.ndarray, metrics: tuple):
@@ -145,11 +156,3 @@ class _OneLayerFlow(FlowEngine):
     def sync(self):
         self.model.X[...] = self.flow.state()
 
-    def snapshot(self):
-        return self.model.state()
-
-    def metrics(self):
-        return _one_layer_metrics(self.model.X.astype(np.float64), self.Y64, self.ynorm, self.names)
-
-    def loss_metrics(self, losses):
-        return {"rel_error": _rel_error(losses, self.ynorm)}

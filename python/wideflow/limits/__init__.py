@@ -29,13 +29,38 @@ Measurements on a net (arrays ``a, b, c, alpha`` or any object with those attrib
 
 from __future__ import annotations
 
-from .kernels import (KernelInterpolant, OuterInterpolant, kernel_c, kernel_interpolant, kernel_ntk,
-                      kernel_ntk_uniform_knots, kernel_theta, kernel_theta_uniform_knots, kernel_uniform_knots,
-                      min_norm_outer_interpolant)
-from .measures import (dead_neurons, distance, invariant_drift, knot_displacement, knot_mass_fraction,
-                       median_knot_displacement, savarese_norm, uniform_knot_mass_fraction)
-from .splines import (GridFunction, LinearInterpolant, NaturalCubicSpline, Rho, linear_interpolant,
-                      natural_cubic_spline, rho, rho_weighted_spline)
+from .kernels import (
+                      KernelInterpolant,
+                      OuterInterpolant,
+                      kernel_c,
+                      kernel_interpolant,
+                      kernel_ntk,
+                      kernel_ntk_uniform_knots,
+                      kernel_theta,
+                      kernel_theta_uniform_knots,
+                      kernel_uniform_knots,
+                      min_norm_outer_interpolant,
+)
+from .measures import (
+                      dead_neurons,
+                      distance,
+                      invariant_drift,
+                      knot_displacement,
+                      knot_mass_fraction,
+                      median_knot_displacement,
+                      savarese_norm,
+                      uniform_knot_mass_fraction,
+)
+from .splines import (
+                      GridFunction,
+                      LinearInterpolant,
+                      NaturalCubicSpline,
+                      Rho,
+                      linear_interpolant,
+                      natural_cubic_spline,
+                      rho,
+                      rho_weighted_spline,
+)
 
 __all__ = [
     "natural_cubic_spline",

@@ -9,7 +9,6 @@ import numpy as np
 from .._validate import float64_array, same_length
 
 
-
 def _real_array(name, values):
     """float64 array of any shape (empty allowed), all finite."""
     return float64_array(name, values, allow_empty=True)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .._validate import float64_array, real_number

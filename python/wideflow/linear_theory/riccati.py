@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .._validate import positive_int, real_number
@@ -67,7 +66,7 @@ def riccati_solution(t_eval, Y, U0, V0, lam=None, restart=0.25):
 
     Returns an array of shape ``np.shape(t_eval) + (m, n)``.
     """
-    from scipy.linalg import eigh   # lazy
+    from scipy.linalg import eigh  # lazy
 
     t = _times("t_eval", t_eval)
     Y, U0, V0 = _factors(Y, U0, V0, Uname="U0", Vname="V0")

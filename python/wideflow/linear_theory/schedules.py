@@ -3,7 +3,6 @@ low-rank targets and the nuclear norm (kept apart from the Tarmoun closed forms;
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .._validate import float64_array, positive_int, real_number

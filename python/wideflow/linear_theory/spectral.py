@@ -3,7 +3,6 @@ exact flow from them."""
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .._validate import positive_int

@@ -43,11 +43,13 @@ def parse_options(texts) -> dict:
                 raise ValueError(f"--cluster-opt: {key} needs a value")
             if OPTIONS[key] is int:
                 try:
-                    value = int(value)
+                    number = int(value)
                 except ValueError:
                     raise ValueError(f"--cluster-opt: {key} must be a positive integer, got {value!r}") from None
-                if value < 1:
-                    raise ValueError(f"--cluster-opt: {key} must be a positive integer, got {value}")
+                if number < 1:
+                    raise ValueError(f"--cluster-opt: {key} must be a positive integer, got {number}")
+                out[key] = number
+                continue
             out[key] = value
     return out
 

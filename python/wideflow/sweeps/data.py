@@ -54,7 +54,7 @@ def source(table: dict, keys: tuple, base_dir: str | None) -> dict:
     full = os.path.abspath(os.path.join(base_dir or os.getcwd(), os.path.expanduser(path)))
     if not os.path.isfile(full):
         raise ValueError(f"dataset: no such file {full}")
-    out = {"path": full, "sha256": hashlib.sha256(_read(full)).hexdigest(), "format": ext[1:]}
+    out: dict[str, object] = {"path": full, "sha256": hashlib.sha256(_read(full)).hexdigest(), "format": ext[1:]}
     for k in keys:
         if k in table:
             if ext != ".npz" or not isinstance(table[k], str):

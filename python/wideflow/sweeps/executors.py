@@ -23,7 +23,8 @@ import signal
 import threading
 import time
 import uuid
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from .runners import RunResult, execute
 
@@ -105,7 +106,7 @@ class LocalExecutor:
             except BrokenProcessPool as exc:
                 raise WorkerLost(f"a worker process died ({exc}); the runs stored so far are kept, "
                                  "run the sweep again to resume") from None
-            except Exception as exc:  # noqa: BLE001 - e.g. a result that could not be sent back
+            except Exception as exc:
                 result = _failed(exc)
             yield task, result
 
@@ -147,7 +148,8 @@ class DaskExecutor:
         self.threads = threads
         self.keep_params = keep_params
         self.processes = processes
-        self.client = self.cluster = None
+        self.client: Any = None
+        self.cluster: Any = None
 
     def describe(self) -> str:
         if self.scheduler:
@@ -205,7 +207,7 @@ class DaskExecutor:
                 pid = nanny.pid
                 if pid:
                     os.kill(pid, signal.SIGKILL)
-            except Exception:  # noqa: BLE001 - best effort; cluster.close() still closes everything
+            except Exception:
                 pass
 
     def worker_addresses(self) -> list[str]:
@@ -232,11 +234,11 @@ class DaskExecutor:
                 if fut.status == "finished":
                     try:
                         result = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - e.g. a result that could not be deserialized
+                    except Exception as exc:
                         result = _failed(exc)
                 else:  # an error outside the runner (e.g. KilledWorker: the run took its worker down)
-                    exc = fut.exception()
-                    result = _failed(exc) if exc is not None else RunResult("failed", error=f"dask: {fut.status}")
+                    err = fut.exception()
+                    result = _failed(err) if err is not None else RunResult("failed", error=f"dask: {fut.status}")
                 fut.release()
                 yield task, result
         finally:

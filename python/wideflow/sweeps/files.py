@@ -54,7 +54,7 @@ def replace_atomically(path: str, write, *, binary: bool = True, prefix: str = "
 
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=os.path.dirname(path))
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="")) as fh:
             write(fh)
             if fsync:
                 fh.flush()
@@ -78,7 +78,7 @@ def encode_arrays(arrays: dict) -> bytes:
         if a.dtype == object:
             raise TypeError(f"trajectory: array {name!r} has dtype object; only numeric arrays are stored")
         clean[name] = a
-    np.savez_compressed(buf, **clean)
+    np.savez_compressed(buf, **clean)  # type: ignore[arg-type]  # NumPy's stub types **kwds as allow_pickle
     return buf.getvalue()
 
 
@@ -125,7 +125,7 @@ def load_npz(fh, size: int, what: str = "blob") -> dict:
         raise
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - anything a damaged archive makes zipfile/zlib/numpy raise
+    except Exception as exc:
         raise CorruptRecord(f"{what}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
 
 

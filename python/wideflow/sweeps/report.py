@@ -92,7 +92,7 @@ def summary_table(records, model: str) -> tuple[list[str], list[list[str]]]:
     header = keys + ["runs", "status"] + metrics
     rows = []
     for gkey, rs in _groups(records, keys):
-        counts: dict = defaultdict(int)
+        counts: defaultdict[str, int] = defaultdict(int)
         for r in rs:
             counts[r["status"]] += 1
         status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

@@ -23,8 +23,8 @@ import socket
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def execute(model: str, config: dict, threads: int | None = None, keep_params: b
             warnings.simplefilter("ignore", DivergenceWarning)
             warnings.simplefilter("ignore", InterruptedWarning)
             out = runner.func(dict(config), threads, keep_params)
-    except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
+    except Exception as exc:
         return RunResult("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
                          started_at=started, finished_at=time.time(), wall_time=time.perf_counter() - tick,
                          host=host, provenance=prov)

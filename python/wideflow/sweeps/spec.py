@@ -127,7 +127,7 @@ class Sweep:
         n = math.prod(len(v) for v in self.grid.values()) * max(1, len(self.cases))
         if n > MAX_RUNS:
             self._fail("grid", f"the product has {n} runs, more than the limit of {MAX_RUNS}")
-        self._configs: list | None = None
+        self._configs: list[dict] | None = None
         self.configs()  # cross-field checks happen here, before anything runs
         self._check_distinct()
 

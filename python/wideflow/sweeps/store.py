@@ -23,6 +23,10 @@ cannot be decoded (bad JSON, an unknown model, a damaged page) is reported by it
     store.to_xarray("final_loss")         # xarray Dataset over the grid fields; store.export("runs.csv")
     store.trajectory(run_id)              # {"steps": ..., "t": ..., "loss": ...}
     store.params(run_id)                  # {"a": ..., "b": ..., "c": ..., "alpha": ...}
+
+(Longer than the package's ~500-line guide on purpose: `Store` is one idea, and its safety rules -- the
+path and symlink checks around every read and write, the decode caps, the skip-and-report of bad rows --
+stay in one reviewable place; the file and path helpers already live in `wideflow.sweeps.files`.)
 """
 
 from __future__ import annotations
@@ -38,8 +42,16 @@ import warnings
 
 import numpy as np
 
-from .files import (CorruptRecord, CorruptRecordWarning, check_inside, decode_arrays,  # noqa: F401
-                    encode_arrays, load_npz, refuse_link, replace_atomically)
+from .files import (
+    CorruptRecord,
+    CorruptRecordWarning,
+    check_inside,
+    decode_arrays,
+    encode_arrays,
+    load_npz,
+    refuse_link,
+    replace_atomically,
+)
 from .spec import canonical_json
 
 DB_NAME = "wideflow.sqlite"
@@ -202,7 +214,7 @@ class Store:
         self._has_provenance = "provenance" in {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
 
     @classmethod
-    def create(cls, root) -> "Store":
+    def create(cls, root) -> Store:
         return cls(root, create=True)
 
     # ------------------------------------------------------------------ lifecycle
@@ -244,7 +256,7 @@ class Store:
         os.replace (which replaces a link at the final name rather than following it)."""
         final = self.params_path(run_id)
         self._params_dir(create=True)
-        return replace_atomically(final, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in params.items()}),
+        return replace_atomically(final, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in params.items()}),  # type: ignore[arg-type]
                                   prefix=f".{run_id}.", fsync=True)
 
     def remove_temp_files(self) -> int:

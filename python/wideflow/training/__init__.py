@@ -7,6 +7,8 @@ gradient-flow driver), ``recording`` (which steps a run records, and the `Run` i
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._validate import MAX_STEPS, choice, flag, positive_float, positive_int
 from ..base import FlowEngine, GDEngine, Model
 from .flow import run_flow
@@ -25,14 +27,14 @@ MIN_RTOL = 100 * 2.220446049250313e-16
 MIN_ATOL = 1e-100
 
 
-def _tolerance(name: str, value, minimum: float) -> float:
+def _tolerance(name: str, value: Any, minimum: float) -> float:
     v = positive_float(name, value)
     if v < minimum:
         raise ValueError(f"{name}: must be >= {minimum:.3g} (the error control cannot resolve less), got {value}")
     return v
 
 
-def check_model(model, method: str = "gd") -> None:
+def check_model(model: Any, method: str = "gd") -> None:
     """The contract check of `wf.train`: `model` is a `wideflow.base.Model` whose family has an engine for
     `method` ("gd" or "flow"); a TypeError names the type otherwise."""
     if not isinstance(model, Model):
@@ -44,9 +46,9 @@ def check_model(model, method: str = "gd") -> None:
                         f"{'_flow_engine' if method == 'flow' else '_gd_engine'} of wideflow.base.Model")
 
 
-def train(model, *data, lr=None, steps=None, method: str = "gd", record="log", record_points: int = 200,
-          snapshots=None, progress=None, keep_finite: bool = True, t_end=None, rtol: float = 1e-6,
-          atol: float = 1e-9, tableau: str = "dopri5", **options) -> Run:
+def train(model: Any, *data: Any, lr: Any = None, steps: Any = None, method: str = "gd", record: Any = "log",
+          record_points: int = 200, snapshots: Any = None, progress: Any = None, keep_finite: Any = True,
+          t_end: Any = None, rtol: Any = 1e-6, atol: Any = 1e-9, tableau: str = "dopri5", **options: Any) -> Run:
     """Train `model` in place by full-batch gradient descent on L = 1/2 sum of squared residuals.
 
     train(net, x, y, lr=..., steps=..., train="all"|"outer"|"inner", kernel="auto", threads=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .recording import Run
 __all__ = ["run_flow", "record_times", "FlowEngine"]
 
 
-def record_times(spec, t_end: float, points: int) -> np.ndarray:
+def record_times(spec: Any, t_end: float, points: int) -> np.ndarray:
     """Flow times to record: "log" (about `points` log-spaced times in [t_end * 1e-4, t_end]), or a list
     of times in [0, t_end]. 0 and t_end are always included."""
     if isinstance(spec, str):
@@ -40,9 +41,11 @@ def record_times(spec, t_end: float, points: int) -> np.ndarray:
     return np.unique(np.concatenate([[0.0, t_end], ts]))
 
 
-def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, record="log",
-             record_points: int = 200, snapshots=None, progress=None, chunk_seconds: float = 0.2,
-             desc: str = "flow") -> Run:
+def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, record: Any = "log",
+             record_points: int = 200, snapshots: Any = None, progress: bool | None = None,
+             chunk_seconds: float = 0.2, desc: str = "flow") -> Run:
+    """Gradient flow up to flow time `t_end`, recording at the times `record` asks for (see the module
+    docstring); `snapshots`: None, "log" or a list of flow times."""
     times = record_times(record, t_end, record_points)
     if snapshots is None:
         snap_t = np.zeros(0)
@@ -58,12 +61,16 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
         if snap_t.size and (not np.all(np.isfinite(snap_t)) or snap_t.min() < 0 or snap_t.max() > t_end):
             raise ValueError(f"snapshots: flow times must lie in [0, {t_end}]")
     stops = np.union1d(times, snap_t)
-    rec_t, rec_loss, rec_steps, metrics, snap_list = [], [], [], {}, []
+    rec_t: list[float] = []
+    rec_loss: list[float] = []
+    rec_steps: list[int] = []
+    metrics: dict[str, list[Any]] = {}
+    snap_list: list[tuple[float, dict[str, Any]]] = []
     status = "completed"
     start = time.perf_counter()
     accepted = 0
 
-    def record_state(t):
+    def record_state(t: float) -> None:
         rec_t.append(t)
         rec_loss.append(engine.loss())
         rec_steps.append(accepted)
@@ -72,7 +79,7 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
             for name, val in engine.metrics().items():
                 metrics.setdefault(name, []).append(val)
 
-    def at_time(t):
+    def at_time(t: float) -> None:
         if np.any(times == t):
             record_state(t)
         if np.any(snap_t == t):

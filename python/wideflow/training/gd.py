@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,8 @@ def _member(sorted_steps: np.ndarray, step: int) -> bool:
     return bool(k < sorted_steps.size and sorted_steps[k] == step)
 
 
-def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record="log", record_points: int = 200,
-           snapshots=None, progress=None, keep_finite: bool = True, chunk_seconds: float = 0.5,
+def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record: Any = "log", record_points: int = 200,
+           snapshots: Any = None, progress: bool | None = None, keep_finite: bool = True, chunk_seconds: float = 0.5,
            checkpoint_seconds: float = 5.0, desc: str = "train") -> Run:
     """Gradient descent in chunks of fused C++ steps (see the module docstring).
 
@@ -70,8 +71,8 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record="log", re
     stops = np.union1d(snaps, rec) if engine.has_metrics else snaps
     rec_loss = np.full(rec.size, np.nan)
     rec_t = np.full(rec.size, np.nan)
-    metrics: dict[str, list] = {}
-    snap_list: list = []
+    metrics: dict[str, list[tuple[int, Any]]] = {}
+    snap_list: list[tuple[int, dict[str, Any]]] = []
     status, diverged_at = "completed", None
     start_time = time.perf_counter()
 
@@ -83,7 +84,7 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record="log", re
         if _member(snaps, step):
             snap_list.append((step, engine.snapshot()))
 
-    def end_at(step: int, loss: float, t: float):
+    def end_at(step: int, loss: float, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Truncate the record at `step`, where the run ended, and make sure that state is in it."""
         keep = rec <= step
         r, rl, rt = rec[keep], rec_loss[keep], rec_t[keep]
@@ -102,7 +103,8 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record="log", re
     guard = bool(keep_finite) and not engine.keeps_finite
     can_copy = engine.checkpoint_nbytes() <= CHECKPOINT_MAX_BYTES
     cheap_copy = engine.checkpoint_nbytes() <= CHEAP_CHECKPOINT_BYTES
-    ck, ck_step, ck_t, ck_lrs, ck_cost, ck_at = None, 0, 0.0, [], 0.0, 0.0
+    ck, ck_step, ck_t, ck_cost, ck_at = None, 0, 0.0, 0.0, 0.0
+    ck_lrs: list[np.ndarray] = []
     unguarded_why = ""
 
     step, t_flow, kernel_seconds = 0, 0.0, 0.0

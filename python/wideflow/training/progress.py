@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
-def progress_bar(progress, total: int, desc: str):
+def progress_bar(progress: bool | None, total: int, desc: str) -> Any:
+    """A tqdm bar (None when `progress` is False, or None and stderr is not a terminal)."""
     enabled = sys.stderr.isatty() if progress is None else bool(progress)
     if not enabled:
         return None

@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import numbers
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-
 
 MAX_RECORDED = 10**8  # recorded states per run (each costs a few floats, more with metrics)
 
 
-def _step_indices(spec, name: str) -> np.ndarray:
+def _step_indices(spec: Any, name: str) -> np.ndarray:
     """Integer step indices from a list or array; a value that is not a whole number is refused (it would
     otherwise be truncated to another step)."""
     try:
@@ -39,12 +39,12 @@ def _log_steps(steps: int, points: int) -> np.ndarray:
     g = np.power(10.0, np.linspace(0.0, np.log10(steps), points))  # np.geomspace(1, steps, points),
     g[0], g[-1] = 1.0, steps                                          # without its overhead
     r = np.round(g).astype(np.int64)  # ascending: drop repeats without a sort; 0 before, steps last
-    out = np.concatenate([[0], r[np.concatenate([[True], r[1:] != r[:-1]])]])
+    out: np.ndarray = np.concatenate([[0], r[np.concatenate([[True], r[1:] != r[:-1]])]])
     out.flags.writeable = False
     return out
 
 
-def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> np.ndarray:
+def record_steps(spec: Any, steps: int, points: int = 200, name: str = "record") -> np.ndarray:
     """The sorted step indices to record for a run of `steps` steps (state indices 0..steps).
 
     spec:
@@ -59,7 +59,8 @@ def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> n
             if steps <= points:
                 return np.arange(steps + 1, dtype=np.int64)
             else:
-                return _log_steps(int(steps), int(points)).copy()
+                logs: np.ndarray = _log_steps(int(steps), int(points)).copy()
+                return logs
         elif spec == "all":
             if steps + 1 > MAX_RECORDED:
                 raise ValueError(f"{name}: 'all' of {steps} steps is more than {MAX_RECORDED} records")
@@ -78,10 +79,11 @@ def record_steps(spec, steps: int, points: int = 200, name: str = "record") -> n
             raise ValueError(f"{name}: step indices must lie in [0, {steps}]")
     if idx.size > MAX_RECORDED:
         raise ValueError(f"{name}: would record {idx.size} steps, more than {MAX_RECORDED}; record fewer")
-    return np.unique(np.concatenate([[0, steps], idx])).astype(np.int64)
+    out: np.ndarray = np.unique(np.concatenate([[0, steps], idx])).astype(np.int64)
+    return out
 
 
-def snapshot_steps(spec, steps: int) -> np.ndarray:
+def snapshot_steps(spec: Any, steps: int) -> np.ndarray:
     """Steps at which to keep parameter copies: None (none), "log" (~30 log-spaced), an int count of
     log-spaced snapshots, or an explicit list."""
     if spec is None:
@@ -118,13 +120,13 @@ class Run:
     steps: np.ndarray
     t: np.ndarray
     loss: np.ndarray
-    metrics: dict = field(default_factory=dict)
-    snapshots: list = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    snapshots: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     status: str = "completed"
     diverged_at: int | None = None
     wall_time: float = 0.0
     method: str = "gd"
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_loss(self) -> float:

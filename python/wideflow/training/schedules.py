@@ -6,7 +6,9 @@ number (constant step), any schedule below, or any Python callable of the step i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,7 @@ class Constant(Schedule):
 
     eta: float
 
-    def values(self, start, stop):
+    def values(self, start: int, stop: int) -> np.ndarray:
         return np.full(stop - start, self.eta)
 
 
@@ -45,18 +47,19 @@ class InversePower(Schedule):
     power: float
     t0: float = 1.0
 
-    def values(self, start, stop):
+    def values(self, start: int, stop: int) -> np.ndarray:
         t = np.arange(start, stop, dtype=np.float64)
-        return self.eta0 / (1.0 + t / self.t0) ** self.power
+        out: np.ndarray = self.eta0 / (1.0 + t / self.t0) ** self.power
+        return out
 
 
 @dataclass(frozen=True)
 class FromCallable(Schedule):
     """eta_t = fn(t) for a user callable, evaluated once per step."""
 
-    fn: object
+    fn: Callable[[int], Any]
 
-    def values(self, start, stop):
+    def values(self, start: int, stop: int) -> np.ndarray:
         return np.array([float(self.fn(t)) for t in range(start, stop)], dtype=np.float64)
 
 
@@ -71,7 +74,7 @@ def inverse_power(eta0: float, power: float, t0: float = 1.0) -> InversePower:
                         positive_float("t0", t0))
 
 
-def as_schedule(lr) -> Schedule:
+def as_schedule(lr: Any) -> Schedule:
     """Turn the `lr` argument of `train` into a Schedule, or raise naming `lr`."""
     if isinstance(lr, Schedule):
         return lr
@@ -94,15 +97,15 @@ def checked_values(schedule: Schedule, start: int, stop: int) -> np.ndarray:
     return vals
 
 
-def valid_prefix(schedule: Schedule, start: int, stop: int):
+def valid_prefix(schedule: Schedule, start: int, stop: int) -> tuple[np.ndarray, Exception | None]:
     """(values, error): the step sizes for steps [start, k) where k is the first step whose value is not
     positive and finite or whose evaluation raised, and that problem as an exception (None if every step
     in [start, stop) is fine, then k = stop)."""
     try:
         return checked_values(schedule, start, stop), None
-    except Exception:  # noqa: BLE001 - find the step, then hand the cause to the caller
+    except Exception:
         pass
-    vals = []
+    vals: list[float] = []
     for t in range(start, stop):
         try:
             vals.append(float(checked_values(schedule, t, t + 1)[0]))
@@ -110,7 +113,7 @@ def valid_prefix(schedule: Schedule, start: int, stop: int):
             if str(exc).startswith("lr: the schedule gave"):
                 return np.asarray(vals, dtype=np.float64), exc
             return np.asarray(vals, dtype=np.float64), _raised(exc, t)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return np.asarray(vals, dtype=np.float64), _raised(exc, t)
     return np.asarray(vals, dtype=np.float64), None
 
