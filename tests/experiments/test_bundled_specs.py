@@ -32,3 +32,21 @@ def test_a_reproduction_store_names_its_paper(tmp_path):
         assert paper_of(store) == "du2018"
     with pytest.raises(ValueError, match="paper"):
         study("nosuchpaper")
+
+
+@pytest.mark.parametrize("paper, section, overrides", [
+    ("williams2019", "width_limits", ["grid.width=[100, 1000]", "grid.seed=[0]"]),
+    ("tarmoun2021", "flow", ["grid.init_scale=[0.1]", "t_end=0.1"]),
+    ("du2018", "identity", ["samples=5"]),
+])
+def test_the_report_of_an_unfinished_study_says_what_is_missing(tmp_path, paper, section, overrides):
+    """A store killed after some sections: `wideflow report` still writes report.md, and says how many runs
+    are missing (the figures of the sections that are there are drawn)."""
+    from wideflow.experiments._study import analyze, load_section
+
+    st = study(paper)
+    run_sweeps([load_section(st, section, overrides=overrides)], str(tmp_path), progress="off")
+    path = analyze(st, str(tmp_path))
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    assert "ncomplete:" in text and "not started" in text

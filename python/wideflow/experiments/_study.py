@@ -194,7 +194,21 @@ class StudyData:
         return [(rid, cfg, self.records.get(rid)) for rid, cfg in sweep.runs()]
 
     def missing(self) -> int:
+        """Runs of the recorded sections that are not stored (yet)."""
         return sum(rec is None for s in self.sweeps for _, _, rec in self.runs(s))
+
+    def missing_sections(self) -> list[str]:
+        """The study's sections that the store has no sweep of (not started yet)."""
+        return [s for s in self.study.sections if s not in self.sweeps]
+
+    def incomplete(self) -> str:
+        """"" for a complete store, else the sentence the reports open with."""
+        runs, sections = self.missing(), self.missing_sections()
+        if not runs and not sections:
+            return ""
+        parts = ([f"{runs} run(s) are not in the store yet"] if runs else []) + (
+            [f"section(s) {', '.join(sections)} not started"] if sections else [])
+        return f"**Incomplete: {'; '.join(parts)}** (run the same command again to finish)"
 
     def trajectory(self, run_id: str) -> dict:
         return self.store.trajectory(run_id)

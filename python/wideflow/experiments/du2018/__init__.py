@@ -60,6 +60,15 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
 
     started = time.perf_counter() if started is None else started
     mode = data.mode()
+    path = os.path.join(out_dir, "report.md")
+    incomplete = data.incomplete()
+    if incomplete:  # every section needs its runs: say how far the study is and what to run
+        rows = [[s, len(data.runs(s)), sum(rec is not None for _, _, rec in data.runs(s))] for s in SECTIONS]
+        _report.write_text(path, "\n".join([
+            "# Du, Hu & Lee (2018): layers are automatically balanced — reproduction", "",
+            f"{incomplete}; specs: {mode}. The figures and tables are written once every section is stored.", "",
+            _report.markdown_table(["section", "runs", "stored"], rows), ""]))
+        return path
     res = study.results(data)
     files = {"relu3": figures.plot_relu3(res["relu3"], os.path.join(out_dir, "relu3")),
              "eta": figures.plot_eta_scaling(res["eta_scaling"], os.path.join(out_dir, "eta_scaling")),
@@ -76,8 +85,7 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
     provenance = (["## Provenance", "", _report.markdown_table(["section", "runs", "stored", "compute s"], rows)]
                   + build_lines(data.store)
                   + ["", f"Report written in {time.perf_counter() - started:.1f} s from the store."])
-    path = os.path.join(out_dir, "report.md")
-    write_report(path, res, mode, data.missing(), files, provenance)
+    write_report(path, res, mode, files, provenance)
     return path
 
 

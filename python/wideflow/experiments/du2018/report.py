@@ -9,7 +9,7 @@ def table(header, rows) -> str:
     return markdown_table(header, [[v if isinstance(v, str) else num(v) for v in r] for r in rows])
 
 
-def write_report(path, res, mode: str, missing: int, figures, provenance: list) -> None:
+def write_report(path, res, mode: str, figures, provenance: list) -> None:
     rl = res["relu3"]
     ident = res["identity"]
     sc = res["eta_scaling"]
@@ -19,7 +19,6 @@ def write_report(path, res, mode: str, missing: int, figures, provenance: list) 
     L = []
     L.append("# Du, Hu & Lee (2018): layers are automatically balanced — reproduction\n")
     L.append(f"`wideflow reproduce du2018{' --quick' if mode == 'quick' else ''}` — specs: **{mode}**"
-             + (f"; **incomplete: {missing} run(s) are not in the store yet**" if missing else "")
              + ". Every number is read from the store (`wideflow.sqlite` beside this report); "
              "`wideflow report DIR` rebuilds this file from it.\n")
     if mode != "full":

@@ -38,10 +38,10 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
     """Figures (PNG + PDF) and report.md from the store (and the NumPy nonlinear experiment)."""
     started = time.perf_counter() if started is None else started
     mode = data.mode()
-    missing = data.missing()
+    incomplete = data.incomplete()
     lines = ["# Tarmoun et al. (2021): dynamics of overparameterized two-layer linear models", "",
              f"`wideflow reproduce tarmoun2021{' --quick' if mode == 'quick' else ''}` — specs: **{mode}**"
-             + (f"; **incomplete: {missing} run(s) are not in the store yet**" if missing else "")
+             + (f"; {incomplete}" if incomplete else "")
              + ". Theory: docs page theory/tarmoun2021; closed forms: `wideflow.linear_theory`. Time is "
              "gradient-flow time t = lr · step; loss ½‖Y − UVᵀ‖²_F (with the ½: time constants as in the docs "
              "page). Sections 1–4 are read from the store (`wideflow.sqlite` beside this report); section 5 "

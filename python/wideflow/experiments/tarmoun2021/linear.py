@@ -175,7 +175,7 @@ def flow_check(data, out_dir, lines, summary):
     pairs = _pairs(data)
     if not flows:
         return
-    lrs = sorted({lr for _, lr in pairs}, reverse=True)
+    lrs = sorted({lr for _, lr in pairs}, reverse=True) or [math.nan]  # no GD runs stored: no gaps
     rows = []
     for s, (fl, *_) in flows.items():
         t, flow_err = curve(fl)

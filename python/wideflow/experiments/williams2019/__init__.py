@@ -91,13 +91,12 @@ def _text(data, mode, refs_by_ds, results, ts_rows, lr_rows, summary, gd_rows, p
     ukmf = limits.uniform_knot_mass_fraction(x)
     reg_cfg = results[0]["config"] if results else {}
     lr_cap = reg_cfg.get("lr_cap", 2e-3)
-    missing = data.missing()
+    incomplete = data.incomplete()
     lines = [
         "# Williams et al. 2019 — kernel vs adaptive regimes of shallow univariate ReLU nets",
         "",
         f"`wideflow reproduce williams2019{' --quick' if mode == 'quick' else ''}` — specs: **{mode}**"
-        + (f"; **incomplete: {missing} run(s) of the study are not in the store yet** (run the command again to "
-           "finish)" if missing else "") + ". Every number below is read from the store "
+        + (f"; {incomplete}" if incomplete else "") + ". Every number below is read from the store "
         "(`wideflow.sqlite` beside this report); `wideflow report DIR` rebuilds this file from it.",
         "",
         "Model f(x) = (1/α) Σ_i c_i [a_i x + b_i]_+ with α = m (NTK runs: α = √m), loss ½ Σ_j (f(x_j) − y_j)², "

@@ -137,7 +137,8 @@ def _scaling_table(summary):
 
 
 def _slope_table(summary):
-    rows = []
+    rows: list = []
+    wmin = wmax = 0
     for scheme, s in summary.items():
         wmin, wmax = s["widths"][0], s["widths"][-1]
         for key in KEYS:
@@ -170,6 +171,9 @@ def _gd_table(gd_rows, uniform_kmf):
 
 
 def report_section(summary, gd_rows, number: int = 5) -> list:
+    if not summary and not gd_rows:
+        return [f"## {number}. Width scaling of the kernel limit", "", "No runs of the width sections are stored yet.",
+                ""]
     x, _ = datasets.load("square10")
     ukmf = limits.uniform_knot_mass_fraction(x)
     seeds = sorted({s["seeds"] for s in summary.values()})
