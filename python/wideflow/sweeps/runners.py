@@ -14,7 +14,8 @@ dask worker): it times the runner and turns what it returns, or the exception it
 
 The families, one module each (a new family adds its module and one import line at the end of this file):
 `runner_shallow` (shallow_relu), `runner_deep` (deep), `runner_linear` (factorization, one_layer) and
-`runner_outer_limit` (outer_limit: the exact c-only limit of a shallow net at width m, no training).
+`runner_outer_limit` (outer_limit: the exact c-only limit of a shallow net at width m, no training) and
+`runner_relu_output` (relu_output: relu(X A) / relu(X U V^T) by NumPy GD, Tarmoun et al.'s nonlinear case).
 """
 
 from __future__ import annotations
@@ -235,4 +236,4 @@ def check_method(config):
 
 # ------------------------------------------------------------------------------------------ other families
 # Each family module registers its runner when imported; a new family adds its module here (one line).
-from . import runner_deep, runner_linear, runner_outer_limit, runner_shallow  # noqa: E402,F401
+from . import runner_deep, runner_linear, runner_outer_limit, runner_relu_output, runner_shallow  # noqa: E402,F401

@@ -14,8 +14,8 @@ runners; docs pages theory/tarmoun2021, reproductions):
 2. ``k_sweep``, ``late_rates``: the hidden width k and the late-rate table (docs § Riccati).
 3. ``modes``: convergence time against imbalance for one spectral mode, closed form beside GD.
 4. ``overlays``: closed forms (spectral init; balanced and lambda-balanced Riccati solutions) against GD.
-5. The nonlinear experiment Y = relu(X W) + noise, one-layer relu(X A) against two-layer relu(X U V^T):
-   small NumPy models (not wideflow models), run when the report is written (`NonlinearConfig`).
+5. ``nonlinear``: the nonlinear experiment Y = relu(X W) + noise, one-layer relu(X A) against two-layer
+   relu(X U V^T) (the `relu_output` runner: small NumPy models, stored like the rest).
 
 Modules: `config`, `runs` (reads the store), `linear` (1 and the flow check), `width` (2), `closed_form`
 (3-4), `nonlinear` (5).
@@ -29,13 +29,13 @@ import time
 from .. import _report
 from .._study import Study, StudyData, run_study
 from . import closed_form, linear, nonlinear, width
-from .config import SECTIONS, NonlinearConfig, nonlinear_config
+from .config import SECTIONS
 
-__all__ = ["STUDY", "NonlinearConfig", "reproduce", "analyze"]
+__all__ = ["STUDY", "reproduce", "analyze"]
 
 
 def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> str:
-    """Figures (PNG + PDF) and report.md from the store (and the NumPy nonlinear experiment)."""
+    """Figures (PNG + PDF) and report.md from the store alone."""
     started = time.perf_counter() if started is None else started
     mode = data.mode()
     incomplete = data.incomplete()
@@ -44,18 +44,15 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
              + (f"; {incomplete}" if incomplete else "")
              + ". Theory: docs page theory/tarmoun2021; closed forms: `wideflow.linear_theory`. Time is "
              "gradient-flow time t = lr · step; loss ½‖Y − UVᵀ‖²_F (with the ½: time constants as in the docs "
-             "page). Sections 1–4 are read from the store (`wideflow.sqlite` beside this report); section 5 "
-             "runs its small NumPy models when the report is written.", ""]
+             "page). Every section is read from the store (`wideflow.sqlite` beside this report).", ""]
     summary: dict = {}
     tick = {}
     for name, fn in (("section 6", linear.section6), ("k sweep", width.k_sweep), ("modes", closed_form.modes),
-                     ("overlays", closed_form.overlays), ("gradient flow", linear.flow_check)):
+                     ("overlays", closed_form.overlays), ("gradient flow", linear.flow_check),
+                     ("nonlinear", nonlinear.nonlinear)):
         t = time.perf_counter()
         fn(data, out_dir, lines, summary)
         tick[name] = time.perf_counter() - t
-    t = time.perf_counter()
-    nonlinear.nonlinear(nonlinear_config(mode), out_dir, lines, summary)
-    tick["nonlinear (NumPy)"] = time.perf_counter() - t
     lines += _provenance(data, started, tick)
     path = os.path.join(out_dir, "report.md")
     _report.write_text(path, "\n".join(lines) + "\n")

@@ -1,81 +1,47 @@
-"""Tarmoun et al. 2021, section 5: the nonlinear experiment Y = relu(X W) + noise, one layer against two
-(small NumPy models: they are not wideflow models)."""
+"""Tarmoun et al. 2021, section 5: the nonlinear experiment Y = relu(X W) + noise, one layer against two,
+read from the store (the `relu_output` runner trains both models)."""
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from .._report import figure, first_below, fmt, markdown_table
-from .config import NonlinearConfig, png
+from .._report import figure, fmt, markdown_table
+from .config import png
+from .runs import by, curve, entries
 
 
-def _relu_gd(X, Y, params, lr, steps, record_every, two_layer):
-    """GD on 1/2 ||Y - relu(X M)||_F^2 with M = A (one-layer) or U V^T (two-layer); returns (steps, rel err)."""
-    ny = np.linalg.norm(Y)
-    recs, errs = [], []
-    if two_layer:
-        U, V = (p.copy() for p in params)
-    else:
-        A = params[0].copy()
-    for j in range(steps + 1):
-        M = U @ V.T if two_layer else A
-        Z = X @ M
-        F = np.maximum(Z, 0.0)
-        R = F - Y
-        if j % record_every == 0 or j == steps:
-            recs.append(j)
-            errs.append(np.linalg.norm(R) / ny)
-            if not np.isfinite(errs[-1]):
-                break
-        if j == steps:
-            break
-        G = X.T @ (R * (Z > 0))  # dL/dM
-        if two_layer:
-            U, V = U - lr * (G @ V), V - lr * (G.T @ U)
-        else:
-            A = A - lr * G
-    return np.array(recs), np.array(errs)
-
-
-def nonlinear(cfg: NonlinearConfig, out_dir, lines, summary):
-    rng = np.random.default_rng(cfg.seed)
-    X = rng.standard_normal((cfg.N, cfg.d))
-    W = rng.standard_normal((cfg.d, cfg.p))
-    clean = np.maximum(X @ W, 0.0)
-    noise = cfg.noise * rng.standard_normal(clean.shape)
-    Y = clean + noise
-    floor = np.linalg.norm(noise) / np.linalg.norm(Y)
-    steps = int(round(cfg.t_end / cfg.lr))
+def nonlinear(data, out_dir, lines, summary):
+    head = "## 5. Nonlinear experiment (docs page reproductions)"
+    runs = entries(data, "nonlinear")
+    if not runs:
+        lines += [head, "", "No runs of this section are stored.", ""]
+        return
+    c0, m0 = runs[0]["config"], runs[0]["metrics"]
+    floor = m0["noise_floor"]
     fig, ax = figure(1, 1, width=5.6, height=4.0)
     a = ax[0, 0]
     rows = []
-    for i, var in enumerate(cfg.variances):
-        r = np.random.default_rng(cfg.seed + 1 + i)
-        sd = math.sqrt(var)
-        U0 = sd * r.standard_normal((cfg.d, cfg.k))
-        V0 = sd * r.standard_normal((cfg.p, cfg.k))
-        A0 = U0 @ V0.T if cfg.one_layer_init == "product" else sd * r.standard_normal((cfg.d, cfg.p))
-        s2, e2 = _relu_gd(X, Y, (U0, V0), cfg.lr, steps, cfg.record_every, True)
-        s1, e1 = _relu_gd(X, Y, (A0,), cfg.lr, steps, cfg.record_every, False)
-        t2, t1 = s2 * cfg.lr, s1 * cfg.lr
-        a.semilogy(t2, e2, color=f"C{i}", label=f"relu(X U Vᵀ), var {var:g}")
-        a.semilogy(t1, e1, color=f"C{i}", ls="--", lw=1, label=f"relu(X A), var {var:g}")
-        level = 2 * floor
-        rows.append([f"{var:g}", fmt(first_below(t2, e2, level), ".4f"), fmt(first_below(t1, e1, level), ".4f"),
-                     f"{e2[-1]:.3e}", f"{e1[-1]:.3e}"])
+    for i, (var, group) in enumerate(by(runs, "variance").items()):
+        two = next((e for e in group if e["config"]["layers"] == 2), None)
+        one = next((e for e in group if e["config"]["layers"] == 1), None)
+        for e, ls, name in ((two, "-", "relu(X U Vᵀ)"), (one, "--", "relu(X A)")):
+            if e is not None:
+                t, err = curve(e)
+                a.semilogy(t, err, color=f"C{i}", ls=ls, lw=1.5 if ls == "-" else 1, label=f"{name}, var {var:g}")
+        rows.append([f"{var:g}"] + [fmt(e["metrics"]["t_hit"], ".4f") if e else "n/a" for e in (two, one)]
+                    + [f"{e['metrics']['rel_error']:.3e}" if e else "n/a" for e in (two, one)])
+        summary[f"nonlinear_var{var:g}"] = {"two_layer_t_hit": two["metrics"]["t_hit"] if two else None,
+                                            "one_layer_t_hit": one["metrics"]["t_hit"] if one else None}
     a.axhline(floor, color="k", ls=":", lw=1, label="noise floor ‖ε‖/‖Y‖")
     a.set_xlabel("t = lr · step")
     a.set_ylabel("‖Y − f(X)‖_F / ‖Y‖_F")
-    a.set_title(f"nonlinear: N={cfg.N}, d={cfg.d}, p={cfg.p}, k={cfg.k}, lr={cfg.lr:g}")
+    a.set_title(f"nonlinear: N={c0['N']}, d={c0['d']}, p={c0['p']}, k={c0['k']}, lr={c0['lr']:g}")
     a.legend(fontsize=7)
     f_nl = png(fig, out_dir, "tarmoun2021_nonlinear")
-    lines += ["## 5. Nonlinear experiment (docs page reproductions)", "",
-              f"X ({cfg.N} x {cfg.d}), W ({cfg.d} x {cfg.p}) ~ N(0, 1); Y = relu(X W) + {cfg.noise:g}·N(0, 1); "
-              f"two-layer relu(X U Vᵀ) (k = {cfg.k}) against one-layer relu(X A) with A0 = "
-              f"{'U0 V0ᵀ' if cfg.one_layer_init == 'product' else 'N(0, var)'}; GD lr = {cfg.lr:g} to "
-              f"t = {cfg.t_end:g} ({steps} steps, NumPy). Noise floor ‖ε‖/‖Y‖ = {floor:.2e}; "
-              "times are the first t with relative error < 2 × floor.", "",
-              markdown_table(["init variance", "two-layer t(2·floor)", "one-layer t(2·floor)", "two-layer final error",
-                       "one-layer final error"], rows), "", f"![nonlinear]({f_nl})", ""]
+    lines += [head, "",
+              f"X ({c0['N']} x {c0['d']}), W ({c0['d']} x {c0['p']}) ~ N(0, 1); Y = relu(X W) + "
+              f"{c0['noise']:g}·N(0, 1); two-layer relu(X U Vᵀ) (k = {c0['k']}) against one-layer relu(X A) "
+              f"with A0 = {'U0 V0ᵀ' if c0['one_layer_init'] == 'product' else 'N(0, var)'}; GD lr = {c0['lr']:g} "
+              f"to t = {c0['t_end']:g} ({m0['steps']} steps; the `relu_output` runner, NumPy). Noise floor "
+              f"‖ε‖/‖Y‖ = {floor:.2e}; times are the first t with relative error < {c0['hit_factor']:g} × floor.",
+              "",
+              markdown_table(["init variance", "two-layer t(hit)", "one-layer t(hit)", "two-layer final error",
+                              "one-layer final error"], rows), "", f"![nonlinear]({f_nl})", ""]
