@@ -23,7 +23,7 @@ import numpy as np
 import wideflow as wf
 from wideflow import datasets
 from wideflow.benchmark import append_jsonl, machine_line
-from wideflow.experiments.williams2019 import learning_rate
+from wideflow.tangent import learning_rate
 
 
 def timed(fn, repeats):

@@ -21,7 +21,7 @@ import numpy as np
 import wideflow as wf
 from wideflow import _reference as R
 from wideflow import datasets
-from wideflow.experiments.williams2019 import learning_rate
+from wideflow.tangent import learning_rate
 
 
 def clusters(net, x, tol=0.02, weight=0.05):

@@ -193,6 +193,21 @@ def test_zeno_protection_ends_the_run_with_its_status(data):
     assert run.info["events"] >= 4
 
 
+def test_dense_events_do_not_overflow_the_step(data):
+    """Wide adaptive init (alpha = m): knots cross samples every few steps from t = 0, so almost every step is
+    cut at an event. The controller's verdict is on the whole trial step while the step advanced only to the
+    event; the trial step must not grow from cut to cut (it used to, by 5x each time, until it overflowed to
+    inf at t ~ 13 and the run ended "diverged")."""
+    x, y = data
+    net = wf.ShallowReLU.init(3000, scheme="gaussian", inner_scale=0.1, outer_scale=1.0, alpha="m", seed=0,
+                              antisymmetric=True)
+    d0 = net.invariant()
+    run = flow(net, x, y, 20.0, rtol=1e-8)
+    assert run.status == "completed" and run.t[-1] == 20.0
+    assert run.info["events"] > 500 and run.info["accepted"] < 3 * run.info["events"]
+    assert np.max(np.abs(net.invariant() - d0)) < 1e-7
+
+
 def test_events_option_errors(data):
     x, y = data
     net = base_net(m=5)

@@ -6,7 +6,8 @@
 //     is a polynomial: bracketed on 16 points, then bisected to ~1e-14 of the step);
 //  2. sliding exits: a sliding neuron whose exit function min(dz-, -dz+) became <= 0 at the step's end is
 //     located by the Illinois method on the continuous extension (each trial one gradient evaluation);
-//  3. the step is cut at the earliest of these, theta*: the state there comes from the continuous
+//  3. the step is cut at the earliest of these, theta* (the next trial step is at most this one): the
+//     state there comes from the continuous
 //     extension, every crossing within 1e-12 of theta* is placed exactly on its sample (b_i = -a_i x_j) and
 //     settled (crosses, or starts sliding), every exit releases its neuron, and the field is evaluated anew.
 //
@@ -125,7 +126,7 @@ public:
             }
             ++st.accepted;
             ++res.steps;
-            const double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
+            double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
             // events of this step (the FSAL stage holds the field at its end)
             sys_.check(w_.ynew.data(), es_);
             exit_values(f1_);
@@ -214,6 +215,9 @@ public:
                 f0_.swap(f1_);
             } else {
                 const double theta = exit_k >= 0 ? std::min(theta_e, theta_x) : theta_x;
+                // the controller judged the whole trial step, which advanced only theta h: the next trial
+                // step does not grow (after a run of cut steps it would overflow: events every theta h)
+                h_next = std::min(h_next, h);
                 const double t1 = (theta >= 1.0 && last) ? t_stop : st.t + theta * h;
                 records(y, st.t, h, t1, rec, st.accepted, NAN, false);
                 w_.dense(y, h, theta, w_.ytmp.data());
