@@ -6,10 +6,10 @@
 //     is a polynomial: bracketed on 16 points, then bisected to ~1e-14 of the step);
 //  2. sliding exits: a sliding neuron whose exit function min(dz-, -dz+) became <= 0 at the step's end is
 //     located by the Illinois method on the continuous extension (each trial one gradient evaluation);
-//  3. the step is cut at the earliest of these, theta* (the next trial step is at most this one): the
-//     state there comes from the continuous
+//  3. the step is cut at the earliest of these, theta*: the state there comes from the continuous
 //     extension, every crossing within 1e-12 of theta* is placed exactly on its sample (b_i = -a_i x_j) and
-//     settled (crosses, or starts sliding), every exit releases its neuron, and the field is evaluated anew.
+//     settled (crosses, or starts sliding), every exit releases its neuron, and the field is evaluated anew;
+//     the next trial step is at most max(h, 5 theta* h).
 //
 // Records: the losses at requested times come from the continuous extension of the step that covers them
 // (with that step's modes), so no step ends at a record time.
@@ -173,7 +173,8 @@ public:
             }
             for (std::size_t q : order_) {
                 Crossing& e = es_[q];
-                if (e.theta != blo_[q] && blo_[q] <= best_hi + 1e-12) e.theta = crossing_refine(y, h, e, blo_[q], e.theta);
+                if (e.theta != blo_[q] && blo_[q] <= best_hi + 1e-12)
+                    e.theta = crossing_refine(y, h, e, blo_[q], e.theta);
                 theta_x = std::min(theta_x, e.theta);
             }
             double theta_e = 2.0;  // earliest sliding exit
@@ -215,9 +216,10 @@ public:
                 f0_.swap(f1_);
             } else {
                 const double theta = exit_k >= 0 ? std::min(theta_e, theta_x) : theta_x;
-                // the controller judged the whole trial step, which advanced only theta h: the next trial
-                // step does not grow (after a run of cut steps it would overflow: events every theta h)
-                h_next = std::min(h_next, h);
+                // the controller judged the whole trial step, which advanced only theta h: the next trial step
+                // is at most max(h, 5 theta h) (growing 5x from cut to cut, it overflowed to inf when events
+                // come every few steps, as at m = 10^5)
+                h_next = std::min(h_next, h * std::max(1.0, 5.0 * theta));
                 const double t1 = (theta >= 1.0 && last) ? t_stop : st.t + theta * h;
                 records(y, st.t, h, t1, rec, st.accepted, NAN, false);
                 w_.dense(y, h, theta, w_.ytmp.data());
