@@ -9,7 +9,7 @@ evaluations vs GD steps, events, sliding neurons at the end, the distance of the
 [-1, 1], and the drift of delta_i = c_i^2 - a_i^2 - b_i^2 (exact along the flow, O(eta) along GD).
 Also the plain integrator (events=False) on the same problem for a short flow time, for comparison.
 
-    python bench/bench_relu_flow.py [--steps 10000 1000000] [--wide 100000 --wide-steps 100] [--out FILE]
+    python bench/bench_relu_flow.py [--steps 10000 100000 1000000] [--wide 100000 --wide-steps 1] [--out FILE]
 """
 
 from __future__ import annotations
