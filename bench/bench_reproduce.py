@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -22,24 +21,11 @@ import tempfile
 import time
 
 from wideflow.benchmark import machine_line
+from wideflow.sweeps.store import stored_runs
 
 
 def _cmd(paper, out):
     return [sys.executable, "-m", "wideflow", "reproduce", paper, "--quick", "--out", out, "--progress", "off"]
-
-
-def _rows(out) -> int:
-    path = os.path.join(out, "wideflow.sqlite")
-    if not os.path.isfile(path):
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
-        try:
-            return int(con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
 
 
 def _numbers(out) -> str:
@@ -60,7 +46,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         subprocess.run(_cmd(args.paper, ref), check=True, stdout=subprocess.DEVNULL)
         full = time.perf_counter() - t0
-        total = _rows(ref)
+        total = stored_runs(ref)
         kills = []
         for _ in range(args.kills):
             wait = rng.uniform(2.0, max(3.0, 0.15 * full))  # several kills before the store is complete
@@ -70,7 +56,7 @@ def main(argv=None):
             if not finished:
                 proc.send_signal(signal.SIGKILL)
             proc.wait()
-            kills.append({"after_s": round(wait, 2), "stored": _rows(killed), "finished_before_kill": finished})
+            kills.append({"after_s": round(wait, 2), "stored": stored_runs(killed), "finished_before_kill": finished})
         t0 = time.perf_counter()
         subprocess.run(_cmd(args.paper, killed), check=True, stdout=subprocess.DEVNULL)
         resume = time.perf_counter() - t0

@@ -33,40 +33,48 @@ def _on_sigterm(signum, frame):
     raise _Terminated
 
 
+def _guarded(command: str, body, where):
+    """(exit code, body()) with SIGTERM raised as an exception while body runs, and the errors of a study
+    mapped to exit codes: 2 bad input or an unreadable store, 1 a locked store, mixed builds or a runtime
+    failure (dask missing, a worker process died, no scheduler at that address), 143 SIGTERM, 130 Ctrl-C.
+    `where()` names the store for the message of a damaged one."""
+    from .sweeps import SpecError
+    from .sweeps.driver import MixedBuilds, SweepLocked
+
+    old = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return 0, body()
+    except (SpecError, FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"wideflow {command}: {exc}", file=sys.stderr)
+        return 2, None
+    except (SweepLocked, MixedBuilds, RuntimeError, OSError) as exc:
+        print(f"wideflow {command}: {exc}", file=sys.stderr)
+        return 1, None
+    except _Terminated:
+        return 143, None
+    except KeyboardInterrupt:
+        return 130, None
+    except sqlite3.Error as exc:
+        print(f"wideflow {command}: {where()}: the store cannot be read or written ({exc})", file=sys.stderr)
+        return 2, None
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _reproduce(args) -> int:
     from .experiments import study
     from .experiments._study import run_study
-    from .sweeps import SpecError
-    from .sweeps.driver import MixedBuilds, SweepLocked
 
     out = args.out or os.path.join("wideflow-out", args.paper)
     executor = args.executor or ("dask" if args.scheduler else "local")
     t0 = time.perf_counter()
-    old = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        report = run_study(study(args.paper), out, quick=args.quick, overrides=args.set, executor=executor,
-                           scheduler=args.scheduler, workers=args.workers, threads=args.threads,
-                           progress=args.progress, allow_mixed=args.allow_mixed)
-    except (SpecError, FileNotFoundError, ValueError, TypeError) as exc:
-        print(f"wideflow reproduce: {exc}", file=sys.stderr)
-        return 2
-    except (SweepLocked, MixedBuilds) as exc:
-        print(f"wideflow reproduce: {exc}", file=sys.stderr)
-        return 1
-    except _Terminated:
-        return 143
-    except KeyboardInterrupt:
-        return 130
-    except (RuntimeError, OSError) as exc:
-        print(f"wideflow reproduce: {exc}", file=sys.stderr)
-        return 1
-    except sqlite3.Error as exc:
-        print(f"wideflow reproduce: {out}: the store cannot be read or written ({exc})", file=sys.stderr)
-        return 2
-    finally:
-        signal.signal(signal.SIGTERM, old)
-    print(f"{args.paper}: wrote {report} ({time.perf_counter() - t0:.0f} s)")
-    return 0
+    code, report = _guarded("reproduce", lambda: run_study(
+        study(args.paper), out, quick=args.quick, overrides=args.set, executor=executor, scheduler=args.scheduler,
+        workers=args.workers, threads=args.threads, progress=args.progress, allow_mixed=args.allow_mixed),
+        lambda: out)
+    if code == 0:
+        print(f"{args.paper}: wrote {report} ({time.perf_counter() - t0:.0f} s)")
+    return code
 
 
 def _demo(args) -> int:
@@ -79,21 +87,22 @@ def _demo(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweeps import SpecError, clusters, load_spec, run_sweep
-    from .sweeps.driver import MixedBuilds, SweepLocked
+    from .sweeps import clusters, load_spec, run_sweep
     from .sweeps.store import Store, store_root
 
     executor = args.executor or ("dask" if (args.scheduler or args.cluster) else "local")
-    out = args.out
-    try:
+    where = [args.out]
+
+    def body():
         cluster_options = clusters.parse_options(args.cluster_opt)
         if args.print_job_script:
             if not args.cluster:
                 raise ValueError("--print-job-script: give --cluster slurm|pbs")
             print(clusters.job_script(args.cluster, cluster_options))
-            return 0
+            return None
         sweep = load_spec(args.spec, args.set)
         out = store_root(args.out or os.path.join("wideflow-out", sweep.name))  # a folder or DIR/wideflow.sqlite
+        where[0] = out
         if args.dry_run:
             stored = {}
             if os.path.isfile(os.path.join(out, "wideflow.sqlite")):
@@ -105,32 +114,15 @@ def _sweep(args) -> int:
                   f"{sum(rid in stored for rid, _ in runs)} already stored in {out}")
             for rid, cfg in runs:
                 print(f"  {rid}  {stored.get(rid, 'todo'):<8}  " + " ".join(f"{k}={cfg[k]}" for k in keys))
-            return 0
-        old = signal.signal(signal.SIGTERM, _on_sigterm)
-        try:
-            summary = run_sweep(sweep, out, executor=executor, scheduler=args.scheduler, workers=args.workers,
-                                threads=args.threads, retry_failed=args.retry_failed,
-                                keep_params=not args.no_params, progress=args.progress,
-                                allow_mixed=args.allow_mixed, cluster=args.cluster,
-                                cluster_options=cluster_options)
-        finally:
-            signal.signal(signal.SIGTERM, old)
-    except (SpecError, FileNotFoundError, ValueError, TypeError) as exc:
-        print(f"wideflow sweep: {exc}", file=sys.stderr)
-        return 2
-    except (SweepLocked, MixedBuilds) as exc:
-        print(f"wideflow sweep: {exc}", file=sys.stderr)
-        return 1
-    except _Terminated:
-        return 143
-    except KeyboardInterrupt:
-        return 130
-    except (RuntimeError, OSError) as exc:  # dask missing, a worker process died, no scheduler at that address
-        print(f"wideflow sweep: {exc}", file=sys.stderr)
-        return 1
-    except sqlite3.Error as exc:  # the store file is damaged
-        print(f"wideflow sweep: {out}: the store cannot be read or written ({exc})", file=sys.stderr)
-        return 2
+            return None
+        return run_sweep(sweep, out, executor=executor, scheduler=args.scheduler, workers=args.workers,
+                         threads=args.threads, retry_failed=args.retry_failed, keep_params=not args.no_params,
+                         progress=args.progress, allow_mixed=args.allow_mixed, cluster=args.cluster,
+                         cluster_options=cluster_options)
+
+    code, summary = _guarded("sweep", body, lambda: where[0])
+    if code or summary is None:
+        return code
     return 0 if summary.failed == 0 else 3
 
 

@@ -20,6 +20,7 @@ from wideflow.cli import main
 from wideflow.experiments import williams2019 as w19
 from wideflow.experiments._study import load_section, study_sweeps
 from wideflow.sweeps.driver import run_sweeps
+from wideflow.sweeps.store import stored_runs
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from test_williams2019 import TINY
@@ -29,20 +30,6 @@ def _numbers(report_path) -> str:
     """The report without its provenance section (compute and wall times differ from run to run)."""
     text = Path(report_path).read_text(encoding="utf-8")
     return text.split("## Provenance")[0]
-
-
-def _rows(store_dir) -> int:
-    path = os.path.join(store_dir, "wideflow.sqlite")
-    if not os.path.isfile(path):
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
-        try:
-            return int(con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +42,7 @@ def complete(tmp_path_factory):
 @pytest.mark.slow
 def test_a_killed_reproduction_resumes_to_the_same_report(complete, tmp_path):
     out, report = complete
-    total = _rows(out)
+    total = stored_runs(out)
     killed = str(tmp_path / "killed")
     cmd = [sys.executable, "-m", "wideflow", "reproduce", "williams2019", "--out", killed, "--progress", "off"]
     for s in TINY:
@@ -63,7 +50,7 @@ def test_a_killed_reproduction_resumes_to_the_same_report(complete, tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
-        while _rows(killed) < total // 3 and proc.poll() is None and time.monotonic() < deadline:
+        while stored_runs(killed) < total // 3 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the reproduction finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
@@ -72,11 +59,11 @@ def test_a_killed_reproduction_resumes_to_the_same_report(complete, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    stored = _rows(killed)
+    stored = stored_runs(killed)
     assert 0 < stored < total
     assert not os.path.exists(os.path.join(killed, "report.md"))
     resumed = w19.reproduce(killed, overrides=TINY, progress="off")
-    assert _rows(killed) == total
+    assert stored_runs(killed) == total
     assert _numbers(resumed) == _numbers(report)
 
 
@@ -116,7 +103,7 @@ def test_runs_shared_by_two_sections_are_computed_once(complete):
     distinct = set().union(*(s.ids() for s in sweeps.values()))
     derived = [r for r in wf.open_store(out).runs(as_frame=False) if r.get("method") == "flow" and r["width"] == 40
                and r["dataset"] in ("square10", "sine10") and r["t_end"] != 300.0]
-    assert _rows(out) == len(distinct) + len(derived) < sum(len(s) for s in sweeps.values()) + len(derived)
+    assert stored_runs(out) == len(distinct) + len(derived) < sum(len(s) for s in sweeps.values()) + len(derived)
 
 
 def _snapshot(store_dir) -> dict:

@@ -18,6 +18,7 @@ import wideflow as wf
 from wideflow.sweeps import SpecError, Sweep, load_spec, open_store, run_id, run_sweep, runners
 from wideflow.sweeps.driver import SweepLocked, _FolderLock
 from wideflow.sweeps.fields import Int
+from wideflow.sweeps.store import stored_runs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -30,20 +31,6 @@ def wideflow_cli(*args, timeout=120, **kw):
 def write(path, text):
     path.write_text(textwrap.dedent(text))
     return path
-
-
-def stored_count(out) -> int:
-    db = os.path.join(out, "wideflow.sqlite")
-    if not os.path.exists(db):
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.OperationalError:  # created but no table yet
-        return 0
 
 
 # ----------------------------------------------------------------------------------------------- validation
@@ -243,7 +230,7 @@ def _start_and_stop(tmp_path, sig):
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while stored_count(out) < 3:
+        while stored_runs(out) < 3:
             assert proc.poll() is None, f"the sweep ended before it could be stopped: {proc.communicate()}"
             assert time.monotonic() < deadline, "no runs were stored in 60 s"
             time.sleep(0.02)
@@ -254,7 +241,7 @@ def _start_and_stop(tmp_path, sig):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    n_stopped = stored_count(out)
+    n_stopped = stored_runs(out)
     assert 3 <= n_stopped < len(ids)
     return spec, out, ids, proc, err, n_stopped
 

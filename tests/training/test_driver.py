@@ -251,6 +251,42 @@ def test_flow_engine_base_delegates_to_its_integrator():
     assert run.info["accepted"] == 3 and run.status == "completed"
 
 
+def test_a_flow_engine_that_stops_making_steps_ends_the_run_instead_of_hanging():
+    from wideflow.errors import DivergenceWarning
+    from wideflow.training.flow import STALLED_CALLS, run_flow
+
+    class Stuck:  # one step to t = 0.1, then calls that return without a step (and without failing)
+        accepted = rejected = evals = 0
+        t = 0.0
+        calls = 0
+
+        def loss(self):
+            return 1.0 - self.t
+
+        def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+            self.calls += 1
+            if self.t == 0.0:
+                self.t = 0.1
+                t_out[0], loss_out[0] = self.t, self.loss()
+                self.accepted += 1
+                return 1, False, False
+            return 0, False, False
+
+    class Eng(FlowEngine):
+        def __init__(self):
+            self.flow = Stuck()
+
+        def snapshot(self):
+            return {"t": self.flow.t}
+
+    eng = Eng()
+    with pytest.warns(DivergenceWarning, match="no step in"):
+        run = run_flow(eng, 1.0, rtol=1e-6, atol=1e-9, record=[0.5], progress=False)
+    assert run.status == "diverged" and "no step" in run.info["error"]
+    assert eng.flow.calls == STALLED_CALLS + 1
+    assert run.t[-1] == 0.1 and run.loss[-1] == pytest.approx(0.9)  # the record ends at the state reached
+
+
 def test_model_loss_is_the_engines_loss():
     model = GDOnly()
     assert model.loss() == pytest.approx(2.0) and model.w[0] == 3.0  # 1/2 (3 - 1)^2, nothing trained

@@ -543,3 +543,19 @@ class Store:
 def open_store(path) -> Store:
     """Open the results store in folder `path` (or the path of its wideflow.sqlite file) for reading."""
     return Store(path)
+
+
+def stored_runs(path) -> int:
+    """How many runs the store in folder `path` holds; 0 when it does not exist yet or cannot be read at
+    this moment (for watching a store that another process is writing)."""
+    db = os.path.join(store_root(path), DB_NAME)
+    if not os.path.isfile(db):
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{urllib.parse.quote(db)}?mode=ro", uri=True, timeout=1.0)
+        try:
+            return int(con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0

@@ -41,6 +41,11 @@ def record_times(spec: Any, t_end: float, points: int) -> np.ndarray:
     return np.unique(np.concatenate([[0.0, t_end], ts]))
 
 
+# An engine call may end without an accepted step (its rejections or its wall-time bound), keeping its
+# reduced step size for the next call; this many such calls in a row end the run (nothing can hang).
+STALLED_CALLS = 100
+
+
 def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, record: Any = "log",
              record_points: int = 200, snapshots: Any = None, progress: bool | None = None,
              chunk_seconds: float = 0.2, desc: str = "flow") -> Run:
@@ -92,6 +97,7 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
             snap_list.append((t, engine.snapshot()))
 
     at_time(0.0)
+    stall_reason = ""
     bar = progress_bar(progress, 1, desc)
     chunk = 4
     reached_t = 0.0
@@ -99,6 +105,7 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
         with Interrupt() as intr:
             for t_stop in stops[1:]:
                 failed = False
+                stalled = 0
                 while True:
                     if intr.hit:
                         status = "interrupted"
@@ -119,9 +126,15 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
                     chunk = int(max(1, min(chunk * 4, chunk_seconds / max(per_step, 1e-9))))
                     if reached or failed:
                         break
+                    stalled = 0 if steps else stalled + 1
+                    if stalled >= STALLED_CALLS:  # an engine that returns without a step, again and again
+                        failed, stall_reason = True, (f"the integrator made no step in {STALLED_CALLS} calls "
+                                                      f"at t = {reached_t:.6g}")
+                        break
                 if status == "interrupted" or failed:
                     if failed:  # "diverged", or an engine's own reason ("zeno")
-                        status = engine.failure_status() if hasattr(engine, "failure_status") else "diverged"
+                        status = ("diverged" if stall_reason or not hasattr(engine, "failure_status")
+                                  else engine.failure_status())
                     break
                 at_time(float(t_stop))
     finally:  # even a second Ctrl-C leaves the model holding the state reached
@@ -136,7 +149,7 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
     if status != "completed":
         if rec_t[-1] != reached_t:  # the state reached (last accepted step) ends the record
             record_state(reached_t)
-        what = ((engine.failure() or "the step size underflowed (stiff or divergent flow)") if status != "interrupted"
+        what = ((stall_reason or engine.failure() or "the step size underflowed (stiff or divergent flow)") if status != "interrupted"
                 else "interrupted")
         warnings.warn(f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model "
                       "holds that state", DivergenceWarning if status != "interrupted" else InterruptedWarning,
@@ -150,5 +163,5 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
               diverged_at=accepted if status in ("diverged", "zeno") else None)
     run.info.update(engine.counters(), rtol=rtol, atol=atol, t_end=t_end)
     if status in ("diverged", "zeno"):
-        run.info["error"] = engine.failure()
+        run.info["error"] = stall_reason or engine.failure()
     return run
