@@ -3,7 +3,8 @@
 //
 //  1. crossings: each free neuron's two samples next to its knot are checked at the step's end; where a
 //     sign is wrong, the first time it went wrong is found on the step's continuous extension (z_ij(theta)
-//     is a polynomial: bracketed on 16 points, then bisected to ~1e-14 of the step);
+//     is a polynomial: bracketed on 16 points, then bisected to ~1e-14 of the step; only the crossings that
+//     can be the earliest, by a bound on each first root, are bracketed and bisected);
 //  2. sliding exits: a sliding neuron whose exit function min(dz-, -dz+) became <= 0 at the step's end is
 //     located by the Illinois method on the continuous extension (each trial one gradient evaluation);
 //  3. the step is cut at the earliest of these, theta*: the state there comes from the continuous
@@ -166,15 +167,26 @@ public:
             for (std::size_t q : order_) {
                 if (blo_[q] > best_hi + 1e-12) break;
                 double lo = 1.0, hi = 1.0;
-                crossing_bracket(y, h, es_[q], lo, hi);
+                crossing_bracket(y, h, es_[q], best_hi, lo, hi);
                 blo_[q] = lo;
                 es_[q].theta = hi;
                 best_hi = std::min(best_hi, hi);
             }
+            // bisect the earliest bracket first; the others only while they can still end within 1e-12 of
+            // the earliest root found so far (a pruned one keeps its bracket's lower end)
+            std::size_t first = es_.size();
+            for (std::size_t q : order_)
+                if (es_[q].theta > blo_[q] && (first == es_.size() || es_[q].theta < es_[first].theta)) first = q;
+            if (first < es_.size()) {
+                es_[first].theta = crossing_refine(y, h, es_[first], blo_[first], es_[first].theta, INFINITY);
+                theta_x = es_[first].theta;
+            }
             for (std::size_t q : order_) {
                 Crossing& e = es_[q];
-                if (e.theta != blo_[q] && blo_[q] <= best_hi + 1e-12)
-                    e.theta = crossing_refine(y, h, e, blo_[q], e.theta);
+                if (q != first && e.theta > blo_[q] && blo_[q] <= theta_x + 1e-12)
+                    e.theta = crossing_refine(y, h, e, blo_[q], e.theta, theta_x + 1e-12);
+                else if (q != first && e.theta > blo_[q])
+                    e.theta = blo_[q];
                 theta_x = std::min(theta_x, e.theta);
             }
             double theta_e = 2.0;  // earliest sliding exit
@@ -326,8 +338,9 @@ private:
     }
 
     // Bracket (lo, hi] of the first theta in (0, 1] where the crossing's sample is on the wrong side, on 16
-    // points (lo = hi = 1 if only the end state says so).
-    void crossing_bracket(const T* y, double h, const Crossing& e, double& lo, double& hi) const {
+    // points (lo = hi = 1 if only the end state says so). The scan stops after the first point beyond
+    // `upto` (then lo = hi = that point: the first root lies beyond it).
+    void crossing_bracket(const T* y, double h, const Crossing& e, double upto, double& lo, double& hi) const {
         const ZPoly zp_ = zpoly(y, h, e);
         lo = 0.0;
         for (int q = 1; q <= 16; ++q) {
@@ -337,15 +350,21 @@ private:
                 return;
             }
             lo = th;
+            if (th > upto && q < 16) {
+                hi = th;
+                return;
+            }
         }
         lo = hi = 1.0;
     }
 
-    // The crossing's bracket bisected to ~1e-14.
-    double crossing_refine(const T* y, double h, const Crossing& e, double lo, double hi) const {
+    // The crossing's bracket bisected to ~1e-14, or until its lower end passes `prune` (then that end: the
+    // root lies beyond it).
+    double crossing_refine(const T* y, double h, const Crossing& e, double lo, double hi, double prune) const {
         if (lo >= hi) return 1.0;
         const ZPoly zp_ = zpoly(y, h, e);
         for (int it = 0; it < 60 && hi - lo > 1e-14; ++it) {
+            if (lo > prune) return lo;
             const double mid = 0.5 * (lo + hi);
             (zp_(mid) < 0.0 ? hi : lo) = mid;
         }
