@@ -51,6 +51,9 @@ namespace wideflow::shallow {
 // Up to this many samples a GD step computes the next forward pass directly (O(m n), SIMD, fused with
 // the bins); above it, through the histogram. Both give the same bins; the predictions agree to rounding.
 constexpr index_t kFusedMaxSamples = 24;
+// Neurons per block of the fused path (a multiple of kBlock; up to 1024 * 8 bytes per array in L1):
+// its per-block costs (the sample tiles' set-up, the lanes to double) are spread over more neurons.
+constexpr index_t kFusedBlock = 4 * kBlock;
 
 // Chunks for the sorted kernel: about 64 (enough for load balance), fewer when the per-chunk histograms
 // (about 4 (n + 1) doubles each, zeroed and reduced every step) would cost more than ~2 % of the
@@ -122,19 +125,26 @@ inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, cons
 // the gathers. Same arithmetic, in the same order, as update_block: the same bits.
 constexpr index_t kPermuteBins = 32;
 
+// The step's S and SX by bin as two arrays of kPermuteBins (zero beyond nb), written once per step: read
+// as whole vectors by every block (built per block from scalar stores, each block paid a failed
+// store-to-load forwarding).
+template <class T>
+inline void permute_tables(const T* __restrict tab, index_t nb, T* __restrict sv, T* __restrict sxv) {
+    for (index_t q = 0; q < kPermuteBins; ++q) {
+        sv[q] = q < nb ? tab[kTableStride * q] : T(0);
+        sxv[q] = q < nb ? tab[kTableStride * q + 1] : T(0);
+    }
+}
+
 template <class T>
 inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
-                                 index_t len, const T* __restrict tab, index_t nb, T step_ab, T step_c, int& bad_out) {
+                                 index_t len, const T* __restrict tab, const T* __restrict sv,
+                                 const T* __restrict sxv, T step_ab, T step_c, int& bad_out) {
     constexpr int NW = simd::kNative<T>, K = int(kPermuteBins) / (2 * NW);
     using V = simd::native<T>;
     using Int = std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t>;
     using I = typename simd::vec<Int, NW>::type;
     using I32 = typename simd::vec<std::int32_t, NW>::type;
-    alignas(64) T sv[kPermuteBins] = {}, sxv[kPermuteBins] = {};
-    for (index_t q = 0; q < nb; ++q) {
-        sv[q] = tab[kTableStride * q];
-        sxv[q] = tab[kTableStride * q + 1];
-    }
     V ts[2 * K], tx[2 * K];
     for (int k = 0; k < 2 * K; ++k) {
         ts[k] = simd::load<V>(sv + k * NW);
@@ -174,8 +184,8 @@ inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict
 template <class T>
 inline void fused_forward_bins(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
                                const T* __restrict x, index_t n, bin_t* __restrict bin, double* __restrict part) {
-    alignas(64) T cnt[kBlock];
-    for (index_t i = 0; i < len; ++i) cnt[i] = T(0);
+    alignas(64) count_t<T> cnt[kFusedBlock];
+    for (index_t i = 0; i < len; ++i) cnt[i] = 0;
     forward_all<true>(a, b, c, len, x, n, cnt, part);
     const bin_t off = bin_t(n + 1);
     for (index_t i = 0; i < len; ++i) {
@@ -200,13 +210,16 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
     const index_t nb = 2 * (n + 1);
     const bool fused = n <= kFusedMaxSamples;
     std::vector<Histogram> hs(static_cast<std::size_t>(fused ? 0 : plan.count));
-    std::vector<double> partial(static_cast<std::size_t>(fused ? plan.count * n : 0));
+    std::vector<double> partial(static_cast<std::size_t>(fused ? plan.count * n * kLanes<T> : 0));
     std::vector<int> chunk_bad(static_cast<std::size_t>(plan.count));
     std::vector<double> r(static_cast<std::size_t>(n)), tot;
     // Active sums by bin: S[bin] = sum of r_j over the bin's active set, SX likewise with r_j x_j.
     std::vector<double> S(static_cast<std::size_t>(nb)), SX(static_cast<std::size_t>(nb));
     std::vector<T> tab(static_cast<std::size_t>(kTableStride * nb));  // (S, SX, xon, xoff) by bin
     std::vector<T> xt(static_cast<std::size_t>(n));
+#ifdef WIDEFLOW_PERMUTE_TABLE
+    alignas(64) T perm[2 * kPermuteBins];  // (S, SX) by bin for update_block_permute
+#endif
     for (index_t j = 0; j < n; ++j) xt[j] = T(x[j]);
     bin_boundaries(xt.data(), n, tab.data() + 2, tab.data() + 3);
     if (!bins_valid) {
@@ -224,6 +237,9 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
             tab[kTableStride * q] = T(S[q]);
             tab[kTableStride * q + 1] = T(SX[q]);
         }
+#ifdef WIDEFLOW_PERMUTE_TABLE
+        if (nb <= kPermuteBins) permute_tables(tab.data(), nb, perm, perm + kPermuteBins);
+#endif
         const T step_ab = T(lr[s] * scale_inner * net.inv_alpha);
         const T step_c = T(lr[s] * scale_outer * net.inv_alpha);
         if (fused) std::fill(partial.begin(), partial.end(), 0.0);
@@ -231,19 +247,21 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
         parallel_for(plan.count, threads, [&](index_t q) {
             int bad = 0;
             alignas(64) double ca[kBlock], cb[kBlock];
-            double* part = fused ? partial.data() + q * n : nullptr;
+            double* part = fused ? partial.data() + q * n * kLanes<T> : nullptr;
             Histogram* h = fused ? nullptr : &hs[q];
             if (h) h->reset(n);
             const index_t i0 = plan.begin(q), i1 = plan.end(q, net.m);
-            for (index_t s0 = i0; s0 < i1; s0 += kBlock) {
-                const index_t len = std::min(kBlock, i1 - s0);
+            const index_t blk = fused ? kFusedBlock : kBlock;
+            for (index_t s0 = i0; s0 < i1; s0 += blk) {
+                const index_t len = std::min(blk, i1 - s0);
                 T* __restrict a = net.a + s0;
                 T* __restrict b = net.b + s0;
                 T* __restrict c = net.c + s0;
                 bin_t* __restrict bin = bins + s0;
 #ifdef WIDEFLOW_PERMUTE_TABLE
                 if (nb <= kPermuteBins)
-                    update_block_permute(a, b, c, bin, len, tab.data(), nb, step_ab, step_c, bad);
+                    update_block_permute(a, b, c, bin, len, tab.data(), perm, perm + kPermuteBins,
+                                         step_ab, step_c, bad);
                 else
 #endif
                     update_block(a, b, c, bin, len, tab.data(), step_ab, step_c, bad);
@@ -259,7 +277,7 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
         });
 
         if (fused)
-            reduce_partials(partial.data(), plan.count, n, net.inv_alpha, pred);
+            reduce_lane_partials<T>(partial.data(), plan.count, n, net.inv_alpha, pred);
         else
             histogram_predictions(hs, x, n, net.inv_alpha, pred, tot, threads);
         if (!end_step(chunk_bad, s, res)) return res;
