@@ -39,6 +39,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+
+#if defined(WIDEFLOW_ISA_VARIANT) && WIDEFLOW_ISA_VARIANT == 1 && WIDEFLOW_ISA_DISPATCH
+#include <immintrin.h>
+#endif
 #include <vector>
 
 #include "wideflow/parallel.hpp"
@@ -98,7 +102,7 @@ void evaluate_sorted(const Params<T>& net, const double* xs, index_t P, double* 
 template <class T>
 inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin, index_t len,
                          const T* __restrict tab, T step_ab, T step_c, int& bad_out) {
-    int bad = 0;
+    count_t<T> bad = 0;  // of T's width: the flags vectorize without narrowing the comparison masks
     for (index_t i = 0; i < len; ++i) {
         const bin_t q = bin_t(kTableStride) * bin[i];  // 32-bit index math: 16-lane gathers
         const T Si = tab[q], SXi = tab[q + 1];
@@ -110,19 +114,48 @@ inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, cons
         a[i] = an;
         b[i] = bn;
         c[i] = cn;
-        bad |= nonfinite(an, bn, cn);
+        bad |= count_t<T>(nonfinite(an, bn, cn));
     }
+    bad_out |= int(bad != 0);
+}
+
+// update_block with whole vectors of NW neurons and an explicit lookup: lookup(bin + i, Si, SXi) fills
+// the (S, SX) of the NW neurons from bin + i. Same arithmetic, in the same order, as update_block: the
+// same bits.
+template <class T, class Lookup>
+inline void update_block_vec(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
+                             index_t len, const T* __restrict tab, T step_ab, T step_c, int& bad_out,
+                             const Lookup& lookup) {
+    constexpr int NW = simd::kNative<T>;
+    using V = simd::native<T>;
+    V chk = {};  // x - x is +0 for finite x and NaN otherwise, so chk stays +0 until a value is not finite
+    index_t i = 0;
+    for (; i + NW <= len; i += NW) {
+        V Si, SXi;
+        lookup(bin + i, Si, SXi);
+        const V ai = simd::load<V>(a + i), bi = simd::load<V>(b + i), ci = simd::load<V>(c + i);
+        const V sc = step_ab * ci;
+        const V an = ai - sc * SXi;
+        const V bn = bi - sc * Si;
+        const V cn = ci - step_c * (ai * SXi + bi * Si);
+        simd::store(a + i, an);
+        simd::store(b + i, bn);
+        simd::store(c + i, cn);
+        chk += ((an - an) + (bn - bn)) + (cn - cn);
+    }
+    int bad = 0;
+    for (int k = 0; k < NW; ++k) bad |= int(chk[k] != T(0));
+    if (i < len) update_block(a + i, b + i, c + i, bin + i, len - i, tab, step_ab, step_c, bad);
     bad_out |= bad;
 }
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(WIDEFLOW_ISA_VARIANT) && WIDEFLOW_ISA_VARIANT == 2
 #define WIDEFLOW_PERMUTE_TABLE 1
-// update_block for at most kPermuteBins bins (n <= 15) on AVX-512: the (S, SX) table lives in registers
-// and a lookup is one or two two-register permutes (vpermt2ps / vpermt2pd) and a select instead of a
-// gather (GCC's __builtin_shuffle; the index is taken modulo the two registers' lanes). Measured at
-// n = 10, L2-resident, 1 thread: float32 1.2 -> 0.85 ns, float64 2.0 -> 1.45 ns per neuron-step. On AVX2
-// the same code was no faster in float32 and slower in float64 (no two-register permutes), so AVX2 keeps
-// the gathers. Same arithmetic, in the same order, as update_block: the same bits.
+// Lookups for at most kPermuteBins bins (n <= 15) on AVX-512: the (S, SX) table lives in registers and a
+// lookup is one or two two-register permutes (vpermt2ps / vpermt2pd) and a select instead of a gather
+// (GCC's __builtin_shuffle; the index is taken modulo the two registers' lanes). Measured at n = 10,
+// L2-resident, 1 thread: float32 1.2 -> 0.85 ns, float64 2.0 -> 1.45 ns per neuron-step (before the
+// other changes of the fused path). On AVX2 two-register permutes do not exist (pair loads below).
 constexpr index_t kPermuteBins = 32;
 
 // The step's S and SX by bin as two arrays of kPermuteBins (zero beyond nb), written once per step: read
@@ -142,7 +175,7 @@ inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict
                                  const T* __restrict sxv, T step_ab, T step_c, int& bad_out) {
     constexpr int NW = simd::kNative<T>, K = int(kPermuteBins) / (2 * NW);
     using V = simd::native<T>;
-    using Int = std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t>;
+    using Int = count_t<T>;
     using I = typename simd::vec<Int, NW>::type;
     using I32 = typename simd::vec<std::int32_t, NW>::type;
     V ts[2 * K], tx[2 * K];
@@ -150,31 +183,57 @@ inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict
         ts[k] = simd::load<V>(sv + k * NW);
         tx[k] = simd::load<V>(sxv + k * NW);
     }
-    const V zero = {};
-    I badv = {};
-    index_t i = 0;
-    for (; i + NW <= len; i += NW) {
-        const I q = __builtin_convertvector(simd::load<I32>(bin + i), I);
-        V Si = __builtin_shuffle(ts[0], ts[1], q), SXi = __builtin_shuffle(tx[0], tx[1], q);
+    update_block_vec(a, b, c, bin, len, tab, step_ab, step_c, bad_out, [&](const bin_t* bq, V& Si, V& SXi) {
+        const I q = __builtin_convertvector(simd::load<I32>(bq), I);
+        Si = __builtin_shuffle(ts[0], ts[1], q);
+        SXi = __builtin_shuffle(tx[0], tx[1], q);
         for (int k = 1; k < K; ++k) {
             const auto hi = q >= Int(2 * NW * k);
             Si = hi ? __builtin_shuffle(ts[2 * k], ts[2 * k + 1], q) : Si;
             SXi = hi ? __builtin_shuffle(tx[2 * k], tx[2 * k + 1], q) : SXi;
         }
-        const V ai = simd::load<V>(a + i), bi = simd::load<V>(b + i), ci = simd::load<V>(c + i);
-        const V sc = step_ab * ci;
-        const V an = ai - sc * SXi;
-        const V bn = bi - sc * Si;
-        const V cn = ci - step_c * (ai * SXi + bi * Si);
-        simd::store(a + i, an);
-        simd::store(b + i, bn);
-        simd::store(c + i, cn);
-        badv |= ~(((an - an) == zero) & ((bn - bn) == zero) & ((cn - cn) == zero));
+    });
+}
+#endif
+
+#if defined(WIDEFLOW_ISA_VARIANT) && WIDEFLOW_ISA_VARIANT == 1 && WIDEFLOW_ISA_DISPATCH
+#define WIDEFLOW_PAIR_LOOKUP 1
+// Lookups on AVX2: one load per neuron of its adjacent (S, SX) pair in the interleaved table, then a
+// transpose into the S and SX vectors. GCC emulated the gathers of update_block with two scalar loads and
+// an insert per neuron and value; AVX2's gather instructions are slow on AMD cores.
+struct PairLookup {
+    const double* tab;
+    void operator()(const bin_t* q, simd::native<double>& S, simd::native<double>& SX) const {
+        const __m128d p0 = _mm_loadu_pd(tab + kTableStride * q[0]), p1 = _mm_loadu_pd(tab + kTableStride * q[1]);
+        const __m128d p2 = _mm_loadu_pd(tab + kTableStride * q[2]), p3 = _mm_loadu_pd(tab + kTableStride * q[3]);
+        const __m256d lo = _mm256_insertf128_pd(_mm256_castpd128_pd256(p0), p2, 1);  // S0 SX0 | S2 SX2
+        const __m256d hi = _mm256_insertf128_pd(_mm256_castpd128_pd256(p1), p3, 1);  // S1 SX1 | S3 SX3
+        S = simd::native<double>(_mm256_unpacklo_pd(lo, hi));                         // S0 S1 | S2 S3
+        SX = simd::native<double>(_mm256_unpackhi_pd(lo, hi));
     }
-    int bad = 0;
-    for (int k = 0; k < NW; ++k) bad |= badv[k] != 0;
-    if (i < len) update_block(a + i, b + i, c + i, bin + i, len - i, tab, step_ab, step_c, bad);
-    bad_out |= bad;
+};
+
+struct PairLookupF {
+    const float* tab;
+    __m128 pair(const bin_t* q, int k, int l) const {  // S_k SX_k S_l SX_l
+        const __m128 v = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(tab + kTableStride * q[k])));
+        return _mm_loadh_pi(v, reinterpret_cast<const __m64*>(tab + kTableStride * q[l]));
+    }
+    void operator()(const bin_t* q, simd::native<float>& S, simd::native<float>& SX) const {
+        const __m256 A = _mm256_insertf128_ps(_mm256_castps128_ps256(pair(q, 0, 1)), pair(q, 4, 5), 1);
+        const __m256 B = _mm256_insertf128_ps(_mm256_castps128_ps256(pair(q, 2, 3)), pair(q, 6, 7), 1);
+        S = simd::native<float>(_mm256_shuffle_ps(A, B, _MM_SHUFFLE(2, 0, 2, 0)));  // S0 S1 S2 S3 | S4 .. S7
+        SX = simd::native<float>(_mm256_shuffle_ps(A, B, _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+};
+
+inline void update_block_pairs(double* a, double* b, double* c, const bin_t* bin, index_t len, const double* tab,
+                               double step_ab, double step_c, int& bad_out) {
+    update_block_vec(a, b, c, bin, len, tab, step_ab, step_c, bad_out, PairLookup{tab});
+}
+inline void update_block_pairs(float* a, float* b, float* c, const bin_t* bin, index_t len, const float* tab,
+                               float step_ab, float step_c, int& bad_out) {
+    update_block_vec(a, b, c, bin, len, tab, step_ab, step_c, bad_out, PairLookupF{tab});
 }
 #endif
 
@@ -264,7 +323,11 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
                                          step_ab, step_c, bad);
                 else
 #endif
+#ifdef WIDEFLOW_PAIR_LOOKUP
+                    update_block_pairs(a, b, c, bin, len, tab.data(), step_ab, step_c, bad);
+#else
                     update_block(a, b, c, bin, len, tab.data(), step_ab, step_c, bad);
+#endif
                 if (fused) {
                     fused_forward_bins(a, b, c, len, xt.data(), n, bin, part);
                 } else {
