@@ -40,7 +40,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#if defined(WIDEFLOW_ISA_VARIANT) && WIDEFLOW_ISA_VARIANT == 1 && WIDEFLOW_ISA_DISPATCH
+#if defined(WIDEFLOW_ISA_VARIANT) && WIDEFLOW_ISA_VARIANT >= 1 && WIDEFLOW_ISA_DISPATCH
 #include <immintrin.h>
 #endif
 #include <vector>
@@ -122,15 +122,27 @@ inline void update_block(T* __restrict a, T* __restrict b, T* __restrict c, cons
 // update_block with whole vectors of NW neurons and an explicit lookup: lookup(bin + i, Si, SXi) fills
 // the (S, SX) of the NW neurons from bin + i. Same arithmetic, in the same order, as update_block: the
 // same bits.
+//
+// Prefetch: the block's compute phase (the fused forward pass) issues no memory traffic of its own, so
+// the hardware prefetchers alone leave the memory idle part of the time; while it updates a block, the
+// loop also prefetches the parameters and bins `dist` neurons ahead (the next block) if they lie within
+// the `ahead` neurons from a.
 template <class T, class Lookup>
 inline void update_block_vec(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
                              index_t len, const T* __restrict tab, T step_ab, T step_c, int& bad_out,
-                             const Lookup& lookup) {
+                             const Lookup& lookup, index_t dist = 0, index_t ahead = 0) {
     constexpr int NW = simd::kNative<T>;
+    constexpr index_t kLineT = 64 / index_t(sizeof(T)), kLineBin = 64 / index_t(sizeof(bin_t));
     using V = simd::native<T>;
     V chk = {};  // x - x is +0 for finite x and NaN otherwise, so chk stays +0 until a value is not finite
     index_t i = 0;
     for (; i + NW <= len; i += NW) {
+        if (i + dist < ahead && i % kLineT == 0) {
+            __builtin_prefetch(a + i + dist, 1);
+            __builtin_prefetch(b + i + dist, 1);
+            __builtin_prefetch(c + i + dist, 1);
+            if (i % kLineBin == 0) __builtin_prefetch(bin + i + dist, 1);
+        }
         V Si, SXi;
         lookup(bin + i, Si, SXi);
         const V ai = simd::load<V>(a + i), bi = simd::load<V>(b + i), ci = simd::load<V>(c + i);
@@ -172,7 +184,8 @@ inline void permute_tables(const T* __restrict tab, index_t nb, T* __restrict sv
 template <class T>
 inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
                                  index_t len, const T* __restrict tab, const T* __restrict sv,
-                                 const T* __restrict sxv, T step_ab, T step_c, int& bad_out) {
+                                 const T* __restrict sxv, T step_ab, T step_c, int& bad_out, index_t dist,
+                                 index_t ahead) {
     constexpr int NW = simd::kNative<T>, K = int(kPermuteBins) / (2 * NW);
     using V = simd::native<T>;
     using Int = count_t<T>;
@@ -192,48 +205,74 @@ inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict
             Si = hi ? __builtin_shuffle(ts[2 * k], ts[2 * k + 1], q) : Si;
             SXi = hi ? __builtin_shuffle(tx[2 * k], tx[2 * k + 1], q) : SXi;
         }
-    });
+    }, dist, ahead);
 }
 #endif
 
-#if defined(WIDEFLOW_ISA_VARIANT) && WIDEFLOW_ISA_VARIANT == 1 && WIDEFLOW_ISA_DISPATCH
+#if defined(WIDEFLOW_ISA_VARIANT) && WIDEFLOW_ISA_VARIANT >= 1 && WIDEFLOW_ISA_DISPATCH
 #define WIDEFLOW_PAIR_LOOKUP 1
-// Lookups on AVX2: one load per neuron of its adjacent (S, SX) pair in the interleaved table, then a
-// transpose into the S and SX vectors. GCC emulated the gathers of update_block with two scalar loads and
-// an insert per neuron and value; AVX2's gather instructions are slow on AMD cores.
-struct PairLookup {
-    const double* tab;
-    void operator()(const bin_t* q, simd::native<double>& S, simd::native<double>& SX) const {
-        const __m128d p0 = _mm_loadu_pd(tab + kTableStride * q[0]), p1 = _mm_loadu_pd(tab + kTableStride * q[1]);
-        const __m128d p2 = _mm_loadu_pd(tab + kTableStride * q[2]), p3 = _mm_loadu_pd(tab + kTableStride * q[3]);
-        const __m256d lo = _mm256_insertf128_pd(_mm256_castpd128_pd256(p0), p2, 1);  // S0 SX0 | S2 SX2
-        const __m256d hi = _mm256_insertf128_pd(_mm256_castpd128_pd256(p1), p3, 1);  // S1 SX1 | S3 SX3
-        S = simd::native<double>(_mm256_unpacklo_pd(lo, hi));                         // S0 S1 | S2 S3
-        SX = simd::native<double>(_mm256_unpackhi_pd(lo, hi));
-    }
-};
+// Lookups on AVX2 and AVX-512 (beyond the permute tables): one load per neuron of its adjacent (S, SX)
+// pair in the interleaved table, then a transpose into the S and SX vectors. GCC emulated the gathers of
+// update_block with two scalar loads and an insert per neuron and value (AVX2), or used gather
+// instructions (AVX-512), which are slow on AMD cores: at n = 1000, m = 10^7 the AVX2 path with pair
+// loads ran faster than the AVX-512 path with gathers.
+inline void pairs4(const double* tab, const bin_t* q, __m256d& S, __m256d& SX) {
+    const __m128d p0 = _mm_loadu_pd(tab + kTableStride * q[0]), p1 = _mm_loadu_pd(tab + kTableStride * q[1]);
+    const __m128d p2 = _mm_loadu_pd(tab + kTableStride * q[2]), p3 = _mm_loadu_pd(tab + kTableStride * q[3]);
+    const __m256d lo = _mm256_insertf128_pd(_mm256_castpd128_pd256(p0), p2, 1);  // S0 SX0 | S2 SX2
+    const __m256d hi = _mm256_insertf128_pd(_mm256_castpd128_pd256(p1), p3, 1);  // S1 SX1 | S3 SX3
+    S = _mm256_unpacklo_pd(lo, hi);                                               // S0 S1 | S2 S3
+    SX = _mm256_unpackhi_pd(lo, hi);
+}
 
-struct PairLookupF {
-    const float* tab;
-    __m128 pair(const bin_t* q, int k, int l) const {  // S_k SX_k S_l SX_l
-        const __m128 v = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(tab + kTableStride * q[k])));
-        return _mm_loadh_pi(v, reinterpret_cast<const __m64*>(tab + kTableStride * q[l]));
+inline __m128 pair2(const float* tab, bin_t k, bin_t l) {  // S_k SX_k S_l SX_l
+    const __m128 v = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(tab + kTableStride * k)));
+    return _mm_loadh_pi(v, reinterpret_cast<const __m64*>(tab + kTableStride * l));
+}
+
+inline void pairs8(const float* tab, const bin_t* q, __m256& S, __m256& SX) {
+    const __m256 A = _mm256_insertf128_ps(_mm256_castps128_ps256(pair2(tab, q[0], q[1])), pair2(tab, q[4], q[5]), 1);
+    const __m256 B = _mm256_insertf128_ps(_mm256_castps128_ps256(pair2(tab, q[2], q[3])), pair2(tab, q[6], q[7]), 1);
+    S = _mm256_shuffle_ps(A, B, _MM_SHUFFLE(2, 0, 2, 0));  // S0 S1 S2 S3 | S4 .. S7
+    SX = _mm256_shuffle_ps(A, B, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+struct PairLookup {
+    const void* tab;
+    void operator()(const bin_t* q, simd::native<double>& S, simd::native<double>& SX) const {
+        const double* t = static_cast<const double*>(tab);
+        __m256d s0, x0;
+        pairs4(t, q, s0, x0);
+#if WIDEFLOW_VECTOR_BYTES >= 64
+        __m256d s1, x1;
+        pairs4(t, q + 4, s1, x1);
+        S = simd::native<double>(_mm512_insertf64x4(_mm512_castpd256_pd512(s0), s1, 1));
+        SX = simd::native<double>(_mm512_insertf64x4(_mm512_castpd256_pd512(x0), x1, 1));
+#else
+        S = simd::native<double>(s0);
+        SX = simd::native<double>(x0);
+#endif
     }
     void operator()(const bin_t* q, simd::native<float>& S, simd::native<float>& SX) const {
-        const __m256 A = _mm256_insertf128_ps(_mm256_castps128_ps256(pair(q, 0, 1)), pair(q, 4, 5), 1);
-        const __m256 B = _mm256_insertf128_ps(_mm256_castps128_ps256(pair(q, 2, 3)), pair(q, 6, 7), 1);
-        S = simd::native<float>(_mm256_shuffle_ps(A, B, _MM_SHUFFLE(2, 0, 2, 0)));  // S0 S1 S2 S3 | S4 .. S7
-        SX = simd::native<float>(_mm256_shuffle_ps(A, B, _MM_SHUFFLE(3, 1, 3, 1)));
+        const float* t = static_cast<const float*>(tab);
+        __m256 s0, x0;
+        pairs8(t, q, s0, x0);
+#if WIDEFLOW_VECTOR_BYTES >= 64
+        __m256 s1, x1;
+        pairs8(t, q + 8, s1, x1);
+        S = simd::native<float>(_mm512_insertf32x8(_mm512_castps256_ps512(s0), s1, 1));
+        SX = simd::native<float>(_mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1));
+#else
+        S = simd::native<float>(s0);
+        SX = simd::native<float>(x0);
+#endif
     }
 };
 
-inline void update_block_pairs(double* a, double* b, double* c, const bin_t* bin, index_t len, const double* tab,
-                               double step_ab, double step_c, int& bad_out) {
-    update_block_vec(a, b, c, bin, len, tab, step_ab, step_c, bad_out, PairLookup{tab});
-}
-inline void update_block_pairs(float* a, float* b, float* c, const bin_t* bin, index_t len, const float* tab,
-                               float step_ab, float step_c, int& bad_out) {
-    update_block_vec(a, b, c, bin, len, tab, step_ab, step_c, bad_out, PairLookupF{tab});
+template <class T>
+inline void update_block_pairs(T* a, T* b, T* c, const bin_t* bin, index_t len, const T* tab, T step_ab, T step_c,
+                               int& bad_out, index_t dist, index_t ahead) {
+    update_block_vec(a, b, c, bin, len, tab, step_ab, step_c, bad_out, PairLookup{tab}, dist, ahead);
 }
 #endif
 
@@ -320,11 +359,11 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
 #ifdef WIDEFLOW_PERMUTE_TABLE
                 if (nb <= kPermuteBins)
                     update_block_permute(a, b, c, bin, len, tab.data(), perm, perm + kPermuteBins,
-                                         step_ab, step_c, bad);
+                                         step_ab, step_c, bad, blk, i1 - s0);
                 else
 #endif
 #ifdef WIDEFLOW_PAIR_LOOKUP
-                    update_block_pairs(a, b, c, bin, len, tab.data(), step_ab, step_c, bad);
+                    update_block_pairs(a, b, c, bin, len, tab.data(), step_ab, step_c, bad, blk, i1 - s0);
 #else
                     update_block(a, b, c, bin, len, tab.data(), step_ab, step_c, bad);
 #endif
