@@ -104,7 +104,7 @@ def case_torch_compile(steps, threads=1):
         U, V = U0.clone(), V0.clone()
         with torch.no_grad():
             for _ in range(steps):
-                U, V, loss = step(U, V)  # noqa: F841
+                U, V, loss = step(U, V)
 
     return go, steps
 
@@ -276,10 +276,10 @@ def main(argv=None) -> int:
     print(f"factorization m={M} n={N} k={K} float64 lr={LR}; {repeats} rounds, median (and best) per case",
           flush=True)
     times = {c[0:2]: [] for c in cases}
-    for name, threads, unit, (fn, count) in cases:
+    for _, _, _, (fn, _) in cases:
         fn()  # warm-up
-    for r in range(repeats):
-        for name, threads, unit, (fn, count) in cases:
+    for _ in range(repeats):
+        for name, threads, _, (fn, count) in cases:
             times[(name, threads)].append(timed(fn) / count)
     rows = []
     for name, threads, unit, _ in cases:

@@ -211,7 +211,7 @@ def _valid_rst(lines: list[str]) -> bool:
     doc.reporter.attach_observer(lambda msg: messages.append(msg))
     try:
         Parser().parse(text, doc)
-    except Exception:  # noqa: BLE001 - anything docutils chokes on is shown verbatim
+    except Exception:
         return False
     if any(int(m["level"]) >= 2 and "Unknown directive type" not in m.astext() for m in messages):
         return False

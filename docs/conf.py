@@ -19,9 +19,9 @@ import matplotlib
 matplotlib.use("Agg")
 sys.path.insert(0, os.path.dirname(__file__))
 
-import wideflow  # noqa: E402  (the installed package is what gets documented)
+import _api
 
-import _api  # noqa: E402
+import wideflow
 
 project = "wideflow"
 author = "wideflow developers"

@@ -148,6 +148,7 @@ void bind_shallow(py::module_ m) {
     def_gd<float>(m);
     def_flow<double>(m, "Flow64");
     def_flow<float>(m, "Flow32");
+    bind_shallow_events(m);  // EventFlow64 / EventFlow32: the exact (event-aware) flow
 }
 
 }  // namespace wideflow::bind

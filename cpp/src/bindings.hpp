@@ -35,6 +35,7 @@ void bind_build(py::module_& m);
 // One submodule per family (the argument is the submodule).
 void bind_shallow(py::module_ m);          // _core.shallow
 void bind_guard(py::module_ m);            // _core.guard: divergence-safety bounds of the shallow net
+void bind_shallow_events(py::module_& m);  // the exact ReLU flow (bind_shallow_events.cpp), in _core.shallow
 void bind_deep(py::module_ m);             // _core.deep
 void bind_factorization(py::module_ m);    // _core.factorization
 void bind_one_layer(py::module_ m);        // _core.one_layer

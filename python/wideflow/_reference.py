@@ -188,3 +188,139 @@ def feature_gram(a, b, x, t=None):
         return G, None
     Pt = np.maximum(np.multiply.outer(np.asarray(t, dtype=np.float64), a) + b, 0.0)
     return G, Pt @ Phi.T / a.size
+
+
+def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, atol=1e-13, max_events=10_000):
+    """The exact (Filippov) gradient flow of a small ShallowReLU, integrated piecewise with SciPy's
+    solve_ivp (DOP853) and its event location; independent of the C++ integrator (for tests, m <= ~20).
+
+    Modes: an active matrix A (m x n, frozen between events) and per neuron the sample it slides on (or
+    -1). Free neurons follow -grad L with relu'(z_ij) = A_ij. Events: z_ij reaching 0 towards the side
+    A_ij excludes (a terminal event per free (i, j)); lambda_i reaching 0 or 1 (sliding neurons). At
+    z_ij = 0 the two one-sided rates dz-/dt (j inactive) and dz+/dt = dz- + Delta, Delta = -(s c_i r_j /
+    alpha)(x_j^2 + 1), decide: dz- > 0 > dz+ slides with (da, db) = g- + lambda (Delta g), lambda =
+    -dz-/Delta; otherwise the neuron continues on the side its rate points to (j inactive when both
+    point away). Samples must be distinct. Returns (a, b, c, info) with info the event counts and the
+    final sliding samples and lambdas."""
+    from scipy.integrate import solve_ivp
+
+    a, b, c = (np.array(v, dtype=np.float64) for v in (a, b, c))
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    m, n = a.size, x.size
+    si = 0.0 if train == "outer" else 1.0
+    so = 0.0 if train == "inner" else 1.0
+    inv = 1.0 / alpha
+    A = np.multiply.outer(a, x) + b[:, None] > 0
+    slide = np.full(m, -1)
+
+    def parts(p):
+        a_, b_, c_ = p[:m], p[m:2 * m], p[2 * m:]
+        z = np.multiply.outer(a_, x) + b_[:, None]
+        r = inv * (c_ @ (A * z)) - y
+        ga = -si * inv * c_ * ((A * r) @ x)
+        gb = -si * inv * c_ * (A @ r)
+        gc = -so * inv * ((A * z) @ r)
+        return z, r, ga, gb, gc
+
+    def rates(i, j, ga, gb, r, ci):
+        dzm = ga[i] * x[j] + gb[i]
+        return dzm, dzm - si * inv * ci * r[j] * (x[j] ** 2 + 1)
+
+    def field(t, p):
+        z, r, ga, gb, gc = parts(p)
+        for i in np.flatnonzero(slide >= 0):
+            j = slide[i]
+            dzm, dzp = rates(i, j, ga, gb, r, p[2 * m + i])
+            lam = dzm / (dzm - dzp)
+            delta = -si * inv * p[2 * m + i] * r[j]
+            ga[i] += lam * delta * x[j]
+            gb[i] += lam * delta
+        return np.concatenate([ga, gb, gc])
+
+    def lam_of(p, i):
+        z, r, ga, gb, gc = parts(p)
+        dzm, dzp = rates(i, slide[i], ga, gb, r, p[2 * m + i])
+        return dzm / (dzm - dzp)
+
+    def settle(p, i, j, came_active):
+        """Neuron i is on z_ij = 0 (with A[i, j] False while deciding)."""
+        p[m + i] = -p[i] * x[j]
+        A[i, j] = False
+        z, r, ga, gb, gc = parts(p)
+        dzm, dzp = rates(i, j, ga, gb, r, p[2 * m + i])
+        if dzm > 0 > dzp:
+            slide[i] = j
+            return "entry"
+        A[i, j] = bool(dzm > 0 or (came_active and dzp > 0))
+        return "crossing"
+
+    info = {"crossings": 0, "sliding_entries": 0, "sliding_exits": 0}
+    p = np.concatenate([a, b, c])
+    z0 = np.multiply.outer(a, x) + b[:, None]
+    for i, j in zip(*np.nonzero((z0 == 0) & (a[:, None] != 0))):
+        kind = settle(p, i, j, False)
+        info["crossings" if kind == "crossing" else "sliding_entries"] += 1
+        info["crossings"] += kind == "entry"
+    t = 0.0
+    for _ in range(max_events):
+        if t >= t_end:
+            break
+        evs, tags = [], []
+        for i in range(m):
+            if slide[i] >= 0:
+                for bound in (0.0, 1.0):
+                    def ev_exit(t_, p_, i=i, bound=bound):
+                        return (lam_of(p_, i) - bound) * (1.0 if bound == 0.0 else -1.0)
+                    ev_exit.terminal, ev_exit.direction = True, -1
+                    evs.append(ev_exit)
+                    tags.append(("exit", i, bound))
+            else:
+                for j in range(n):
+                    # offset by a tiny amount towards the allowed side: a z_ij that stays exactly 0 (a
+                    # neuron with a tangent or zero field on its side) is not an event
+                    def ev_cross(t_, p_, i=i, j=j, off=(1e-300 if A[i, j] else -1e-300)):
+                        return p_[i] * x[j] + p_[m + i] + off
+                    ev_cross.terminal, ev_cross.direction = True, (-1 if A[i, j] else 1)
+                    evs.append(ev_cross)
+                    tags.append(("cross", i, j))
+        sol = solve_ivp(field, (t, t_end), p, method="DOP853", rtol=rtol, atol=atol, events=evs)
+        if sol.status != 1:
+            p, t = sol.y[:, -1], t_end
+            break
+        k = next(q for q, te in enumerate(sol.t_events) if te.size)
+        t, p = float(sol.t_events[k][0]), sol.y_events[k][0].copy()
+        kind, i, jb = tags[k]
+        if kind == "exit":
+            j = slide[i]
+            slide[i] = -1
+            A[i, j] = jb == 1.0
+            p[m + i] = -p[i] * x[j]
+            info["sliding_exits"] += 1
+        else:
+            kind = settle(p, i, jb, bool(A[i, jb]))
+            info["crossings"] += 1
+            info["sliding_entries"] += kind == "entry"
+        # simultaneous events (identical neurons): solve_ivp sees no sign change for a z_ij that starts
+        # at 0 on the wrong side, so settle every free z_ij within 1e-9 of 0 moving to its wrong side
+        z, r, ga, gb, gc = parts(p)
+        for i2, j2 in zip(*np.nonzero(np.abs(z) <= 1e-9)):
+            if slide[i2] >= 0 or p[i2] == 0:
+                continue
+            rate = ga[i2] * x[j2] + gb[i2]
+            if (rate < 0) if A[i2, j2] else (rate > 0):
+                kind = settle(p, i2, j2, bool(A[i2, j2]))
+                info["crossings"] += 1
+                info["sliding_entries"] += kind == "entry"
+                z, r, ga, gb, gc = parts(p)
+        for i2 in np.flatnonzero(slide >= 0):
+            lam = lam_of(p, i2)
+            if not 1e-9 < lam < 1 - 1e-9:
+                j2 = slide[i2]
+                slide[i2] = -1
+                A[i2, j2] = lam > 0.5
+                info["sliding_exits"] += 1
+    else:
+        raise RuntimeError(f"shallow_relu_flow: more than {max_events} events before t_end")
+    info["sliding_sample"] = slide.copy()
+    info["sliding_lambda"] = np.array([lam_of(p, i) if slide[i] >= 0 else np.nan for i in range(m)])
+    return p[:m], p[m:2 * m], p[2 * m:], info

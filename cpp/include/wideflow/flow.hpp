@@ -36,7 +36,25 @@ struct Tableau {
     std::vector<double> a;  // stages x stages, row-major, strictly lower triangular
     std::vector<double> b;  // weights of the propagated solution
     std::vector<double> e;  // b - b_hat (error weights)
+    // Continuous extension (dense output) of an accepted step of length h from y0:
+    //   y(t0 + theta h) = y0 + h sum_s k_s sum_{p<dense_degree} P[s][p] theta^(p+1),   0 <= theta <= 1,
+    // with the FSAL stage k_{S-1} = f(y1) included; P is stages x dense_degree, row-major (the
+    // coefficients of SciPy's RK45 / RK23: Shampine's quartic for Dormand-Prince, Hermite cubic for BS).
+    int dense_degree = 0;
+    std::vector<double> p;
 };
+
+// Weights w_s(theta) = sum_p P[s][p] theta^(p+1) of the continuous extension (w has `stages` entries).
+inline void dense_weights(const Tableau& t, double theta, double* w) {
+    for (int s = 0; s < t.stages; ++s) {
+        double acc = 0.0, pw = theta;
+        for (int q = 0; q < t.dense_degree; ++q) {
+            acc += t.p[s * t.dense_degree + q] * pw;
+            pw *= theta;
+        }
+        w[s] = acc;
+    }
+}
 
 // Dormand & Prince (1980) 5(4), FSAL.
 inline const Tableau& dopri5() {
@@ -61,6 +79,14 @@ inline const Tableau& dopri5() {
                                         187.0 / 2100, 1.0 / 40};
         k.e.resize(7);
         for (int i = 0; i < 7; ++i) k.e[i] = k.b[i] - bh[i];
+        k.dense_degree = 4;
+        k.p = {1.0, -8048581381.0 / 2820520608, 8663915743.0 / 2820520608, -12715105075.0 / 11282082432,
+               0.0, 0.0, 0.0, 0.0,
+               0.0, 131558114200.0 / 32700410799, -68118460800.0 / 10900136933, 87487479700.0 / 32700410799,
+               0.0, -1754552775.0 / 470086768, 14199869525.0 / 1410260304, -10690763975.0 / 1880347072,
+               0.0, 127303824393.0 / 49829197408, -318862633887.0 / 49829197408, 701980252875.0 / 199316789632,
+               0.0, -282668133.0 / 205662961, 2019193451.0 / 616988883, -1453857185.0 / 822651844,
+               0.0, 40617522.0 / 29380423, -110615467.0 / 29380423, 69997945.0 / 29380423};
         return k;
     }();
     return t;
@@ -82,6 +108,8 @@ inline const Tableau& bs32() {
         const std::vector<double> bh = {7.0 / 24, 1.0 / 4, 1.0 / 3, 1.0 / 8};
         k.e.resize(4);
         for (int i = 0; i < 4; ++i) k.e[i] = k.b[i] - bh[i];
+        k.dense_degree = 3;
+        k.p = {1.0, -4.0 / 3, 5.0 / 9, 0.0, 1.0, -2.0 / 3, 0.0, 4.0 / 3, -8.0 / 9, 0.0, -1.0, 1.0};
         return k;
     }();
     return t;
@@ -109,17 +137,124 @@ struct CallBudget {
     double max_seconds = 0.5;
 };
 
+// The vector work of an embedded RK pair on a state of n values: stage vectors, stage combinations, the
+// error norm and the starting step, over fixed-size chunks reduced in chunk order (any thread count gives
+// the same bits). Shared by Integrator and the event-aware integrators.
+template <class T>
+struct RKWork {
+    const Tableau& tab;
+    int threads;
+    index_t n;
+    ChunkPlan plan;
+    std::vector<std::vector<T>> k;
+    std::vector<T> ytmp, ynew;
+    std::vector<double> part;
+
+    RKWork(const Tableau& t, index_t size, int thr)
+        : tab(t), threads(threads_for(size, thr)), n(size), plan(plan_chunks(n, 1 << 14, index_t(1) << 20, 64, 64)) {
+        k.assign(static_cast<std::size_t>(tab.stages), std::vector<T>(static_cast<std::size_t>(n)));
+        ytmp.resize(static_cast<std::size_t>(n));
+        ynew.resize(static_cast<std::size_t>(n));
+        part.resize(static_cast<std::size_t>(plan.count));
+    }
+
+    // out = y + h * sum_{j<s} coef[j] k_j
+    void combine(const T* y, double h, int s, T* out, const double* coef) {
+        parallel_for(plan.count, threads, [&](index_t q) {
+            const index_t i0 = plan.begin(q), i1 = plan.end(q, n);
+            for (index_t i = i0; i < i1; ++i) out[i] = y[i];
+            for (int j = 0; j < s; ++j) {
+                if (coef[j] == 0.0) continue;
+                const T w = T(h * coef[j]);
+                const T* __restrict kj = k[j].data();
+                T* __restrict o = out;
+                for (index_t i = i0; i < i1; ++i) o[i] += w * kj[i];
+            }
+        });
+    }
+
+    void copy(const T* src, T* dst) {
+        parallel_for(plan.count, threads, [&](index_t q) {
+            const index_t i0 = plan.begin(q), i1 = plan.end(q, n);
+            std::copy(src + i0, src + i1, dst + i0);
+        });
+    }
+
+    // out = y(t0 + theta h) from the continuous extension of the step y -> ynew (stages in k).
+    void dense(const T* y, double h, double theta, T* out) {
+        double w[16];
+        dense_weights(tab, theta, w);
+        for (int s = 0; s < tab.stages; ++s) w[s] *= h;
+        const int S = tab.stages;
+        parallel_for(plan.count, threads, [&](index_t q) {
+            const index_t i0 = plan.begin(q), i1 = plan.end(q, n);
+            for (index_t i = i0; i < i1; ++i) {
+                double acc = 0.0;
+                for (int s = 0; s < S; ++s) acc += w[s] * double(k[s][i]);
+                out[i] = T(double(y[i]) + acc);
+            }
+        });
+    }
+
+    double error_norm(const T* y, double h, double rtol, double atol) {
+        const int S = tab.stages;
+        parallel_for(plan.count, threads, [&](index_t q) {
+            const index_t i0 = plan.begin(q), i1 = plan.end(q, n);
+            double acc = 0.0;
+            for (index_t i = i0; i < i1; ++i) {
+                double e = 0.0;
+                for (int j = 0; j < S; ++j) e += tab.e[j] * double(k[j][i]);
+                e *= h;
+                const double sc = atol + rtol * std::max(std::abs(double(y[i])), std::abs(double(ynew[i])));
+                const double r = e / sc;
+                acc += r * r;
+            }
+            part[q] = acc;
+        });
+        double tot = 0.0;
+        for (index_t q = 0; q < plan.count; ++q) tot += part[q];
+        return std::sqrt(tot / double(std::max<index_t>(n, 1)));
+    }
+
+    // Hairer's starting step (Solving ODEs I, II.4): h0 = 0.01 ||y|| / ||f||, then a one-Euler-step
+    // estimate of the second derivative. k[0] holds f(y); uses k[1] as scratch.
+    template <class System>
+    double initial_step(System& sys, const T* y, double rtol, double atol) {
+        double d0 = 0.0, d1 = 0.0;
+        for (index_t i = 0; i < n; ++i) {
+            const double sc = atol + rtol * std::abs(double(y[i]));
+            d0 += (double(y[i]) / sc) * (double(y[i]) / sc);
+            d1 += (double(k[0][i]) / sc) * (double(k[0][i]) / sc);
+        }
+        d0 = std::sqrt(d0 / n);
+        d1 = std::sqrt(d1 / n);
+        double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+        for (index_t i = 0; i < n; ++i) ytmp[i] = y[i] + T(h0) * k[0][i];
+        std::vector<T>& f1 = k[1];
+        sys.rhs(ytmp.data(), f1.data());
+        double d2 = 0.0;
+        for (index_t i = 0; i < n; ++i) {
+            const double sc = atol + rtol * std::abs(double(y[i]));
+            const double dd = (double(f1[i]) - double(k[0][i])) / sc;
+            d2 += dd * dd;
+        }
+        d2 = std::sqrt(d2 / n) / h0;
+        const double h1 = (std::max(d1, d2) <= 1e-15) ? std::max(1e-6, h0 * 1e-3)
+                                                       : std::pow(0.01 / std::max(d1, d2), 1.0 / tab.error_order);
+        return std::min(100 * h0, h1);
+    }
+};
+
+// The step-size factor of the controller after a step with error norm err (accepted or not).
+inline double step_factor(double err, int order, bool accepted) {
+    if (!accepted) return std::isfinite(err) ? std::max(0.2, 0.9 * std::pow(err, -1.0 / order)) : 0.2;
+    return err > 0 ? std::min(5.0, std::max(0.2, 0.9 * std::pow(err, -1.0 / order))) : 5.0;
+}
+
 template <class T, class System>
 class Integrator {
 public:
-    Integrator(System& sys, const Tableau& tab, int threads)
-        : sys_(sys), tab_(tab), threads_(threads_for(sys.size(), threads)), n_(sys.size()),
-          plan_(plan_chunks(n_, 1 << 14, index_t(1) << 20, 64, 64)) {
-        k_.assign(static_cast<std::size_t>(tab.stages), std::vector<T>(static_cast<std::size_t>(n_)));
-        ytmp_.resize(static_cast<std::size_t>(n_));
-        ynew_.resize(static_cast<std::size_t>(n_));
-        part_.resize(static_cast<std::size_t>(plan_.count));
-    }
+    Integrator(System& sys, const Tableau& tab, int threads) : sys_(sys), tab_(tab), w_(tab, sys.size(), threads) {}
 
     // Integrate y in place from st.t towards t_stop, at most max_steps accepted steps.
     // loss_out / t_out (size >= max_steps) receive the loss and time after each accepted step.
@@ -127,6 +262,7 @@ public:
                          double* t_out, double* loss_out, const CallBudget& budget = CallBudget()) {
         FlowResult res;
         const int S = tab_.stages;
+        auto& k_ = w_.k;
         const auto start = std::chrono::steady_clock::now();
         auto out_of_time = [&] {
             return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
@@ -144,7 +280,7 @@ public:
             if (!std::isfinite(st.loss)) return fail("the loss is not finite");
         }
         if (st.h <= 0.0) {
-            st.h = initial_step(y, rtol, atol);
+            st.h = w_.initial_step(sys_, y, rtol, atol);
             ++st.evals;
             if (!(st.h > 0.0) || !std::isfinite(st.h))
                 return fail("the initial step size is not a positive finite number (rtol/atol too small for "
@@ -157,20 +293,18 @@ public:
             // stages 1..S-1
             double new_loss = NAN;
             for (int s = 1; s < S; ++s) {
-                combine(y, h, s, ytmp_.data(), tab_.a.data() + s * S);
-                const double L = sys_.rhs(ytmp_.data(), k_[s].data());
+                w_.combine(y, h, s, w_.ytmp.data(), tab_.a.data() + s * S);
+                const double L = sys_.rhs(w_.ytmp.data(), k_[s].data());
                 ++st.evals;
                 if (tab_.fsal && s == S - 1) new_loss = L;
             }
             // propagated solution and error norm
-            combine(y, h, S, ynew_.data(), tab_.b.data());
-            double err = error_norm(y, h, rtol, atol);
+            w_.combine(y, h, S, w_.ynew.data(), tab_.b.data());
+            double err = w_.error_norm(y, h, rtol, atol);
             if (tab_.fsal && !std::isfinite(new_loss)) err = NAN;  // never accept a non-finite loss
             if (!(err <= 1.0) || !std::isfinite(err)) {
                 ++st.rejected;
-                const double fac = std::isfinite(err) ? std::max(0.2, 0.9 * std::pow(err, -1.0 / tab_.error_order))
-                                                      : 0.2;
-                st.h = h * fac;
+                st.h = h * step_factor(err, tab_.error_order, false);
                 if (!(st.h >= 1e-14 * std::max(1.0, std::abs(st.t))))  // NaN too
                     return fail(std::isfinite(st.h) ? "the step size underflowed (stiff or divergent flow)"
                                                     : "the step size is not finite");
@@ -178,7 +312,7 @@ public:
                 continue;
             }
             // accept
-            copy(ynew_.data(), y);
+            w_.copy(w_.ynew.data(), y);
             if (tab_.fsal) {
                 std::swap(k_[0], k_[S - 1]);
                 st.loss = new_loss;
@@ -191,8 +325,7 @@ public:
             t_out[res.steps] = st.t;
             loss_out[res.steps] = st.loss;
             ++res.steps;
-            const double fac = err > 0 ? std::min(5.0, std::max(0.2, 0.9 * std::pow(err, -1.0 / tab_.error_order)))
-                                       : 5.0;
+            const double fac = step_factor(err, tab_.error_order, true);
             // keep the controller's step, not the one shortened to land on t_stop
             st.h = (last ? std::max(st.h, h) : h) * fac;
             if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail("the step size is not finite");
@@ -203,83 +336,9 @@ public:
     }
 
 private:
-    // out = y + h * sum_{j<s} coef[j] k_j
-    void combine(const T* y, double h, int s, T* out, const double* coef) {
-        parallel_for(plan_.count, threads_, [&](index_t q) {
-            const index_t i0 = plan_.begin(q), i1 = plan_.end(q, n_);
-            for (index_t i = i0; i < i1; ++i) out[i] = y[i];
-            for (int j = 0; j < s; ++j) {
-                if (coef[j] == 0.0) continue;
-                const T w = T(h * coef[j]);
-                const T* __restrict kj = k_[j].data();
-                T* __restrict o = out;
-                for (index_t i = i0; i < i1; ++i) o[i] += w * kj[i];
-            }
-        });
-    }
-
-    void copy(const T* src, T* dst) {
-        parallel_for(plan_.count, threads_, [&](index_t q) {
-            const index_t i0 = plan_.begin(q), i1 = plan_.end(q, n_);
-            std::copy(src + i0, src + i1, dst + i0);
-        });
-    }
-
-    double error_norm(const T* y, double h, double rtol, double atol) {
-        const int S = tab_.stages;
-        parallel_for(plan_.count, threads_, [&](index_t q) {
-            const index_t i0 = plan_.begin(q), i1 = plan_.end(q, n_);
-            double acc = 0.0;
-            for (index_t i = i0; i < i1; ++i) {
-                double e = 0.0;
-                for (int j = 0; j < S; ++j) e += tab_.e[j] * double(k_[j][i]);
-                e *= h;
-                const double sc = atol + rtol * std::max(std::abs(double(y[i])), std::abs(double(ynew_[i])));
-                const double r = e / sc;
-                acc += r * r;
-            }
-            part_[q] = acc;
-        });
-        double tot = 0.0;
-        for (index_t q = 0; q < plan_.count; ++q) tot += part_[q];
-        return std::sqrt(tot / double(std::max<index_t>(n_, 1)));
-    }
-
-    // Hairer's starting step (Solving ODEs I, II.4): h0 = 0.01 ||y|| / ||f||, then a one-Euler-step
-    // estimate of the second derivative.
-    double initial_step(const T* y, double rtol, double atol) {
-        double d0 = 0.0, d1 = 0.0;
-        for (index_t i = 0; i < n_; ++i) {
-            const double sc = atol + rtol * std::abs(double(y[i]));
-            d0 += (double(y[i]) / sc) * (double(y[i]) / sc);
-            d1 += (double(k_[0][i]) / sc) * (double(k_[0][i]) / sc);
-        }
-        d0 = std::sqrt(d0 / n_);
-        d1 = std::sqrt(d1 / n_);
-        double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-        for (index_t i = 0; i < n_; ++i) ytmp_[i] = y[i] + T(h0) * k_[0][i];
-        std::vector<T>& f1 = k_[1];
-        sys_.rhs(ytmp_.data(), f1.data());
-        double d2 = 0.0;
-        for (index_t i = 0; i < n_; ++i) {
-            const double sc = atol + rtol * std::abs(double(y[i]));
-            const double dd = (double(f1[i]) - double(k_[0][i])) / sc;
-            d2 += dd * dd;
-        }
-        d2 = std::sqrt(d2 / n_) / h0;
-        const double h1 = (std::max(d1, d2) <= 1e-15) ? std::max(1e-6, h0 * 1e-3)
-                                                       : std::pow(0.01 / std::max(d1, d2), 1.0 / tab_.error_order);
-        return std::min(100 * h0, h1);
-    }
-
     System& sys_;
     const Tableau& tab_;
-    int threads_;
-    index_t n_;
-    ChunkPlan plan_;
-    std::vector<std::vector<T>> k_;
-    std::vector<T> ytmp_, ynew_;
-    std::vector<double> part_;
+    RKWork<T> w_;
 };
 
 }  // namespace wideflow::flow

@@ -60,7 +60,12 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
             raise TypeError("snapshots: expected None, 'log' or a list of flow times") from exc
         if snap_t.size and (not np.all(np.isfinite(snap_t)) or snap_t.min() < 0 or snap_t.max() > t_end):
             raise ValueError(f"snapshots: flow times must lie in [0, {t_end}]")
-    stops = np.union1d(times, snap_t)
+    # an engine with dense records writes the losses at `times` from its steps' continuous extension (no
+    # step ends at a record time); the others end a step at each record time
+    dense = bool(getattr(engine, "dense_records", False)) and not engine.has_metrics
+    if dense:
+        engine.set_records(times)  # type: ignore[attr-defined]
+    stops = np.union1d(snap_t, [0.0, t_end]) if dense else np.union1d(times, snap_t)
     rec_t: list[float] = []
     rec_loss: list[float] = []
     rec_steps: list[int] = []
@@ -80,7 +85,7 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
                 metrics.setdefault(name, []).append(val)
 
     def at_time(t: float) -> None:
-        if np.any(times == t):
+        if not dense and np.any(times == t):
             record_state(t)
         if np.any(snap_t == t):
             engine.sync()
@@ -115,21 +120,26 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
                     if reached or failed:
                         break
                 if status == "interrupted" or failed:
-                    if failed:
-                        status = "diverged"
+                    if failed:  # "diverged", or an engine's own reason ("zeno")
+                        status = engine.failure_status() if hasattr(engine, "failure_status") else "diverged"
                     break
                 at_time(float(t_stop))
     finally:  # even a second Ctrl-C leaves the model holding the state reached
         if bar is not None:
             bar.close()
         engine.sync()
+    if dense:
+        rt, rl, rs = engine.records()  # type: ignore[attr-defined]
+        rec_t, rec_loss, rec_steps = list(rt), list(rl), list(rs)
+        if not rec_t:
+            record_state(0.0)
     if status != "completed":
         if rec_t[-1] != reached_t:  # the state reached (last accepted step) ends the record
             record_state(reached_t)
-        what = ((engine.failure() or "the step size underflowed (stiff or divergent flow)") if status == "diverged"
+        what = ((engine.failure() or "the step size underflowed (stiff or divergent flow)") if status != "interrupted"
                 else "interrupted")
         warnings.warn(f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model "
-                      "holds that state", DivergenceWarning if status == "diverged" else InterruptedWarning,
+                      "holds that state", DivergenceWarning if status != "interrupted" else InterruptedWarning,
                       stacklevel=3)
     out_metrics = {k: np.asarray(v) for k, v in metrics.items()}
     for name, val in engine.loss_metrics(np.asarray(rec_loss)).items():
@@ -137,6 +147,8 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
     run = Run(steps=np.asarray(rec_steps, dtype=np.int64), t=np.asarray(rec_t, dtype=np.float64),
               loss=np.asarray(rec_loss), metrics=out_metrics,
               snapshots=snap_list, status=status, wall_time=time.perf_counter() - start, method="flow",
-              diverged_at=accepted if status == "diverged" else None)
+              diverged_at=accepted if status in ("diverged", "zeno") else None)
     run.info.update(engine.counters(), rtol=rtol, atol=atol, t_end=t_end)
+    if status in ("diverged", "zeno"):
+        run.info["error"] = engine.failure()
     return run

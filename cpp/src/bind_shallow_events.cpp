@@ -1,0 +1,137 @@
+// Bindings of the exact (event-aware) shallow ReLU flow (conversion only): one Python object per run holds
+// the event system, its integrator, the state vector [a; b; c] and the integration state between bounded
+// calls. The math is in wideflow/shallow_events.hpp and wideflow/shallow_event_flow.hpp.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "wideflow/parallel.hpp"
+#include "wideflow/shallow_event_flow.hpp"
+
+namespace wideflow::bind {
+namespace {
+
+const flow::Tableau& event_tableau(const std::string& name) {
+    if (name == "dopri5") return flow::dopri5();
+    if (name == "bs32") return flow::bs32();
+    throw std::invalid_argument("tableau: unknown Runge-Kutta pair '" + name + "' (dopri5, bs32)");
+}
+
+template <class T>
+struct EventRun {
+    std::vector<py::object> keep_alive;  // x, y (the system points into them)
+    std::vector<T> state;
+    std::unique_ptr<shallow::EventSystem<T>> sys;
+    std::unique_ptr<shallow::EventIntegrator<T>> integ;
+    shallow::EventFlowState st;
+    shallow::EventOptions opt;
+
+    py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> rec_t,
+                        index_t rec_k, carray<double> rec_loss, carray<long long> rec_steps) {
+        const py::ssize_t n = rec_t.shape(0);
+        if (rec_t.ndim() != 1 || rec_k < 0 || rec_k > n) throw std::invalid_argument("rec_k: out of range");
+        shallow::RecordCursor rc;
+        rc.t = data_of(rec_t, n, "rec_t");
+        rc.loss = data_of(rec_loss, n, "rec_loss");
+        rc.steps = data_of(rec_steps, n, "rec_steps");
+        rc.n = n;
+        rc.k = rec_k;
+        flow::FlowResult r;
+        {
+            py::gil_scoped_release release;
+            r = integ->integrate(state.data(), st, t_stop, rtol, atol, max_steps, rc, opt);
+        }
+        return py::make_tuple(r.steps, r.reached, r.failed, rc.k);
+    }
+
+    // Per neuron: the sample (index into the run's ascending x) it slides on, or -1, and its lambda
+    // (NaN for free neurons), at the current state.
+    py::tuple sliding() {
+        const index_t m = sys->width();
+        py::array_t<long long> js(m);
+        py::array_t<double> lam(m);
+        auto J = js.mutable_unchecked<1>();
+        auto L = lam.mutable_unchecked<1>();
+        for (index_t i = 0; i < m; ++i) J(i) = -1, L(i) = NAN;
+        if (st.started) {
+            std::vector<T> d(state.size());
+            sys->rhs(state.data(), d.data());
+            const auto& sl = sys->sliders();
+            for (std::size_t q = 0; q < sl.size(); ++q) {
+                J(sl[q]) = sys->slide_group(sl[q]);
+                L(sl[q]) = sys->lambda(q);
+            }
+        }
+        return py::make_tuple(js, lam);
+    }
+};
+
+template <class T>
+void def_event_flow(py::module_& m, const char* name) {
+    using R = EventRun<T>;
+    py::class_<R> cls(m, name);
+    cls.def(py::init([](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x,
+                         carray<double> y, double scale_inner, double scale_outer, const std::string& tableau,
+                         int threads, long long zeno_events, double zeno_window) {
+                 auto run = std::make_unique<R>();
+                 const py::ssize_t mm = a.shape(0), n = x.shape(0);
+                 const T* ap = data_of(a, mm, "a");
+                 const T* bp = data_of(b, mm, "b");
+                 const T* cp = data_of(c, mm, "c");
+                 if (n < 1) throw std::invalid_argument("x: at least one sample expected");
+                 run->keep_alive = {x, y};
+                 run->state.resize(static_cast<std::size_t>(3 * mm));
+                 std::copy(ap, ap + mm, run->state.begin());
+                 std::copy(bp, bp + mm, run->state.begin() + mm);
+                 std::copy(cp, cp + mm, run->state.begin() + 2 * mm);
+                 const int thr = resolve_threads(threads);
+                 run->sys = std::make_unique<shallow::EventSystem<T>>(mm, inv_alpha, data_of(x, n, "x"),
+                                                                      data_of(y, n, "y"), n, scale_inner,
+                                                                      scale_outer, thr);
+                 run->integ = std::make_unique<shallow::EventIntegrator<T>>(*run->sys, event_tableau(tableau), thr);
+                 run->opt.zeno_events = zeno_events;
+                 run->opt.zeno_window = zeno_window;
+                 return run;
+             }),
+             py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(), py::arg("inv_alpha"),
+             py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("scale_inner"), py::arg("scale_outer"),
+             py::arg("tableau"), py::arg("threads") = 0, py::arg("zeno_events") = 1000,
+             py::arg("zeno_window") = 1e-12)
+        .def("integrate", &R::integrate, py::arg("t_stop"), py::arg("rtol"), py::arg("atol"), py::arg("max_steps"),
+             py::arg("rec_t").noconvert(), py::arg("rec_k"), py::arg("rec_loss").noconvert(),
+             py::arg("rec_steps").noconvert())
+        .def("write_back", [](R& r, carray<T> a, carray<T> b, carray<T> c) {
+            const py::ssize_t mm = static_cast<py::ssize_t>(r.state.size() / 3);
+            T* ap = data_of(a, mm, "a");
+            T* bp = data_of(b, mm, "b");
+            T* cp = data_of(c, mm, "c");
+            std::copy(r.state.begin(), r.state.begin() + mm, ap);
+            std::copy(r.state.begin() + mm, r.state.begin() + 2 * mm, bp);
+            std::copy(r.state.begin() + 2 * mm, r.state.begin() + 3 * mm, cp);
+        }, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert())
+        .def("loss", [](R& r) { return r.st.have_rhs ? r.st.loss : r.integ->loss(r.state.data()); })
+        .def("sliding", &R::sliding)
+        .def_property_readonly("t", [](const R& r) { return r.st.t; })
+        .def_property_readonly("h", [](const R& r) { return r.st.h; })
+        .def_property_readonly("accepted", [](const R& r) { return r.st.accepted; })
+        .def_property_readonly("rejected", [](const R& r) { return r.st.rejected; })
+        .def_property_readonly("evals", [](const R& r) { return r.st.evals; })
+        .def_property_readonly("events", [](const R& r) { return r.st.events; })
+        .def_property_readonly("crossings", [](const R& r) { return r.st.crossings; })
+        .def_property_readonly("sliding_entries", [](const R& r) { return r.st.entries; })
+        .def_property_readonly("sliding_exits", [](const R& r) { return r.st.exits; })
+        .def_property_readonly("sliding_now", [](const R& r) { return static_cast<long long>(r.sys->sliders().size()); })
+        .def_property_readonly("zeno", [](const R& r) { return r.st.zeno; })
+        .def_property_readonly("lazy_switches", [](const R& r) { return r.st.lazy; })
+        .def_property_readonly("failure", [](const R& r) { return r.st.failure; });
+}
+
+}  // namespace
+
+void bind_shallow_events(py::module_& m) {
+    def_event_flow<double>(m, "EventFlow64");
+    def_event_flow<float>(m, "EventFlow32");
+}
+
+}  // namespace wideflow::bind

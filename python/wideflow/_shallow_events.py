@@ -1,0 +1,100 @@
+"""The exact gradient flow of a ShallowReLU (method="flow", events=True): the engine over the C++
+event-aware integrator (cpp/include/wideflow/shallow_events.hpp, shallow_event_flow.hpp).
+
+The field of f(x) = (1/alpha) sum_i c_i relu(a_i x + b_i) with L = 1/2 sum_j r_j^2 is smooth between
+events, where z_ij = a_i x_j + b_i changes sign. The integrator steps with the active sets frozen, finds the
+first sign change on each accepted step's continuous extension, cuts the step there and switches the
+neuron's active set, or, when both one-sided fields push z_ij to 0, lets the neuron slide (Filippov): its
+knot stays on x_j and (a_i, b_i) moves with the convex combination g- + lambda_i Delta_i of its two
+one-sided gradients for which dz_ij/dt = 0,
+
+    lambda_i = -dz-_i / Delta dz_i,   Delta dz_i = -(s_in c_i / alpha) r_j (x_j^2 + 1),
+
+until lambda_i leaves [0, 1]. Losses at the record times come from the continuous extension (no step ends
+at a record time); snapshots still end a step at their times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._validate import flag, positive_float, positive_int
+from .base import FlowEngine, by_dtype
+
+ZENO_EVENTS = 1000    # event-cut steps ...
+ZENO_WINDOW = 1e-12   # ... within this much relative flow time end a run as "zeno"
+
+
+def events_option(options: dict) -> bool:
+    """Pop and check the `events` option of a ShallowReLU flow (default True)."""
+    return flag("events", options.pop("events", True))
+
+
+def zeno_options(options: dict) -> tuple[int, float]:
+    """Pop and check `zeno_events` (int >= 1) and `zeno_window` (relative flow time > 0)."""
+    ev = positive_int("zeno_events", options.pop("zeno_events", ZENO_EVENTS))
+    win = positive_float("zeno_window", options.pop("zeno_window", ZENO_WINDOW))
+    return ev, win
+
+
+class ShallowEventFlow(FlowEngine):
+    """Exact gradient flow of a ShallowReLU: the C++ run owns the state [a; b; c] and the per-neuron
+    modes (active set, sliding sample); it writes records at the requested times from the continuous
+    extension of its steps (`dense_records`)."""
+
+    dense_records = True
+
+    def __init__(self, net, x, y, mode, threads, tableau, zeno_events=ZENO_EVENTS, zeno_window=ZENO_WINDOW):
+        self.order = np.argsort(x, kind="stable")
+        self.x, self.y = np.ascontiguousarray(x[self.order]), np.ascontiguousarray(y[self.order])
+        self.net = net
+        cls = by_dtype(net.dtype, _core.shallow.EventFlow64, _core.shallow.EventFlow32)
+        self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
+                        0.0 if mode == "inner" else 1.0, tableau, threads, int(zeno_events), float(zeno_window))
+        self.set_records(np.zeros(1))
+
+    # records from the continuous extension
+    def set_records(self, times: np.ndarray) -> None:
+        self.rec_t = np.ascontiguousarray(times, dtype=np.float64)
+        self.rec_loss = np.full(self.rec_t.size, np.nan)
+        self.rec_steps = np.zeros(self.rec_t.size, dtype=np.int64)
+        self.rec_k = 0
+
+    def records(self):
+        """(times, losses, accepted steps) of the record times reached so far."""
+        k = self.rec_k
+        return self.rec_t[:k].copy(), self.rec_loss[:k].copy(), self.rec_steps[:k].copy()
+
+    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
+        steps, reached, failed, self.rec_k = self.flow.integrate(t_stop, rtol, atol, max_steps, self.rec_t,
+                                                                 self.rec_k, self.rec_loss, self.rec_steps)
+        if steps:
+            t_out[steps - 1] = self.flow.t
+            loss_out[steps - 1] = self.flow.loss()
+        return int(steps), bool(reached), bool(failed)
+
+    def failure_status(self) -> str:
+        return "zeno" if self.flow.zeno else "diverged"
+
+    def sync(self):
+        self.flow.write_back(self.net.a, self.net.b, self.net.c)
+
+    def snapshot(self):
+        return self.net.state()
+
+    def sliding(self):
+        """Per neuron: the index (into the caller's x) of the sample its knot slides on, or -1, and its
+        lambda_i in (0, 1) (NaN for free neurons), at the current state."""
+        js, lam = self.flow.sliding()
+        js = np.asarray(js, dtype=np.int64)
+        out = np.where(js >= 0, self.order[np.maximum(js, 0)], -1)
+        return out, np.asarray(lam)
+
+    def counters(self) -> dict:
+        f = self.flow
+        sample, lam = self.sliding()
+        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals),
+                "events": int(f.events), "crossings": int(f.crossings), "sliding_entries": int(f.sliding_entries),
+                "sliding_exits": int(f.sliding_exits), "sliding_at_end": int(f.sliding_now),
+                "sliding_sample": sample, "sliding_lambda": lam, "step_size": float(f.h)}
