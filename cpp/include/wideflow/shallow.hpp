@@ -60,7 +60,7 @@ inline T lane_sum(const T* acc) {
 
 // Samples per register tile of the forward passes, sized to the registers of the instruction set. Tiles
 // only group work; no sum changes order with them.
-constexpr int kSampleTile = WIDEFLOW_VECTOR_BYTES >= 64 ? 4 : (WIDEFLOW_VECTOR_BYTES >= 32 ? 3 : 2);
+constexpr int kSampleTile = WIDEFLOW_VECTOR_BYTES >= 64 ? 4 : (WIDEFLOW_VECTOR_BYTES >= 32 ? 3 : 2);  // at most 5
 
 // Active counts of the sorted kernel's fused path: integers of T's width, so a vector of counts has the
 // lanes of a vector of T and adding a comparison mask is one instruction.
@@ -149,20 +149,27 @@ WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b
     }
 }
 
-// part[j] += sum_i c_i relu(a_i x_j + b_i) for all n samples, in tiles of kSampleTile samples (and, with
-// Count, the active counts cnt[i] over the n samples; part then holds kLanes<T> lanes per sample).
+// part[j] += sum_i c_i relu(a_i x_j + b_i) for all n samples (and, with Count, the active counts cnt[i]
+// over the n samples; part then holds kLanes<T> lanes per sample). The samples go in as few tiles of at
+// most kSampleTile as possible, of balanced sizes (n = 10 on AVX2: 3, 3, 2, 2, not 3, 3, 3, 1): every
+// tile is one pass over the block.
 template <bool Count, class T>
 inline void forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
                         const T* __restrict x, index_t n, count_t<T>* __restrict cnt, double* __restrict part) {
     constexpr index_t w = Count ? kLanes<T> : 1;
+    const index_t tiles = (n + kSampleTile - 1) / kSampleTile;
     index_t j = 0;
-    for (; j + kSampleTile <= n; j += kSampleTile)
-        forward_tile<kSampleTile, Count>(a, b, c, len, x + j, cnt, part + j * w);
-    switch (n - j) {
-        case 3: forward_tile<3, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
-        case 2: forward_tile<2, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
-        case 1: forward_tile<1, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
-        default: break;
+    for (index_t t = 0; t < tiles; ++t) {
+        const index_t size = (n - j) / (tiles - t);  // the remaining samples spread over the remaining tiles
+        switch (size) {
+            case 1: forward_tile<1, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
+            case 2: forward_tile<2, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
+            case 3: forward_tile<3, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
+            case 4: forward_tile<4, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
+            case 5: forward_tile<5, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
+            default: break;
+        }
+        j += size;
     }
 }
 

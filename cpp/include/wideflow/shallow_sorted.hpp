@@ -14,17 +14,26 @@
 // histogram of its orientation; prefix sums of the histograms give f(x_j) = (A_j x_j + B_j)/alpha. One
 // step is one pass over the parameters (48 bytes per neuron in float64) plus O(n) work.
 //
-// Inner loops (per block of kBlock neurons, all in L1):
-//  - update: gather (S, SX) of the neuron's cached bin from tables in the parameter type, update a, b, c;
+// Inner loops (per block of kBlock neurons, kFusedBlock on the small-n path, all in L1):
+//  - update: the (S, SX) of the neuron's cached bin from tables in the parameter type (AVX-512 and
+//    n <= 15: register permutes; AVX2 and AVX-512 otherwise: one load of the adjacent (S, SX) pair per
+//    neuron and a transpose), update a, b, c, and prefetch the next block;
 //  - small n (n <= kFusedMaxSamples): the next step's forward pass and the new bins in one pass over the
-//    samples, SIMD across neurons: z = a x_j + b, count z > 0, accumulate c relu(z) per sample (register
-//    tiles of 4 samples). No histogram and no scalar scatter;
+//    samples, SIMD across neurons: z = a x_j + b, count z > 0 (integer counts), accumulate c relu(z) per
+//    sample (register tiles of 2-4 samples, the parameter vectors held in registers): 6 vector
+//    instructions per sample on AVX-512, 7 on AVX2. Each lane's sum over a block is formed in T and
+//    added to per-lane partials in double; the lanes are summed once per chunk. No histogram and no
+//    scalar scatter;
 //  - larger n: the cached bin is checked in O(1) by two samples (the first active and the last inactive
 //    one, table lookups); only a neuron whose knot crossed a sample, or whose orientation flipped, is
 //    searched again (binary search, log2 n probes). The forward pass scatters (c a, c b) into a histogram
 //    of interleaved (A, B) pairs; the bins everyone shares (active nowhere / everywhere) go to eight
 //    interleaved sub-bins, so runs of neurons in one bin never wait on their own store (store-to-load
 //    forwarding stalls).
+//
+// Precision (float32): a prediction of the fused path is, per lane, a sum in float32 over at most
+// kFusedBlock / 16 = 64 neurons, then sums in double; the histogram path accumulates in double. The
+// guard's bound (guard.hpp: at most 4096 neurons summed in T) covers both.
 //
 // Headers: shallow_bins.hpp (bins and their O(1) check), shallow_histogram.hpp (the histogram forward pass
 // and the active sums), this file (evaluation, the update, the GD loop); shallow.hpp has the types, the
