@@ -76,12 +76,17 @@ using count_t = std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t>;
 //    where neuron i is active (one masked add on AVX-512, one subtraction of the mask elsewhere), and the
 //    lanes go to per-lane partials in double, part[j * kLanes + l] += lane l, so the fused step does no
 //    horizontal sum per block (the lanes are summed once per chunk, in double: reduce_lane_partials).
-template <int J, bool Count, class T>
+//    The first tile of a block (First) starts the counts at 0; the last (Last) turns them into the bins,
+//    bin[i] = cnt_i + (a_i >= 0 ? 0 : off), and stores a vector of bins only where one moved (the cache
+//    lines of bins that did not move stay clean), instead of storing the counts.
+template <int J, bool Count, class T, bool First = false, bool Last = false>
 WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
-                                    const T* __restrict x, count_t<T>* __restrict cnt, double* __restrict part) {
+                                    const T* __restrict x, count_t<T>* __restrict cnt, double* __restrict part,
+                                    std::int32_t* __restrict bin = nullptr, count_t<T> off = 0) {
     constexpr int L = kLanes<T>, NW = simd::kNative<T>, P = L / NW;
     using V = simd::native<T>;
     using VC = typename simd::vec<count_t<T>, NW>::type;
+    using VB = typename simd::vec<std::int32_t, NW>::type;
     const V zero = {};
     V acc[J][P];
     T xs[J];
@@ -96,7 +101,7 @@ WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b
             V av = simd::load<V>(a + o), bv = simd::load<V>(b + o), cv = simd::load<V>(c + o);
             simd::in_register(av, bv, cv);
             VC cn = {};
-            if constexpr (Count) cn = simd::load<VC>(cnt + o);
+            if constexpr (Count && !First) cn = simd::load<VC>(cnt + o);
             for (int j = 0; j < J; ++j) {
                 const V z = av * xs[j] + bv;
                 const auto on = z > zero;  // lanes of -1 (true) or 0, of T's width
@@ -109,7 +114,12 @@ WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b
                 }
                 acc[j][p] += on ? cv * z : zero;  // one multiply and one masked add
             }
-            if constexpr (Count) simd::store(cnt + o, cn);
+            if constexpr (Count && Last) {
+                const VB q = __builtin_convertvector(cn + (av >= zero ? VC{} : VC{} + off), VB);
+                if (simd::differ(q, simd::load<VB>(bin + o))) simd::store(bin + o, q);
+            } else if constexpr (Count) {
+                simd::store(cnt + o, cn);
+            }
         }
     }
     if constexpr (Count) {
@@ -118,10 +128,17 @@ WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b
             for (int j = 0; j < J; ++j)
                 for (int p = 0; p < P; ++p) simd::store(lanes[j] + p * NW, acc[j][p]);
             for (int k = 0; i < len; ++i, ++k) {
+                count_t<T> ci = First ? 0 : cnt[i];
                 for (int j = 0; j < J; ++j) {
                     const T z = a[i] * xs[j] + b[i];
-                    cnt[i] += z > T(0) ? 1 : 0;
+                    ci += z > T(0) ? 1 : 0;
                     lanes[j][k] += z > T(0) ? c[i] * z : T(0);
+                }
+                if constexpr (Last) {
+                    const std::int32_t q = std::int32_t(ci + (a[i] >= T(0) ? 0 : off));
+                    if (q != bin[i]) bin[i] = q;
+                } else {
+                    cnt[i] = ci;
                 }
             }
             for (int j = 0; j < J; ++j)
@@ -153,22 +170,43 @@ WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b
 // over the n samples; part then holds kLanes<T> lanes per sample). The samples go in as few tiles of at
 // most kSampleTile as possible, of balanced sizes (n = 10 on AVX2: 3, 3, 2, 2, not 3, 3, 3, 1): every
 // tile is one pass over the block.
+template <bool Count, bool First, bool Last, class T>
+inline void forward_tile_of(index_t size, const T* __restrict a, const T* __restrict b, const T* __restrict c,
+                            index_t len, const T* __restrict x, count_t<T>* __restrict cnt, double* __restrict part,
+                            std::int32_t* __restrict bin, count_t<T> off) {
+    switch (size) {
+        case 1: forward_tile<1, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        case 2: forward_tile<2, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        case 3: forward_tile<3, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        case 4: forward_tile<4, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        case 5: forward_tile<5, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        default: break;
+    }
+}
+
+// With Count, bin and off are those of forward_tile's last tile (the counts need no zeroing: the first
+// tile starts them at 0).
 template <bool Count, class T>
 inline void forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
-                        const T* __restrict x, index_t n, count_t<T>* __restrict cnt, double* __restrict part) {
+                        const T* __restrict x, index_t n, count_t<T>* __restrict cnt, double* __restrict part,
+                        std::int32_t* __restrict bin = nullptr, count_t<T> off = 0) {
     constexpr index_t w = Count ? kLanes<T> : 1;
     const index_t tiles = (n + kSampleTile - 1) / kSampleTile;
     index_t j = 0;
     for (index_t t = 0; t < tiles; ++t) {
         const index_t size = (n - j) / (tiles - t);  // the remaining samples spread over the remaining tiles
-        switch (size) {
-            case 1: forward_tile<1, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
-            case 2: forward_tile<2, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
-            case 3: forward_tile<3, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
-            case 4: forward_tile<4, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
-            case 5: forward_tile<5, Count>(a, b, c, len, x + j, cnt, part + j * w); break;
-            default: break;
-        }
+        const T* xj = x + j;
+        double* pj = part + j * w;
+        if (!Count)
+            forward_tile_of<Count, false, false>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        else if (tiles == 1)
+            forward_tile_of<Count, true, true>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        else if (t == 0)
+            forward_tile_of<Count, true, false>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        else if (t + 1 == tiles)
+            forward_tile_of<Count, false, true>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        else
+            forward_tile_of<Count, false, false>(size, a, b, c, len, xj, cnt, pj, bin, off);
         j += size;
     }
 }

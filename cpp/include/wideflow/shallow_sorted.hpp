@@ -292,13 +292,7 @@ template <class T>
 inline void fused_forward_bins(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
                                const T* __restrict x, index_t n, bin_t* __restrict bin, double* __restrict part) {
     alignas(64) count_t<T> cnt[kFusedBlock];
-    for (index_t i = 0; i < len; ++i) cnt[i] = 0;
-    forward_all<true>(a, b, c, len, x, n, cnt, part);
-    const bin_t off = bin_t(n + 1);
-    for (index_t i = 0; i < len; ++i) {
-        const bin_t q = bin_t(cnt[i]) + (a[i] >= T(0) ? 0 : off);
-        if (q != bin[i]) bin[i] = q;  // a bin that did not move is not stored (its cache line stays clean)
-    }
+    forward_all<true>(a, b, c, len, x, n, cnt, part, bin, count_t<T>(n + 1));
 }
 
 // Fused GD steps with the sorted kernel; same contract as gd_direct, x must be ascending.
