@@ -113,7 +113,7 @@ inline void pairs4(const double* tab, const bin_t* q, __m256d& S, __m256d& SX) {
     const __m128d p2 = _mm_loadu_pd(tab + kTableStride * q[2]), p3 = _mm_loadu_pd(tab + kTableStride * q[3]);
     const __m256d lo = _mm256_insertf128_pd(_mm256_castpd128_pd256(p0), p2, 1);  // S0 SX0 | S2 SX2
     const __m256d hi = _mm256_insertf128_pd(_mm256_castpd128_pd256(p1), p3, 1);  // S1 SX1 | S3 SX3
-    S = _mm256_unpacklo_pd(lo, hi);                                               // S0 S1 | S2 S3
+    S = _mm256_unpacklo_pd(lo, hi);                                              // S0 S1 | S2 S3
     SX = _mm256_unpackhi_pd(lo, hi);
 }
 

@@ -189,9 +189,8 @@ inline void permute_tables(const T* __restrict tab, index_t nb, T* __restrict sv
 
 template <class T>
 inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict c, const bin_t* __restrict bin,
-                                 index_t len, const T* __restrict tab, const T* __restrict sv,
-                                 const T* __restrict sxv, T step_ab, T step_c, int& bad_out, index_t dist,
-                                 index_t ahead) {
+                                 index_t len, const T* __restrict tab, const T* __restrict sv, const T* __restrict sxv,
+                                 T step_ab, T step_c, int& bad_out, index_t dist, index_t ahead) {
     constexpr int NW = simd::kNative<T>, K = int(kPermuteBins) / (2 * NW);
     using V = simd::native<T>;
     using Int = count_t<T>;
@@ -202,16 +201,19 @@ inline void update_block_permute(T* __restrict a, T* __restrict b, T* __restrict
         ts[k] = simd::load<V>(sv + k * NW);
         tx[k] = simd::load<V>(sxv + k * NW);
     }
-    update_block_vec(a, b, c, bin, len, tab, step_ab, step_c, bad_out, [&](const bin_t* bq, V& Si, V& SXi) {
-        const I q = __builtin_convertvector(simd::load<I32>(bq), I);
-        Si = __builtin_shuffle(ts[0], ts[1], q);
-        SXi = __builtin_shuffle(tx[0], tx[1], q);
-        for (int k = 1; k < K; ++k) {
-            const auto hi = q >= Int(2 * NW * k);
-            Si = hi ? __builtin_shuffle(ts[2 * k], ts[2 * k + 1], q) : Si;
-            SXi = hi ? __builtin_shuffle(tx[2 * k], tx[2 * k + 1], q) : SXi;
-        }
-    }, dist, ahead);
+    update_block_vec(
+        a, b, c, bin, len, tab, step_ab, step_c, bad_out,
+        [&](const bin_t* bq, V& Si, V& SXi) {
+            const I q = __builtin_convertvector(simd::load<I32>(bq), I);
+            Si = __builtin_shuffle(ts[0], ts[1], q);
+            SXi = __builtin_shuffle(tx[0], tx[1], q);
+            for (int k = 1; k < K; ++k) {
+                const auto hi = q >= Int(2 * NW * k);
+                Si = hi ? __builtin_shuffle(ts[2 * k], ts[2 * k + 1], q) : Si;
+                SXi = hi ? __builtin_shuffle(tx[2 * k], tx[2 * k + 1], q) : SXi;
+            }
+        },
+        dist, ahead);
 }
 #endif
 
@@ -299,8 +301,8 @@ ChunkResult gd_sorted(const Params<T>& net, const double* x, const double* y, in
                 bin_t* __restrict bin = bins + s0;
 #ifdef WIDEFLOW_PERMUTE_TABLE
                 if (nb <= kPermuteBins)
-                    update_block_permute(a, b, c, bin, len, tab.data(), perm, perm + kPermuteBins,
-                                         step_ab, step_c, bad, blk, i1 - s0);
+                    update_block_permute(a, b, c, bin, len, tab.data(), perm, perm + kPermuteBins, step_ab, step_c, bad,
+                                         blk, i1 - s0);
                 else
 #endif
 #ifdef WIDEFLOW_PAIR_LOOKUP
