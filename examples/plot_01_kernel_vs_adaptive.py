@@ -20,7 +20,7 @@ import numpy as np
 
 import wideflow as wf
 from wideflow import datasets, limits
-from wideflow.experiments.williams2019 import learning_rate
+from wideflow.tangent import learning_rate
 
 x, y = datasets.load("square10")
 m = 2000

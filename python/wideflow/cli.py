@@ -1,10 +1,10 @@
 """The `wideflow` command line (also `python -m wideflow`).
 
     wideflow demo [--out DIR]                                  one-minute demo figure
-    wideflow reproduce williams2019|tarmoun2021|du2018 [--quick] [--out DIR]
+    wideflow reproduce williams2019|tarmoun2021|du2018 [--quick] [--out DIR] [--executor ...] [--set K=V]
     wideflow bench [...]                                       kernel benchmarks (see --help)
-    wideflow sweep SPEC.toml --out DIR [--executor local|dask] [--scheduler ADDR] [--workers N] [--set K=V]
-    wideflow report DIR                                        summary table and standard plots of a store
+    wideflow sweep SPEC.toml --out DIR [--executor local|process|dask] [--scheduler ADDR] [--workers N] [--set K=V]
+    wideflow report DIR                                        a paper's report, or a sweep's summary and plots
     wideflow export DIR [--format csv|parquet] [--out FILE]    the runs table as a file
     wideflow docs [--no-open] [--out DIR]                      build the documentation site (from a clone)
 """
@@ -12,31 +12,59 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import signal
 import sqlite3
 import sys
 import time
 
-PAPERS = {
-    "williams2019": "Williams et al. 2019: shallow univariate ReLU nets, kernel vs adaptive regimes",
-    "tarmoun2021": "Tarmoun et al. 2021: two-layer linear factorization dynamics",
-    "du2018": "Du, Hu & Lee 2018: layers are automatically balanced",
-}
+
+def _paper_names():
+    from .experiments import PAPERS
+
+    return PAPERS
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so that a sweep stops the way Ctrl-C stops it."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
 
 
 def _reproduce(args) -> int:
-    try:
-        module = importlib.import_module(f"wideflow.experiments.{args.paper}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"wideflow.experiments.{args.paper}":
-            print(f"wideflow reproduce: {args.paper} is not available in this version", file=sys.stderr)
-            return 2
-        raise
-    out = args.out or f"wideflow-out/{args.paper}"
+    from .experiments import study
+    from .experiments._study import run_study
+    from .sweeps import SpecError
+    from .sweeps.driver import MixedBuilds, SweepLocked
+
+    out = args.out or os.path.join("wideflow-out", args.paper)
+    executor = args.executor or ("dask" if args.scheduler else "local")
     t0 = time.perf_counter()
-    report = module.reproduce(out, quick=args.quick)
+    old = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        report = run_study(study(args.paper), out, quick=args.quick, overrides=args.set, executor=executor,
+                           scheduler=args.scheduler, workers=args.workers, threads=args.threads,
+                           progress=args.progress, allow_mixed=args.allow_mixed)
+    except (SpecError, FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"wideflow reproduce: {exc}", file=sys.stderr)
+        return 2
+    except (SweepLocked, MixedBuilds) as exc:
+        print(f"wideflow reproduce: {exc}", file=sys.stderr)
+        return 1
+    except _Terminated:
+        return 143
+    except KeyboardInterrupt:
+        return 130
+    except (RuntimeError, OSError) as exc:
+        print(f"wideflow reproduce: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        print(f"wideflow reproduce: {out}: the store cannot be read or written ({exc})", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, old)
     print(f"{args.paper}: wrote {report} ({time.perf_counter() - t0:.0f} s)")
     return 0
 
@@ -50,20 +78,10 @@ def _demo(args) -> int:
     return 0
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an interrupt so that a sweep stops the way Ctrl-C stops it."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated
-
-
 def _sweep(args) -> int:
-    from .sweeps import SpecError, load_spec, run_sweep
+    from .sweeps import SpecError, clusters, load_spec, run_sweep
     from .sweeps.driver import MixedBuilds, SweepLocked
     from .sweeps.store import Store, store_root
-
-    from .sweeps import clusters
 
     executor = args.executor or ("dask" if (args.scheduler or args.cluster) else "local")
     out = args.out
@@ -117,9 +135,18 @@ def _sweep(args) -> int:
 
 
 def _report(args) -> int:
+    from .experiments import paper_of, study
+    from .experiments._study import analyze
     from .sweeps.report import report
+    from .sweeps.store import open_store
 
     try:
+        with open_store(args.store) as store:
+            paper = paper_of(store)
+        if paper is not None:  # a paper's study: that paper's figures and report.md, from the store alone
+            path = analyze(study(paper), args.store, args.out)
+            print(f"{paper}: wrote {path}")
+            return 0
         report(args.store, args.out)
     except (ValueError, OSError, sqlite3.Error) as exc:  # FileNotFoundError too: one line, no traceback
         print(f"wideflow report: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
@@ -190,9 +217,24 @@ def main(argv=None) -> int:
                                      "gradient descent, measured against the limits theory predicts.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("reproduce", help="reproduce a paper's figures and report")
-    p.add_argument("paper", choices=sorted(PAPERS), help="; ".join(f"{k}: {v}" for k, v in PAPERS.items()))
+    papers = _paper_names()
+    p.add_argument("paper", choices=sorted(papers), help="; ".join(f"{k}: {v}" for k, v in papers.items()))
     p.add_argument("--quick", action="store_true", help="smaller runs, about a minute on 2 cores")
-    p.add_argument("--out", default=None, help="output folder (default wideflow-out/PAPER)")
+    p.add_argument("--out", default=None, help="output folder: the store wideflow.sqlite, the figures and "
+                   "report.md (default wideflow-out/PAPER); re-running resumes, a finished one only redraws")
+    p.add_argument("--executor", choices=("local", "process", "dask"), default=None,
+                   help="local (default; in-process), process (a local pool) or dask")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="dask scheduler address (implies dask)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes (process: default one per core; dask LocalCluster: default one per core)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="kernel threads per run")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field in every section that has it (e.g. --set width=500), or in one "
+                        "section: --set regimes:fixed.steps=50000")
+    p.add_argument("--progress", choices=("bar", "log", "off"), default=None,
+                   help="default: a bar on a terminal, else one log line per run (on stderr)")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="add runs to a store written by another wideflow version or build")
     p.set_defaults(func=_reproduce)
     p = sub.add_parser("demo", help="fit 10 square-wave points in both regimes and write a PNG")
     p.add_argument("--out", default="wideflow-out", help="output folder")
@@ -208,8 +250,9 @@ def main(argv=None) -> int:
     p.add_argument("spec", help="a TOML spec file, or the name of a bundled spec ("
                    + (", ".join(bundled_specs()) or "none") + ")")
     p.add_argument("--out", default=None, help="output folder holding the store (default wideflow-out/SPEC-NAME)")
-    p.add_argument("--executor", choices=("local", "dask"), default=None,
-                   help="local (default; in-process) or dask (pip install \"wideflow[dask]\")")
+    p.add_argument("--executor", choices=("local", "process", "dask"), default=None,
+                   help="local (default; in-process), process (a local pool of --workers processes) or dask "
+                        "(pip install \"wideflow[dask]\")")
     p.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="dask scheduler address tcp://host:port (implies --executor dask; default: a LocalCluster "
                         "on 127.0.0.1)")
@@ -236,9 +279,10 @@ def main(argv=None) -> int:
                    help="add runs to a store written by another wideflow version or build (refused by default)")
     p.add_argument("--dry-run", action="store_true", help="check the spec and list its runs; run nothing")
     p.set_defaults(func=_sweep)
-    p = sub.add_parser("report", help="summary table and standard plots of a store")
-    p.add_argument("store", help="output folder of a sweep (or its wideflow.sqlite)")
-    p.add_argument("--out", default=None, help="where to write the report (default STORE/report)")
+    p = sub.add_parser("report", help="a paper's report from its store, or the summary and plots of a sweep's")
+    p.add_argument("store", help="output folder of a sweep or a reproduction (or its wideflow.sqlite)")
+    p.add_argument("--out", default=None, help="where to write the report (default: a paper's store folder "
+                   "itself, a sweep's STORE/report)")
     p.set_defaults(func=_report)
     p = sub.add_parser("export", help="write a store's runs table as CSV or Parquet")
     p.add_argument("store", help="output folder of a sweep (or its wideflow.sqlite)")

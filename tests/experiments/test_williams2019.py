@@ -1,10 +1,10 @@
 """Williams et al. 2019 reproduction: GD against the exact linear-model solution, the two regimes' limits on
-small runs, and the `reproduce` pipeline at a tiny size."""
+small runs, and the `reproduce` study at a tiny size (specs run into the store, report from the store)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +12,19 @@ import pytest
 import wideflow as wf
 from wideflow import datasets, limits
 from wideflow.experiments import williams2019 as w19
+from wideflow.segmented import train_long
+from wideflow.tangent import learning_rate, tangent_gram
+
+# Sizes for a seconds-long study (numbers not meaningful): every section small, the flow loose.
+TINY = ["regimes:width=100", "regimes:steps=1000", "regimes:checkpoint=200", "regimes:snapshots=6",
+        "trained_sets:width=100", "trained_sets:steps=1000", "trained_sets:checkpoint=200",
+        "trained_sets:snapshots=6", "step_size:width=100",
+        "step_size:cases=[{lr = 2e-3, steps = 1000}, {lr = 0.5, steps = 200}]",
+        "width_limits:grid.width=[100, 1000, 10000]", "width_limits:grid.seed=[0, 1]",
+        "width_gd:steps=1000", "width_gd:cases=[{scheme = 'uniform_knots', width = 100}, "
+        "{scheme = 'uniform_knots', width = 200}, {scheme = 'gaussian', width = 100}, {scheme = 'gaussian', width = 200}]",
+        "flow_gd:width=40", "flow_gd:steps=300", "flow:rtol=1e-5", "flow:atol=1e-8",
+        "flow_long:width=40", "flow_long:t_end=300.0", "flow_long:rtol=1e-5", "flow_long:atol=1e-8"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +55,7 @@ def test_outer_training_follows_the_exact_linear_model_solution(square10):
     G = Phi @ Phi.T
     g, U = np.linalg.eigh(G)
     eta = 0.9 / g[-1]
-    assert eta == pytest.approx(w19.learning_rate(net, x, "outer", eta_lambda=0.9), rel=1e-10)
+    assert eta == pytest.approx(learning_rate(net, x, "outer", eta_lambda=0.9), rel=1e-10)
     r0 = Phi @ c0 - y
     checkpoints = [0, 1, 2, 5, 50, 500, 4000]
     run = wf.train(net, x, y, lr=eta, steps=4000, train="outer", record=checkpoints, snapshots=checkpoints,
@@ -95,10 +108,10 @@ def test_tangent_gram_is_the_jacobian_gram(square10):
     Jb = act * net.c / net.alpha
     J = {"outer": Jc, "inner": np.hstack([Ja, Jb]), "all": np.hstack([Jc, Ja, Jb])}
     for mode, Jm in J.items():
-        np.testing.assert_allclose(w19.tangent_gram(net, x, mode), Jm @ Jm.T, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(tangent_gram(net, x, mode), Jm @ Jm.T, rtol=1e-12, atol=1e-15)
     lam = np.linalg.eigvalsh(J["all"] @ J["all"].T)[-1]
-    assert w19.learning_rate(net, x, eta_lambda=1.0, lr_bar_cap=None) == pytest.approx(1.0 / lam, rel=1e-10)
-    assert w19.learning_rate(net, x, eta_lambda=1.0, lr_bar_cap=1e-9) == pytest.approx(1e-9 * net.alpha)
+    assert learning_rate(net, x, eta_lambda=1.0, lr_bar_cap=None) == pytest.approx(1.0 / lam, rel=1e-10)
+    assert learning_rate(net, x, eta_lambda=1.0, lr_bar_cap=1e-9) == pytest.approx(1e-9 * net.alpha)
 
 
 def test_train_long_matches_one_run_and_merges_the_history(square10):
@@ -106,7 +119,7 @@ def test_train_long_matches_one_run_and_merges_the_history(square10):
     net1 = wf.ShallowReLU.init(50, scheme="gaussian", inner_scale=0.3, outer_scale=1.0, seed=1, antisymmetric=True)
     net2 = net1.copy()
     seen = []
-    run = w19.train_long(net1, x, y, lr=0.1, steps=5000, first=400, snapshots=12, on_first=seen.append)
+    run = train_long(net1, x, y, lr=0.1, steps=5000, first=400, snapshots=12, on_first=seen.append)
     single = wf.train(net2, x, y, lr=0.1, steps=5000, progress=False)
     assert seen == [400]
     assert run.final_step == 5000 and run.status == "completed"
@@ -126,7 +139,7 @@ def test_train_long_matches_one_run_and_merges_the_history(square10):
 def test_train_long_stops_once_the_loss_is_small(square10):
     x, y = square10
     net = wf.ShallowReLU.init(40, scheme="gaussian", inner_scale=1.0, outer_scale=1.0, seed=0)
-    run = w19.train_long(net, x, y, lr=w19.learning_rate(net, x), steps=1_000_000, first=1000, tol=1e-2)
+    run = train_long(net, x, y, lr=learning_rate(net, x), steps=1_000_000, first=1000, tol=1e-2)
     assert run.status == "completed"
     assert run.final_step < 1_000_000 and run.final_step in (1000, 3000, 9000, 27000, 81000, 243000, 729000)
     assert run.final_loss <= 1e-2 < run.loss[np.searchsorted(run.steps, run.final_step / 3)]
@@ -156,7 +169,7 @@ def test_adaptive_run_ends_at_the_linear_interpolant_with_knots_at_the_data(squa
     net = wf.ShallowReLU.init(400, scheme="gaussian", inner_scale=0.1, outer_scale=1.0, seed=seed,
                               antisymmetric=True)
     net0 = net.copy()
-    lr = w19.learning_rate(net, x)
+    lr = learning_rate(net, x)
     assert lr == pytest.approx(2e-3 * net.alpha)  # the per-neuron cap binds on the adaptive side
     run = wf.train(net, x, y, lr=lr, steps=300_000, progress=False)
     assert run.status == "completed"
@@ -175,7 +188,7 @@ def test_kernel_run_ends_at_the_c_only_limit_near_the_rho_spline(square10, refs)
                               antisymmetric=True)
     net0 = net.copy()
     conly = limits.min_norm_outer_interpolant(net0, x, y)
-    lr = w19.learning_rate(net, x)
+    lr = learning_rate(net, x)
     run = wf.train(net, x, y, lr=lr, steps=200_000, progress=False)
     assert run.status == "completed"
     assert run.final_loss < 1e-4
@@ -191,25 +204,46 @@ def test_kernel_run_ends_at_the_c_only_limit_near_the_rho_spline(square10, refs)
 
 
 @pytest.mark.slow
-def test_reproduce_tiny_writes_the_report_and_figures(tmp_path):
+def test_reproduce_tiny_writes_the_report_and_figures_from_the_store(tmp_path):
     out = tmp_path / "w19"
-    report = w19.reproduce(str(out), config=w19.Config.tiny(), quiet=True)
+    report = w19.reproduce(str(out), overrides=TINY, progress="off")
     assert report == os.path.join(str(out), "report.md")
+    assert (out / "wideflow.sqlite").is_file()
     text = Path(report).read_text(encoding="utf-8")
     for heading in ("## 1. Analytic limits", "## 2. Regime sweep", "### square10", "### sine10",
                     "## 3. Which parameters are trained", "## 4. Gradient-descent step size",
-                    "## 5. Width scaling", "## 6. Checks", "## 7. Figures"):
+                    "## 5. Width scaling", "## 6. Gradient descent and the exact gradient flow",
+                    "### What the flow shows on sine10", "## 7. Checks", "## 8. Figures", "## Provenance"):
         assert heading in text
+    assert "specs: **custom**" in text and "incomplete" not in text
     assert "sup|f−NCS|" in text and "sup|f−linear|" in text and "fitted slope" in text
     assert text.count("| kernel-unif (") == 4  # both phases on both data sets
     for stem in ("regimes_square10", "regimes_sine10", "uv_square10", "knots_square10", "loss_curves",
-                 "trained_sets", "width_scaling"):
+                 "trained_sets", "width_scaling", "flow"):
         for ext in ("png", "pdf"):
             path = out / f"{stem}.{ext}"
             assert path.is_file() and path.stat().st_size > 1000, path
         assert f"`{stem}.png`" in text
+    # every stored regime run is in the tables: 8 regimes x 2 data sets, both phases
+    store = wf.open_store(str(out))
+    try:
+        sweeps = {r["name"] for r in store.sweeps()}
+        assert {f"williams2019:{s}" for s in w19.STUDY.sections} | {"williams2019:flow"} <= sweeps
+        flows = store.runs(as_frame=False)
+        flow_runs = [r for r in flows if r.get("method") == "flow"]
+        assert len(flow_runs) == 8 + 2  # the derived pairs (4 inits x 2 data sets) and the long runs
+        assert all(r["accepted"] > 0 and r["gradient_evals"] >= r["accepted"] for r in flow_runs)
+    finally:
+        store.close()
 
 
-def test_reproduce_rejects_a_bad_config(tmp_path):
-    with pytest.raises(TypeError, match="config"):
-        w19.reproduce(str(tmp_path), config={"width": 10})
+def test_reproduce_rejects_bad_overrides(tmp_path):
+    from wideflow.sweeps import SpecError
+
+    with pytest.raises(SpecError, match="nosuchfield"):
+        w19.reproduce(str(tmp_path), overrides=["nosuchfield=1"])
+    with pytest.raises(SpecError, match=r"regimes.*width.*>= 1"):
+        w19.reproduce(str(tmp_path), overrides=["regimes:width=0"])
+    with pytest.raises(SpecError, match="no section 'nosuch'"):
+        w19.reproduce(str(tmp_path), overrides=["nosuch:width=10"])
+    assert not (tmp_path / "wideflow.sqlite").exists()  # nothing ran: the specs are checked first

@@ -13,7 +13,7 @@ model family), `store` (SQLite + side files), `executors` (local, dask), `driver
 
 from .driver import SweepSummary, run_sweep
 from .runners import RUNNERS, register, unregister
-from .spec import Sweep, SpecError, bundled_specs, load_spec, run_id
+from .spec import SpecError, Sweep, bundled_specs, load_spec, run_id
 from .store import Store, open_store
 
 __all__ = ["Sweep", "SpecError", "load_spec", "bundled_specs", "run_id", "run_sweep", "SweepSummary", "Store",

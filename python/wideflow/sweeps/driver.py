@@ -1,6 +1,7 @@
 """The sweep driver: resume, hand runs to an executor, store each result as it arrives, show progress.
 
     summary = run_sweep("spec.toml", "out", executor="local")      # or Sweep(...).run("out")
+    summary = run_sweeps([sweep1, sweep2], "out")                  # several sweeps, one executor, one store
 
 * Resume: runs whose id is already stored as done, diverged or failed are skipped (failed ones are run
   again with retry_failed=True), so re-running a finished sweep runs nothing.
@@ -122,8 +123,9 @@ def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = Non
     """Run every run of `spec` (a Sweep, a dict, a TOML path or a bundled spec name) that `out` does not
     hold yet, storing each as it finishes.
 
-    executor: "local" (workers = runs side by side, default 1) or "dask" (scheduler address, or a
-        LocalCluster on 127.0.0.1 with `workers` processes, default one per core).
+    executor: "local" (workers = runs side by side, default 1), "process" (a local pool of `workers`
+        processes, default one per core) or "dask" (scheduler address, or a LocalCluster on 127.0.0.1 with
+        `workers` processes, default one per core).
     threads: kernel threads per run (default: all cores for one local run, cores / workers otherwise).
     keep_params: write each run's final parameters to a side file.
     progress: "bar", "log", "off", or None (a bar on a terminal, else log lines), on `stream` (stderr).
@@ -134,15 +136,33 @@ def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = Non
         (`wideflow.sweeps.clusters`).
     Ctrl-C stops after storing what has finished and re-raises KeyboardInterrupt.
     """
+    return run_sweeps([load_spec(spec, overrides)], out, executor=executor, scheduler=scheduler, workers=workers,
+                      threads=threads, retry_failed=retry_failed, keep_params=keep_params, progress=progress,
+                      stream=stream, allow_mixed=allow_mixed, cluster=cluster, cluster_options=cluster_options)
+
+
+def run_sweeps(sweeps, out, *, executor: str = "local", scheduler: str | None = None, workers: int | None = None,
+               threads: int | None = None, retry_failed: bool = False, keep_params: bool = True,
+               progress: str | None = None, stream=None, allow_mixed: bool = False, cluster: str | None = None,
+               cluster_options: dict | None = None, desc: str | None = None) -> SweepSummary:
+    """Run several validated sweeps (`Sweep` objects) into one store with one executor (one pool or
+    cluster for all of them): each sweep is recorded in the store's sweeps table, and a run that two
+    sweeps share (the same run id) is run once. Options as `run_sweep`; the summary counts distinct runs."""
     from .. import __version__
     from .provenance import command_line
 
-    sweep = load_spec(spec, overrides)
-    runs = sweep.runs()
+    sweeps = list(sweeps)
+    if not sweeps:
+        raise ValueError("sweeps: nothing to run")
+    runs: dict = {}
+    for sw in sweeps:
+        for rid, cfg in sw.runs():
+            runs.setdefault(rid, (sw, cfg))
     command = command_line()
     ex = make_executor(executor, scheduler=scheduler, workers=workers, threads=threads, keep_params=keep_params,
                        cluster=cluster, cluster_options=cluster_options)
     out = store_root(out)  # the folder, or DIR/wideflow.sqlite as open_store takes it
+    name = desc or (sweeps[0].name if len(sweeps) == 1 else f"{len(sweeps)} sweeps")
     t0 = time.perf_counter()
     store = Store.create(out)
     try:
@@ -151,13 +171,14 @@ def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = Non
             store.remove_temp_files()
             stored = store.statuses()
             skip = {"done", "diverged"} if retry_failed else {"done", "diverged", "failed"}
-            todo = [Task(rid, sweep.model, cfg) for rid, cfg in runs if stored.get(rid) not in skip]
+            todo = [Task(rid, sw.model, cfg) for rid, (sw, cfg) in runs.items() if stored.get(rid) not in skip]
             summary = SweepSummary(out, len(runs), len(runs) - len(todo))
-            store.add_sweep(sweep.name, sweep.model, sweep.to_dict(), len(runs))
-            prog = Progress(len(runs), summary.skipped, mode=progress, stream=stream, desc=sweep.name)
-            grid_keys = sorted(k for k, v in sweep.grid.items() if len(v) > 1)
+            for sw in sweeps:
+                store.add_sweep(sw.name, sw.model, sw.to_dict(), len(sw))
+            prog = Progress(len(runs), summary.skipped, mode=progress, stream=stream, desc=name)
+            keys = {id(sw): sorted(k for k, v in sw.grid.items() if len(v) > 1) for sw in sweeps}
             try:
-                prog.message(f"{sweep.name}: {len(runs)} runs, {summary.skipped} already stored, {len(todo)} to run "
+                prog.message(f"{name}: {len(runs)} runs, {summary.skipped} already stored, {len(todo)} to run "
                              f"({ex.describe()}); store {store.path}")
                 if todo:
                     with ex:
@@ -168,7 +189,7 @@ def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = Non
                                       command=command)
                             setattr(summary, result.status, getattr(summary, result.status) + 1)
                             prog.update(task.run_id, result.status, result.wall_time,
-                                        _note(task, grid_keys, result))
+                                        _note(task, keys[id(runs[task.run_id][0])], result))
             except KeyboardInterrupt:
                 summary.interrupted = True
                 summary.wall_time = time.perf_counter() - t0

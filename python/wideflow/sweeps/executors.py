@@ -2,7 +2,8 @@
 
 * `LocalExecutor(workers=1)`: in this process, one run after another; the C++ kernels use every core
   (`threads=None`). With workers = N > 1, N runs side by side in a pool of spawned processes (for many
-  small runs), each kernel with cores // N threads.
+  small runs), each kernel with cores // N threads. `executor="process"` is the same pool, always (even
+  with one worker), `workers` defaulting to one per core.
 * `DaskExecutor(scheduler=None)`: `client.submit` per run (`runners.execute` is a pure function of the
   config), results in completion order. With no scheduler address a LocalCluster is started on 127.0.0.1
   (never a public interface); `scheduler="tcp://host:port"` uses a running cluster, whose workers need
@@ -27,7 +28,7 @@ from typing import Any, NamedTuple
 
 from .runners import RunResult, execute
 
-EXECUTORS = ("local", "dask")
+EXECUTORS = ("local", "process", "dask")
 
 
 class Task(NamedTuple):
@@ -54,19 +55,20 @@ def _cores() -> int:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, workers: int = 1, threads: int | None = None, keep_params: bool = True):
+    def __init__(self, workers: int = 1, threads: int | None = None, keep_params: bool = True, pool: bool = False):
         self.workers = max(1, int(workers or 1))
         self.threads = threads
         self.keep_params = keep_params
+        self.use_pool = pool or self.workers > 1
         self._pool = None
 
     def describe(self) -> str:
-        if self.workers == 1:
+        if not self.use_pool:
             return "local, in-process"
-        return f"local, {self.workers} worker processes"
+        return f"local, {self.workers} worker process{'es' if self.workers != 1 else ''}"
 
     def __enter__(self):
-        if self.workers > 1:
+        if self.use_pool:
             import concurrent.futures
             import multiprocessing
 
@@ -259,4 +261,9 @@ def make_executor(executor: str = "local", *, scheduler: str | None = None, work
         if cluster is not None:
             raise ValueError("cluster: only the dask executor runs on a batch cluster (use --executor dask)")
         return LocalExecutor(workers or 1, threads, keep_params)
+    if executor == "process":
+        if scheduler is not None or cluster is not None:
+            raise ValueError("scheduler: only the dask executor takes a scheduler address or a batch cluster "
+                             "(use --executor dask)")
+        return LocalExecutor(workers or _cores(), threads, keep_params, pool=True)
     return DaskExecutor(scheduler, workers, threads, keep_params, cluster=cluster, cluster_options=cluster_options)

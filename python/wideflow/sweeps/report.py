@@ -22,15 +22,15 @@ import csv
 import json
 import math
 import os
-import re
 import sys
 import warnings
 from collections import defaultdict
 
 import numpy as np
 
+from ..experiments._report import fit_power_law, fmt, markdown_table, save_figure, write_file
 from . import runners
-from .files import CorruptRecord, CorruptRecordWarning, check_inside, refuse_link, replace_atomically
+from .files import CorruptRecord, CorruptRecordWarning, check_inside, refuse_link
 from .store import open_store
 
 MAX_CURVES = 300
@@ -53,9 +53,7 @@ def _num(v) -> float:
 
 
 def _fmt(v) -> str:
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:.3g}"
-    return str(v)
+    return fmt(v, ".3g", missing="nan")
 
 
 def varying_fields(records) -> list[str]:
@@ -108,23 +106,6 @@ def summary_table(records, model: str) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def markdown_table(header, rows) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
-
-
-def fit_slope(widths, values) -> tuple[float, float]:
-    """Least-squares fit log10(value) = slope * log10(width) + intercept over finite positive pairs;
-    (nan, nan) with fewer than two distinct widths."""
-    w = np.asarray(widths, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
-    ok = np.isfinite(w) & np.isfinite(v) & (w > 0) & (v > 0)
-    if np.unique(w[ok]).size < 2:
-        return math.nan, math.nan
-    slope, intercept = np.polyfit(np.log10(w[ok]), np.log10(v[ok]), 1)
-    return float(slope), float(intercept)
-
 
 def plot_width_scaling(ax, widths, values, *, label: str = "", color=None):
     """Distance to a limit against width, log-log: every run as a dot, the geometric mean per width
@@ -135,14 +116,14 @@ def plot_width_scaling(ax, widths, values, *, label: str = "", color=None):
     w, v = w[ok], v[ok]
     if w.size == 0:
         return math.nan
-    slope, icpt = fit_slope(w, v)
     uw = np.unique(w)
+    slope, prefactor = fit_power_law(w, v) if uw.size >= 2 else (math.nan, math.nan)
     means = np.array([np.exp(np.mean(np.log(v[w == x]))) for x in uw])
     text = f"slope {slope:.2f}" if math.isfinite(slope) else "no fit"
     line, = ax.loglog(uw, means, "-", color=color, lw=1.2, label=f"{label}: {text}" if label else text)
     ax.loglog(w, v, "o", ms=3, alpha=0.35, color=line.get_color())
     if math.isfinite(slope):
-        ax.loglog(uw, 10 ** (icpt + slope * np.log10(uw)), ":", color=line.get_color(), lw=1.0)
+        ax.loglog(uw, prefactor * uw ** slope, ":", color=line.get_color(), lw=1.0)
     ax.set_xlabel("width m")
     return slope
 
@@ -154,30 +135,12 @@ def reference_slope(ax, widths, start: float, slope: float = -0.5):
         ax.loglog(uw, start * (uw / uw[0]) ** slope, "--", color="0.6", lw=0.8, label=f"m^{slope:g}")
 
 
-_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
-
-
-def _write_file(path: str, write, binary: bool = False) -> str:
-    """Write `path` through a temporary file in its folder (created exclusively) renamed over it, so a
-    link planted at `path` is replaced, not followed; the name must be a plain file name."""
-    name = os.path.basename(path)
-    if not _FILE_NAME.fullmatch(name) or ".." in name:
-        raise ValueError(f"out: refusing to write a file named {name!r}")
-    return replace_atomically(path, write, binary=binary, prefix=".report.")
-
-
-def _save(fig, path: str) -> list[str]:
-    """plotting.save for the report: `path`.png and `path`.pdf, each written by _write_file."""
-    return [_write_file(f"{path}.{ext}", lambda fh, ext=ext: fig.savefig(fh, format=ext, dpi=150), binary=True)
-            for ext in ("png", "pdf")]
-
-
 def _write_csv(path, records):
     cfg_keys = sorted({k for r in records for k in r["config"]})
     met_keys = sorted({k for r in records for k in r["metrics"]})
     cols = (["id", "model", "status", "error"] + cfg_keys
             + [m if m not in cfg_keys else f"metric_{m}" for m in met_keys] + ["wall_time"])
-    _write_file(path, lambda fh: _csv_rows(fh, cols, cfg_keys, met_keys, records))
+    write_file(path, lambda fh: _csv_rows(fh, cols, cfg_keys, met_keys, records), binary=False)
 
 
 def _csv_rows(fh, cols, cfg_keys, met_keys, records):
@@ -243,7 +206,7 @@ def _plot_loss_curves(store, records, keys, plotting, path, bad):
     ax.set_title(f"loss curves ({len(shown)} of {len(records)} runs; diverged dashed)", fontsize=9)
     if labeled:
         ax.legend(fontsize=7, frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _plot_metrics(records, keys, metrics, xk, plotting, path):
@@ -281,7 +244,7 @@ def _plot_metrics(records, keys, metrics, xk, plotting, path):
             ax.legend(fontsize=6, frameon=False)
     for j in range(len(metrics), nrows * ncols):
         axes[j // ncols, j % ncols].set_visible(False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _plot_width_scaling(records, keys, plotting, path):
@@ -308,7 +271,7 @@ def _plot_width_scaling(records, keys, plotting, path):
         ax.set_ylabel(m)
         ax.set_title(f"sup distance to the {LIMIT_LABELS[m]}", fontsize=9)
         ax.legend(fontsize=6, frameon=False)
-    return _save(fig, path), slopes
+    return save_figure(fig, path), slopes
 
 
 def build_lines(store) -> list[str]:
@@ -384,7 +347,7 @@ def report(path, out: str | None = None, *, stream=None) -> dict:
             for k, v in sorted(skipped.items()):
                 print(f"report: skipped {k}: {v}", file=stream)
         summary = "\n".join(parts) + "\n"
-        files.append(_write_file(os.path.join(out, "summary.md"), lambda fh: fh.write(summary)))
+        files.append(write_file(os.path.join(out, "summary.md"), lambda fh: fh.write(summary), binary=False))
         if records:
             _write_csv(os.path.join(out, "runs.csv"), records)
             files.append(os.path.join(out, "runs.csv"))

@@ -23,6 +23,8 @@ the balancedness of Du et al.: for each layer h = 1..L the squared norm norm2_W<
 norm2_W<h>_init); for each consecutive pair diff_<h> = ||W_h||^2 - ||W_{h+1}||^2 at the end, its drift
 diff_<h>_drift = diff_<h>(end) - diff_<h>(init) (zero under gradient flow, O(lr^2) per GD step), and the
 ratio ratio_<h> = ||W_h||_F / ||W_{h+1}||_F; max_diff_drift = max_h |diff_<h>_drift|.
+With grad_norms = true [false] also grad_norm2_W<h>_init = ||dL/dW_h||_F^2 at init (for the one-step
+identity Delta(||W_h||^2 - ||W_{h+1}||^2) = lr^2 (||G_h||^2 - ||G_{h+1}||^2)).
 Trajectory: steps, t, loss and metric_layer_norms (the squared norms at each recorded step).
 Params (side file): W1, ..., WL (and b1, ... with biases).
 """
@@ -32,8 +34,17 @@ from __future__ import annotations
 import numpy as np
 
 from .fields import Bool, Choice, DataSource, Float, FloatList, Int, IntList
-from .runners import METHOD_FIELDS, Outcome, lr_schedule, method_identity, outcome_of, register, run_metrics, \
-    train_config, trajectory_of
+from .runners import (
+    METHOD_FIELDS,
+    Outcome,
+    lr_schedule,
+    method_identity,
+    outcome_of,
+    register,
+    run_metrics,
+    train_config,
+    trajectory_of,
+)
 
 DEEP_FIELDS = {
     "dims": IntList([10, 32, 32, 1], "layer sizes d_0, ..., d_L", minimum=1, min_length=2),
@@ -59,7 +70,16 @@ DEEP_FIELDS = {
     "steps": Int(1000, "GD steps", minimum=0),
     "record_points": Int(200, "about this many log-spaced recorded steps", minimum=2),
     **METHOD_FIELDS,
+    "grad_norms": Bool(False, "also store grad_norm2_W<h>_init = ||dL/dW_h||_F^2 at init (the one-step identity)"),
 }
+
+
+def deep_identity(config: dict) -> dict:
+    """`method_identity` without grad_norms at its default (older run ids stay valid)."""
+    out = method_identity(config)
+    if not out.get("grad_norms", False):
+        out.pop("grad_norms", None)
+    return out
 
 DEEP_SUMMARY = ("final_loss", "diff_1", "diff_1_drift", "ratio_1", "max_diff_drift")
 
@@ -114,7 +134,7 @@ def balancedness(n0: np.ndarray, n1: np.ndarray) -> dict:
     return out
 
 
-@register("deep", DEEP_FIELDS, check=_check_deep, summary=DEEP_SUMMARY, identity=method_identity)
+@register("deep", DEEP_FIELDS, check=_check_deep, summary=DEEP_SUMMARY, identity=deep_identity)
 def run_deep(config, threads, keep_params):
     """Deep fully-connected net trained by full-batch GD or integrated by its gradient flow."""
     from ..deep import DeepNet
@@ -124,6 +144,11 @@ def run_deep(config, threads, keep_params):
                        seed=config["seed"], dtype=config["dtype"], bias=config["bias"],
                        negative_slope=config["negative_slope"])
     n0 = net.layer_norms()
+    grads = {}
+    if config["grad_norms"]:
+        _, gw, _ = net.gradients(X, Y)
+        grads = {f"grad_norm2_W{h + 1}_init": float(np.sum(np.asarray(g, dtype=np.float64) ** 2))
+                 for h, g in enumerate(gw)}
     eta = config["lr"] / (X.shape[0] if config["lr_units"] == "mean" else 1.0)
     run = train_config(net, (X, Y), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
                        metrics=["layer_norms"])  # cheap: L sums of squares per recorded step
@@ -131,6 +156,7 @@ def run_deep(config, threads, keep_params):
         return Outcome("interrupted", {}, {})
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))
     metrics.update(balancedness(n0, net.layer_norms()))
+    metrics.update(grads)
     params = None
     if keep_params:
         params = {f"W{h + 1}": w.copy() for h, w in enumerate(net.weights)}

@@ -12,33 +12,10 @@ A runner is registered with the config fields it accepts (name -> `fields.Field`
 dask worker): it times the runner and turns what it returns, or the exception it raises, into a
 `RunResult`. A sweep spec is rejected when its model has no registered runner.
 
-The shallow_relu runner
------------------------
-Fields (defaults in brackets):
-
-    dataset ["square10"]   built-in dataset name (square10, sine10, sine10_2, random_square<n>_s<seed>, ...)
-    width [1000]           number of neurons m
-    scheme ["gaussian"]    init: gaussian | uniform_knots | box          (ShallowReLU.init)
-    inner_scale [1.0], outer_scale [1.0], L [2.0], antisymmetric [false], seed [0], dtype ["float64"]
-    alpha ["m"]            "m", "sqrt" or a positive number
-    lr [0.01]              step size, see lr_scaling
-    lr_scaling ["m"]       "m": `lr` is the mean-field rate eta_bar = eta / m and the step given to
-                           wf.train is eta = lr * width (the paper's eta = eta_bar * m for alpha = m, so one
-                           `lr` means the same flow time at every width); "none": `lr` is the step itself.
-    lr_power [0.0]         0: constant step; p > 0: eta_t = eta / (1 + t)^p (wf.schedules.inverse_power)
-    steps [10000]          GD steps
-    train ["all"]          all | outer (c only) | inner (a, b only)
-    kernel ["auto"]        auto | direct | sorted (results differ only by rounding)
-    record_points [200]    about this many log-spaced steps of the loss are recorded
-
-Summary metrics: final_loss, initial_loss, final_step, diverged_at, lr_step (eta at step 0); on the data
-hull [min x, max x]: dist_ncs_sup/_l2 (natural cubic spline), dist_linear_sup/_l2 (linear interpolant),
-and, for train = "outer" with a gaussian or uniform_knots init, dist_kernel_sup/_l2: the distance to the
-infinite-width net after the same GD steps (the kernel dynamics in closed form, started from f_0 = 0 --
-use antisymmetric = true so that the finite net starts there too); it falls like m^(-1/2) (the
-width-scaling study, `specs/width_scaling.toml`). Then knot_mass_fraction (tol 0.02, hull pad 0.1),
-median_knot_displacement, invariant_drift, dead_neurons, train_time (seconds in wf.train).
-Trajectory: steps, t (flow time), loss. Params (side file): the final a, b, c and alpha.
+The families, one module each (a new family adds its module and one import line at the end of this file):
+`runner_shallow` (shallow_relu), `runner_deep` (deep), `runner_linear` (factorization, one_layer) and
+`runner_outer_limit` (outer_limit: the exact c-only limit of a shallow net at width m, no training) and
+`runner_relu_output` (relu_output: relu(X A) / relu(X U V^T) by NumPy GD, Tarmoun et al.'s nonlinear case).
 """
 
 from __future__ import annotations
@@ -53,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DivergenceWarning, InterruptedWarning
-from .fields import Bool, Choice, ChoiceOrNumber, Dataset, Field, Float, Int
+from .fields import Choice, Field, Float
 
 STATUSES = ("done", "diverged", "failed")
 
@@ -193,19 +170,20 @@ def method_identity(config: dict) -> dict:
     return out
 
 
-def lr_schedule(eta: float, power: float):
-    """Constant step `eta`, or eta / (1 + t)^power for power > 0 (wf.schedules.inverse_power)."""
+def lr_schedule(eta: float, power: float, t0: float = 1.0):
+    """Constant step `eta`, or eta / (1 + t/t0)^power for power > 0 (wf.schedules.inverse_power)."""
     from .. import schedules
 
-    return schedules.inverse_power(eta, power) if power > 0 else schedules.constant(eta)
+    return schedules.inverse_power(eta, power, t0=t0) if power > 0 else schedules.constant(eta)
 
 
 def train_config(model, data, config, threads, **options):
     """`wf.train` of `model` on `data` with the config's method fields (lr is the step given to wf.train)."""
     from ..training import train
 
-    common = dict(threads=threads, record="log", record_points=config["record_points"], progress=False,
-                  **options)
+    every = config.get("record_every", 0)
+    common = dict(threads=threads, record=int(every) if every else "log", record_points=config["record_points"],
+                  progress=False, **options)
     if config["method"] == "flow":
         return train(model, *data, method="flow", t_end=config["t_end"], rtol=config["rtol"],
                      atol=config["atol"], tableau=config["tableau"], **common)
@@ -231,11 +209,23 @@ def outcome_of(run, metrics: dict, trajectory: dict, params) -> Outcome:
     return Outcome("done", metrics, trajectory, params)
 
 
+FLOW_COUNTERS = ("accepted", "rejected", "gradient_evals", "events", "sliding_entries", "sliding_exits",
+                 "sliding_at_end")
+
+
 def run_metrics(run, lr_step: float) -> dict:
-    """The summary metrics every runner stores."""
-    return {"final_loss": run.final_loss, "initial_loss": float(run.loss[0]), "final_step": run.final_step,
-            "diverged_at": run.diverged_at, "flow_time": float(run.t[-1]), "lr_step": float(lr_step),
-            "train_time": run.wall_time}
+    """The summary metrics every runner stores; for a flow run also the integrator's counters that
+    `run.info` holds (accepted / rejected steps, gradient evaluations and, for an event-aware flow, the
+    events and sliding-mode entries / exits / neurons sliding at the end)."""
+    out = {"final_loss": run.final_loss, "initial_loss": float(run.loss[0]), "final_step": run.final_step,
+           "diverged_at": run.diverged_at, "flow_time": float(run.t[-1]), "lr_step": float(lr_step),
+           "train_time": run.wall_time}
+    if run.method == "flow":
+        for key in FLOW_COUNTERS:
+            value = run.info.get(key)
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                out[key] = int(value)
+    return out
 
 
 def check_method(config):
@@ -244,146 +234,6 @@ def check_method(config):
     return None
 
 
-# ------------------------------------------------------------------------------------------ shallow_relu
-SHALLOW_FIELDS = {
-    "dataset": Dataset("square10", "built-in dataset name"),
-    "width": Int(1000, "number of neurons m", minimum=1),
-    "scheme": Choice("gaussian", "initialization", options=("gaussian", "uniform_knots", "box")),
-    "inner_scale": Float(1.0, "scale of (a, b) at init"),
-    "outer_scale": Float(1.0, "scale of c at init"),
-    "alpha": ChoiceOrNumber("m", "width normalization", options=("m", "sqrt")),
-    "L": Float(2.0, "knot range [-L, L] of uniform_knots"),
-    "antisymmetric": Bool(False, "m/2 neurons plus copies (a, b, -c): f_0 = 0"),
-    "seed": Int(0, "init seed", minimum=0),
-    "dtype": Choice("float64", "parameter dtype", options=("float64", "float32")),
-    "lr": Float(0.01, "step size (see lr_scaling)"),
-    "lr_scaling": Choice("m", "'m': the step is lr * width; 'none': the step is lr", options=("m", "none")),
-    "lr_power": Float(0.0, "0: constant step; p > 0: step / (1 + t)^p", positive=False),
-    "steps": Int(10_000, "GD steps", minimum=0),
-    "train": Choice("all", "trained parameters", options=("all", "outer", "inner")),
-    "kernel": Choice("auto", "GD kernel", options=("auto", "direct", "sorted")),
-    "record_points": Int(200, "about this many log-spaced recorded steps", minimum=2),
-    **METHOD_FIELDS,
-}
-
-SHALLOW_SUMMARY = ("final_loss", "dist_ncs_sup", "dist_linear_sup", "dist_kernel_sup", "knot_mass_fraction",
-                   "invariant_drift", "dead_neurons")
-
-
-def _check_shallow(config):
-    if config["antisymmetric"] and config["width"] % 2:
-        return "width", f"antisymmetric = true needs an even width, got {config['width']}"
-    return check_method(config)
-
-
-def _step_sizes(schedule, steps: int) -> np.ndarray:
-    return np.ascontiguousarray(schedule.values(0, steps), dtype=np.float64) if steps else np.zeros(0)
-
-
-def infinite_width_outer(config, x, y, alpha_m_ratio: float, etas: np.ndarray | None, t_end: float = 0.0):
-    """The m = infinity limit of GD (or, with etas None, of gradient flow up to time t_end) on the outer
-    weights, as a callable, or None when no closed-form kernel is known for the init (scheme "box").
-
-    Training c is linear: with s = m/alpha^2 and K the infinite-width kernel of the init, the residual on
-    the data follows r_{k+1} = (I - eta_k s K) r_k under GD and r' = -s K r under the flow, and
-    f(t) = -s K(t, X) w(sK) r_0 with r_0 = -y (f_0 = 0), where w(lambda) = sum_k eta_k prod_{j<k}
-    (1 - eta_j lambda) for GD and (1 - exp(-lambda t_end)) / lambda (-> t_end at lambda = 0) for the flow.
-    """
-    from .. import limits
-
-    s_in = config["inner_scale"]
-    if config["scheme"] == "gaussian":
-        def kern(p, q):
-            return limits.kernel_c(p, q, inner_scale=s_in)
-    elif config["scheme"] == "uniform_knots":
-        L = config["L"]
-
-        def kern(p, q):
-            return limits.kernel_uniform_knots(p, q, L, inner_scale=s_in)
-    else:
-        return None
-    lam, Q = np.linalg.eigh(kern(x, x))
-    lam = np.clip(lam, 0.0, None) * alpha_m_ratio
-    rho = Q.T @ (-y)
-    if etas is None:
-        small = lam * t_end < 1e-12
-        w = np.where(small, t_end, -np.expm1(-lam * t_end) / np.where(small, 1.0, lam))
-    else:
-        w = np.zeros_like(lam)  # sum_k eta_k prod_{j<k} (1 - eta_j s lam)
-        prod = np.ones_like(lam)
-        for lo in range(0, etas.size, 1 << 14):
-            e = etas[lo: lo + (1 << 14)]
-            factors = 1.0 - e[:, None] * lam[None, :]
-            cum = np.cumprod(np.vstack([prod, factors]), axis=0)
-            w += (e[:, None] * cum[:-1]).sum(axis=0)
-            prod = cum[-1]
-    coef = -alpha_m_ratio * (Q @ (w * rho))
-
-    def f_inf(t):
-        t = np.asarray(t, dtype=np.float64)
-        return kern(t.ravel(), x) @ coef
-
-    return f_inf
-
-
-def shallow_data(dataset):
-    """(x, y) of a shallow_relu config's dataset: a built-in name or a file source (x, y 1-d)."""
-    from .. import datasets
-    from .data import load
-
-    if isinstance(dataset, str):
-        return datasets.load(dataset)
-    x, y = load(dataset, ("x", "y"))
-    return x.ravel() if x.ndim == 2 and x.shape[1] == 1 else x, y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
-
-
-@register("shallow_relu", SHALLOW_FIELDS, check=_check_shallow, summary=SHALLOW_SUMMARY, identity=method_identity)
-def run_shallow_relu(config, threads, keep_params):
-    """Shallow univariate ReLU net f(x) = (1/alpha) sum_i c_i [a_i x + b_i]_+ trained by full-batch GD
-    (method = "gd") or by its gradient flow (method = "flow")."""
-    from .. import limits
-    from ..shallow import ShallowReLU
-
-    x, y = shallow_data(config["dataset"])
-    net = ShallowReLU.init(config["width"], scheme=config["scheme"], inner_scale=config["inner_scale"],
-                           outer_scale=config["outer_scale"], alpha=config["alpha"], seed=config["seed"],
-                           dtype=config["dtype"], L=config["L"], antisymmetric=config["antisymmetric"])
-    a0, b0, c0 = (v.astype(np.float64) for v in (net.a, net.b, net.c))
-    eta = config["lr"] * (net.width if config["lr_scaling"] == "m" else 1.0)
-    lr = lr_schedule(eta, config["lr_power"])
-    run = train_config(net, (x, y), {**config, "_lr": lr}, threads, train=config["train"], kernel=config["kernel"])
-    if run.status == "interrupted":
-        return Outcome("interrupted", {}, {})
-    lo, hi = float(np.min(x)), float(np.max(x))
-    ncs = limits.natural_cubic_spline(x, y)
-    lin = limits.linear_interpolant(x, y)
-    d_ncs = limits.distance(net, ncs, lo, hi)
-    d_lin = limits.distance(net, lin, lo, hi)
-    d_ker = {"sup": float("nan"), "l2": float("nan")}
-    if config["train"] == "outer":
-        ratio = net.width / net.alpha**2
-        if config["method"] == "flow":
-            f_inf = infinite_width_outer(config, x, y, ratio, None, float(run.t[-1]))
-        else:
-            f_inf = infinite_width_outer(config, x, y, ratio, _step_sizes(lr, run.final_step))
-        if f_inf is not None:
-            d_ker = limits.distance(net, f_inf, lo, hi)
-    a1, b1, c1 = (v.astype(np.float64) for v in (net.a, net.b, net.c))
-    metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))
-    metrics.update({
-        "dist_ncs_sup": d_ncs["sup"], "dist_ncs_l2": d_ncs["l2"],
-        "dist_linear_sup": d_lin["sup"], "dist_linear_l2": d_lin["l2"],
-        "dist_kernel_sup": d_ker["sup"], "dist_kernel_l2": d_ker["l2"],
-        "knot_mass_fraction": limits.knot_mass_fraction(a1, b1, c1, x),
-        "median_knot_displacement": limits.median_knot_displacement(a0, b0, a1, b1),
-        "invariant_drift": limits.invariant_drift(a0, b0, c0, a1, b1, c1),
-        "dead_neurons": limits.dead_neurons(a1, b1, x),
-    })
-    params = ({"a": net.a.copy(), "b": net.b.copy(), "c": net.c.copy(), "alpha": np.float64(net.alpha)}
-              if keep_params else None)
-    return outcome_of(run, metrics, trajectory_of(run), params)
-
-
 # ------------------------------------------------------------------------------------------ other families
 # Each family module registers its runner when imported; a new family adds its module here (one line).
-from . import runner_deep, runner_linear  # noqa: E402,F401
+from . import runner_deep, runner_linear, runner_outer_limit, runner_relu_output, runner_shallow  # noqa: E402,F401

@@ -13,6 +13,19 @@ As a TOML file (data only, never evaluated)::
 
 or in Python: ``Sweep("shallow_relu", fixed={"steps": 2000}, grid={"width": [100, 1000]})``.
 
+Settings that go together but do not form a product (e.g. the (inner_scale, outer_scale) pairs of a
+regime sweep) are `cases`: an array of tables, each a few fields, crossed with the grid::
+
+    [[cases]]
+    inner_scale = 100.0
+    outer_scale = 1e-3
+    [[cases]]
+    inner_scale = 0.1
+    outer_scale = 1.0
+
+A field set in a case must not be in [fixed] or [grid]; a field that some cases leave out takes its value
+from [fixed] or the default.
+
 Everything is checked when the spec is made, before anything runs: the model must have a registered
 runner, every field must be one of that runner's fields with a value of the right type, grid entries must
 be non-empty lists without repeats, and no field may be both fixed and in the grid. A `SpecError` (a
@@ -39,7 +52,7 @@ from .fields import FieldError
 
 MAX_RUNS = 1_000_000
 MAX_SPEC_BYTES = 1 << 20  # a spec file larger than 1 MiB is refused (a spec is a few lines of TOML)
-TOP_LEVEL = ("model", "fixed", "grid")
+TOP_LEVEL = ("model", "fixed", "grid", "cases")
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -72,7 +85,7 @@ class Sweep:
     """
 
     def __init__(self, model: str, fixed: dict | None = None, grid: dict | None = None, *,
-                 name: str | None = None, source: str | None = None):
+                 name: str | None = None, source: str | None = None, cases: list | None = None):
         self.source = source
         self.name = name or "sweep"
         # files named in the spec (user datasets) are taken relative to the spec file
@@ -110,7 +123,8 @@ class Sweep:
                     self._fail(f"{where}[{i}]", f"repeats the value of {where}[{seen[key]}] ({v!r})")
                 seen[key] = i
             self.grid[k] = parsed
-        n = math.prod(len(v) for v in self.grid.values())
+        self.cases = self._parse_cases(cases, fixed)
+        n = math.prod(len(v) for v in self.grid.values()) * max(1, len(self.cases))
         if n > MAX_RUNS:
             self._fail("grid", f"the product has {n} runs, more than the limit of {MAX_RUNS}")
         self._configs: list[dict] | None = None
@@ -131,6 +145,23 @@ class Sweep:
                            f"({', '.join(diff)}), so they would be the same run; fix the field(s) in [fixed]")
             seen[rid] = cfg
 
+    def _parse_cases(self, cases, fixed) -> list[dict]:
+        if cases is None:
+            return []
+        if not isinstance(cases, (list, tuple)) or not cases:
+            self._fail("cases", f"expected a non-empty array of tables ([[cases]]), got {cases!r:.80}")
+        out = []
+        for i, case in enumerate(cases):
+            where = f"cases[{i}]"
+            if not isinstance(case, dict) or not case:
+                self._fail(where, f"expected a non-empty table of field = value, got {case!r:.80}")
+            for k in case:
+                if k in fixed or k in self.grid:
+                    self._fail(f"{where}.{k}", f"is also set in [{'fixed' if k in fixed else 'grid'}]; give a "
+                                               "field in one place only")
+            out.append({k: self._parse(f"{where}.{k}", k, v) for k, v in case.items()})
+        return out
+
     # ------------------------------------------------------------------ validation helpers
     def _fail(self, where, message):
         raise SpecError(where, message, self.source)
@@ -149,7 +180,11 @@ class Sweep:
             self._fail(where, str(exc))
 
     def _where(self, name) -> str:
-        return f"grid.{name}" if name in self.grid else f"fixed.{name}" if name in self.fixed else name
+        if name in self.grid:
+            return f"grid.{name}"
+        if name in self.fixed:
+            return f"fixed.{name}"
+        return "cases" if any(name in c for c in getattr(self, "cases", ())) else name
 
     # ------------------------------------------------------------------ construction from data
     @classmethod
@@ -160,10 +195,11 @@ class Sweep:
         for key in data:
             if key not in TOP_LEVEL:
                 raise SpecError(str(key), f"unknown top-level key{_suggest(str(key), TOP_LEVEL)}; a spec has "
-                                          "model = \"...\", [fixed] and [grid]", source)
+                                          "model = \"...\", [fixed], [grid] and [[cases]]", source)
         if "model" not in data:
             raise SpecError("model", "missing (e.g. model = \"shallow_relu\")", source)
-        return cls(data["model"], data.get("fixed"), data.get("grid"), name=name, source=source)
+        return cls(data["model"], data.get("fixed"), data.get("grid"), name=name, source=source,
+                   cases=data.get("cases"))
 
     @classmethod
     def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> Sweep:
@@ -209,14 +245,17 @@ class Sweep:
             base.update(self.fixed)
             keys = sorted(self.grid)
             out = []
-            for values in itertools.product(*(self.grid[k] for k in keys)):
+            cases: list = list(enumerate(self.cases)) if self.cases else [(None, {})]
+            for *values, (ci, case) in itertools.product(*(self.grid[k] for k in keys), cases):
                 cfg = dict(base)
                 cfg.update(zip(keys, values))
+                cfg.update(case)
                 if self.runner.check is not None:
                     problem = self.runner.check(cfg)
                     if problem is not None:
                         fld, msg = problem
-                        point = ", ".join(f"{k}={v!r}" for k, v in zip(keys, values))
+                        point = ", ".join([f"{k}={v!r}" for k, v in zip(keys, values)]
+                                          + ([f"cases[{ci}]"] if ci is not None else []))
                         self._fail(self._where(fld), msg + (f" (at grid point {point})" if point else ""))
                 out.append(cfg)
             self._configs = out
@@ -232,10 +271,13 @@ class Sweep:
         return [rid for rid, _ in self.runs()]
 
     def __len__(self) -> int:
-        return math.prod(len(v) for v in self.grid.values())
+        return math.prod(len(v) for v in self.grid.values()) * max(1, len(self.cases))
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "fixed": dict(self.fixed), "grid": {k: list(v) for k, v in self.grid.items()}}
+        out = {"model": self.model, "fixed": dict(self.fixed), "grid": {k: list(v) for k, v in self.grid.items()}}
+        if self.cases:
+            out["cases"] = [dict(c) for c in self.cases]
+        return out
 
     def __repr__(self) -> str:
         grid = ", ".join(f"{k}[{len(v)}]" for k, v in sorted(self.grid.items()))
@@ -278,8 +320,8 @@ def parse_override(text: str) -> tuple[list[str], object]:
 
 def apply_overrides(data: dict, overrides) -> dict:
     """A copy of the spec table `data` ({"model", "fixed", "grid"}) with ``--set KEY=VALUE`` overrides:
-    ``model=NAME``; ``fixed.KEY=VALUE`` or ``KEY=VALUE`` sets a fixed field (and drops it from the grid);
-    ``grid.KEY=[...]`` sets a grid list (and drops it from [fixed]). The result is validated like a file."""
+    ``model=NAME``; ``cases=[{...}, ...]`` (replaces the cases); ``fixed.KEY=VALUE`` or ``KEY=VALUE`` sets a
+    fixed field (and drops it from the grid); ``grid.KEY=[...]`` sets a grid list (and drops it from [fixed]). The result is validated like a file."""
     if not isinstance(data, dict):
         raise SpecError("spec", f"expected a table, got {type(data).__name__}")
     out = dict(data)
@@ -290,8 +332,8 @@ def apply_overrides(data: dict, overrides) -> dict:
         out[table] = dict(value or {})
     for text in overrides or ():
         path, value = parse_override(text)
-        if path == ["model"]:
-            out["model"] = value
+        if path in (["model"], ["cases"]):
+            out[path[0]] = value
             continue
         table, name = (path[0], path[1]) if len(path) == 2 else ("fixed", path[0])
         other = "grid" if table == "fixed" else "fixed"
