@@ -13,12 +13,13 @@ import time
 
 import numpy as np
 import pytest
-from test_sweeps import _assert_same_results, _table, stored_count, wideflow_cli
+from test_sweeps import _assert_same_results, _table, wideflow_cli
 
 import wideflow as wf
 from wideflow import datasets, linear_theory
 from wideflow.sweeps import SpecError, Sweep, load_spec, open_store, run_id, run_sweep
 from wideflow.sweeps.spec import apply_overrides
+from wideflow.sweeps.store import stored_runs
 
 
 def _one(model, fixed, tmp_path, name="s"):
@@ -371,7 +372,7 @@ def test_deep_study_resumes_after_sigkill(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
-        while stored_count(out) < 2:
+        while stored_runs(out) < 2:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -383,7 +384,7 @@ def test_deep_study_resumes_after_sigkill(tmp_path):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    n = stored_count(out)
+    n = stored_runs(out)
     assert 2 <= n < len(ids)
     proc = wideflow_cli("sweep", str(spec), "--out", out, "--threads", "1", timeout=300)
     assert proc.returncode == 0, proc.stderr
