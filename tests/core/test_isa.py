@@ -27,8 +27,18 @@ def isa():
 
 
 def test_build_info_fields():
-    for key in ("compiler", "flags", "kernel_flags", "native", "openmp", "isa", "isa_compiled", "isa_cpu",
-                "isa_requested", "threads_available"):
+    for key in (
+        "compiler",
+        "flags",
+        "kernel_flags",
+        "native",
+        "openmp",
+        "isa",
+        "isa_compiled",
+        "isa_cpu",
+        "isa_requested",
+        "threads_available",
+    ):
         assert key in INFO
     assert INFO["isa"] in ORDER and INFO["isa"] in INFO["isa_compiled"]
     assert INFO["isa_compiled"][0] == "baseline"
@@ -103,8 +113,9 @@ def test_every_isa_matches_reference(kernel, n, dtype, isa):
     x = np.linspace(-1, 1, n)
     y = np.cos(2 * x)
     base = wf.ShallowReLU.init(999, seed=5, dtype=dtype, alpha="sqrt")
-    a, b, c, losses = R.shallow_gd(base.a.astype(np.float64), base.b.astype(np.float64),
-                                   base.c.astype(np.float64), base.alpha, x, y, [0.1] * 3)
+    a, b, c, losses = R.shallow_gd(
+        base.a.astype(np.float64), base.b.astype(np.float64), base.c.astype(np.float64), base.alpha, x, y, [0.1] * 3
+    )
     for name in RUNNABLE:
         _core._set_isa(name)
         net = base.copy()
@@ -121,8 +132,9 @@ def test_every_isa_matches_reference(kernel, n, dtype, isa):
 def _isa_in_subprocess(value):
     env = dict(os.environ, WIDEFLOW_ISA=value)
     code = "import warnings, wideflow as wf; print(wf.build_info()['isa'])"
-    out = subprocess.run([sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     return out.stdout.strip(), out.stderr
 
 
