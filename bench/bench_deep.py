@@ -149,6 +149,7 @@ def _torch_compile_steps(net, X, Y, lr, threads):
                 for p in model.parameters():
                     p -= lr * p.grad
                     p.grad = None
+
     return steps
 
 
@@ -172,6 +173,7 @@ def _torch_eager_steps(net, X, Y, lr, threads):
                 for w in tw:
                     w -= lr * w.grad
                     w.grad = None
+
     return steps
 
 
@@ -209,18 +211,34 @@ def user_path(threads: int, rounds: int, steps_list=(10, 20, 1000)) -> list:
     rows = []
     for steps in steps_list:
         lrs, losses = np.full(steps, lr), np.empty(steps)
-        med = interleaved({"kernel": lambda: trainer.run(lrs, losses),
-                           "train": lambda: wf.train(net, X, Y, lr=lr, steps=steps, threads=threads, progress=False)},
-                          rounds if steps < 1000 else max(1, rounds // 2), stat="min")
-        rows.append({"bench": "deep_user_path", "case": f"Du N={N} {'-'.join(map(str, DIMS))} relu", "threads": threads,
-                     "steps": steps, "kernel_s": med["kernel"], "train_s": med["train"],
-                     "ratio": med["kernel"] / med["train"], "stat": "min",
-                     "ratio_of_medians": med["kernel:median"] / med["train:median"]})
+        med = interleaved(
+            {
+                "kernel": lambda: trainer.run(lrs, losses),
+                "train": lambda: wf.train(net, X, Y, lr=lr, steps=steps, threads=threads, progress=False),
+            },
+            rounds if steps < 1000 else max(1, rounds // 2),
+            stat="min",
+        )
+        rows.append(
+            {
+                "bench": "deep_user_path",
+                "case": f"Du N={N} {'-'.join(map(str, DIMS))} relu",
+                "threads": threads,
+                "steps": steps,
+                "kernel_s": med["kernel"],
+                "train_s": med["train"],
+                "ratio": med["kernel"] / med["train"],
+                "stat": "min",
+                "ratio_of_medians": med["kernel:median"] / med["train:median"],
+            }
+        )
         two_path_table(rows[-1:])
     peers = []
     if peer_available("torch"):
-        peers += [("PyTorch eager (autograd)", lambda: _torch_eager_steps(net, X, Y, lr, threads)),
-                  ("torch.compile", lambda: _torch_compile_steps(net, X, Y, lr, threads))]
+        peers += [
+            ("PyTorch eager (autograd)", lambda: _torch_eager_steps(net, X, Y, lr, threads)),
+            ("torch.compile", lambda: _torch_compile_steps(net, X, Y, lr, threads)),
+        ]
     if peer_available("jax"):
         peers.append(("jax.jit + lax.fori_loop", lambda: _jax_steps(net, X, Y, lr)))
     made = {}
@@ -236,17 +254,32 @@ def user_path(threads: int, rounds: int, steps_list=(10, 20, 1000)) -> list:
         cases["wf.train"] = lambda: wf.train(net, X, Y, lr=lr, steps=20, threads=threads, progress=False)
         med = interleaved(cases, rounds, stat="min")
         for name in made:
-            rows.append({"bench": "deep_peer", "impl": name, "threads": threads, "steps": 20, "sec": med[name],
-                         "train_sec": med["wf.train"], "train_speedup": med[name] / med["wf.train"]})
-            print(f"  20 steps: {name:<26}{med[name] * 1e3:9.1f} ms   wf.train {med['wf.train'] * 1e3:7.1f} ms   "
-                  f"wf.train {med[name] / med['wf.train']:.2f}x faster")
-    mem = peak_rss(f"import sys\nsys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
-                   "from bench_deep import problem\nX, Y, net = problem()",
-                   f"wf.train(net, X, Y, lr=2e-5, steps=20, threads={threads}, progress=False)\nnet(X)")
+            rows.append(
+                {
+                    "bench": "deep_peer",
+                    "impl": name,
+                    "threads": threads,
+                    "steps": 20,
+                    "sec": med[name],
+                    "train_sec": med["wf.train"],
+                    "train_speedup": med[name] / med["wf.train"],
+                }
+            )
+            print(
+                f"  20 steps: {name:<26}{med[name] * 1e3:9.1f} ms   wf.train {med['wf.train'] * 1e3:7.1f} ms   "
+                f"wf.train {med[name] / med['wf.train']:.2f}x faster"
+            )
+    mem = peak_rss(
+        f"import sys\nsys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+        "from bench_deep import problem\nX, Y, net = problem()",
+        f"wf.train(net, X, Y, lr=2e-5, steps=20, threads={threads}, progress=False)\nnet(X)",
+    )
     pbytes = sum(w.nbytes for w in net.weights)
     rows.append({"bench": "deep_rss", "threads": threads, "param_bytes": pbytes, **mem})
-    print(f"  peak RSS (data + 20 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
-          f"data and imports {mem['rss_after_setup'] / 1e6:.0f} MB")
+    print(
+        f"  peak RSS (data + 20 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
+        f"data and imports {mem['rss_after_setup'] / 1e6:.0f} MB"
+    )
     return rows
 
 
@@ -256,8 +289,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=7, help="timed calls per block")
     p.add_argument("--rounds", type=int, default=3, help="blocks per implementation, taken in turn")
     p.add_argument("--chunk", type=int, default=10, help="steps per wideflow kernel call")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                                 "deep.jsonl"))
+    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "deep.jsonl"))
     p.add_argument("--no-user-path", action="store_true", help="skip the kernel vs wf.train table and peers")
     args = p.parse_args(argv)
     flops = step_flops()
@@ -277,13 +309,30 @@ def main(argv=None) -> int:
                 continue
             gf = flops / sec
             vs = f"{torch_t / sec:.2f}x" if torch_t else "-"
-            print(f"{name:<26}{sec * 1e3:>10.3f}{mins[name] * 1e3:>9.3f}{gf / 1e9:>10.1f}{100 * gf / probe:>8.0f}%"
-                  f"{vs:>10}")
-            rows.append({"bench": "deep_step", "impl": name, "threads": threads, "dims": list(DIMS), "n": N,
-                         "dtype": "float64", "sec_per_step": sec, "min_sec_per_step": mins[name],
-                         "gflops": gf / 1e9, "probe_gflops": probe / 1e9, "fraction_of_probe": gf / probe,
-                         "speedup_vs_torch": (torch_t / sec) if torch_t else None, "repeats": args.repeats * args.rounds,
-                         "chunk": args.chunk, "time": stamp, "machine": machine})
+            print(
+                f"{name:<26}{sec * 1e3:>10.3f}{mins[name] * 1e3:>9.3f}{gf / 1e9:>10.1f}{100 * gf / probe:>8.0f}%"
+                f"{vs:>10}"
+            )
+            rows.append(
+                {
+                    "bench": "deep_step",
+                    "impl": name,
+                    "threads": threads,
+                    "dims": list(DIMS),
+                    "n": N,
+                    "dtype": "float64",
+                    "sec_per_step": sec,
+                    "min_sec_per_step": mins[name],
+                    "gflops": gf / 1e9,
+                    "probe_gflops": probe / 1e9,
+                    "fraction_of_probe": gf / probe,
+                    "speedup_vs_torch": (torch_t / sec) if torch_t else None,
+                    "repeats": args.repeats * args.rounds,
+                    "chunk": args.chunk,
+                    "time": stamp,
+                    "machine": machine,
+                }
+            )
     if not args.no_user_path:
         threads = max(args.threads)
         print(f"\n== the user path (threads={threads}): raw kernel vs wf.train with default options, in turn")

@@ -61,6 +61,7 @@ def problem(seed=0, scale=0.1, dtype=np.float64):
 
 # ------------------------------------------------------------------------------------------ single run
 
+
 def case_wideflow_train(steps, dtype=np.float64, calls=1):
     """wf.train as a user calls it on a model (default options: record="log", keep_finite=True, no metrics);
     each call continues the run."""
@@ -177,6 +178,7 @@ def case_torch(steps, threads=1, tuned=False):
 
 # ------------------------------------------------------------------------------------------ batches
 
+
 def batch_problem(B):
     Y = problem()[0]
     rng = np.random.default_rng(1)
@@ -216,6 +218,7 @@ def case_torch_batch(B, steps, threads):
 
 # ------------------------------------------------------------------------------------------ main
 
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short timings (smoke test)")
@@ -253,8 +256,10 @@ def main(argv=None) -> int:
         ("numpy loop", 1, "step", case_numpy(steps_peer)),
     ]
     if have_torch:
-        cases += [("torch loop (same loop, no_grad)", 1, "step", case_torch(steps_peer)),
-                  ("torch loop tuned (addmm, in-place add_)", 1, "step", case_torch(steps_peer, tuned=True))]
+        cases += [
+            ("torch loop (same loop, no_grad)", 1, "step", case_torch(steps_peer)),
+            ("torch loop tuned (addmm, in-place add_)", 1, "step", case_torch(steps_peer, tuned=True)),
+        ]
         try:
             c = case_torch_compile(steps_peer)
             c[0]()  # compile
@@ -269,12 +274,10 @@ def main(argv=None) -> int:
         pass
     cases += [(f"wideflow train_batch B={B}", t, "run-step", case_batch(B, steps_batch, t)) for t in (1, 2)]
     if have_torch:
-        cases += [(f"torch bmm batch B={B}", t, "run-step", case_torch_batch(B, steps_torch_batch, t))
-                  for t in (1, 2)]
+        cases += [(f"torch bmm batch B={B}", t, "run-step", case_torch_batch(B, steps_torch_batch, t)) for t in (1, 2)]
 
     # rounds: every case once per round, so that all of them see the same (shared-machine) load
-    print(f"factorization m={M} n={N} k={K} float64 lr={LR}; {repeats} rounds, median (and best) per case",
-          flush=True)
+    print(f"factorization m={M} n={N} k={K} float64 lr={LR}; {repeats} rounds, median (and best) per case", flush=True)
     times = {c[0:2]: [] for c in cases}
     for _, _, _, (fn, _) in cases:
         fn()  # warm-up
@@ -285,18 +288,29 @@ def main(argv=None) -> int:
     for name, threads, unit, _ in cases:
         ts = times[(name, threads)]
         sec, best = statistics.median(ts), min(ts)
-        rows.append({"name": name, "threads": threads, "us_per_step": sec * 1e6, "best_us_per_step": best * 1e6,
-                     "steps_per_s": 1.0 / sec, "unit": unit, "repeats": len(ts)})
+        rows.append(
+            {
+                "name": name,
+                "threads": threads,
+                "us_per_step": sec * 1e6,
+                "best_us_per_step": best * 1e6,
+                "steps_per_s": 1.0 / sec,
+                "unit": unit,
+                "repeats": len(ts),
+            }
+        )
         print(f"  {name:<44s} {threads:>2d} thr  {sec * 1e6:10.3f} us/{unit}  (best {best * 1e6:.3f})", flush=True)
 
     # ratios from the best round of each case (on a loaded machine the minimum estimates the cost itself)
     by = {(r["name"], r["threads"]): r["best_us_per_step"] for r in rows}
     kernel = by[("wideflow kernel (one fac_gd call)", 1)]
     train = by[("wideflow wf.train (default options)", 1)]
-    ratios = {"numpy / wf.train": by[("numpy loop", 1)] / train,
-              f"wf.train / kernel ({steps_wf} steps)": kernel / train,
-              "wf.train / kernel (10 steps)": by[("kernel, 10 steps", 1)] / by[("wf.train, 10 steps", 1)],
-              "wf.train / kernel (1000 steps)": by[("kernel, 1000 steps", 1)] / by[("wf.train, 1000 steps", 1)]}
+    ratios = {
+        "numpy / wf.train": by[("numpy loop", 1)] / train,
+        f"wf.train / kernel ({steps_wf} steps)": kernel / train,
+        "wf.train / kernel (10 steps)": by[("kernel, 10 steps", 1)] / by[("wf.train, 10 steps", 1)],
+        "wf.train / kernel (1000 steps)": by[("kernel, 1000 steps", 1)] / by[("wf.train, 1000 steps", 1)],
+    }
     if ("torch.compile step", 1) in by:
         ratios["torch.compile / wf.train"] = by[("torch.compile step", 1)] / train
     if ("jax.jit + lax.fori_loop", 1) in by:
@@ -315,27 +329,46 @@ def main(argv=None) -> int:
     print("| measurement | threads | us per step (median) | best | steps/s (median) |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['name']} ({r['unit']}) | {r['threads']} | {r['us_per_step']:.3f} | "
-              f"{r['best_us_per_step']:.3f} | {r['steps_per_s']:.3g} |")
+        print(
+            f"| {r['name']} ({r['unit']}) | {r['threads']} | {r['us_per_step']:.3f} | "
+            f"{r['best_us_per_step']:.3f} | {r['steps_per_s']:.3g} |"
+        )
     print()
     print("| ratio | value | target |")
     print("|---|---:|---|")
-    targets = {"torch / wf.train": ">= 50", "batch scaling 1 -> 2 threads": ">= 1.8",
-               "wf.train / kernel (10 steps)": ">= 0.75", "wf.train / kernel (1000 steps)": ">= 0.9"}
+    targets = {
+        "torch / wf.train": ">= 50",
+        "batch scaling 1 -> 2 threads": ">= 1.8",
+        "wf.train / kernel (10 steps)": ">= 0.75",
+        "wf.train / kernel (1000 steps)": ">= 0.9",
+    }
     for k, v in ratios.items():
         print(f"| {k} | {v:.2f} | {targets.get(k, '')} |")
 
     mach = machine_line()
     mach["loadavg_start"] = load_start  # a shared machine: 1-minute load before and after the timings
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    append_jsonl(args.out, [{"kind": "machine", "time": stamp, "bench": "factorization", "quick": quick,
-                             "repeats": repeats, **mach},
-                            *({"kind": "timing", "time": stamp, "bench": "factorization", "m": M, "n": N, "k": K,
-                                 "dtype": "float32" if "float32" in r["name"] else "float64", "quick": quick,
-                                 **r}
-                              for r in rows),
-                            {"kind": "ratios", "time": stamp, "bench": "factorization", "quick": quick,
-                             **ratios}])
+    append_jsonl(
+        args.out,
+        [
+            {"kind": "machine", "time": stamp, "bench": "factorization", "quick": quick, "repeats": repeats, **mach},
+            *(
+                {
+                    "kind": "timing",
+                    "time": stamp,
+                    "bench": "factorization",
+                    "m": M,
+                    "n": N,
+                    "k": K,
+                    "dtype": "float32" if "float32" in r["name"] else "float64",
+                    "quick": quick,
+                    **r,
+                }
+                for r in rows
+            ),
+            {"kind": "ratios", "time": stamp, "bench": "factorization", "quick": quick, **ratios},
+        ],
+    )
     print(f"\nappended to {args.out}")
     return 0
 

@@ -60,12 +60,23 @@ def user_path(Y, U0, V0, rtol=1e-8, steps_list=(10, 1000), rounds=5):
 
         med = interleaved({"kernel": kernel, "train": train}, rounds, stat="min")
         accepted = state["run"].info["accepted"]
-        rows.append({"kind": "flow_user_path", "steps": steps, "t_end": t_end, "kernel_s": med["kernel"],
-                     "train_s": med["train"], "train_accepted": accepted, "ratio": med["kernel"] / med["train"],
-                     "ratio_per_step": (med["kernel"] / steps) / (med["train"] / accepted)})
-        print(f"{steps:>6} steps (t = {t_end:.3g}): kernel {med['kernel'] * 1e3:8.3f} ms, wf.train {med['train'] * 1e3:8.3f} ms "
-              f"({accepted} accepted steps: the record times end steps); rate ratio {rows[-1]['ratio']:.3f}, "
-              f"per accepted step {rows[-1]['ratio_per_step']:.3f}")
+        rows.append(
+            {
+                "kind": "flow_user_path",
+                "steps": steps,
+                "t_end": t_end,
+                "kernel_s": med["kernel"],
+                "train_s": med["train"],
+                "train_accepted": accepted,
+                "ratio": med["kernel"] / med["train"],
+                "ratio_per_step": (med["kernel"] / steps) / (med["train"] / accepted),
+            }
+        )
+        print(
+            f"{steps:>6} steps (t = {t_end:.3g}): kernel {med['kernel'] * 1e3:8.3f} ms, wf.train {med['train'] * 1e3:8.3f} ms "
+            f"({accepted} accepted steps: the record times end steps); rate ratio {rows[-1]['ratio']:.3f}, "
+            f"per accepted step {rows[-1]['ratio_per_step']:.3f}"
+        )
     return rows
 
 
@@ -95,8 +106,18 @@ def main(argv=None):
         chosen = None
         for rtol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12):
             fac = wf.Factorization(U0, V0)
-            run = wf.train(fac, Y, method="flow", t_end=args.T, rtol=rtol, atol=rtol * 1e-2, tableau=tableau,
-                           metrics=False, progress=False, record=[])
+            run = wf.train(
+                fac,
+                Y,
+                method="flow",
+                t_end=args.T,
+                rtol=rtol,
+                atol=rtol * 1e-2,
+                tableau=tableau,
+                metrics=False,
+                progress=False,
+                record=[],
+            )
             if err(fac) <= e_gd:
                 chosen = rtol
                 break
@@ -105,30 +126,60 @@ def main(argv=None):
 
         def flow(rtol=chosen, tableau=tableau):
             f = wf.Factorization(U0, V0)
-            r = wf.train(f, Y, method="flow", t_end=args.T, rtol=rtol, atol=rtol * 1e-2, tableau=tableau,
-                         metrics=False, progress=False, record=[])
+            r = wf.train(
+                f,
+                Y,
+                method="flow",
+                t_end=args.T,
+                rtol=rtol,
+                atol=rtol * 1e-2,
+                tableau=tableau,
+                metrics=False,
+                progress=False,
+                record=[],
+            )
             return f, r
 
         (fac, run), t_flow = timed(flow)
-        rows.append({"method": f"flow-{tableau}", "rtol": chosen, "gradient_evals": run.info["gradient_evals"],
-                     "accepted": run.info["accepted"], "sec": t_flow, "error": err(fac)})
+        rows.append(
+            {
+                "method": f"flow-{tableau}",
+                "rtol": chosen,
+                "gradient_evals": run.info["gradient_evals"],
+                "accepted": run.info["accepted"],
+                "sec": t_flow,
+                "error": err(fac),
+            }
+        )
         # and the flow at a tight tolerance, for the record
         (fac, run), t_tight = timed(lambda: flow(rtol=1e-10))
-        rows.append({"method": f"flow-{tableau}", "rtol": 1e-10, "gradient_evals": run.info["gradient_evals"],
-                     "accepted": run.info["accepted"], "sec": t_tight, "error": err(fac)})
+        rows.append(
+            {
+                "method": f"flow-{tableau}",
+                "rtol": 1e-10,
+                "gradient_evals": run.info["gradient_evals"],
+                "accepted": run.info["accepted"],
+                "sec": t_tight,
+                "error": err(fac),
+            }
+        )
     print(f"flow vs GD to t = {args.T} on the 5 x 10, k = 50 spectral problem (error vs closed form)")
     print(f"{'method':<14}{'setting':>12}{'grad evals':>12}{'ms':>10}{'rel. error':>12}{'evals vs GD':>13}")
     for r in rows:
         setting = f"lr={r['lr']:g}" if r["method"] == "gd" else f"rtol={r['rtol']:g}"
-        print(f"{r['method']:<14}{setting:>12}{r['gradient_evals']:>12}{r['sec'] * 1e3:>10.3f}{r['error']:>12.2e}"
-              f"{evals_gd / r['gradient_evals']:>12.1f}x")
+        print(
+            f"{r['method']:<14}{setting:>12}{r['gradient_evals']:>12}{r['sec'] * 1e3:>10.3f}{r['error']:>12.2e}"
+            f"{evals_gd / r['gradient_evals']:>12.1f}x"
+        )
     print("\nthe user path: the flow kernel alone vs wf.train(method='flow') with default options, rtol = 1e-8")
     rows += user_path(Y, U0, V0)
     from wideflow.benchmark import peak_rss, rss_verdict
 
-    mem = peak_rss("import numpy as np\nfrom wideflow import linear_theory as lt\n"
-                   "Y = np.random.default_rng(0).standard_normal((5, 10))\nU0, V0 = lt.spectral_init(Y, 50, 0.6, 0.05, seed=0)",
-                   "wf.train(wf.Factorization(U0, V0), Y, method='flow', t_end=2.0, rtol=1e-8, atol=1e-10, progress=False)")
+    mem = peak_rss(
+        "import numpy as np\nfrom wideflow import linear_theory as lt\n"
+        "Y = np.random.default_rng(0).standard_normal((5, 10))\nU0, V0 = lt.spectral_init(Y, 50, 0.6, 0.05, seed=0)",
+        "wf.train(wf.Factorization(U0, V0), Y, method='flow', t_end=2.0, rtol=1e-8, atol=1e-10, progress=False)",
+    )
     rows.append({"kind": "flow_rss", **mem, "param_bytes": (5 + 10) * 50 * 8})
     print(f"peak RSS of a fresh process running it: {rss_verdict(mem['peak_rss'], (5 + 10) * 50 * 8)}")
     if args.out:

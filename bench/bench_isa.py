@@ -82,8 +82,12 @@ def copy_probe():
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cases", nargs="+", default=["1e7:10", "1e7:1000", "1e7:10000", "1e6:10"],
-                   help="m:n pairs (the sorted kernel; n = 10 also runs direct and float32)")
+    p.add_argument(
+        "--cases",
+        nargs="+",
+        default=["1e7:10", "1e7:1000", "1e7:10000", "1e6:10"],
+        help="m:n pairs (the sorted kernel; n = 10 also runs direct and float32)",
+    )
     p.add_argument("--isas", nargs="+", default=None, help="instruction sets (default: all runnable)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--rounds", type=int, default=5)
@@ -94,8 +98,10 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     machine = machine_line()
     info = build_info()
-    print(f"machine: {machine['cpu']}, {machine['cores']} cores; build: native={info['native']}, "
-          f"{info['compiler']}, kernels compiled for {info['isa_compiled']}, CPU best {info['isa_cpu']}")
+    print(
+        f"machine: {machine['cpu']}, {machine['cores']} cores; build: native={info['native']}, "
+        f"{info['compiler']}, kernels compiled for {info['isa_compiled']}, CPU best {info['isa_cpu']}"
+    )
     print(f"load average before: {load_before}")
     cases = []
     for spec in args.cases:
@@ -114,19 +120,23 @@ def main(argv=None) -> int:
                 built.clear()  # keep one large net alive at a time
                 built[key] = Case(m, n, dt, k)
             case = built[key]
-            for isa in (isas if r % 2 == 0 else isas[::-1]):
+            for isa in isas if r % 2 == 0 else isas[::-1]:
                 _core._set_isa(isa)
                 for th in args.threads:
                     t, share = case.time(th)
                     samples.setdefault(key + (isa, th), []).append((t, bw, share, bw_share))
-        print(f"round {r + 1}/{args.rounds}: copy probe {bw / 1e9:.1f} GB/s (CPU share {bw_share:.2f}), "
-              f"load {os.getloadavg()[0]:.1f}")
+        print(
+            f"round {r + 1}/{args.rounds}: copy probe {bw / 1e9:.1f} GB/s (CPU share {bw_share:.2f}), "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
         built.clear()
     _core._set_isa(start_isa)
     load_after = os.getloadavg()
     print(f"load average after: {load_after}")
-    header = (f"{'kernel':<7}{'dtype':>8}{'m':>10}{'n':>7}{'isa':>9}{'thr':>4}{'G n-st/s':>10}{'%copy':>7}"
-              f"{'cpu share':>10}{'G/s @full':>10}{'%copy @full':>12}")
+    header = (
+        f"{'kernel':<7}{'dtype':>8}{'m':>10}{'n':>7}{'isa':>9}{'thr':>4}{'G n-st/s':>10}{'%copy':>7}"
+        f"{'cpu share':>10}{'G/s @full':>10}{'%copy @full':>12}"
+    )
     print(header)
     print("-" * len(header))
     rows = []
@@ -139,14 +149,33 @@ def main(argv=None) -> int:
         rate, frac = statistics.median(rates), statistics.median(fracs)
         share = statistics.median(v[2] for v in vals)
         rate_full, frac_full = statistics.median(full), statistics.median(full_fracs)
-        print(f"{k:<7}{dt:>8}{m:>10}{n:>7}{isa:>9}{th:>4}{rate / 1e9:>10.3f}{100 * frac:>6.0f}%"
-              f"{share:>10.2f}{rate_full / 1e9:>10.3f}{100 * frac_full:>11.0f}%")
-        rows.append(dict(kind="shallow_isa", kernel=k, dtype=dt, m=m, n=n, isa=isa, threads=th,
-                         neuron_steps_per_s=rate, fraction_of_copy=frac, rounds=len(vals), cpu_share=share,
-                         neuron_steps_per_s_full_cpu=rate_full, fraction_of_copy_full_cpu=frac_full,
-                         copy_gbytes_per_s=statistics.median(v[1] for v in vals) / 1e9,
-                         load_before=load_before, load_after=load_after, build=info, machine=machine,
-                         time=time.strftime("%Y-%m-%dT%H:%M:%S")))
+        print(
+            f"{k:<7}{dt:>8}{m:>10}{n:>7}{isa:>9}{th:>4}{rate / 1e9:>10.3f}{100 * frac:>6.0f}%"
+            f"{share:>10.2f}{rate_full / 1e9:>10.3f}{100 * frac_full:>11.0f}%"
+        )
+        rows.append(
+            dict(
+                kind="shallow_isa",
+                kernel=k,
+                dtype=dt,
+                m=m,
+                n=n,
+                isa=isa,
+                threads=th,
+                neuron_steps_per_s=rate,
+                fraction_of_copy=frac,
+                rounds=len(vals),
+                cpu_share=share,
+                neuron_steps_per_s_full_cpu=rate_full,
+                fraction_of_copy_full_cpu=frac_full,
+                copy_gbytes_per_s=statistics.median(v[1] for v in vals) / 1e9,
+                load_before=load_before,
+                load_after=load_after,
+                build=info,
+                machine=machine,
+                time=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            )
+        )
     if args.out:
         append_jsonl(args.out, rows)
         print(f"appended {len(rows)} JSON lines to {args.out}")

@@ -66,10 +66,18 @@ def main(argv=None):
             t0 = time.perf_counter()
             subprocess.run(_cmd(args.paper, ref), check=True, stdout=subprocess.DEVNULL)
             reruns.append(time.perf_counter() - t0)
-    rec = {"bench": "reproduce", "paper": args.paper, "machine": machine_line(), "runs": total,
-           "uninterrupted_s": round(full, 2), "kills": kills, "final_resume_s": round(resume, 2),
-           "report_numbers_identical": same, "rerun_complete_store_s": [round(r, 2) for r in reruns],
-           "rerun_median_s": round(statistics.median(reruns), 2)}
+    rec = {
+        "bench": "reproduce",
+        "paper": args.paper,
+        "machine": machine_line(),
+        "runs": total,
+        "uninterrupted_s": round(full, 2),
+        "kills": kills,
+        "final_resume_s": round(resume, 2),
+        "report_numbers_identical": same,
+        "rerun_complete_store_s": [round(r, 2) for r in reruns],
+        "rerun_median_s": round(statistics.median(reruns), 2),
+    }
     print(json.dumps(rec, indent=1))
     if args.out:
         with open(args.out, "a", encoding="utf-8") as fh:

@@ -32,8 +32,9 @@ def main(argv=None):
     expand = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        summary = run_sweep(sweep, tmp, executor=args.executor, workers=args.workers, progress="off",
-                            keep_params=False, threads=1)
+        summary = run_sweep(
+            sweep, tmp, executor=args.executor, workers=args.workers, progress="off", keep_params=False, threads=1
+        )
         total = time.perf_counter() - t0
         with open_store(tmp) as st:
             inside = sum(r["wall_time"] for r in st.records())
@@ -42,12 +43,22 @@ def main(argv=None):
         resume = time.perf_counter() - t0
     n = len(ids)
     assert summary.done == n and again.skipped == n
-    row = {"bench": "sweep_overhead", "runs": n, "executor": args.executor, "total_s": total,
-           "inside_runners_s": inside, "overhead_ms_per_run": 1e3 * (total - inside) / n,
-           "expand_ms_per_run": 1e3 * expand / n, "resume_ms_per_run": 1e3 * resume / n, **machine_line()}
-    print(f"{n} runs ({args.executor}): {total:.2f} s in all, {inside:.2f} s inside the runners -> "
-          f"{row['overhead_ms_per_run']:.2f} ms machinery per run (spec expansion {row['expand_ms_per_run']:.3f} "
-          f"ms/run; resume of the complete store {row['resume_ms_per_run']:.3f} ms/run)")
+    row = {
+        "bench": "sweep_overhead",
+        "runs": n,
+        "executor": args.executor,
+        "total_s": total,
+        "inside_runners_s": inside,
+        "overhead_ms_per_run": 1e3 * (total - inside) / n,
+        "expand_ms_per_run": 1e3 * expand / n,
+        "resume_ms_per_run": 1e3 * resume / n,
+        **machine_line(),
+    }
+    print(
+        f"{n} runs ({args.executor}): {total:.2f} s in all, {inside:.2f} s inside the runners -> "
+        f"{row['overhead_ms_per_run']:.2f} ms machinery per run (spec expansion {row['expand_ms_per_run']:.3f} "
+        f"ms/run; resume of the complete store {row['resume_ms_per_run']:.3f} ms/run)"
+    )
     if args.out:
         append_jsonl(args.out, [row])
     return row

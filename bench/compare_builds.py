@@ -57,8 +57,20 @@ def main(tag: str, out: str, m: int = 10**7) -> None:
             t = statistics.median(v[0] for v in times)
             share = statistics.median(v[1] for v in times)
             item = np.dtype(dt).itemsize
-            rows.append(dict(tag=tag, n=n, dtype=dt, threads=threads, rate=m / t, frac=6 * item * m / t / bw,
-                             share=share, bw=bw, bw_share=bw_share, load=os.getloadavg()[0]))
+            rows.append(
+                dict(
+                    tag=tag,
+                    n=n,
+                    dtype=dt,
+                    threads=threads,
+                    rate=m / t,
+                    frac=6 * item * m / t / bw,
+                    share=share,
+                    bw=bw,
+                    bw_share=bw_share,
+                    load=os.getloadavg()[0],
+                )
+            )
     append_jsonl(out, rows)
 
 

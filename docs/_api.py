@@ -123,8 +123,13 @@ def _page_top(mods: list[str]) -> list[str]:
     for name in pkg.__all__:
         groups[_kind(getattr(pkg, name))].append(name)
     lines += ["The names below are ``wideflow.__all__``: what ``import wideflow as wf`` gives.", ""]
-    titles = {"class": "Models and results", "exception": "Warnings and errors", "function": "Functions",
-              "module": "Submodules", "data": "Constants"}
+    titles = {
+        "class": "Models and results",
+        "exception": "Warnings and errors",
+        "function": "Functions",
+        "module": "Submodules",
+        "data": "Constants",
+    }
     for kind in ("class", "exception", "function", "module", "data"):
         if not groups[kind]:
             continue
@@ -155,8 +160,12 @@ def _page_module(modname: str, canonical: dict[int, str]) -> list[str]:
         else:
             here.append((name, obj))
     if elsewhere:
-        lines += ["Also here, documented under their public names: "
-                  + ", ".join(f"``{n}`` (`{t}`)" for n, t in elsewhere) + ".", ""]
+        lines += [
+            "Also here, documented under their public names: "
+            + ", ".join(f"``{n}`` (`{t}`)" for n, t in elsewhere)
+            + ".",
+            "",
+        ]
     for name, obj in here:
         kind = _kind(obj)
         target = f"{modname}.{name}"
@@ -216,8 +225,16 @@ def _valid_rst(lines: list[str]) -> bool:
     if any(int(m["level"]) >= 2 and "Unknown directive type" not in m.astext() for m in messages):
         return False
     # titles are not allowed inside autodoc content; |x| and x_ are formulas here, not substitutions and links
-    bad = (nodes.section, nodes.title, nodes.transition, nodes.substitution_reference, nodes.footnote_reference,
-           nodes.citation_reference, nodes.problematic, nodes.system_message)
+    bad = (
+        nodes.section,
+        nodes.title,
+        nodes.transition,
+        nodes.substitution_reference,
+        nodes.footnote_reference,
+        nodes.citation_reference,
+        nodes.problematic,
+        nodes.system_message,
+    )
     for n in doc.findall():
         if isinstance(n, bad) or (isinstance(n, nodes.reference) and "refname" in n):
             return False
@@ -251,8 +268,13 @@ def check_reference(app, env, node, contnode):
         return None
     if node.get("refdomain") == "std" and node.get("reftype") in ("ref", "doc", "term", "keyword"):
         return None  # Sphinx reports these itself
-    logger.warning("broken cross-reference to %r (%s:%s)", node.get("reftarget"), node.get("refdomain"),
-                   node.get("reftype"), location=node)
+    logger.warning(
+        "broken cross-reference to %r (%s:%s)",
+        node.get("reftarget"),
+        node.get("refdomain"),
+        node.get("reftype"),
+        location=node,
+    )
     return None
 
 
@@ -330,4 +352,3 @@ def setup(app):
     app.connect("missing-reference", check_reference, priority=900)
     app.connect("env-check-consistency", check_coverage)
     return {"parallel_read_safe": True}
-

@@ -25,14 +25,14 @@ from wideflow.tangent import learning_rate
 x, y = datasets.load("square10")
 m = 2000
 
-kernel_net = wf.ShallowReLU.init(m, scheme="uniform_knots", inner_scale=100.0, outer_scale=1e-3, L=2.0,
-                                 antisymmetric=True, seed=0)
+kernel_net = wf.ShallowReLU.init(
+    m, scheme="uniform_knots", inner_scale=100.0, outer_scale=1e-3, L=2.0, antisymmetric=True, seed=0
+)
 c_only = limits.min_norm_outer_interpolant(kernel_net, x=x, y=y)  # the same features, only c trained
 # eta = 1 / lambda_max of the tangent kernel at init (capped at 2e-3 * m): stable for the whole run
 kernel_run = wf.train(kernel_net, x, y, lr=learning_rate(kernel_net, x), steps=400_000, progress=False)
 
-adaptive_net = wf.ShallowReLU.init(m, scheme="gaussian", inner_scale=0.1, outer_scale=1.0,
-                                   antisymmetric=True, seed=0)
+adaptive_net = wf.ShallowReLU.init(m, scheme="gaussian", inner_scale=0.1, outer_scale=1.0, antisymmetric=True, seed=0)
 adaptive_run = wf.train(adaptive_net, x, y, lr=1e-2 * m, steps=40_000, progress=False)
 print("kernel:  ", kernel_run)
 print("adaptive:", adaptive_run)
@@ -46,8 +46,10 @@ linear = limits.linear_interpolant(x, y)
 k_inf = limits.kernel_interpolant(x, y, lambda s, t: limits.kernel_uniform_knots(s, t, L=2.0))
 
 for name, net in (("kernel", kernel_net), ("adaptive", adaptive_net)):
-    d = {ref: limits.distance(net, f, -1, 1)["sup"] for ref, f in
-         (("cubic spline", ncs), ("m = inf kernel", k_inf), ("c-only, same m", c_only), ("linear", linear))}
+    d = {
+        ref: limits.distance(net, f, -1, 1)["sup"]
+        for ref, f in (("cubic spline", ncs), ("m = inf kernel", k_inf), ("c-only, same m", c_only), ("linear", linear))
+    }
     print(f"{name:9s}" + "  ".join(f"sup|f - {k}| = {v:.3f}" for k, v in d.items()))
 
 # %%

@@ -57,8 +57,14 @@ widths, dist = widths + wide, np.vstack([dist, dist_wide])
 # Log-log plot with the fitted slope (the dashed line; -1/2 is the Monte-Carlo rate).
 fig, ax = plt.subplots(figsize=(5.6, 4))
 mean = dist.mean(axis=1)
-slope, _ = plotting.plot_scaling(ax, widths, mean, spread=(dist.min(axis=1), dist.max(axis=1)),
-                                 label="sup |f_m - f_inf|", ylabel="distance on [-1, 1]")
+slope, _ = plotting.plot_scaling(
+    ax,
+    widths,
+    mean,
+    spread=(dist.min(axis=1), dist.max(axis=1)),
+    label="sup |f_m - f_inf|",
+    ylabel="distance on [-1, 1]",
+)
 ax.legend()
 ax.set_title("c-only limit of width m vs the m = infinity kernel interpolant")
 fig.tight_layout()

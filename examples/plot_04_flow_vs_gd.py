@@ -23,16 +23,18 @@ import wideflow as wf
 from wideflow import datasets, limits
 
 x, y = datasets.load("square10")
-m, T = 100, 10.0                # flow time t = T * m (with alpha = m a GD step of lr * m advances t by lr * m)
-net0 = wf.ShallowReLU.init(m, scheme="gaussian", inner_scale=1.0, outer_scale=1.0, seed=0)   # balanced
+m, T = 100, 10.0  # flow time t = T * m (with alpha = m a GD step of lr * m advances t by lr * m)
+net0 = wf.ShallowReLU.init(m, scheme="gaussian", inner_scale=1.0, outer_scale=1.0, seed=0)  # balanced
 
 flows = {}
 for rtol in (1e-4, 1e-5, 1e-6):
     net = net0.copy()
     run = wf.train(net, x, y, method="flow", t_end=T * m, rtol=rtol, atol=rtol, progress=False)
     flows[rtol] = (run, limits.invariant_drift(net0, net))
-    print(f"flow rtol={rtol:g}: {run.info['gradient_evals']:>7d} gradient evaluations, "
-          f"{run.info['rejected']} rejected steps, loss {run.final_loss:.6f}, delta drift {flows[rtol][1]:.2e}")
+    print(
+        f"flow rtol={rtol:g}: {run.info['gradient_evals']:>7d} gradient evaluations, "
+        f"{run.info['rejected']} rejected steps, loss {run.final_loss:.6f}, delta drift {flows[rtol][1]:.2e}"
+    )
 
 gds = {}
 for lr in (8e-3, 4e-3, 2e-3, 1e-3, 5e-4):
@@ -54,11 +56,13 @@ axes[0].set(xlabel="flow time t / m", ylabel="loss", title="loss against flow ti
 axes[0].legend(fontsize=8)
 evals = [r.info["gradient_evals"] for r, _ in flows.values()]
 axes[1].loglog(evals, [d for _, d in flows.values()], "s-", label="gradient flow (rtol 1e-4 ... 1e-6)")
-axes[1].loglog([r.final_step for r, _ in gds.values()], [d for _, d in gds.values()], "o-",
-               label="GD (lr 8e-3 ... 5e-4, x m)")
+axes[1].loglog(
+    [r.final_step for r, _ in gds.values()], [d for _, d in gds.values()], "o-", label="GD (lr 8e-3 ... 5e-4, x m)"
+)
 steps = np.array([r.final_step for r, _ in gds.values()], dtype=float)
 axes[1].loglog(steps, gds[5e-4][1] * steps[-1] / steps, "k--", lw=0.8, label="drift ~ lr")
-axes[1].set(xlabel="gradient evaluations", ylabel="max_i |delta_i(t) - delta_i(0)|",
-            title=f"drift of delta at t = {T:g} m")
+axes[1].set(
+    xlabel="gradient evaluations", ylabel="max_i |delta_i(t) - delta_i(0)|", title=f"drift of delta at t = {T:g} m"
+)
 axes[1].legend(fontsize=8)
 fig.tight_layout()

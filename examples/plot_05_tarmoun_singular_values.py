@@ -30,14 +30,13 @@ runs = {}
 for scale in (1e-3, 0.3):
     fac = wf.Factorization.init(5, 10, 50, scale=scale, seed=1)
     q0 = np.linalg.norm(fac.imbalance(), 2)
-    runs[scale] = wf.train(fac, Y, lr=lr, steps=steps, metrics=True, progress=False)   # metrics: opt-in
-    print(f"init scale {scale:g}: ||Q||_2 = {q0:.2e}, final relative error "
-          f"{runs[scale].metrics['rel_error'][-1]:.2e}")
+    runs[scale] = wf.train(fac, Y, lr=lr, steps=steps, metrics=True, progress=False)  # metrics: opt-in
+    print(f"init scale {scale:g}: ||Q||_2 = {q0:.2e}, final relative error {runs[scale].metrics['rel_error'][-1]:.2e}")
 
 # %%
 # The closed form for a balanced spectral init, u_i(0) = v_i(0) = sqrt(x0) with x0 the typical size of
 # the random init's product modes.
-x0 = np.sqrt(50) * 1e-3 ** 2
+x0 = np.sqrt(50) * 1e-3**2
 t = np.linspace(0, steps * lr, 400)
 closed = np.linalg.svd(lt.spectral_solution(t, Y, np.sqrt(x0), np.sqrt(x0)), compute_uv=False)
 

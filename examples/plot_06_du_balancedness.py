@@ -25,18 +25,22 @@ X = rng.standard_normal((n, dims[0]))
 teacher = wf.DeepNet.init(dims, variance=[2 / 1000, 2 / 100, 1 / 100], seed=1)
 Y = teacher(X)
 
-inits = {"balanced": [1e-6, 1e-5, 1e-4],        # variances: E ||W_h||^2 = 0.1 for every layer
-         "unbalanced": [1e-4, 1e-4, 1e-4]}      # E ||W_h||^2 = 10, 1, 0.1
-eta = 0.02   # a step for the mean loss (1/2n) sum ||f - y||^2; wideflow's loss has no 1/n, so lr = eta / n
+inits = {
+    "balanced": [1e-6, 1e-5, 1e-4],  # variances: E ||W_h||^2 = 0.1 for every layer
+    "unbalanced": [1e-4, 1e-4, 1e-4],
+}  # E ||W_h||^2 = 10, 1, 0.1
+eta = 0.02  # a step for the mean loss (1/2n) sum ||f - y||^2; wideflow's loss has no 1/n, so lr = eta / n
 runs = {}
 for name, var in inits.items():
     net = wf.DeepNet.init(dims, variance=var, activation="relu", seed=2)
     # one thread: each GD step ends in a thread barrier, which costs more than it saves on a busy machine
     runs[name] = wf.train(net, X, Y, lr=eta / n, steps=2000, record=10, metrics=True, progress=False, threads=1)
-    norms = runs[name].metrics["layer_norms"]      # squared Frobenius norms, one column per layer
+    norms = runs[name].metrics["layer_norms"]  # squared Frobenius norms, one column per layer
     d = norms[:, :-1] - norms[:, 1:]
-    print(f"{name:10s} squared norms {np.round(norms[0], 3)} -> {np.round(norms[-1], 3)}; "
-          f"max change of the differences {np.abs(d - d[0]).max():.2e}; loss {runs[name].final_loss / n:.3g}")
+    print(
+        f"{name:10s} squared norms {np.round(norms[0], 3)} -> {np.round(norms[-1], 3)}; "
+        f"max change of the differences {np.abs(d - d[0]).max():.2e}; loss {runs[name].final_loss / n:.3g}"
+    )
 
 # %%
 # Differences (top) stay put; ratios (bottom) move toward 1 as the norms grow.

@@ -45,8 +45,9 @@ print(first.run(out, progress="off"))
 # %%
 # The grid grows: two more widths and a third seed. Only the 8 new runs are run; the 4 stored ones are
 # skipped. A second call with the same spec would skip everything.
-grown = Sweep.loads(spec.replace("[100, 1000]", "[100, 1000, 10000, 30000]").replace("[0, 1]", "[0, 1, 2]"),
-                    name="outer_scaling")
+grown = Sweep.loads(
+    spec.replace("[100, 1000]", "[100, 1000, 10000, 30000]").replace("[0, 1]", "[0, 1, 2]"), name="outer_scaling"
+)
 print(grown.run(out, progress="off"))
 print(grown.run(out, progress="off"))
 
@@ -55,8 +56,11 @@ print(grown.run(out, progress="off"))
 # and each run's recorded trajectory.
 store = wf.open_store(out)
 runs = store.runs()
-print(runs[["id", "width", "seed", "final_loss", "dist_kernel_sup", "train_time"]].sort_values(["width", "seed"])
-      .to_string(index=False))
+print(
+    runs[["id", "width", "seed", "final_loss", "dist_kernel_sup", "train_time"]]
+    .sort_values(["width", "seed"])
+    .to_string(index=False)
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.8))
 for width, group in runs.groupby("width"):
@@ -64,8 +68,7 @@ for width, group in runs.groupby("width"):
     axes[0].loglog(np.maximum(traj["steps"], 1), traj["loss"], label=f"m = {width}")
 mean = runs.groupby("width").dist_kernel_sup.mean()
 axes[1].loglog(mean.index, mean.values, "o-", label="mean over seeds")
-axes[1].loglog(mean.index, mean.values[0] * (mean.index / mean.index[0]) ** -0.5, "k--", lw=0.8,
-               label="slope -1/2")
+axes[1].loglog(mean.index, mean.values[0] * (mean.index / mean.index[0]) ** -0.5, "k--", lw=0.8, label="slope -1/2")
 axes[0].set(xlabel="step", ylabel="loss", title="loss (seed 0)")
 axes[1].set(xlabel="width m", ylabel="sup distance", title="distance to the m = infinity dynamics")
 axes[0].legend(fontsize=8)

@@ -31,8 +31,10 @@ path = os.path.join(root, "bench", "results", "shallow.jsonl")
 rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
 rows = [r for r in rows if r.get("kind", "shallow_gd_step") == "shallow_gd_step" and "impl" in r]
 machine = rows[0]["machine"]
-print(f"{len(rows)} measurements; machine: {machine.get('cpu')}, {machine.get('cores')} cores, "
-      f"numpy {machine.get('numpy')}, torch {machine.get('torch')}")
+print(
+    f"{len(rows)} measurements; machine: {machine.get('cpu')}, {machine.get('cores')} cores, "
+    f"numpy {machine.get('numpy')}, torch {machine.get('torch')}"
+)
 
 # %%
 # The median time per step for each (implementation, width, samples, dtype, threads).
@@ -59,5 +61,7 @@ fig.tight_layout()
 print(f"{'kernel':>8s} {'m':>9s} {'n':>5s} {'dtype':>8s} {'thr':>3s} {'ms/step':>9s} {'x best peer':>11s}")
 for r in sorted(rows, key=lambda r: (r["n"], r["m"], r["dtype"], r["threads"])):
     if r["impl"].startswith("wideflow") and r.get("speedup_vs_best_peer"):
-        print(f"{r['impl'][9:]:>8s} {r['m']:>9d} {r['n']:>5d} {r['dtype']:>8s} {r['threads']:>3d} "
-              f"{1e3 * r['sec_per_step']:>9.3f} {r['speedup_vs_best_peer']:>11.0f}")
+        print(
+            f"{r['impl'][9:]:>8s} {r['m']:>9d} {r['n']:>5d} {r['dtype']:>8s} {r['threads']:>3d} "
+            f"{1e3 * r['sec_per_step']:>9.3f} {r['speedup_vs_best_peer']:>11.0f}"
+        )

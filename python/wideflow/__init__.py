@@ -38,8 +38,14 @@ def build_info() -> dict:
     """
     info = dict(_core.build_config())
     isa = _core.isa_info()
-    info.update(isa=isa["in_use"], isa_compiled=list(isa["compiled"]), isa_cpu=isa["cpu_best"],
-                isa_requested=isa["requested"], isa_note=isa["note"], threads_available=threads_available())
+    info.update(
+        isa=isa["in_use"],
+        isa_compiled=list(isa["compiled"]),
+        isa_cpu=isa["cpu_best"],
+        isa_requested=isa["requested"],
+        isa_note=isa["note"],
+        threads_available=threads_available(),
+    )
     return info
 
 
@@ -62,6 +68,23 @@ def __getattr__(name):  # the sweep system (wf.Sweep, wf.open_store) loads on fi
     raise AttributeError(f"module 'wideflow' has no attribute {name!r}")
 
 
-__all__ = ["ShallowReLU", "DeepNet", "Factorization", "OneLayer", "train_batch", "Run", "train", "Sweep",
-           "open_store", "schedules", "threads_available", "openmp_enabled", "build_info", "DivergenceWarning",
-           "InterruptedWarning", "IsaWarning", "ScheduleError", "__version__"]
+__all__ = [
+    "ShallowReLU",
+    "DeepNet",
+    "Factorization",
+    "OneLayer",
+    "train_batch",
+    "Run",
+    "train",
+    "Sweep",
+    "open_store",
+    "schedules",
+    "threads_available",
+    "openmp_enabled",
+    "build_info",
+    "DivergenceWarning",
+    "InterruptedWarning",
+    "IsaWarning",
+    "ScheduleError",
+    "__version__",
+]

@@ -74,6 +74,7 @@ def onelayer_gd(X, Y, lrs):
 
 # ---------------------------------------------------------------------- deep fully-connected networks
 
+
 def _deep_phi(z, activation, slope):
     if activation == "linear":
         return z
@@ -214,7 +215,7 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
     slide = np.full(m, -1)
 
     def parts(p):
-        a_, b_, c_ = p[:m], p[m:2 * m], p[2 * m:]
+        a_, b_, c_ = p[:m], p[m : 2 * m], p[2 * m :]
         z = np.multiply.outer(a_, x) + b_[:, None]
         r = inv * (c_ @ (A * z)) - y
         ga = -si * inv * c_ * ((A * r) @ x)
@@ -269,8 +270,10 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
         for i in range(m):
             if slide[i] >= 0:
                 for bound in (0.0, 1.0):
+
                     def ev_exit(t_, p_, i=i, bound=bound):
                         return (lam_of(p_, i) - bound) * (1.0 if bound == 0.0 else -1.0)
+
                     ev_exit.terminal, ev_exit.direction = True, -1
                     evs.append(ev_exit)
                     tags.append(("exit", i, bound))
@@ -280,6 +283,7 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
                     # neuron with a tangent or zero field on its side) is not an event
                     def ev_cross(t_, p_, i=i, j=j, off=(1e-300 if A[i, j] else -1e-300)):
                         return p_[i] * x[j] + p_[m + i] + off
+
                     ev_cross.terminal, ev_cross.direction = True, (-1 if A[i, j] else 1)
                     evs.append(ev_cross)
                     tags.append(("cross", i, j))
@@ -323,4 +327,4 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
         raise RuntimeError(f"shallow_relu_flow: more than {max_events} events before t_end")
     info["sliding_sample"] = slide.copy()
     info["sliding_lambda"] = np.array([lam_of(p, i) if slide[i] >= 0 else np.nan for i in range(m)])
-    return p[:m], p[m:2 * m], p[2 * m:], info
+    return p[:m], p[m : 2 * m], p[2 * m :], info

@@ -22,8 +22,8 @@ from . import _core
 from ._validate import flag, positive_float, positive_int
 from .base import FlowEngine, by_dtype
 
-ZENO_EVENTS = 1000    # event-cut steps ...
-ZENO_WINDOW = 1e-12   # ... within this much relative flow time end a run as "zeno"
+ZENO_EVENTS = 1000  # event-cut steps ...
+ZENO_WINDOW = 1e-12  # ... within this much relative flow time end a run as "zeno"
 
 
 def events_option(options: dict) -> bool:
@@ -50,8 +50,20 @@ class ShallowEventFlow(FlowEngine):
         self.x, self.y = np.ascontiguousarray(x[self.order]), np.ascontiguousarray(y[self.order])
         self.net = net
         cls = by_dtype(net.dtype, _core.shallow.EventFlow64, _core.shallow.EventFlow32)
-        self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
-                        0.0 if mode == "inner" else 1.0, tableau, threads, int(zeno_events), float(zeno_window))
+        self.flow = cls(
+            net.a,
+            net.b,
+            net.c,
+            1.0 / net.alpha,
+            self.x,
+            self.y,
+            0.0 if mode == "outer" else 1.0,
+            0.0 if mode == "inner" else 1.0,
+            tableau,
+            threads,
+            int(zeno_events),
+            float(zeno_window),
+        )
         self.set_records(np.zeros(1))
 
     # records from the continuous extension
@@ -67,8 +79,9 @@ class ShallowEventFlow(FlowEngine):
         return self.rec_t[:k].copy(), self.rec_loss[:k].copy(), self.rec_steps[:k].copy()
 
     def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
-        steps, reached, failed, self.rec_k = self.flow.integrate(t_stop, rtol, atol, max_steps, self.rec_t,
-                                                                 self.rec_k, self.rec_loss, self.rec_steps)
+        steps, reached, failed, self.rec_k = self.flow.integrate(
+            t_stop, rtol, atol, max_steps, self.rec_t, self.rec_k, self.rec_loss, self.rec_steps
+        )
         if steps:
             t_out[steps - 1] = self.flow.t
             loss_out[steps - 1] = self.flow.loss()
@@ -94,7 +107,16 @@ class ShallowEventFlow(FlowEngine):
     def counters(self) -> dict:
         f = self.flow
         sample, lam = self.sliding()
-        return {"accepted": int(f.accepted), "rejected": int(f.rejected), "gradient_evals": int(f.evals),
-                "events": int(f.events), "crossings": int(f.crossings), "sliding_entries": int(f.sliding_entries),
-                "sliding_exits": int(f.sliding_exits), "sliding_at_end": int(f.sliding_now),
-                "sliding_sample": sample, "sliding_lambda": lam, "step_size": float(f.h)}
+        return {
+            "accepted": int(f.accepted),
+            "rejected": int(f.rejected),
+            "gradient_evals": int(f.evals),
+            "events": int(f.events),
+            "crossings": int(f.crossings),
+            "sliding_entries": int(f.sliding_entries),
+            "sliding_exits": int(f.sliding_exits),
+            "sliding_at_end": int(f.sliding_now),
+            "sliding_sample": sample,
+            "sliding_lambda": lam,
+            "step_size": float(f.h),
+        }

@@ -34,11 +34,20 @@ def machine_line() -> dict:
         torch_version = None
     from . import __version__
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads_available": _core.threads_available(),
-            "openmp": _core.openmp_enabled(), "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch_version, "wideflow": __version__, "platform": platform.platform(),
-            "isa": _core.isa(), "build": {k: v for k, v in _core.build_config().items() if k != "build_type"},
-            "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads_available": _core.threads_available(),
+        "openmp": _core.openmp_enabled(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch_version,
+        "wideflow": __version__,
+        "platform": platform.platform(),
+        "isa": _core.isa(),
+        "build": {k: v for k, v in _core.build_config().items() if k != "build_type"},
+        "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
 
 
 def median_time(fn, repeats: int, min_time: float = 0.0) -> float:
@@ -125,13 +134,14 @@ def rss_verdict(peak: int, param_bytes: int) -> str:
 def two_path_table(rows: list, echo=print) -> None:
     """Print rows {case, steps, kernel_s, train_s, ...} as the kernel vs wf.train table (rates: best of the
     rounds; the ratio of the medians beside it)."""
-    echo(f"{'case':<34}{'steps':>7}{'kernel ms/step':>16}{'wf.train ms/step':>18}{'train/kernel':>14}"
-         f"{'(medians)':>11}")
+    echo(f"{'case':<34}{'steps':>7}{'kernel ms/step':>16}{'wf.train ms/step':>18}{'train/kernel':>14}{'(medians)':>11}")
     for r in rows:
         med = r.get("ratio_of_medians")
-        echo(f"{r['case']:<34}{r['steps']:>7}{1e3 * r['kernel_s'] / r['steps']:>16.4f}"
-             f"{1e3 * r['train_s'] / r['steps']:>18.4f}{r['kernel_s'] / r['train_s']:>14.3f}"
-             f"{(f'{med:.3f}' if med else ''):>11}")
+        echo(
+            f"{r['case']:<34}{r['steps']:>7}{1e3 * r['kernel_s'] / r['steps']:>16.4f}"
+            f"{1e3 * r['train_s'] / r['steps']:>18.4f}{r['kernel_s'] / r['train_s']:>14.3f}"
+            f"{(f'{med:.3f}' if med else ''):>11}"
+        )
 
 
 def timed_calls(fn, repeats: int) -> list:

@@ -151,8 +151,10 @@ def inplace_array(name: str, arr: Any, dtype: Any, shape: tuple[int, ...]) -> No
     if arr.shape != shape:
         raise ValueError(f"{name}: expected shape {shape}, got {arr.shape}")
     if not arr.flags.c_contiguous or not arr.flags.writeable:
-        raise ValueError(f"{name}: must be a writeable C-contiguous array (assign into it, e.g. arr[...] = "
-                         "values, rather than replacing it)")
+        raise ValueError(
+            f"{name}: must be a writeable C-contiguous array (assign into it, e.g. arr[...] = "
+            "values, rather than replacing it)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- float64 inputs
@@ -162,8 +164,15 @@ def inplace_array(name: str, arr: Any, dtype: Any, shape: tuple[int, ...]) -> No
 # range (shape, emptiness, non-finite, sign, bounds) is a ValueError. Every message starts with the name.
 
 
-def float64_array(name: str, values: Any, *, ndim: int | None = None, allow_empty: bool = False, nonneg: bool = False,
-                  positive: bool = False) -> np.ndarray:
+def float64_array(
+    name: str,
+    values: Any,
+    *,
+    ndim: int | None = None,
+    allow_empty: bool = False,
+    nonneg: bool = False,
+    positive: bool = False,
+) -> np.ndarray:
     """A float64 copy of `values` (any shape, or exactly `ndim` dimensions), all finite, non-empty unless
     `allow_empty`, optionally >= 0 or > 0."""
     if values is None or isinstance(values, (str, bytes)):

@@ -49,9 +49,9 @@ class GDEngine(ABC):
     last finite state. The replay must give the same bits as the first pass (deterministic kernels).
     """
 
-    has_metrics: bool = False   # metrics() is asked for: the driver ends a chunk at every recorded step
+    has_metrics: bool = False  # metrics() is asked for: the driver ends a chunk at every recorded step
     keeps_finite: bool = False  # the kernel itself hands back the last finite state when a run diverges
-    keep_finite: bool = True    # set by the driver on an engine with keeps_finite
+    keep_finite: bool = True  # set by the driver on an engine with keeps_finite
 
     @abstractmethod
     def loss(self) -> float:
@@ -125,8 +125,9 @@ class FlowEngine(ABC):
     has_metrics: bool = False
     flow: Any = None
 
-    def integrate(self, t_stop: float, rtol: float, atol: float, max_steps: int, t_out: np.ndarray,
-                  loss_out: np.ndarray) -> tuple[int, bool, bool]:
+    def integrate(
+        self, t_stop: float, rtol: float, atol: float, max_steps: int, t_out: np.ndarray, loss_out: np.ndarray
+    ) -> tuple[int, bool, bool]:
         """Integrate towards `t_stop` with at most `max_steps` accepted steps, writing the time and loss after
         each accepted step into t_out / loss_out. Returns (steps, reached, failed); a C++ call returns
         within about a second (so Ctrl-C is noticed)."""
@@ -182,8 +183,7 @@ class Model(ABC):
 
     def _flow_engine(self, data: tuple[Any, ...], options: dict[str, Any]) -> FlowEngine:
         """A `FlowEngine` for a gradient-flow run on `data`; pops the options it understands (and "tableau")."""
-        raise TypeError(f"model: {type(self).__name__} has no gradient flow (method='flow'); train it with "
-                        "method='gd'")
+        raise TypeError(f"model: {type(self).__name__} has no gradient flow (method='flow'); train it with method='gd'")
 
     def loss(self, *data: Any, **options: Any) -> float:
         """The training loss 1/2 sum of squared residuals on `data`, exactly as `wf.train` computes it: the
@@ -254,6 +254,7 @@ def metrics_option(value: Any, available: tuple[str, ...], model: str) -> tuple[
         raise TypeError(f"metrics: expected True, False or a list of names, got {type(value).__name__}") from None
     for name in names:
         if name not in available:
-            raise ValueError(f"metrics: unknown name {name!r} for {model}; expected some of "
-                             f"{', '.join(map(repr, available))}")
+            raise ValueError(
+                f"metrics: unknown name {name!r} for {model}; expected some of {', '.join(map(repr, available))}"
+            )
     return names

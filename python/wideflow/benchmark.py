@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import _core
+from ._peers import _jax_fori, _time_numpy, _time_torch, _torch_compiled_step, peer_available
 from ._timing import (
     copy_bandwidth,
     interleaved,
@@ -34,7 +35,6 @@ from ._timing import (
     timed_calls,
     two_path_table,
 )
-from .base import by_dtype
 from .datasets import _square
 from .shallow import ShallowReLU
 
@@ -69,8 +69,9 @@ def time_wideflow(m, n, dtype, threads, kernel, repeats, seed=0):
     x, y = square_wave(n)
     if kernel == "sorted":
         bins = np.empty(m, dtype=np.int32)
-        _core.shallow.gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, x, y, net(x), np.zeros(0), 1.0, 1.0,
-                                np.zeros(0), threads, bins, False)
+        _core.shallow.gd_sorted(
+            net.a, net.b, net.c, 1.0 / net.alpha, x, y, net(x), np.zeros(0), 1.0, 1.0, np.zeros(0), threads, bins, False
+        )
 
         def step(*args):
             return _core.shallow.gd_sorted(*args, bins, True)
@@ -80,90 +81,17 @@ def time_wideflow(m, n, dtype, threads, kernel, repeats, seed=0):
     # a step size that keeps the parameters bounded over many repeats
     one = np.full(1, 1e-3)
     losses = np.empty(1)
-    t1 = median_time(lambda: step(net.a, net.b, net.c, 1.0 / net.alpha, x, y, pred, one, 1.0, 1.0, losses,
-                                  threads), 3)
+    t1 = median_time(lambda: step(net.a, net.b, net.c, 1.0 / net.alpha, x, y, pred, one, 1.0, 1.0, losses, threads), 3)
     steps = int(max(1, min(1000, 0.2 / max(t1, 1e-9))))
     lrs = np.full(steps, 1e-3)
     losses = np.empty(steps)
-    t = median_time(lambda: step(net.a, net.b, net.c, 1.0 / net.alpha, x, y, pred, lrs, 1.0, 1.0, losses,
-                                 threads), repeats) / steps
+    t = (
+        median_time(
+            lambda: step(net.a, net.b, net.c, 1.0 / net.alpha, x, y, pred, lrs, 1.0, 1.0, losses, threads), repeats
+        )
+        / steps
+    )
     return Result(f"wideflow-{kernel}", m, n, np.dtype(dtype).name, threads, t)
-
-
-def _time_numpy(m, n, dtype, threads, repeats, seed=0):
-    from . import _reference as R
-
-    net = ShallowReLU.init(m, inner_scale=1.0, dtype=dtype, seed=seed)
-    x, y = square_wave(n)
-    a, b, c = net.a, net.b, net.c
-
-    def step():
-        R.shallow_gd(a, b, c, net.alpha, x, y, [1e-3])
-
-    with _blas_threads(threads):
-        return median_time(step, repeats)
-
-
-class _blas_threads:
-    """Limit BLAS threads for the NumPy peer (threadpoolctl when installed; else unchanged)."""
-
-    def __init__(self, n):
-        self.n, self.ctx = n, None
-
-    def __enter__(self):
-        try:
-            from threadpoolctl import threadpool_limits
-
-            self.ctx = threadpool_limits(self.n)
-        except ImportError:
-            self.ctx = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.ctx is not None:
-            self.ctx.unregister() if hasattr(self.ctx, "unregister") else self.ctx.restore_original_limits()
-        return False
-
-
-def _time_torch(m, n, dtype, threads, repeats, handwritten: bool, seed=0):
-    import torch
-
-    torch.set_num_threads(threads)
-    tdt = by_dtype(dtype, torch.float64, torch.float32)
-    net = ShallowReLU.init(m, inner_scale=1.0, dtype=dtype, seed=seed)
-    x, y = square_wave(n)
-    xt = torch.tensor(x, dtype=tdt)
-    yt = torch.tensor(y, dtype=tdt)
-    inv_alpha = 1.0 / net.alpha
-    lr = 1e-3
-    if handwritten:
-        a, b, c = (torch.tensor(v) for v in (net.a, net.b, net.c))
-
-        def step():
-            with torch.no_grad():
-                z = xt[:, None] * a + b                       # (n, m)
-                act = torch.relu(z)
-                r = act @ c * inv_alpha - yt
-                on = (z > 0).to(tdt)
-                ga = (r * xt) @ on * c * inv_alpha
-                gb = r @ on * c * inv_alpha
-                gc = r @ act * inv_alpha
-                a.sub_(lr * ga)
-                b.sub_(lr * gb)
-                c.sub_(lr * gc)
-    else:
-        a, b, c = (torch.tensor(v, requires_grad=True) for v in (net.a, net.b, net.c))
-
-        def step():
-            f = torch.relu(xt[:, None] * a + b) @ c * inv_alpha
-            loss = 0.5 * ((f - yt) ** 2).sum()
-            loss.backward()
-            with torch.no_grad():
-                for p in (a, b, c):
-                    p.sub_(lr * p.grad)
-                    p.grad = None
-
-    return median_time(step, repeats)
 
 
 def time_peer(impl, m, n, dtype, threads, repeats, max_elements):
@@ -174,14 +102,9 @@ def time_peer(impl, m, n, dtype, threads, repeats, max_elements):
         t = _time_numpy(m_run, n, dtype, threads, repeats)
     else:
         t = _time_torch(m_run, n, dtype, threads, repeats, handwritten=(impl == "torch-hand"))
-    return Result(impl, m, n, np.dtype(dtype).name, threads, t * m / m_run,
-                  extrapolated_from_m=None if m_run == m else m_run)
-
-
-def torch_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
+    return Result(
+        impl, m, n, np.dtype(dtype).name, threads, t * m / m_run, extrapolated_from_m=None if m_run == m else m_run
+    )
 
 
 # ---------------------------------------------------------------------------------------------- user path
@@ -196,8 +119,9 @@ def _prepared_kernel(net, x, y, threads):
     pred = net(xs)
     bins = np.empty(net.width, dtype=np.int32)
     if kernel == "sorted":
-        _core.shallow.gd_sorted(net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, pred, np.zeros(0), 1.0, 1.0,
-                                np.zeros(0), threads, bins, False)
+        _core.shallow.gd_sorted(
+            net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, pred, np.zeros(0), 1.0, 1.0, np.zeros(0), threads, bins, False
+        )
 
     def go(steps, lr=1e-3):
         lrs, losses = np.full(steps, lr), np.empty(steps)
@@ -210,63 +134,6 @@ def _prepared_kernel(net, x, y, threads):
     return go, kernel
 
 
-def _torch_compiled_step(net, x, y, lr, threads):
-    import torch
-
-    torch.set_num_threads(threads)
-    tdt = by_dtype(net.dtype, torch.float64, torch.float32)
-    xt, yt = torch.tensor(x, dtype=tdt), torch.tensor(y, dtype=tdt)
-    params = [torch.tensor(v, requires_grad=True) for v in (net.a, net.b, net.c)]
-    inv_alpha = 1.0 / net.alpha
-
-    @torch.compile
-    def loss_fn(a, b, c):
-        f = torch.relu(xt[:, None] * a + b) @ c * inv_alpha
-        return 0.5 * ((f - yt) ** 2).sum()
-
-    def steps(k):
-        for _ in range(k):
-            loss = loss_fn(*params)
-            loss.backward()
-            with torch.no_grad():
-                for p in params:
-                    p.sub_(lr * p.grad)
-                    p.grad = None
-    return steps
-
-
-def _jax_fori(net, x, y, lr):
-    import jax
-    import jax.numpy as jnp
-
-    jax.config.update("jax_enable_x64", True)
-    dt = by_dtype(net.dtype, jnp.float64, jnp.float32)
-    xj, yj = jnp.asarray(x, dtype=dt), jnp.asarray(y, dtype=dt)
-    params = tuple(jnp.asarray(v) for v in (net.a, net.b, net.c))
-    inv_alpha = 1.0 / net.alpha
-
-    def loss(p):
-        a, b, c = p
-        f = jnp.maximum(xj[:, None] * a + b, 0) @ c * inv_alpha
-        return 0.5 * jnp.sum((f - yj) ** 2)
-
-    def body(_, p):
-        g = jax.grad(loss)(p)
-        return tuple(w - lr * gw for w, gw in zip(p, g))
-
-    run = jax.jit(lambda p, k: jax.lax.fori_loop(0, k, body, p))
-
-    def steps(k):
-        jax.block_until_ready(run(params, k))
-    return steps
-
-
-def peer_available(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
-
 def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss=True, echo=print) -> list:
     """The shallow net as a user runs it: for each (m, n, dtype), the raw kernel and `wf.train` with default
     options, timed in turn in one process at each step count, their rate ratio, and the peak RSS of a
@@ -274,7 +141,9 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
     jax.jit + lax.fori_loop, when installed) at widths <= 10^6."""
     machine = machine_line()
     bw = copy_bandwidth()
-    echo(f"machine: {machine['cpu']}, {machine['cores']} cores, copy probe {bw / 1e9:.1f} GB/s, load {machine['load_avg']}")
+    echo(
+        f"machine: {machine['cpu']}, {machine['cores']} cores, copy probe {bw / 1e9:.1f} GB/s, load {machine['load_avg']}"
+    )
     rows = []
     nthreads = threads or _core.threads_available()
     for m, n, dtype in cases:
@@ -285,23 +154,43 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
         kern, kname = _prepared_kernel(net, x, y, threads)
         for steps in steps_list:
             r = rounds if m * steps <= 10**9 else max(1, min(rounds, 10**10 // (m * steps)))
-            med = interleaved({"kernel": lambda kern=kern, steps=steps: kern(steps),
-                               "train": lambda net=net, x=x, y=y, steps=steps: wf.train(
-                                   net, x, y, lr=1e-3, steps=steps, progress=False, threads=threads or None)}, r,
-                              warm=steps == steps_list[0], stat="min")
-            row = {"kind": "shallow_user_path", "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}",
-                   "m": m, "n": n, "dtype": np.dtype(dtype).name, "kernel": kname, "threads": nthreads,
-                   "steps": steps, "kernel_s": med["kernel"], "train_s": med["train"],
-                   "ratio": med["kernel"] / med["train"], "rounds": r, "stat": "min",
-                   "kernel_median_s": med["kernel:median"], "train_median_s": med["train:median"],
-                   "ratio_of_medians": med["kernel:median"] / med["train:median"]}
+            med = interleaved(
+                {
+                    "kernel": lambda kern=kern, steps=steps: kern(steps),
+                    "train": lambda net=net, x=x, y=y, steps=steps: wf.train(
+                        net, x, y, lr=1e-3, steps=steps, progress=False, threads=threads or None
+                    ),
+                },
+                r,
+                warm=steps == steps_list[0],
+                stat="min",
+            )
+            row = {
+                "kind": "shallow_user_path",
+                "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}",
+                "m": m,
+                "n": n,
+                "dtype": np.dtype(dtype).name,
+                "kernel": kname,
+                "threads": nthreads,
+                "steps": steps,
+                "kernel_s": med["kernel"],
+                "train_s": med["train"],
+                "ratio": med["kernel"] / med["train"],
+                "rounds": r,
+                "stat": "min",
+                "kernel_median_s": med["kernel:median"],
+                "train_median_s": med["train:median"],
+                "ratio_of_medians": med["kernel:median"] / med["train:median"],
+            }
             rows.append(row)
             two_path_table([row], echo=echo)
         if peers and m <= 10**6:
             last = rows[-1]  # the longest run of this width
-            for name, make in (("torch.compile", lambda net=net, x=x, y=y: _torch_compiled_step(net, x, y, 1e-3,
-                                                                                                  nthreads)),
-                               ("jax.jit+fori_loop", lambda net=net, x=x, y=y: _jax_fori(net, x, y, 1e-3))):
+            for name, make in (
+                ("torch.compile", lambda net=net, x=x, y=y: _torch_compiled_step(net, x, y, 1e-3, nthreads)),
+                ("jax.jit+fori_loop", lambda net=net, x=x, y=y: _jax_fori(net, x, y, 1e-3)),
+            ):
                 if not peer_available("torch" if name.startswith("torch") else "jax"):
                     continue
                 try:
@@ -312,22 +201,48 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
                     echo(f"  {name}: failed ({type(exc).__name__}: {str(exc)[:80]})")
                     continue
                 speedup = sec / (last["train_s"] / last["steps"])
-                rows.append({"kind": "shallow_peer", "case": last["case"], "impl": name, "m": m, "n": n,
-                             "dtype": np.dtype(dtype).name, "threads": nthreads, "sec_per_step": sec,
-                             "train_speedup": speedup})
-                echo(f"  peer {name:<20} {sec * 1e3:10.3f} ms/step  (wf.train at {last['steps']} steps: "
-                     f"{speedup:.1f}x faster)")
+                rows.append(
+                    {
+                        "kind": "shallow_peer",
+                        "case": last["case"],
+                        "impl": name,
+                        "m": m,
+                        "n": n,
+                        "dtype": np.dtype(dtype).name,
+                        "threads": nthreads,
+                        "sec_per_step": sec,
+                        "train_speedup": speedup,
+                    }
+                )
+                echo(
+                    f"  peer {name:<20} {sec * 1e3:10.3f} ms/step  (wf.train at {last['steps']} steps: "
+                    f"{speedup:.1f}x faster)"
+                )
         if rss:
-            setup = (f"from wideflow.benchmark import square_wave\nx, y = square_wave({n})")
-            body = (f"net = wf.ShallowReLU.init({m}, dtype='{np.dtype(dtype).name}')\n"
-                    f"wf.train(net, x, y, lr=1e-3, steps=10, progress=False)\nnet(x)")
+            setup = f"from wideflow.benchmark import square_wave\nx, y = square_wave({n})"
+            body = (
+                f"net = wf.ShallowReLU.init({m}, dtype='{np.dtype(dtype).name}')\n"
+                f"wf.train(net, x, y, lr=1e-3, steps=10, progress=False)\nnet(x)"
+            )
             mem = peak_rss(setup, body)
             pbytes = 3 * m * np.dtype(dtype).itemsize
-            rows.append({"kind": "shallow_rss", "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}", "m": m,
-                         "n": n, "dtype": np.dtype(dtype).name, "param_bytes": pbytes, **mem,
-                         "target_bytes": 1.15 * pbytes + 200e6, "met": mem["peak_rss"] <= 1.15 * pbytes + 200e6})
-            echo(f"  peak RSS (init + 10 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
-                 f"parameters {pbytes / 1e6:.0f} MB, imports + data {mem['rss_after_setup'] / 1e6:.0f} MB")
+            rows.append(
+                {
+                    "kind": "shallow_rss",
+                    "case": f"shallow m={m:.0e} n={n} {np.dtype(dtype).name}",
+                    "m": m,
+                    "n": n,
+                    "dtype": np.dtype(dtype).name,
+                    "param_bytes": pbytes,
+                    **mem,
+                    "target_bytes": 1.15 * pbytes + 200e6,
+                    "met": mem["peak_rss"] <= 1.15 * pbytes + 200e6,
+                }
+            )
+            echo(
+                f"  peak RSS (init + 10 steps + eval, fresh process): {rss_verdict(mem['peak_rss'], pbytes)}; "
+                f"parameters {pbytes / 1e6:.0f} MB, imports + data {mem['rss_after_setup'] / 1e6:.0f} MB"
+            )
         net = kern = None  # type: ignore[assignment]  # free the parameters before the next width
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     for r in rows:
@@ -336,20 +251,34 @@ def user_path(cases, steps_list=(10, 1000), rounds=5, threads=0, peers=True, rss
 
 
 # ---------------------------------------------------------------------------------------------- driver
-def run(widths, samples, dtypes, threads_list, kernels=("direct", "sorted"), peers=("numpy", "torch-auto",
-        "torch-hand"), repeats=5, peer_max_elements=50_000_000, peer_max_width=10**7, out=None,
-        echo=print):
+def run(
+    widths,
+    samples,
+    dtypes,
+    threads_list,
+    kernels=("direct", "sorted"),
+    peers=("numpy", "torch-auto", "torch-hand"),
+    repeats=5,
+    peer_max_elements=50_000_000,
+    peer_max_width=10**7,
+    out=None,
+    echo=print,
+):
     machine = machine_line()
     bw = copy_bandwidth()
-    echo(f"machine: {machine['cpu']}, {machine['cores']} cores, numpy {machine['numpy']}, "
-         f"torch {machine['torch']}, wideflow {machine['wideflow']}")
+    echo(
+        f"machine: {machine['cpu']}, {machine['cores']} cores, numpy {machine['numpy']}, "
+        f"torch {machine['torch']}, wideflow {machine['wideflow']}"
+    )
     echo(f"memory-copy probe: {bw / 1e9:.1f} GB/s (read + write)")
     if "torch-auto" in peers or "torch-hand" in peers:
-        if not torch_available():
+        if not peer_available("torch"):
             echo("PyTorch not installed: torch peers skipped (pip install torch)")
             peers = tuple(p for p in peers if not p.startswith("torch"))
-    header = (f"{'impl':<16}{'dtype':>8}{'thr':>4}{'m':>11}{'n':>6}{'ms/step':>11}{'Gneuron-st/s':>13}"
-              f"{'GFLOP/s':>9}{'GB/s':>7}{'%copy':>7}{'vs best peer':>14}")
+    header = (
+        f"{'impl':<16}{'dtype':>8}{'thr':>4}{'m':>11}{'n':>6}{'ms/step':>11}{'Gneuron-st/s':>13}"
+        f"{'GFLOP/s':>9}{'GB/s':>7}{'%copy':>7}{'vs best peer':>14}"
+    )
     echo(header)
     echo("-" * len(header))
     rows = []
@@ -363,26 +292,37 @@ def run(widths, samples, dtypes, threads_list, kernels=("direct", "sorted"), pee
                     if m <= peer_max_width:
                         for p in peers:
                             try:
-                                peer_results.append(time_peer(p, m, n, dtype, threads, max(3, repeats // 2),
-                                                              peer_max_elements))
+                                peer_results.append(
+                                    time_peer(p, m, n, dtype, threads, max(3, repeats // 2), peer_max_elements)
+                                )
                             except MemoryError:
                                 echo(f"{p}: out of memory at m={m}, n={n}")
                     best_peer = min((r.sec_per_step for r in peer_results), default=None)
                     for r in results + peer_results:
                         gbs = 6 * itemsize * r.m / r.sec_per_step / 1e9
                         gflops = FLOPS_PER_NEURON_SAMPLE * r.m * r.n / r.sec_per_step / 1e9
-                        speedup = (best_peer / r.sec_per_step) if (best_peer and r.impl.startswith("wideflow")) \
-                            else None
+                        speedup = (
+                            (best_peer / r.sec_per_step) if (best_peer and r.impl.startswith("wideflow")) else None
+                        )
                         note = f"~m={r.extrapolated_from_m}" if r.extrapolated_from_m else ""
-                        echo(f"{r.impl:<16}{r.dtype:>8}{r.threads:>4}{r.m:>11}{r.n:>6}"
-                             f"{r.sec_per_step * 1e3:>11.3f}{r.neuron_steps / 1e9:>13.4f}{gflops:>9.1f}"
-                             f"{gbs:>7.1f}{100 * gbs * 1e9 / bw:>6.0f}%"
-                             f"{(f'{speedup:.1f}x' if speedup else note):>14}")
+                        echo(
+                            f"{r.impl:<16}{r.dtype:>8}{r.threads:>4}{r.m:>11}{r.n:>6}"
+                            f"{r.sec_per_step * 1e3:>11.3f}{r.neuron_steps / 1e9:>13.4f}{gflops:>9.1f}"
+                            f"{gbs:>7.1f}{100 * gbs * 1e9 / bw:>6.0f}%"
+                            f"{(f'{speedup:.1f}x' if speedup else note):>14}"
+                        )
                         row = asdict(r)
-                        row.update(kind="shallow_gd_step", neuron_steps_per_s=r.neuron_steps, gflops=gflops,
-                                   gbytes_per_s=gbs, copy_gbytes_per_s=bw / 1e9, fraction_of_copy=gbs * 1e9 / bw,
-                                   speedup_vs_best_peer=speedup, machine=machine,
-                                   time=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                        row.update(
+                            kind="shallow_gd_step",
+                            neuron_steps_per_s=r.neuron_steps,
+                            gflops=gflops,
+                            gbytes_per_s=gbs,
+                            copy_gbytes_per_s=bw / 1e9,
+                            fraction_of_copy=gbs * 1e9 / bw,
+                            speedup_vs_best_peer=speedup,
+                            machine=machine,
+                            time=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                        )
                         rows.append(row)
     if out:
         append_jsonl(out, rows)
@@ -408,19 +348,27 @@ def main(argv=None) -> int:
     p.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     p.add_argument("--threads", type=int, nargs="+", help="thread counts (default: 1 and all)")
     p.add_argument("--kernels", nargs="+", default=["direct", "sorted"], choices=["direct", "sorted"])
-    p.add_argument("--peers", nargs="*", default=["numpy", "torch-auto", "torch-hand"],
-                   choices=["numpy", "torch-auto", "torch-hand"])
+    p.add_argument(
+        "--peers",
+        nargs="*",
+        default=["numpy", "torch-auto", "torch-hand"],
+        choices=["numpy", "torch-auto", "torch-hand"],
+    )
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", default=None, help="append JSON lines here (default: none)")
-    p.add_argument("--user-widths", type=float, nargs="*", default=None,
-                   help="widths of the kernel vs wf.train table (float64; float32 from 1e8; default 1e5 1e6 1e7 "
-                        "1e8, --quick 1e5 1e6, none with --widths or --samples); none to skip it")
+    p.add_argument(
+        "--user-widths",
+        type=float,
+        nargs="*",
+        default=None,
+        help="widths of the kernel vs wf.train table (float64; float32 from 1e8; default 1e5 1e6 1e7 "
+        "1e8, --quick 1e5 1e6, none with --widths or --samples); none to skip it",
+    )
     p.add_argument("--user-steps", type=int, nargs="+", default=[10, 1000])
     p.add_argument("--no-kernel-table", action="store_true", help="only the kernel vs wf.train table")
     args = p.parse_args(argv)
     if args.user_widths is None:  # a kernel-table selection (--widths / --samples) alone skips the user table
-        args.user_widths = ([] if (args.widths or args.samples) else [1e5, 1e6] if args.quick
-                            else [1e5, 1e6, 1e7, 1e8])
+        args.user_widths = [] if (args.widths or args.samples) else [1e5, 1e6] if args.quick else [1e5, 1e6, 1e7, 1e8]
     if args.user_widths:
         cases = [(int(w), 10, "float32" if w >= 1e8 else "float64") for w in args.user_widths]
         print("== the user path: raw kernel vs wf.train (default options), same process, in turn")
@@ -438,8 +386,16 @@ def main(argv=None) -> int:
     else:
         widths = args.widths or [1e3, 1e4, 1e5, 1e6, 1e7]
         samples = args.samples or [10, 100, 1000, 10000]
-    run([int(w) for w in widths], samples, args.dtypes, threads, kernels=tuple(args.kernels),
-        peers=tuple(args.peers), repeats=args.repeats, out=args.out)
+    run(
+        [int(w) for w in widths],
+        samples,
+        args.dtypes,
+        threads,
+        kernels=tuple(args.kernels),
+        peers=tuple(args.peers),
+        repeats=args.repeats,
+        out=args.out,
+    )
     return 0
 
 

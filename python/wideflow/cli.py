@@ -1,12 +1,12 @@
 """The `wideflow` command line (also `python -m wideflow`).
 
-    wideflow demo [--out DIR]                                  one-minute demo figure
-    wideflow reproduce williams2019|tarmoun2021|du2018 [--quick] [--out DIR] [--executor ...] [--set K=V]
-    wideflow bench [...]                                       kernel benchmarks (see --help)
-    wideflow sweep SPEC.toml --out DIR [--executor local|process|dask] [--scheduler ADDR] [--workers N] [--set K=V]
-    wideflow report DIR                                        a paper's report, or a sweep's summary and plots
-    wideflow export DIR [--format csv|parquet] [--out FILE]    the runs table as a file
-    wideflow docs [--no-open] [--out DIR]                      build the documentation site (from a clone)
+wideflow demo [--out DIR]                                  one-minute demo figure
+wideflow reproduce williams2019|tarmoun2021|du2018 [--quick] [--out DIR] [--executor ...] [--set K=V]
+wideflow bench [...]                                       kernel benchmarks (see --help)
+wideflow sweep SPEC.toml --out DIR [--executor local|process|dask] [--scheduler ADDR] [--workers N] [--set K=V]
+wideflow report DIR                                        a paper's report, or a sweep's summary and plots
+wideflow export DIR [--format csv|parquet] [--out FILE]    the runs table as a file
+wideflow docs [--no-open] [--out DIR]                      build the documentation site (from a clone)
 """
 
 from __future__ import annotations
@@ -68,10 +68,22 @@ def _reproduce(args) -> int:
     out = args.out or os.path.join("wideflow-out", args.paper)
     executor = args.executor or ("dask" if args.scheduler else "local")
     t0 = time.perf_counter()
-    code, report = _guarded("reproduce", lambda: run_study(
-        study(args.paper), out, quick=args.quick, overrides=args.set, executor=executor, scheduler=args.scheduler,
-        workers=args.workers, threads=args.threads, progress=args.progress, allow_mixed=args.allow_mixed),
-        lambda: out)
+    code, report = _guarded(
+        "reproduce",
+        lambda: run_study(
+            study(args.paper),
+            out,
+            quick=args.quick,
+            overrides=args.set,
+            executor=executor,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            threads=args.threads,
+            progress=args.progress,
+            allow_mixed=args.allow_mixed,
+        ),
+        lambda: out,
+    )
     if code == 0:
         print(f"{args.paper}: wrote {report} ({time.perf_counter() - t0:.0f} s)")
     return code
@@ -110,15 +122,27 @@ def _sweep(args) -> int:
                     stored = store.statuses()
             runs = sweep.runs()
             keys = sorted(sweep.grid)
-            print(f"{sweep.name}: model {sweep.model}, {len(runs)} runs, "
-                  f"{sum(rid in stored for rid, _ in runs)} already stored in {out}")
+            print(
+                f"{sweep.name}: model {sweep.model}, {len(runs)} runs, "
+                f"{sum(rid in stored for rid, _ in runs)} already stored in {out}"
+            )
             for rid, cfg in runs:
                 print(f"  {rid}  {stored.get(rid, 'todo'):<8}  " + " ".join(f"{k}={cfg[k]}" for k in keys))
             return None
-        return run_sweep(sweep, out, executor=executor, scheduler=args.scheduler, workers=args.workers,
-                         threads=args.threads, retry_failed=args.retry_failed, keep_params=not args.no_params,
-                         progress=args.progress, allow_mixed=args.allow_mixed, cluster=args.cluster,
-                         cluster_options=cluster_options)
+        return run_sweep(
+            sweep,
+            out,
+            executor=executor,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            threads=args.threads,
+            retry_failed=args.retry_failed,
+            keep_params=not args.no_params,
+            progress=args.progress,
+            allow_mixed=args.allow_mixed,
+            cluster=args.cluster,
+            cluster_options=cluster_options,
+        )
 
     code, summary = _guarded("sweep", body, lambda: where[0])
     if code or summary is None:
@@ -177,8 +201,10 @@ def _docs(args) -> int:
 
     root = os.path.abspath(args.source or os.getcwd())
     if not os.path.isfile(os.path.join(root, "docs", "conf.py")):
-        print(f"wideflow docs: no docs/conf.py under {root}; run this from a clone of the repository "
-              "(or give --source)", file=sys.stderr)
+        print(
+            f"wideflow docs: no docs/conf.py under {root}; run this from a clone of the repository (or give --source)",
+            file=sys.stderr,
+        )
         return 2
     try:
         import sphinx  # noqa: F401
@@ -205,28 +231,53 @@ def main(argv=None) -> int:
         from .benchmark import main as bench_main
 
         return bench_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="wideflow", description="Wide networks trained by fused C++ "
-                                     "gradient descent, measured against the limits theory predicts.")
+    parser = argparse.ArgumentParser(
+        prog="wideflow",
+        description="Wide networks trained by fused C++ gradient descent, measured against the limits theory predicts.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("reproduce", help="reproduce a paper's figures and report")
     papers = _paper_names()
     p.add_argument("paper", choices=sorted(papers), help="; ".join(f"{k}: {v}" for k, v in papers.items()))
     p.add_argument("--quick", action="store_true", help="smaller runs, about a minute on 2 cores")
-    p.add_argument("--out", default=None, help="output folder: the store wideflow.sqlite, the figures and "
-                   "report.md (default wideflow-out/PAPER); re-running resumes, a finished one only redraws")
-    p.add_argument("--executor", choices=("local", "process", "dask"), default=None,
-                   help="local (default; in-process), process (a local pool) or dask")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder: the store wideflow.sqlite, the figures and "
+        "report.md (default wideflow-out/PAPER); re-running resumes, a finished one only redraws",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "process", "dask"),
+        default=None,
+        help="local (default; in-process), process (a local pool) or dask",
+    )
     p.add_argument("--scheduler", default=None, metavar="ADDR", help="dask scheduler address (implies dask)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="worker processes (process: default one per core; dask LocalCluster: default one per core)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (process: default one per core; dask LocalCluster: default one per core)",
+    )
     p.add_argument("--threads", type=int, default=None, metavar="N", help="kernel threads per run")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field in every section that has it (e.g. --set width=500), or in one "
-                        "section: --set regimes:fixed.steps=50000")
-    p.add_argument("--progress", choices=("bar", "log", "off"), default=None,
-                   help="default: a bar on a terminal, else one log line per run (on stderr)")
-    p.add_argument("--allow-mixed", action="store_true",
-                   help="add runs to a store written by another wideflow version or build")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field in every section that has it (e.g. --set width=500), or in one "
+        "section: --set regimes:fixed.steps=50000",
+    )
+    p.add_argument(
+        "--progress",
+        choices=("bar", "log", "off"),
+        default=None,
+        help="default: a bar on a terminal, else one log line per run (on stderr)",
+    )
+    p.add_argument(
+        "--allow-mixed", action="store_true", help="add runs to a store written by another wideflow version or build"
+    )
     p.set_defaults(func=_reproduce)
     p = sub.add_parser("demo", help="fit 10 square-wave points in both regimes and write a PNG")
     p.add_argument("--out", default="wideflow-out", help="output folder")
@@ -234,47 +285,95 @@ def main(argv=None) -> int:
     sub.add_parser("bench", help="benchmark the kernels (wideflow bench --help)")
     from .sweeps.spec import bundled_specs
 
-    p = sub.add_parser("sweep", help="run a sweep spec (TOML grid) into a store; re-running resumes",
-                       description="Run every run of a sweep spec that the store in --out does not hold yet. "
-                       "Exit status: 0 all runs stored, 3 some runs failed (stored with their error), "
-                       "2 bad spec, arguments or unreadable store, 1 the folder is busy or holds another build "
-                       "(or a worker or scheduler failed), 130 interrupted, 143 terminated (re-run to resume).")
-    p.add_argument("spec", help="a TOML spec file, or the name of a bundled spec ("
-                   + (", ".join(bundled_specs()) or "none") + ")")
+    p = sub.add_parser(
+        "sweep",
+        help="run a sweep spec (TOML grid) into a store; re-running resumes",
+        description="Run every run of a sweep spec that the store in --out does not hold yet. "
+        "Exit status: 0 all runs stored, 3 some runs failed (stored with their error), "
+        "2 bad spec, arguments or unreadable store, 1 the folder is busy or holds another build "
+        "(or a worker or scheduler failed), 130 interrupted, 143 terminated (re-run to resume).",
+    )
+    p.add_argument(
+        "spec", help="a TOML spec file, or the name of a bundled spec (" + (", ".join(bundled_specs()) or "none") + ")"
+    )
     p.add_argument("--out", default=None, help="output folder holding the store (default wideflow-out/SPEC-NAME)")
-    p.add_argument("--executor", choices=("local", "process", "dask"), default=None,
-                   help="local (default; in-process), process (a local pool of --workers processes) or dask "
-                        "(pip install \"wideflow[dask]\")")
-    p.add_argument("--scheduler", default=None, metavar="ADDR",
-                   help="dask scheduler address tcp://host:port (implies --executor dask; default: a LocalCluster "
-                        "on 127.0.0.1)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local: runs side by side in N processes (default 1); dask LocalCluster: N worker "
-                        "processes (default one per core)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="kernel threads per run (default: all cores for one local run, else cores / workers)")
+    p.add_argument(
+        "--executor",
+        choices=("local", "process", "dask"),
+        default=None,
+        help="local (default; in-process), process (a local pool of --workers processes) or dask "
+        '(pip install "wideflow[dask]")',
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="dask scheduler address tcp://host:port (implies --executor dask; default: a LocalCluster on 127.0.0.1)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local: runs side by side in N processes (default 1); dask LocalCluster: N worker "
+        "processes (default one per core)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="kernel threads per run (default: all cores for one local run, else cores / workers)",
+    )
     p.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
     p.add_argument("--no-params", action="store_true", help="do not write the final parameters to side files")
-    p.add_argument("--progress", choices=("bar", "log", "off"), default=None,
-                   help="default: a bar on a terminal, else one log line per run (on stderr)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a spec field, e.g. --set fixed.steps=20000 --set grid.width=[1000,10000] "
-                        "(VALUE is a TOML value; checked like the spec file; repeatable)")
-    p.add_argument("--cluster", choices=sorted(clusters_kinds()), default=None,
-                   help="run the dask workers as batch jobs (pip install \"wideflow[cluster]\"); --workers N jobs")
-    p.add_argument("--cluster-opt", action="append", default=[], metavar="K=V,...",
-                   help="batch cluster options: queue, account, cores, memory (required), walltime, interface, "
-                        "host, python, local_directory")
-    p.add_argument("--print-job-script", action="store_true",
-                   help="print the batch job script --cluster would submit, and submit nothing")
-    p.add_argument("--allow-mixed", action="store_true",
-                   help="add runs to a store written by another wideflow version or build (refused by default)")
+    p.add_argument(
+        "--progress",
+        choices=("bar", "log", "off"),
+        default=None,
+        help="default: a bar on a terminal, else one log line per run (on stderr)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec field, e.g. --set fixed.steps=20000 --set grid.width=[1000,10000] "
+        "(VALUE is a TOML value; checked like the spec file; repeatable)",
+    )
+    p.add_argument(
+        "--cluster",
+        choices=sorted(clusters_kinds()),
+        default=None,
+        help='run the dask workers as batch jobs (pip install "wideflow[cluster]"); --workers N jobs',
+    )
+    p.add_argument(
+        "--cluster-opt",
+        action="append",
+        default=[],
+        metavar="K=V,...",
+        help="batch cluster options: queue, account, cores, memory (required), walltime, interface, "
+        "host, python, local_directory",
+    )
+    p.add_argument(
+        "--print-job-script",
+        action="store_true",
+        help="print the batch job script --cluster would submit, and submit nothing",
+    )
+    p.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="add runs to a store written by another wideflow version or build (refused by default)",
+    )
     p.add_argument("--dry-run", action="store_true", help="check the spec and list its runs; run nothing")
     p.set_defaults(func=_sweep)
     p = sub.add_parser("report", help="a paper's report from its store, or the summary and plots of a sweep's")
     p.add_argument("store", help="output folder of a sweep or a reproduction (or its wideflow.sqlite)")
-    p.add_argument("--out", default=None, help="where to write the report (default: a paper's store folder "
-                   "itself, a sweep's STORE/report)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="where to write the report (default: a paper's store folder itself, a sweep's STORE/report)",
+    )
     p.set_defaults(func=_report)
     p = sub.add_parser("export", help="write a store's runs table as CSV or Parquet")
     p.add_argument("store", help="output folder of a sweep (or its wideflow.sqlite)")

@@ -40,8 +40,10 @@ def load(name: str):
             raise ValueError(f"dataset: {name!r} needs at least one point")
         x = np.sort(np.random.default_rng(seed).uniform(-1.0, 1.0, n))
         return x, (_square(x) if kind == "square" else np.sin(np.pi * x))
-    raise ValueError(f"dataset: unknown name {name!r}; expected one of {', '.join(NAMES)} or "
-                     "random_square<n>_s<seed> / random_sine<n>_s<seed>")
+    raise ValueError(
+        f"dataset: unknown name {name!r}; expected one of {', '.join(NAMES)} or "
+        "random_square<n>_s<seed> / random_sine<n>_s<seed>"
+    )
 
 
 def teacher_student(dims, samples: int, seed: int = 0, activation: str = "relu", negative_slope: float = 0.01):

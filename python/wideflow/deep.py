@@ -81,8 +81,7 @@ class DeepNet(Model):
     biases : None (homogeneous net, the default) or a sequence of L vectors b_h of length d_h.
     """
 
-    def __init__(self, weights, activation: str = "relu", *, negative_slope: float = 0.01, biases=None,
-                 dtype=None):
+    def __init__(self, weights, activation: str = "relu", *, negative_slope: float = 0.01, biases=None, dtype=None):
         choice("activation", activation, ACTIVATIONS)
         self._activation = activation
         self._negative_slope = positive_float("negative_slope", negative_slope, allow_zero=True)
@@ -97,7 +96,8 @@ class DeepNet(Model):
             if h > 0 and arr.shape[1] != ws[-1].shape[0]:
                 raise ValueError(
                     f"weights[{h}]: expected d_in={ws[-1].shape[0]} (the output size of weights[{h - 1}], shape "
-                    f"{ws[-1].shape}), got shape {arr.shape}")
+                    f"{ws[-1].shape}), got shape {arr.shape}"
+                )
             ws.append(arr)
         self._weights = ws
         self._dtype = dt
@@ -121,8 +121,17 @@ class DeepNet(Model):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def init(cls, dims, variance=None, activation: str = "relu", *, seed=0, dtype="float64", bias: bool = False,
-             negative_slope: float = 0.01) -> DeepNet:
+    def init(
+        cls,
+        dims,
+        variance=None,
+        activation: str = "relu",
+        *,
+        seed=0,
+        dtype="float64",
+        bias: bool = False,
+        negative_slope: float = 0.01,
+    ) -> DeepNet:
         """Random net with layer sizes dims = (d_0, d_1, ..., d_L) and i.i.d. N(0, variance_h) weights.
 
         variance: None (He: 2/d_in for layers followed by relu/leaky_relu, 1/d_in otherwise), one number
@@ -134,8 +143,9 @@ class DeepNet(Model):
                 raise TypeError
             raw = list(dims)
         except TypeError:
-            raise TypeError(f"dims: expected a sequence of layer sizes (d_0, ..., d_L), got {type(dims).__name__}") \
-                from None
+            raise TypeError(
+                f"dims: expected a sequence of layer sizes (d_0, ..., d_L), got {type(dims).__name__}"
+            ) from None
         dims = [positive_int(f"dims[{h}]", d, maximum=MAX_ELEMENTS) for h, d in enumerate(raw)]
         if len(dims) < 2:
             raise ValueError(f"dims: need at least an input and an output size, got {dims}")
@@ -151,8 +161,9 @@ class DeepNet(Model):
             try:
                 raw = list(variance)
             except TypeError:
-                raise TypeError(f"variance: expected None, a number or a list of L numbers, got "
-                                f"{type(variance).__name__}") from None
+                raise TypeError(
+                    f"variance: expected None, a number or a list of L numbers, got {type(variance).__name__}"
+                ) from None
             var = [positive_float("variance", v) for v in raw]
             if len(var) != L:
                 raise ValueError(f"variance: expected {L} values (one per layer), got {len(var)}")
@@ -163,8 +174,9 @@ class DeepNet(Model):
         return cls(weights, activation, negative_slope=negative_slope, biases=biases, dtype=dt)
 
     def copy(self) -> DeepNet:
-        return DeepNet(self.weights, self.activation, negative_slope=self.negative_slope, biases=self.biases,
-                       dtype=self.dtype)
+        return DeepNet(
+            self.weights, self.activation, negative_slope=self.negative_slope, biases=self.biases, dtype=self.dtype
+        )
 
     # ------------------------------------------------------------------ basic properties
     @property
@@ -206,14 +218,21 @@ class DeepNet(Model):
 
     def _args(self) -> tuple[list[np.ndarray], list[np.ndarray], _core.deep.Activation, float]:
         """The leading arguments of every _core.deep kernel: weights, biases, activation, negative slope."""
-        return (self.weights, self.biases or [], _core.deep.Activation.__members__[self.activation], self.negative_slope)
+        return (
+            self.weights,
+            self.biases or [],
+            _core.deep.Activation.__members__[self.activation],
+            self.negative_slope,
+        )
 
     def _check_arrays(self) -> None:
         """The kernels write into the arrays in place: they must still be what the net was built with."""
         d = self.dims
         if len(self._weights) != len(d) - 1:
-            raise ValueError(f"weights: the net was built with {len(d) - 1} layers, the list now has "
-                             f"{len(self._weights)}; build a new DeepNet to change the architecture")
+            raise ValueError(
+                f"weights: the net was built with {len(d) - 1} layers, the list now has "
+                f"{len(self._weights)}; build a new DeepNet to change the architecture"
+            )
         for h, w in enumerate(self._weights):
             model_array(f"weights[{h}]", w, self.dtype, (d[h + 1], d[h]))
         if self._biases is not None:
@@ -406,8 +425,12 @@ class _DeepGD(GDEngine):
 
 def _available_metrics(net) -> tuple:
     names = ("layer_norms",) + (("neuron_invariants",) if net.depth > 1 else ())
-    track = (net.activation == "linear" and net.biases is None and net.depth > 1
-             and max(net.dims[1:-1]) <= _GRAM_METRIC_MAX_WIDTH)
+    track = (
+        net.activation == "linear"
+        and net.biases is None
+        and net.depth > 1
+        and max(net.dims[1:-1]) <= _GRAM_METRIC_MAX_WIDTH
+    )
     return names + (("gram_invariants", "gram_drift") if track else ())
 
 

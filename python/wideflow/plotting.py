@@ -10,8 +10,15 @@ import os
 
 import numpy as np
 
-COLORS = {"pos": "#c0392b", "neg": "#2c6fbb", "data": "black", "cubic": "#27ae60", "linear": "#8e44ad",
-          "rho": "#e67e22", "kernel": "#16a085"}
+COLORS = {
+    "pos": "#c0392b",
+    "neg": "#2c6fbb",
+    "data": "black",
+    "cubic": "#27ae60",
+    "linear": "#8e44ad",
+    "rho": "#e67e22",
+    "kernel": "#16a085",
+}
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3.2, **kw):
@@ -38,7 +45,7 @@ def plot_fit(ax, x, y, curves: dict, *, pad: float = 0.3, points: int = 801, tit
     """Data points and curves {label: callable or (callable, style-dict)} on [min x - pad, max x + pad]."""
     grid = np.linspace(np.min(x) - pad, np.max(x) + pad, points)
     for label, spec in curves.items():
-        fn, style = (spec if isinstance(spec, tuple) else (spec, {}))
+        fn, style = spec if isinstance(spec, tuple) else (spec, {})
         ax.plot(grid, fn(grid), label=label, lw=style.pop("lw", 1.6), **style)
     ax.plot(x, y, "o", color=COLORS["data"], ms=4, zorder=5, label="data")
     ax.set_xlabel("x")
@@ -100,8 +107,13 @@ def plot_knots(ax, steps, knots, x, *, weights=None, max_lines: int = 400, seed:
     for xj in x:
         ax.axhline(xj, color="0.75", lw=0.6, zorder=0)
     for i in idx:
-        ax.semilogx(steps, knots[:, i], color="0.2", lw=0.4, alpha=0.35 if weights is None else
-                    float(np.clip(weights[i], 0.05, 1.0)))
+        ax.semilogx(
+            steps,
+            knots[:, i],
+            color="0.2",
+            lw=0.4,
+            alpha=0.35 if weights is None else float(np.clip(weights[i], 0.05, 1.0)),
+        )
     lo, hi = (np.min(x) - 0.5, np.max(x) + 0.5) if ylim is None else ylim
     ax.set_ylim(lo, hi)
     ax.set_xlabel("step")
@@ -114,12 +126,13 @@ def plot_knots(ax, steps, knots, x, *, weights=None, max_lines: int = 400, seed:
 
 
 def _curve(spec):
-    fn, style = (spec if isinstance(spec, tuple) else (spec, {}))
+    fn, style = spec if isinstance(spec, tuple) else (spec, {})
     return fn, dict(style)
 
 
-def plot_regime_panel(axes, x, y, panels, limits=None, *, pad: float = 0.3, points: int = 801,
-                      ylim=None, legend: str = "first"):
+def plot_regime_panel(
+    axes, x, y, panels, limits=None, *, pad: float = 0.3, points: int = 801, ylim=None, legend: str = "first"
+):
     """One sub-plot per fitted net: the same data fitted across a regime parameter (e.g. the layer-scale
     ratio from kernel to adaptive, Williams et al. 2019, Figure 4 idea), with the limits overlaid.
 
@@ -153,7 +166,7 @@ def plot_regime_panel(axes, x, y, panels, limits=None, *, pad: float = 0.3, poin
             ax.set_ylim(*ylim)
         if legend == "all" or (legend == "first" and k == 0):
             ax.legend(fontsize=6, frameon=False, loc="best")
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     for ax in axes[: len(panels)]:
         ax.set_xlabel("x", fontsize=8)
@@ -176,8 +189,21 @@ def fit_power_law(widths, values, *, lo=None, hi=None):
     return float(slope), float(np.exp(icpt))
 
 
-def plot_scaling(ax, widths, values, *, spread=None, label: str = "", fit: bool = True, lo=None, hi=None,
-                 color=None, marker: str = "o", xlabel: str = "width m", ylabel: str = "distance"):
+def plot_scaling(
+    ax,
+    widths,
+    values,
+    *,
+    spread=None,
+    label: str = "",
+    fit: bool = True,
+    lo=None,
+    hi=None,
+    color=None,
+    marker: str = "o",
+    xlabel: str = "width m",
+    ylabel: str = "distance",
+):
     """Width-scaling plot on log-log axes: values (e.g. a distance to a limit) against widths, with
     optional spread (lower, upper) error bars and a dashed least-squares power-law fit over
     [lo, hi] whose slope goes into the legend. Returns (slope, prefactor) (nan if not fitted)."""
@@ -190,8 +216,7 @@ def plot_scaling(ax, widths, values, *, spread=None, label: str = "", fit: bool 
     if spread is not None:
         lower, upper = (np.asarray(s, dtype=np.float64) for s in spread)
         err = np.vstack([np.maximum(v - lower, 0.0), np.maximum(upper - v, 0.0)])
-        line = ax.errorbar(w, v, yerr=err, fmt=marker + "-", color=color, ms=4, lw=1.0, capsize=2,
-                           label=text)[0]
+        line = ax.errorbar(w, v, yerr=err, fmt=marker + "-", color=color, ms=4, lw=1.0, capsize=2, label=text)[0]
     else:
         (line,) = ax.plot(w, v, marker + "-", color=color, ms=4, lw=1.0, label=text)
     if np.isfinite(slope):

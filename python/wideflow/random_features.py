@@ -25,8 +25,16 @@ import numpy as np
 from . import _core
 from ._validate import choice, finite_vector, positive_float, positive_int, threads_option
 
-__all__ = ["SCHEMES", "draw_features", "feature_gram", "drawn_feature_gram", "outer_limit", "outer_limit_at_width",
-           "FeatureGram", "OuterLimit"]
+__all__ = [
+    "SCHEMES",
+    "draw_features",
+    "feature_gram",
+    "drawn_feature_gram",
+    "outer_limit",
+    "outer_limit_at_width",
+    "FeatureGram",
+    "OuterLimit",
+]
 
 SCHEMES = ("gaussian", "uniform_knots", "box")
 _CALL_NEURONS = 1 << 22  # neurons per C++ call (~0.1-0.5 s): Ctrl-C is seen between calls
@@ -100,7 +108,7 @@ def _finish(acc, x, t_user, t_sorted, order, count):
     gram = acc[: n * n].reshape(n, n) / count
     cross = None
     if t_user is not None:
-        h = acc[n * n:].reshape(P + 1, 4, n)
+        h = acc[n * n :].reshape(P + 1, 4, n)
         # forward rows: a neuron in row r is active for p >= r (prefix sums, rows 0..p);
         # backward rows: active for p < r (suffix sums, rows p+1..P)
         fwd = np.cumsum(h[:, :2], axis=0)[:P]
@@ -143,13 +151,15 @@ def feature_gram(a, b, x, points=None, *, threads=None) -> FeatureGram:
     x = finite_vector("x", x)
     t_user, t, order = _points(points)
     th = threads_option(threads)
-    acc = _stream(lambda lo, hi, acc: _core.random_features.accumulate_arrays(a, b, lo, hi, x, t, acc, th), a.size, x.size,
-                  t.size)
+    acc = _stream(
+        lambda lo, hi, acc: _core.random_features.accumulate_arrays(a, b, lo, hi, x, t, acc, th), a.size, x.size, t.size
+    )
     return _finish(acc, x, t_user, t, order, a.size)
 
 
-def drawn_feature_gram(count, x, points=None, *, scheme="gaussian", seed=0, inner_scale=1.0, L=2.0,
-                       threads=None) -> FeatureGram:
+def drawn_feature_gram(
+    count, x, points=None, *, scheme="gaussian", seed=0, inner_scale=1.0, L=2.0, threads=None
+) -> FeatureGram:
     """Gram matrices of `count` drawn features (:func:`draw_features`), generated block by block inside the
     pass: memory O(n^2 + n P) for any count. Same result as ``feature_gram(*draw_features(count, ...), x,
     points)`` (bitwise: the same blocks, the same order)."""
@@ -161,8 +171,12 @@ def drawn_feature_gram(count, x, points=None, *, scheme="gaussian", seed=0, inne
     x = finite_vector("x", x)
     t_user, t, order = _points(points)
     th = threads_option(threads)
-    acc = _stream(lambda lo, hi, acc: _core.random_features.accumulate_draws(sid, seed, s, L, 0, lo, hi, x, t, acc, th),
-                  count, x.size, t.size)
+    acc = _stream(
+        lambda lo, hi, acc: _core.random_features.accumulate_draws(sid, seed, s, L, 0, lo, hi, x, t, acc, th),
+        count,
+        x.size,
+        t.size,
+    )
     return _finish(acc, x, t_user, t, order, count)
 
 
@@ -192,8 +206,9 @@ def outer_limit(fg: FeatureGram, y, *, f0_data=None, f0_points=None, rcond=1e-13
     return OuterLimit(values, fg.points, lam, fg, cond, int(rank), residual, width if width else fg.count)
 
 
-def outer_limit_at_width(m, x, y, points, *, scheme="gaussian", seed=0, inner_scale=1.0, L=2.0, rcond=1e-13,
-                         threads=None) -> OuterLimit:
+def outer_limit_at_width(
+    m, x, y, points, *, scheme="gaussian", seed=0, inner_scale=1.0, L=2.0, rcond=1e-13, threads=None
+) -> OuterLimit:
     """The exact c-only limit of a width-m net with antisymmetric doubling (m/2 drawn neurons, each paired
     with (a, b, -c), so f0 = 0 exactly and the Gram is that of the m/2 distinct features), on `points`.
 
@@ -203,6 +218,5 @@ def outer_limit_at_width(m, x, y, points, *, scheme="gaussian", seed=0, inner_sc
     m = positive_int("m", m, minimum=2)
     if m % 2:
         raise ValueError(f"m: antisymmetric doubling needs an even width, got {m}")
-    fg = drawn_feature_gram(m // 2, x, points, scheme=scheme, seed=seed, inner_scale=inner_scale, L=L,
-                            threads=threads)
+    fg = drawn_feature_gram(m // 2, x, points, scheme=scheme, seed=seed, inner_scale=inner_scale, L=L, threads=threads)
     return outer_limit(fg, y, rcond=rcond, width=m)

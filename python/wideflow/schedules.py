@@ -7,16 +7,25 @@ number (constant step), any schedule here, or any Python callable of the step in
 from __future__ import annotations
 
 from .training.schedules import (
-                                 Constant,
-                                 FromCallable,
-                                 InversePower,
-                                 Schedule,
-                                 as_schedule,
-                                 checked_values,
-                                 constant,
-                                 inverse_power,
-                                 valid_prefix,
+    Constant,
+    FromCallable,
+    InversePower,
+    Schedule,
+    as_schedule,
+    checked_values,
+    constant,
+    inverse_power,
+    valid_prefix,
 )
 
-__all__ = ["Schedule", "Constant", "InversePower", "FromCallable", "constant", "inverse_power", "as_schedule",
-           "checked_values", "valid_prefix"]
+__all__ = [
+    "Schedule",
+    "Constant",
+    "InversePower",
+    "FromCallable",
+    "constant",
+    "inverse_power",
+    "as_schedule",
+    "checked_values",
+    "valid_prefix",
+]

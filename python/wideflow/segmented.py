@@ -37,9 +37,22 @@ def segment_ends(first: int | None, total: int) -> list[int]:
     return out
 
 
-def train_long(net, x, y, *, lr, steps: int, train_set: str = "all", first: int | None = None,
-               tol: float = 0.0, record_points: int = 300, snapshots: int = 0, threads=None, kernel: str = "auto",
-               on_first=None) -> Run:
+def train_long(
+    net,
+    x,
+    y,
+    *,
+    lr,
+    steps: int,
+    train_set: str = "all",
+    first: int | None = None,
+    tol: float = 0.0,
+    record_points: int = 300,
+    snapshots: int = 0,
+    threads=None,
+    kernel: str = "auto",
+    on_first=None,
+) -> Run:
     """Train in segments (ends: `first`, then x3, up to `steps`), stopping after a segment once the loss
     is <= tol; `on_first(step)` is called after the first segment (e.g. to measure the state after the
     paper's 10^4 epochs). Returns one Run over the whole history (log-spaced record, snapshots; run.t is
@@ -58,8 +71,19 @@ def train_long(net, x, y, *, lr, steps: int, train_set: str = "all", first: int 
         n = end - step
         rec = [s - step for s in rec_all if step < s < end]
         sn = [s - step for s in snap_all if step < s < end] if snapshots else None
-        run = train(net, x, y, lr=lr, steps=n, train=train_set, record=rec, snapshots=sn, progress=False,
-                    threads=threads, kernel=kernel)
+        run = train(
+            net,
+            x,
+            y,
+            lr=lr,
+            steps=n,
+            train=train_set,
+            record=rec,
+            snapshots=sn,
+            progress=False,
+            threads=threads,
+            kernel=kernel,
+        )
         wall += run.wall_time
         keep = slice(0 if k == 0 else 1, None)
         steps_l.append(run.steps[keep] + step)
@@ -77,6 +101,14 @@ def train_long(net, x, y, *, lr, steps: int, train_set: str = "all", first: int 
             on_first(step)
         if run.final_loss <= tol:
             break
-    return Run(steps=np.concatenate(steps_l), t=np.concatenate(t_l), loss=np.concatenate(loss_l),
-               snapshots=sorted(snaps.items()), status=status, diverged_at=diverged_at, wall_time=wall,
-               method="gd", info={"lr": lr})
+    return Run(
+        steps=np.concatenate(steps_l),
+        t=np.concatenate(t_l),
+        loss=np.concatenate(loss_l),
+        snapshots=sorted(snaps.items()),
+        status=status,
+        diverged_at=diverged_at,
+        wall_time=wall,
+        method="gd",
+        info={"lr": lr},
+    )

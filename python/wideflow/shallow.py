@@ -38,8 +38,9 @@ def _alpha_value(alpha, m: int) -> float:
         return float(m) if alpha == "m" else float(np.sqrt(m))
     value = positive_float("alpha", alpha)
     if not np.isfinite(1.0 / value):  # the kernels multiply by 1/alpha
-        raise ValueError(f"alpha: 1/alpha is not finite (alpha = {value!r}); give alpha >= "
-                         f"{1 / np.finfo(float).max:.3g}")
+        raise ValueError(
+            f"alpha: 1/alpha is not finite (alpha = {value!r}); give alpha >= {1 / np.finfo(float).max:.3g}"
+        )
     return value
 
 
@@ -59,16 +60,16 @@ def _draw(out: np.ndarray, k: int, pairs: bool, draw, negate_pair: bool = False)
         n = min(_DRAW_BLOCK, k - i)
         vals = draw(n)
         if pairs:
-            out[2 * i:2 * (i + n):2] = vals
-            out[2 * i + 1:2 * (i + n):2] = -vals if negate_pair else vals
+            out[2 * i : 2 * (i + n) : 2] = vals
+            out[2 * i + 1 : 2 * (i + n) : 2] = -vals if negate_pair else vals
         else:
-            out[i:i + n] = vals
+            out[i : i + n] = vals
 
 
 def _first_nonfinite(arr: np.ndarray) -> int:
     """Index of the first non-finite entry of a 1-d array (searched in blocks: no O(m) temporary)."""
     for i in range(0, arr.size, _DRAW_BLOCK):
-        bad = np.flatnonzero(~np.isfinite(arr[i:i + _DRAW_BLOCK]))
+        bad = np.flatnonzero(~np.isfinite(arr[i : i + _DRAW_BLOCK]))
         if bad.size:
             return i + int(bad[0])
     return -1
@@ -83,7 +84,6 @@ def _pick_kernel(kernel: str, n: int, dtype, evaluate: bool = False) -> str:
         return kernel
     limit = EVAL_DIRECT_MAX_POINTS if evaluate else DIRECT_MAX_SAMPLES[np.dtype(dtype)]
     return "direct" if n <= limit else "sorted"
-
 
 
 class ShallowReLU(Model):
@@ -121,8 +121,18 @@ class ShallowReLU(Model):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def init(cls, m: int, scheme: str = "gaussian", inner_scale: float = 1.0, outer_scale: float = 1.0,
-             alpha="m", seed=0, dtype="float64", L: float = 2.0, antisymmetric: bool = False) -> ShallowReLU:
+    def init(
+        cls,
+        m: int,
+        scheme: str = "gaussian",
+        inner_scale: float = 1.0,
+        outer_scale: float = 1.0,
+        alpha="m",
+        seed=0,
+        dtype="float64",
+        L: float = 2.0,
+        antisymmetric: bool = False,
+    ) -> ShallowReLU:
         """Random initialization.
 
         scheme:
@@ -161,7 +171,7 @@ class ShallowReLU(Model):
             pos = [0]
 
             def knot_b(n):  # b = -a * knots with a = +-inner_scale exactly (its sign is kept by the rounding)
-                sign = np.sign(a[pos[0] * step:(pos[0] + n) * step:step]).astype(np.float64)
+                sign = np.sign(a[pos[0] * step : (pos[0] + n) * step : step]).astype(np.float64)
                 pos[0] += n
                 return -(sign * s_in) * rng.uniform(-L, L, n)
 
@@ -330,10 +340,19 @@ class _ShallowGD(GDEngine):
         self.x, self.y = x, y
         self.pred = net._evaluate(x, threads, "auto")  # the faster evaluation, whichever kernel trains
         f32 = net.dtype == np.float32
-        self.problem = {"n": float(x.size), "m": float(net.width), "inv_alpha": 1.0 / net.alpha,
-                        "s_inner": self.scale_inner, "s_outer": self.scale_outer, "X": float(np.max(np.abs(x))),
-                        "sum_x2": float(np.dot(x, x)), "Ymax": float(np.max(np.abs(y))),
-                        "tmax": 1e30 if f32 else 1e290, "dmax": 1e290, "margin": 1e-6 if f32 else 1e-14}
+        self.problem = {
+            "n": float(x.size),
+            "m": float(net.width),
+            "inv_alpha": 1.0 / net.alpha,
+            "s_inner": self.scale_inner,
+            "s_outer": self.scale_outer,
+            "X": float(np.max(np.abs(x))),
+            "sum_x2": float(np.dot(x, x)),
+            "Ymax": float(np.max(np.abs(y))),
+            "tmax": 1e30 if f32 else 1e290,
+            "dmax": 1e290,
+            "margin": 1e-6 if f32 else 1e-14,
+        }
         self.bounds, self.measured = bounds, True
 
     def step_seconds_hint(self) -> float:
@@ -345,8 +364,20 @@ class _ShallowGD(GDEngine):
 
     def run(self, lrs, losses):
         n = self.net
-        args = (n.a, n.b, n.c, 1.0 / n.alpha, self.x, self.y, self.pred, lrs, self.scale_inner, self.scale_outer,
-                losses, self.threads)
+        args = (
+            n.a,
+            n.b,
+            n.c,
+            1.0 / n.alpha,
+            self.x,
+            self.y,
+            self.pred,
+            lrs,
+            self.scale_inner,
+            self.scale_outer,
+            losses,
+            self.threads,
+        )
         if self.kernel == "sorted":
             r = _core.shallow.gd_sorted(*args, self.bins, self.bins_valid)
             self.bins_valid = True
@@ -402,8 +433,18 @@ class _ShallowFlow(FlowEngine):
         self.x, self.y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
         self.net = net
         cls = by_dtype(net.dtype, _core.shallow.Flow64, _core.shallow.Flow32)
-        self.flow = cls(net.a, net.b, net.c, 1.0 / net.alpha, self.x, self.y, 0.0 if mode == "outer" else 1.0,
-                        0.0 if mode == "inner" else 1.0, tableau, threads)
+        self.flow = cls(
+            net.a,
+            net.b,
+            net.c,
+            1.0 / net.alpha,
+            self.x,
+            self.y,
+            0.0 if mode == "outer" else 1.0,
+            0.0 if mode == "inner" else 1.0,
+            tableau,
+            threads,
+        )
 
     def sync(self):
         self.flow.write_back(self.net.a, self.net.b, self.net.c)

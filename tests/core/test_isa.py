@@ -27,8 +27,18 @@ def isa():
 
 
 def test_build_info_fields():
-    for key in ("compiler", "flags", "kernel_flags", "native", "openmp", "isa", "isa_compiled", "isa_cpu",
-                "isa_requested", "threads_available"):
+    for key in (
+        "compiler",
+        "flags",
+        "kernel_flags",
+        "native",
+        "openmp",
+        "isa",
+        "isa_compiled",
+        "isa_cpu",
+        "isa_requested",
+        "threads_available",
+    ):
         assert key in INFO
     assert INFO["isa"] in ORDER and INFO["isa"] in INFO["isa_compiled"]
     assert INFO["isa_compiled"][0] == "baseline"
@@ -79,14 +89,33 @@ def test_every_isa_same_bits_and_thread_independent(kernel, n, dtype, isa):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [1, 3, 15, 16])
+def test_fused_path_edges_same_bits(n, dtype, isa):
+    """The sorted kernel's fused small-n path at its edges: one sample tile shorter than a full one, the
+    last n of the AVX-512 permute tables (15) and the first past them (16), and a width that is not a
+    whole number of vectors (the last neurons go through the scalar tail of each lane group)."""
+    results = {}
+    for name in RUNNABLE:
+        _core._set_isa(name)
+        for threads in (1, 2):
+            net, run, _ = _train("sorted", n, dtype, threads, m=10_007, steps=4)
+            results[name, threads] = (net.a.copy(), net.b.copy(), net.c.copy(), np.asarray(run.loss))
+    ref = results[RUNNABLE[0], 1]
+    for key, got in results.items():
+        for g, r in zip(got, ref):
+            np.testing.assert_array_equal(g, r, err_msg=f"{key} differs from {RUNNABLE[0]}, 1 thread")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("kernel,n", [("direct", 7), ("sorted", 9), ("sorted", 40)])
 def test_every_isa_matches_reference(kernel, n, dtype, isa):
     tol = {"float64": 1e-10, "float32": 2e-4}[dtype]
     x = np.linspace(-1, 1, n)
     y = np.cos(2 * x)
     base = wf.ShallowReLU.init(999, seed=5, dtype=dtype, alpha="sqrt")
-    a, b, c, losses = R.shallow_gd(base.a.astype(np.float64), base.b.astype(np.float64),
-                                   base.c.astype(np.float64), base.alpha, x, y, [0.1] * 3)
+    a, b, c, losses = R.shallow_gd(
+        base.a.astype(np.float64), base.b.astype(np.float64), base.c.astype(np.float64), base.alpha, x, y, [0.1] * 3
+    )
     for name in RUNNABLE:
         _core._set_isa(name)
         net = base.copy()
@@ -103,8 +132,9 @@ def test_every_isa_matches_reference(kernel, n, dtype, isa):
 def _isa_in_subprocess(value):
     env = dict(os.environ, WIDEFLOW_ISA=value)
     code = "import warnings, wideflow as wf; print(wf.build_info()['isa'])"
-    out = subprocess.run([sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     return out.stdout.strip(), out.stderr
 
 

@@ -19,11 +19,11 @@ def adversarial_net(x, m=601, seed=0, dtype="float64"):
     b = rng.standard_normal(m)
     c = rng.standard_normal(m)
     k = m // 4
-    picks = rng.choice(x, k)                     # knots exactly on samples: b = -a x_j (exact for a = +-1, 2)
+    picks = rng.choice(x, k)  # knots exactly on samples: b = -a x_j (exact for a = +-1, 2)
     a[:k] = rng.choice([-2.0, -1.0, 1.0, 2.0], k)
     b[:k] = -a[:k] * picks
-    a[k:k + 6] = 0.0                             # constant neurons
-    b[k:k + 6] = [1.0, -1.0, 0.0, 2.5, -0.0, 0.0]
+    a[k : k + 6] = 0.0  # constant neurons
+    b[k : k + 6] = [1.0, -1.0, 0.0, 2.5, -0.0, 0.0]
     a[k + 6] = -0.0
     return wf.ShallowReLU(a, b, c, alpha=np.sqrt(m), dtype=dtype)
 
@@ -52,8 +52,9 @@ def test_kernels_agree_on_adversarial_inputs(name, dtype):
     base = adversarial_net(x, dtype=dtype)
     scale = scale_of(base, x)
     # evaluation: direct, sorted, reference
-    ref = R.shallow_forward(base.a.astype(np.float64), base.b.astype(np.float64), base.c.astype(np.float64),
-                            base.alpha, x)
+    ref = R.shallow_forward(
+        base.a.astype(np.float64), base.b.astype(np.float64), base.c.astype(np.float64), base.alpha, x
+    )
     for kernel in ("direct", "sorted"):
         assert np.max(np.abs(base(x, kernel=kernel) - ref)) <= TOL[dtype] * scale
     # training: the two kernels give the same parameters and losses to rounding
@@ -73,7 +74,7 @@ def test_kernels_agree_on_adversarial_inputs(name, dtype):
 
 def test_all_dead_and_all_active_neurons():
     x = np.linspace(-1, 1, 7)
-    y = x ** 2
+    y = x**2
     m = 50
     # all dead: a > 0 with knots right of every sample, a < 0 with knots left of every sample
     a = np.r_[np.ones(m // 2), -np.ones(m // 2)]
@@ -84,7 +85,7 @@ def test_all_dead_and_all_active_neurons():
         assert np.all(dead(x, kernel=kernel) == 0.0)
         run = wf.train(dead, x, y, lr=0.1, steps=5, kernel=kernel)
         assert np.array_equal(dead.a, a) and np.array_equal(dead.b, b) and np.array_equal(dead.c, c)
-        assert run.final_loss == pytest.approx(0.5 * np.sum(y ** 2))
+        assert run.final_loss == pytest.approx(0.5 * np.sum(y**2))
     # all active: knots outside the hull on the other side -> f is affine, matches the formula
     b_act = np.r_[2.0 * np.ones(m // 2), 2.0 * np.ones(m // 2)]
     for kernel in ("direct", "sorted"):
@@ -109,7 +110,9 @@ def test_large_n_binary_search_and_single_lane_histogram():
         d, s = getattr(nets["direct"], p), getattr(nets["sorted"], p)
         assert np.max(np.abs(d - s)) <= 1e-11 * np.max(np.abs(d))
     grid = np.linspace(-1.5, 1.5, 20_001)
-    assert np.max(np.abs(base(grid, kernel="direct") - base(grid, kernel="sorted"))) <= 1e-12 * scale_of(base, grid[::1000])
+    assert np.max(np.abs(base(grid, kernel="direct") - base(grid, kernel="sorted"))) <= 1e-12 * scale_of(
+        base, grid[::1000]
+    )
 
 
 @pytest.mark.parametrize("n", [1, 6, 7, 12, 13, 100])

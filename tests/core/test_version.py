@@ -24,8 +24,9 @@ def test_version_is_the_package_metadata():
 
 
 def test_pip_show_agrees():
-    out = subprocess.run([sys.executable, "-m", "pip", "show", "wideflow"], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "show", "wideflow"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     assert f"Version: {wf.__version__}" in out.splitlines()
 
 

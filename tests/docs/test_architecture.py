@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not PAGE.is_file(), reason="needs the docs/ fold
 def toy():
     """The page's code blocks after the toy-family marker, run in order in one namespace."""
     text = PAGE.read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text[text.index("<!-- toy-family"):], flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", text[text.index("<!-- toy-family") :], flags=re.S)
     assert len(blocks) == 3  # the family, its training, its runner registration
     ns: dict = {}
     try:

@@ -16,26 +16,34 @@ import wideflow
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(REPO, "docs")
 EXAMPLES = os.path.join(REPO, "examples")
+
+
 def _read(path: str) -> str:
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()
 
 
-needs_checkout = pytest.mark.skipif(not os.path.isfile(os.path.join(DOCS, "conf.py")),
-                                    reason="needs the docs/ folder of a source checkout")
+needs_checkout = pytest.mark.skipif(
+    not os.path.isfile(os.path.join(DOCS, "conf.py")), reason="needs the docs/ folder of a source checkout"
+)
 
 
 def test_docs_command_outside_a_checkout_says_what_is_missing(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "wideflow", "docs", "--no-open", "--source", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wideflow", "docs", "--no-open", "--source", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "docs/conf.py" in proc.stderr and str(tmp_path) in proc.stderr
     assert not os.listdir(tmp_path)  # nothing written there
 
 
 def test_docs_command_is_listed_in_help():
-    proc = subprocess.run([sys.executable, "-m", "wideflow", "docs", "--help"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wideflow", "docs", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0
     assert "--no-open" in proc.stdout
 
@@ -75,8 +83,13 @@ def test_api_pages_cover_every_public_name(api, tmp_path):
 
 @needs_checkout
 def test_plain_text_docstrings_are_shown_verbatim(api):
-    formula = ["f(x) = (1/alpha) sum_i c_i [a_i x + b_i]_+ with |c_i| large;", "",
-               "scheme:", "  \"gaussian\": a, b ~ N(0, 1)", "      and more"]
+    formula = [
+        "f(x) = (1/alpha) sum_i c_i [a_i x + b_i]_+ with |c_i| large;",
+        "",
+        "scheme:",
+        '  "gaussian": a, b ~ N(0, 1)',
+        "      and more",
+    ]
     numpy_style = ["Evaluate f.", "", ":param x: points", ":returns: values"]
     assert not api._valid_rst(formula)
     assert api._valid_rst(numpy_style)
@@ -114,8 +127,9 @@ def test_no_reference_to_the_private_science_notes_is_left():
     import re
 
     bad = re.compile(r"science/|science (§|notes|spec|file)|Science §|(williams2019|tarmoun2021|du2018)\.md §")
-    hits = [f"{path}:{i}" for path in _sources()
-            for i, line in enumerate(_read(path).splitlines(), 1) if bad.search(line)]
+    hits = [
+        f"{path}:{i}" for path in _sources() for i, line in enumerate(_read(path).splitlines(), 1) if bad.search(line)
+    ]
     assert hits == []
 
 

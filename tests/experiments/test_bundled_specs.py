@@ -34,11 +34,14 @@ def test_a_reproduction_store_names_its_paper(tmp_path):
         study("nosuchpaper")
 
 
-@pytest.mark.parametrize("paper, section, overrides", [
-    ("williams2019", "width_limits", ["grid.width=[100, 1000]", "grid.seed=[0]"]),
-    ("tarmoun2021", "flow", ["grid.init_scale=[0.1]", "t_end=0.1"]),
-    ("du2018", "identity", ["samples=5"]),
-])
+@pytest.mark.parametrize(
+    "paper, section, overrides",
+    [
+        ("williams2019", "width_limits", ["grid.width=[100, 1000]", "grid.seed=[0]"]),
+        ("tarmoun2021", "flow", ["grid.init_scale=[0.1]", "t_end=0.1"]),
+        ("du2018", "identity", ["samples=5"]),
+    ],
+)
 def test_the_report_of_an_unfinished_study_says_what_is_missing(tmp_path, paper, section, overrides):
     """A store killed after some sections: `wideflow report` still writes report.md, and says how many runs
     are missing (the figures of the sections that are there are drawn)."""

@@ -11,10 +11,17 @@ import pytest
 
 from wideflow.experiments import du2018
 
-TOY = ["identity:samples=20", "relu3:samples=20", "relu3:steps=40", "relu3:record_points=10",
-       "mf:steps=600", "theorem:steps=200", "rank1:steps=600",
-       "eta_scaling:cases=[{lr = 0.2, steps = 40}, {lr = 0.1, steps = 80}, {lr = 0.05, steps = 160}, "
-       "{lr = 0.025, steps = 320}, {lr = 0.0125, steps = 640}]"]
+TOY = [
+    "identity:samples=20",
+    "relu3:samples=20",
+    "relu3:steps=40",
+    "relu3:record_points=10",
+    "mf:steps=600",
+    "theorem:steps=200",
+    "rank1:steps=600",
+    "eta_scaling:cases=[{lr = 0.2, steps = 40}, {lr = 0.1, steps = 80}, {lr = 0.05, steps = 160}, "
+    "{lr = 0.025, steps = 320}, {lr = 0.0125, steps = 640}]",
+]
 
 
 @pytest.mark.slow
@@ -23,8 +30,15 @@ def test_reproduce_du2018_toy(tmp_path):
     assert os.path.basename(report) == "report.md"
     assert (tmp_path / "wideflow.sqlite").is_file()
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
-    for part in ("one-step identity", "3-layer ReLU", "fixed flow time", "matrix factorization", "counterexample",
-                 "Rank-1", "## Provenance"):
+    for part in (
+        "one-step identity",
+        "3-layer ReLU",
+        "fixed flow time",
+        "matrix factorization",
+        "counterexample",
+        "Rank-1",
+        "## Provenance",
+    ):
         assert part in text
     assert "incomplete" not in text
     for name in ("relu3", "eta_scaling", "mf", "counterexample", "rank1"):

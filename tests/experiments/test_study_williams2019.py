@@ -101,8 +101,14 @@ def test_runs_shared_by_two_sections_are_computed_once(complete):
     shared = set(sweeps["regimes"].ids()) & set(sweeps["trained_sets"].ids())
     assert len(shared) == 2  # the "all" runs of the kernel and adaptive inits
     distinct = set().union(*(s.ids() for s in sweeps.values()))
-    derived = [r for r in wf.open_store(out).runs(as_frame=False) if r.get("method") == "flow" and r["width"] == 40
-               and r["dataset"] in ("square10", "sine10") and r["t_end"] != 300.0]
+    derived = [
+        r
+        for r in wf.open_store(out).runs(as_frame=False)
+        if r.get("method") == "flow"
+        and r["width"] == 40
+        and r["dataset"] in ("square10", "sine10")
+        and r["t_end"] != 300.0
+    ]
     assert stored_runs(out) == len(distinct) + len(derived) < sum(len(s) for s in sweeps.values()) + len(derived)
 
 
@@ -114,8 +120,12 @@ def _snapshot(store_dir) -> dict:
             metrics = {k: v for k, v in rec["metrics"].items() if k not in ("train_time",)}
             traj = store.trajectory(rec["id"])
             params = store.params(rec["id"]) if rec["has_params"] else {}
-            out[rec["id"]] = (rec["status"], metrics, {k: v.tobytes() for k, v in traj.items()},
-                              {k: np.asarray(v).tobytes() for k, v in params.items()})
+            out[rec["id"]] = (
+                rec["status"],
+                metrics,
+                {k: v.tobytes() for k, v in traj.items()},
+                {k: np.asarray(v).tobytes() for k, v in params.items()},
+            )
         return out
     finally:
         store.close()
@@ -124,11 +134,19 @@ def _snapshot(store_dir) -> dict:
 @pytest.mark.slow
 def test_process_and_dask_executors_store_bitwise_the_local_results(tmp_path):
     pytest.importorskip("distributed")
-    sweeps = [load_section(w19.STUDY, "flow_gd", overrides=["width=40", "steps=300"]),
-              load_section(w19.STUDY, "width_gd", overrides=[
-                  "steps=500", "cases=[{scheme = 'uniform_knots', width = 100}, {scheme = 'gaussian', width = 200}]"]),
-              load_section(w19.STUDY, "flow_long", overrides=["width=40", "t_end=50.0", "rtol=1e-5"]),
-              load_section(w19.STUDY, "width_limits", overrides=["grid.width=[100, 10000]", "grid.seed=[0]"])]
+    sweeps = [
+        load_section(w19.STUDY, "flow_gd", overrides=["width=40", "steps=300"]),
+        load_section(
+            w19.STUDY,
+            "width_gd",
+            overrides=[
+                "steps=500",
+                "cases=[{scheme = 'uniform_knots', width = 100}, {scheme = 'gaussian', width = 200}]",
+            ],
+        ),
+        load_section(w19.STUDY, "flow_long", overrides=["width=40", "t_end=50.0", "rtol=1e-5"]),
+        load_section(w19.STUDY, "width_limits", overrides=["grid.width=[100, 10000]", "grid.seed=[0]"]),
+    ]
     results = {}
     for executor, workers in (("local", None), ("process", 2), ("dask", 2)):
         out = str(tmp_path / executor)

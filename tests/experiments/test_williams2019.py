@@ -16,15 +16,31 @@ from wideflow.segmented import train_long
 from wideflow.tangent import learning_rate, tangent_gram
 
 # Sizes for a seconds-long study (numbers not meaningful): every section small, the flow loose.
-TINY = ["regimes:width=100", "regimes:steps=1000", "regimes:checkpoint=200", "regimes:snapshots=6",
-        "trained_sets:width=100", "trained_sets:steps=1000", "trained_sets:checkpoint=200",
-        "trained_sets:snapshots=6", "step_size:width=100",
-        "step_size:cases=[{lr = 2e-3, steps = 1000}, {lr = 0.5, steps = 200}]",
-        "width_limits:grid.width=[100, 1000, 10000]", "width_limits:grid.seed=[0, 1]",
-        "width_gd:steps=1000", "width_gd:cases=[{scheme = 'uniform_knots', width = 100}, "
-        "{scheme = 'uniform_knots', width = 200}, {scheme = 'gaussian', width = 100}, {scheme = 'gaussian', width = 200}]",
-        "flow_gd:width=40", "flow_gd:steps=300", "flow:rtol=1e-5", "flow:atol=1e-8",
-        "flow_long:width=40", "flow_long:t_end=300.0", "flow_long:rtol=1e-5", "flow_long:atol=1e-8"]
+TINY = [
+    "regimes:width=100",
+    "regimes:steps=1000",
+    "regimes:checkpoint=200",
+    "regimes:snapshots=6",
+    "trained_sets:width=100",
+    "trained_sets:steps=1000",
+    "trained_sets:checkpoint=200",
+    "trained_sets:snapshots=6",
+    "step_size:width=100",
+    "step_size:cases=[{lr = 2e-3, steps = 1000}, {lr = 0.5, steps = 200}]",
+    "width_limits:grid.width=[100, 1000, 10000]",
+    "width_limits:grid.seed=[0, 1]",
+    "width_gd:steps=1000",
+    "width_gd:cases=[{scheme = 'uniform_knots', width = 100}, "
+    "{scheme = 'uniform_knots', width = 200}, {scheme = 'gaussian', width = 100}, {scheme = 'gaussian', width = 200}]",
+    "flow_gd:width=40",
+    "flow_gd:steps=300",
+    "flow:rtol=1e-5",
+    "flow:atol=1e-8",
+    "flow_long:width=40",
+    "flow_long:t_end=300.0",
+    "flow_long:rtol=1e-5",
+    "flow_long:atol=1e-8",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +74,9 @@ def test_outer_training_follows_the_exact_linear_model_solution(square10):
     assert eta == pytest.approx(learning_rate(net, x, "outer", eta_lambda=0.9), rel=1e-10)
     r0 = Phi @ c0 - y
     checkpoints = [0, 1, 2, 5, 50, 500, 4000]
-    run = wf.train(net, x, y, lr=eta, steps=4000, train="outer", record=checkpoints, snapshots=checkpoints,
-                   progress=False)
+    run = wf.train(
+        net, x, y, lr=eta, steps=4000, train="outer", record=checkpoints, snapshots=checkpoints, progress=False
+    )
     assert run.status == "completed"
     assert [s for s, _ in run.snapshots] == checkpoints
     q = U.T @ r0
@@ -153,8 +170,9 @@ def test_knot_clusters_find_the_mass():
     cl = w19.knot_clusters(net, np.linspace(-1, 1, 5), frac=0.9)
     assert len(cl) == 1
     assert cl[0][0] == pytest.approx(0.5, abs=0.01)
-    assert cl[0][1] == pytest.approx(np.sum(np.abs(c[:3]) * np.hypot(a[:3], b[:3])) /
-                                     np.sum(np.abs(c) * np.hypot(a, b)))
+    assert cl[0][1] == pytest.approx(
+        np.sum(np.abs(c[:3]) * np.hypot(a[:3], b[:3])) / np.sum(np.abs(c) * np.hypot(a, b))
+    )
     cl = w19.knot_clusters(net, np.linspace(-1, 1, 5), frac=0.999)  # adds the knot at -0.2, not the tiny one
     assert [round(ctr, 3) for ctr, _ in cl] == [-0.2, 0.505]
     assert sum(f for _, f in cl) == pytest.approx(1.0, abs=1e-3)
@@ -166,8 +184,7 @@ def test_knot_clusters_find_the_mass():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_adaptive_run_ends_at_the_linear_interpolant_with_knots_at_the_data(square10, refs, seed):
     x, y = square10
-    net = wf.ShallowReLU.init(400, scheme="gaussian", inner_scale=0.1, outer_scale=1.0, seed=seed,
-                              antisymmetric=True)
+    net = wf.ShallowReLU.init(400, scheme="gaussian", inner_scale=0.1, outer_scale=1.0, seed=seed, antisymmetric=True)
     net0 = net.copy()
     lr = learning_rate(net, x)
     assert lr == pytest.approx(2e-3 * net.alpha)  # the per-neuron cap binds on the adaptive side
@@ -184,8 +201,7 @@ def test_adaptive_run_ends_at_the_linear_interpolant_with_knots_at_the_data(squa
 
 def test_kernel_run_ends_at_the_c_only_limit_near_the_rho_spline(square10, refs):
     x, y = square10
-    net = wf.ShallowReLU.init(2000, scheme="gaussian", inner_scale=100.0, outer_scale=1e-3, seed=0,
-                              antisymmetric=True)
+    net = wf.ShallowReLU.init(2000, scheme="gaussian", inner_scale=100.0, outer_scale=1e-3, seed=0, antisymmetric=True)
     net0 = net.copy()
     conly = limits.min_norm_outer_interpolant(net0, x, y)
     lr = learning_rate(net, x)
@@ -210,16 +226,34 @@ def test_reproduce_tiny_writes_the_report_and_figures_from_the_store(tmp_path):
     assert report == os.path.join(str(out), "report.md")
     assert (out / "wideflow.sqlite").is_file()
     text = Path(report).read_text(encoding="utf-8")
-    for heading in ("## 1. Analytic limits", "## 2. Regime sweep", "### square10", "### sine10",
-                    "## 3. Which parameters are trained", "## 4. Gradient-descent step size",
-                    "## 5. Width scaling", "## 6. Gradient descent and the exact gradient flow",
-                    "### What the flow shows on sine10", "## 7. Checks", "## 8. Figures", "## Provenance"):
+    for heading in (
+        "## 1. Analytic limits",
+        "## 2. Regime sweep",
+        "### square10",
+        "### sine10",
+        "## 3. Which parameters are trained",
+        "## 4. Gradient-descent step size",
+        "## 5. Width scaling",
+        "## 6. Gradient descent and the exact gradient flow",
+        "### What the flow shows on sine10",
+        "## 7. Checks",
+        "## 8. Figures",
+        "## Provenance",
+    ):
         assert heading in text
     assert "specs: **custom**" in text and "incomplete" not in text
     assert "sup|f−NCS|" in text and "sup|f−linear|" in text and "fitted slope" in text
     assert text.count("| kernel-unif (") == 4  # both phases on both data sets
-    for stem in ("regimes_square10", "regimes_sine10", "uv_square10", "knots_square10", "loss_curves",
-                 "trained_sets", "width_scaling", "flow"):
+    for stem in (
+        "regimes_square10",
+        "regimes_sine10",
+        "uv_square10",
+        "knots_square10",
+        "loss_curves",
+        "trained_sets",
+        "width_scaling",
+        "flow",
+    ):
         for ext in ("png", "pdf"):
             path = out / f"{stem}.{ext}"
             assert path.is_file() and path.stat().st_size > 1000, path

@@ -28,13 +28,23 @@ def test_summary_recovers_slopes_floors_and_crossings(refs):
     rows = []
     x, _ = datasets.load("square10")
     for scheme in ("uniform_knots", "gaussian"):
-        floors = {k: sups(refs[f"kinf_{scheme}"], {"g": refs[key]}, x)["g"]
-                  for k, key in (("rho", f"rho_{scheme}"), ("ncs", "ncs"), ("linear", "linear"))}
+        floors = {
+            k: sups(refs[f"kinf_{scheme}"], {"g": refs[key]}, x)["g"]
+            for k, key in (("rho", f"rho_{scheme}"), ("ncs", "ncs"), ("linear", "linear"))
+        }
         for m in widths:
-            dk = C * m ** -0.5
+            dk = C * m**-0.5
             for seed in range(2):
-                rows.append(dict(scheme=scheme, m=m, seed=seed, wall=0.0, kinf=dk,
-                                 **{k: float(np.hypot(F, dk)) for k, F in floors.items()}))
+                rows.append(
+                    dict(
+                        scheme=scheme,
+                        m=m,
+                        seed=seed,
+                        wall=0.0,
+                        kinf=dk,
+                        **{k: float(np.hypot(F, dk)) for k, F in floors.items()},
+                    )
+                )
     s = ws.summarize(rows, refs)
     for scheme in ("uniform_knots", "gaussian"):
         sc = s[scheme]
@@ -54,9 +64,17 @@ def test_summary_recovers_slopes_floors_and_crossings(refs):
 
 
 def test_width_sections_through_the_store(tmp_path):
-    sweeps = [load_section(w19.STUDY, "width_limits", overrides=["grid.width=[100, 1000, 10000]", "grid.seed=[0, 1]"]),
-              load_section(w19.STUDY, "width_gd", overrides=[
-                  "steps=1000", "cases=[{scheme = 'uniform_knots', width = 100}, {scheme = 'gaussian', width = 200}]"])]
+    sweeps = [
+        load_section(w19.STUDY, "width_limits", overrides=["grid.width=[100, 1000, 10000]", "grid.seed=[0, 1]"]),
+        load_section(
+            w19.STUDY,
+            "width_gd",
+            overrides=[
+                "steps=1000",
+                "cases=[{scheme = 'uniform_knots', width = 100}, {scheme = 'gaussian', width = 200}]",
+            ],
+        ),
+    ]
     run_sweeps(sweeps, str(tmp_path), progress="off")
     with StudyData(str(tmp_path), w19.STUDY) as data:
         rows = runs.width_limit_rows(data)

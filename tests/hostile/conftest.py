@@ -67,7 +67,7 @@ def session_processes(sid: int) -> list[int]:
                 stat = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         state, session = fields[0], int(fields[3])
         if session == sid and state != "Z":
             pids.append(int(entry))

@@ -21,24 +21,39 @@ from hypothesis.extra import numpy as hnp
 
 import wideflow as wf
 
-SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                   st.sampled_from([0.0, -0.0, 1e-320, 1e308, -1.0, float("nan"), float("inf")]))
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-320, 1e308, -1.0, float("nan"), float("inf")]),
+)
 DTYPES = st.sampled_from([np.float64, np.float32, np.float16, np.int64, np.int8, np.bool_, np.complex128])
 REALS = st.floats(-1e3, 1e3)
 EXTREME = st.one_of(REALS, st.sampled_from([1e300, -1e300, 1e-310, 0.0]))
 
 
 def arrays(max_dims=2, max_side=5):
-    return DTYPES.flatmap(lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0,
-                                                                      max_side=max_side)))
+    return DTYPES.flatmap(
+        lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side))
+    )
 
 
-HOSTILE = st.one_of(arrays(3), st.lists(FLOATS, max_size=6), FLOATS, st.integers(-10**400, 10**400),
-                    st.text(max_size=3), st.none(), st.booleans(), st.lists(st.lists(FLOATS, max_size=3), max_size=3),
-                    st.sampled_from([2**41, 2**63, -2**70, 10**30, "m", "all", "log"]))
+HOSTILE = st.one_of(
+    arrays(3),
+    st.lists(FLOATS, max_size=6),
+    FLOATS,
+    st.integers(-(10**400), 10**400),
+    st.text(max_size=3),
+    st.none(),
+    st.booleans(),
+    st.lists(st.lists(FLOATS, max_size=3), max_size=3),
+    st.sampled_from([2**41, 2**63, -(2**70), 10**30, "m", "all", "log"]),
+)
 
 
 def good(shape, dtype=np.float64, elements=EXTREME):
@@ -96,8 +111,14 @@ def check_run(run, steps=None):
 
 
 @SETTINGS
-@given(one_bad(a=good((4,)), b=good((4,)), c=good((4,), np.float32, REALS),
-               alpha=st.one_of(st.floats(1e-300, 1e300), st.sampled_from(["m", "sqrt"]))))
+@given(
+    one_bad(
+        a=good((4,)),
+        b=good((4,)),
+        c=good((4,), np.float32, REALS),
+        alpha=st.one_of(st.floats(1e-300, 1e300), st.sampled_from(["m", "sqrt"])),
+    )
+)
 def test_shallow_constructor(kw):
     bad = kw.pop(None)
     net = outcome(lambda: wf.ShallowReLU(**kw), bad, ("dtype",))
@@ -108,10 +129,18 @@ def test_shallow_constructor(kw):
 
 
 @SETTINGS
-@given(one_bad(m=st.integers(1, 50), scheme=st.sampled_from(["gaussian", "uniform_knots", "box"]),
-               inner_scale=st.floats(0.01, 100), outer_scale=st.floats(0.01, 100),
-               alpha=st.one_of(st.sampled_from(["m", "sqrt"]), st.floats(0.01, 1e3)), seed=st.integers(0, 2**70),
-               dtype=st.sampled_from(["float64", "float32"]), L=st.floats(0.01, 10)))
+@given(
+    one_bad(
+        m=st.integers(1, 50),
+        scheme=st.sampled_from(["gaussian", "uniform_knots", "box"]),
+        inner_scale=st.floats(0.01, 100),
+        outer_scale=st.floats(0.01, 100),
+        alpha=st.one_of(st.sampled_from(["m", "sqrt"]), st.floats(0.01, 1e3)),
+        seed=st.integers(0, 2**70),
+        dtype=st.sampled_from(["float64", "float32"]),
+        L=st.floats(0.01, 10),
+    )
+)
 def test_shallow_init(kw):
     bad = kw.pop(None)
     net = outcome(lambda: wf.ShallowReLU.init(**kw), bad)
@@ -121,11 +150,19 @@ def test_shallow_init(kw):
 
 
 @SETTINGS
-@given(one_bad(x=good((9,)), y=good((9,)), lr=st.floats(1e-6, 10.0), steps=st.integers(0, 40),
-               record=st.one_of(st.sampled_from(["log", "all"]), st.integers(1, 5), st.lists(st.integers(0, 40),
-                                                                                              max_size=3)),
-               keep_finite=st.booleans(), train=st.sampled_from(["all", "outer", "inner"]),
-               kernel=st.sampled_from(["auto", "direct", "sorted"]), threads=st.sampled_from([None, 1, 2])))
+@given(
+    one_bad(
+        x=good((9,)),
+        y=good((9,)),
+        lr=st.floats(1e-6, 10.0),
+        steps=st.integers(0, 40),
+        record=st.one_of(st.sampled_from(["log", "all"]), st.integers(1, 5), st.lists(st.integers(0, 40), max_size=3)),
+        keep_finite=st.booleans(),
+        train=st.sampled_from(["all", "outer", "inner"]),
+        kernel=st.sampled_from(["auto", "direct", "sorted"]),
+        threads=st.sampled_from([None, 1, 2]),
+    )
+)
 def test_train_shallow_gd(kw):
     bad = kw.pop(None)
     hypothesis.assume(not long_but_valid(kw, bad, "steps", 40))
@@ -139,8 +176,16 @@ def test_train_shallow_gd(kw):
 
 
 @SETTINGS
-@given(one_bad(x=good((7,)), y=good((7,)), t_end=st.floats(1e-3, 3.0), rtol=st.floats(1e-12, 1e-2),
-               atol=st.floats(1e-14, 1e-2), tableau=st.sampled_from(["dopri5", "bs32"])))
+@given(
+    one_bad(
+        x=good((7,)),
+        y=good((7,)),
+        t_end=st.floats(1e-3, 3.0),
+        rtol=st.floats(1e-12, 1e-2),
+        atol=st.floats(1e-14, 1e-2),
+        tableau=st.sampled_from(["dopri5", "bs32"]),
+    )
+)
 def test_train_shallow_flow(kw):
     bad = kw.pop(None)
     net = wf.ShallowReLU.init(4, seed=2)
@@ -152,9 +197,14 @@ def test_train_shallow_flow(kw):
 
 
 @SETTINGS
-@given(one_bad(weights=st.tuples(good((3, 2)), good((1, 3))).map(list),
-               activation=st.sampled_from(["linear", "relu", "leaky_relu"]), negative_slope=st.floats(0, 1),
-               biases=st.one_of(st.none(), st.tuples(good((3,)), good((1,))).map(list))))
+@given(
+    one_bad(
+        weights=st.tuples(good((3, 2)), good((1, 3))).map(list),
+        activation=st.sampled_from(["linear", "relu", "leaky_relu"]),
+        negative_slope=st.floats(0, 1),
+        biases=st.one_of(st.none(), st.tuples(good((3,)), good((1,))).map(list)),
+    )
+)
 def test_deep_constructor(kw):
     bad = kw.pop(None)
     net = outcome(lambda: wf.DeepNet(**kw), bad, ("dtype",))
@@ -164,10 +214,15 @@ def test_deep_constructor(kw):
 
 
 @SETTINGS
-@given(one_bad(dims=st.lists(st.integers(1, 5), min_size=2, max_size=4),
-               variance=st.one_of(st.none(), st.floats(1e-3, 10)), seed=st.integers(0, 5),
-               activation=st.sampled_from(["linear", "relu", "leaky_relu"])),
-       one_bad(X=good((5, 2)), Y=good((5, 1)), lr=st.floats(1e-6, 10.0), steps=st.integers(0, 20)))
+@given(
+    one_bad(
+        dims=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+        variance=st.one_of(st.none(), st.floats(1e-3, 10)),
+        seed=st.integers(0, 5),
+        activation=st.sampled_from(["linear", "relu", "leaky_relu"]),
+    ),
+    one_bad(X=good((5, 2)), Y=good((5, 1)), lr=st.floats(1e-6, 10.0), steps=st.integers(0, 20)),
+)
 def test_deep_init_and_train(init_kw, train_kw):
     bad = init_kw.pop(None)
     net = outcome(lambda: wf.DeepNet.init(**init_kw), bad)
@@ -187,9 +242,11 @@ def test_deep_init_and_train(init_kw, train_kw):
 
 
 @SETTINGS
-@given(one_bad(U=good((3, 2)), V=good((4, 2))),
-       one_bad(Y=good((3, 4)), lr=st.floats(1e-6, 10.0), steps=st.integers(0, 20), keep_finite=st.booleans()),
-       st.sampled_from(["gd", "flow"]))
+@given(
+    one_bad(U=good((3, 2)), V=good((4, 2))),
+    one_bad(Y=good((3, 4)), lr=st.floats(1e-6, 10.0), steps=st.integers(0, 20), keep_finite=st.booleans()),
+    st.sampled_from(["gd", "flow"]),
+)
 def test_factorization_constructor_and_train(fac_kw, train_kw, method):
     bad = fac_kw.pop(None)
     fac = outcome(lambda: wf.Factorization(**fac_kw), bad, ("dtype",))
@@ -212,8 +269,16 @@ def test_factorization_constructor_and_train(fac_kw, train_kw, method):
 
 
 @SETTINGS
-@given(one_bad(m=st.integers(1, 6), n=st.integers(1, 6), k=st.integers(1, 6), scale=st.floats(0, 10),
-               seed=st.integers(0, 5), dtype=st.sampled_from(["float64", "float32"])))
+@given(
+    one_bad(
+        m=st.integers(1, 6),
+        n=st.integers(1, 6),
+        k=st.integers(1, 6),
+        scale=st.floats(0, 10),
+        seed=st.integers(0, 5),
+        dtype=st.sampled_from(["float64", "float32"]),
+    )
+)
 def test_factorization_init(kw):
     bad = kw.pop(None)
     fac = outcome(lambda: wf.Factorization.init(**kw), bad)

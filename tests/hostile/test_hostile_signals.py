@@ -48,8 +48,9 @@ print(json.dumps({"status": run.status, "final_step": run.final_step, "final_los
 
 
 def _interrupt_training(family, method):
-    proc = subprocess.Popen(python_script(TRAIN) + [family, method], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        python_script(TRAIN) + [family, method], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         wait_for_line(proc, proc.stdout, "ready", 30)
         time.sleep(0.8)
@@ -91,8 +92,19 @@ def _start_sweep(tmp_path, executor):
     spec = tmp_path / "spec.toml"
     spec.write_text(SPEC)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "wideflow", "sweep", str(spec), "--out", str(out), "--progress", "log",
-           "--threads", "1"] + EXECUTORS[executor]
+    cmd = [
+        sys.executable,
+        "-m",
+        "wideflow",
+        "sweep",
+        str(spec),
+        "--out",
+        str(out),
+        "--progress",
+        "log",
+        "--threads",
+        "1",
+    ] + EXECUTORS[executor]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     wait_for_line(proc, proc.stderr, "/10] ", 60)  # one run stored, others in progress
     return proc, spec, out
@@ -147,8 +159,12 @@ def test_ctrl_c_stops_a_sweep_within_2_s_and_keeps_the_store(tmp_path, executor)
         _cleanup(proc)
     check, stored = _store_state(out)
     assert check == "ok" and stored >= 1
-    dry = subprocess.run([sys.executable, "-m", "wideflow", "sweep", str(spec), "--out", str(out), "--dry-run"],
-                         capture_output=True, text=True, timeout=60)
+    dry = subprocess.run(
+        [sys.executable, "-m", "wideflow", "sweep", str(spec), "--out", str(out), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert f"{stored} already stored" in dry.stdout
 
 

@@ -33,10 +33,16 @@ def _config(width, seed):
 
 def _result(i, params=True):
     steps = np.array([0, 1, 10, 100])
-    return RunResult("done", metrics={"final_loss": 1.0 / (i + 1), "initial_loss": 2.0, "final_step": 100},
-                     trajectory={"steps": steps, "t": steps * 0.1, "loss": 1.0 / (steps + 1.0 + i)},
-                     params={"a": np.arange(3.0), "b": np.ones(3), "c": np.zeros(3), "alpha": np.float64(3.0)}
-                     if params else None, started_at=float(i), finished_at=float(i) + 1, wall_time=1.0, host="h")
+    return RunResult(
+        "done",
+        metrics={"final_loss": 1.0 / (i + 1), "initial_loss": 2.0, "final_step": 100},
+        trajectory={"steps": steps, "t": steps * 0.1, "loss": 1.0 / (steps + 1.0 + i)},
+        params={"a": np.arange(3.0), "b": np.ones(3), "c": np.zeros(3), "alpha": np.float64(3.0)} if params else None,
+        started_at=float(i),
+        finished_at=float(i) + 1,
+        wall_time=1.0,
+        host="h",
+    )
 
 
 def _store(folder, n=3, params=True) -> list[str]:
@@ -189,8 +195,9 @@ def test_a_linked_database_file_is_refused(tmp_path, outside, suffix):
     outside.check()
 
 
-@pytest.mark.parametrize("bad", ["0123456789abcdef\n", "0123456789abcdeF", "0123456789abcde", "../0123456789abcd",
-                                 "0123456789abcdef/", 123])
+@pytest.mark.parametrize(
+    "bad", ["0123456789abcdef\n", "0123456789abcdeF", "0123456789abcde", "../0123456789abcd", "0123456789abcdef/", 123]
+)
 def test_run_ids_must_fully_match(tmp_path, bad):
     _store(tmp_path, n=1)
     with open_store(tmp_path) as st:
@@ -283,7 +290,7 @@ def corpus(tmp_path_factory):
     ids = _store(store, n=n, params=False)
     good, rest = ids[:3], ids[3:]
     rows = dict(zip(BAD_ROWS, rest[: len(BAD_ROWS)]))
-    blobs = dict(zip(BAD_BLOBS, rest[len(BAD_ROWS):]))
+    blobs = dict(zip(BAD_BLOBS, rest[len(BAD_ROWS) :]))
     for case, rid in rows.items():
         column, value = BAD_ROWS[case]
         _sql(store, f"UPDATE runs SET {column} = ? WHERE id = ?", (value, rid))
@@ -313,8 +320,9 @@ def test_bad_trajectory_blobs_raise_corrupt_record_naming_the_run(corpus, no_unp
         assert list(st.trajectory(good[0])) == ["steps", "t", "loss"]
 
 
-def test_report_over_the_corpus_lists_the_bad_records_and_writes_only_its_folder(corpus, outside, capsys,
-                                                                                 no_unpickling):
+def test_report_over_the_corpus_lists_the_bad_records_and_writes_only_its_folder(
+    corpus, outside, capsys, no_unpickling
+):
     store, good, rows, blobs = corpus
     parent = store.parent
     before = {p for p in parent.rglob("*") if not str(p).startswith(str(store) + os.sep)}

@@ -78,8 +78,9 @@ def test_factorization_metrics_of_a_non_finite_state_are_nan(capfd):
 def test_onelayer_metrics_of_a_non_finite_state_are_nan():
     model = wf.OneLayer.zeros(3, 4)
     with pytest.warns(wf.DivergenceWarning):
-        run = wf.train(model, np.full((3, 4), 1e10), lr=1e300, steps=50, keep_finite=False, progress=False,
-                       metrics=True)
+        run = wf.train(
+            model, np.full((3, 4), 1e10), lr=1e300, steps=50, keep_finite=False, progress=False, metrics=True
+        )
     assert not np.isfinite(model.X).all()
     assert run.status == "diverged" and len(run.metrics["singular_values"]) == len(run.steps)
     assert np.isnan(run.metrics["singular_values"][-1]).all()
@@ -100,14 +101,17 @@ def _fac_and_Y():
 
 
 @pytest.mark.parametrize("method", ["gd", "flow"])
-@pytest.mark.parametrize("edit, exc, pattern", [
-    (lambda f: setattr(f, "U", np.asfortranarray(f.U)), ValueError, r"^U: must be a writeable C-contiguous"),
-    (lambda f: setattr(f, "U", f.U.astype(np.float32)), TypeError, r"^U: expected dtype float64"),
-    (lambda f: setattr(f, "U", np.ascontiguousarray(f.U[:, :2])), ValueError, r"^U: expected shape \(4, 3\)"),
-    (lambda f: f.U.__setitem__((1, 2), np.inf), ValueError, r"^U: contains a non-finite value at \[1, 2\]"),
-    (lambda f: setattr(f, "V", f.V[::-1]), ValueError, r"^V: must be a writeable C-contiguous"),
-    (lambda f: setattr(f, "V", [[1.0] * 3] * 5), TypeError, r"^V: expected a NumPy array"),
-])
+@pytest.mark.parametrize(
+    "edit, exc, pattern",
+    [
+        (lambda f: setattr(f, "U", np.asfortranarray(f.U)), ValueError, r"^U: must be a writeable C-contiguous"),
+        (lambda f: setattr(f, "U", f.U.astype(np.float32)), TypeError, r"^U: expected dtype float64"),
+        (lambda f: setattr(f, "U", np.ascontiguousarray(f.U[:, :2])), ValueError, r"^U: expected shape \(4, 3\)"),
+        (lambda f: f.U.__setitem__((1, 2), np.inf), ValueError, r"^U: contains a non-finite value at \[1, 2\]"),
+        (lambda f: setattr(f, "V", f.V[::-1]), ValueError, r"^V: must be a writeable C-contiguous"),
+        (lambda f: setattr(f, "V", [[1.0] * 3] * 5), TypeError, r"^V: expected a NumPy array"),
+    ],
+)
 def test_factorization_checks_its_arrays_like_the_other_models(method, edit, exc, pattern):
     fac, Y = _fac_and_Y()
     edit(fac)
@@ -139,21 +143,30 @@ def test_alpha_with_infinite_reciprocal_is_refused():
 
 
 @pytest.mark.parametrize("seed, exc", [(-1, ValueError), ("abc", TypeError), (1.5, TypeError), (True, TypeError)])
-@pytest.mark.parametrize("init", [lambda s: wf.ShallowReLU.init(4, seed=s), lambda s: wf.DeepNet.init([2, 2], seed=s),
-                                  lambda s: wf.Factorization.init(2, 2, 2, seed=s)])
+@pytest.mark.parametrize(
+    "init",
+    [
+        lambda s: wf.ShallowReLU.init(4, seed=s),
+        lambda s: wf.DeepNet.init([2, 2], seed=s),
+        lambda s: wf.Factorization.init(2, 2, 2, seed=s),
+    ],
+)
 def test_bad_seed_names_seed(init, seed, exc):
     with pytest.raises(exc, match=r"^seed\b"):
         init(seed)
 
 
-@pytest.mark.parametrize("build", [
-    lambda: wf.ShallowReLU([1 + 1j], [0.0], [1.0]),
-    lambda: wf.DeepNet([np.ones((2, 2), dtype=complex)]),
-    lambda: wf.Factorization(np.ones((2, 2)) * 1j, np.ones((2, 2))),
-    lambda: wf.ShallowReLU.init(3)(np.array([0.5 + 2j])),
-    lambda: wf.train(wf.ShallowReLU.init(3), X10, Y10 + 0j, lr=0.1, steps=1),
-    lambda: wf.train(wf.DeepNet.init([1, 2, 1]), np.ones((3, 1)) * 1j, np.ones((3, 1)), lr=0.1, steps=1),
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: wf.ShallowReLU([1 + 1j], [0.0], [1.0]),
+        lambda: wf.DeepNet([np.ones((2, 2), dtype=complex)]),
+        lambda: wf.Factorization(np.ones((2, 2)) * 1j, np.ones((2, 2))),
+        lambda: wf.ShallowReLU.init(3)(np.array([0.5 + 2j])),
+        lambda: wf.train(wf.ShallowReLU.init(3), X10, Y10 + 0j, lr=0.1, steps=1),
+        lambda: wf.train(wf.DeepNet.init([1, 2, 1]), np.ones((3, 1)) * 1j, np.ones((3, 1)), lr=0.1, steps=1),
+    ],
+)
 def test_complex_arrays_are_refused_not_truncated(build):
     with pytest.raises(TypeError, match="complex"):
         with warnings.catch_warnings():
@@ -167,8 +180,9 @@ def test_steps_beyond_2_62_are_refused(steps):
         wf.train(wf.ShallowReLU.init(3), X10, Y10, lr=0.1, steps=steps)
 
 
-@pytest.mark.parametrize("record, exc", [([1.7], TypeError), ([2, float("nan")], TypeError), (["3"], TypeError),
-                                         ([2.0**70], ValueError)])
+@pytest.mark.parametrize(
+    "record, exc", [([1.7], TypeError), ([2, float("nan")], TypeError), (["3"], TypeError), ([2.0**70], ValueError)]
+)
 def test_record_must_be_whole_step_indices(record, exc):
     with pytest.raises(exc, match=r"^record\b"):
         wf.train(wf.ShallowReLU.init(3), X10, Y10, lr=0.1, steps=10, record=record)
@@ -179,8 +193,10 @@ def test_record_of_whole_floats_is_accepted():
     assert list(run.steps) == [0, 2, 5, 10]
 
 
-@pytest.mark.parametrize("name, value", [("keep_finite", "no"), ("keep_finite", None), ("keep_finite", 1),
-                                         ("progress", "maybe"), ("progress", 0)])
+@pytest.mark.parametrize(
+    "name, value",
+    [("keep_finite", "no"), ("keep_finite", None), ("keep_finite", 1), ("progress", "maybe"), ("progress", 0)],
+)
 def test_flags_must_be_bool(name, value):
     with pytest.raises(TypeError, match=rf"^{name}: expected True or False"):
         wf.train(wf.ShallowReLU.init(3), X10, Y10, lr=0.1, steps=1, **{name: value})
@@ -194,8 +210,12 @@ def test_deepnet_init_dims_are_positive_integers(dims):
 
 def test_deepnet_weights_and_activation_are_read_only():
     net = wf.DeepNet.init([3, 4, 2])
-    for name, value in [("weights", [np.ones((2, 3))]), ("activation", "linear"), ("biases", None),
-                        ("negative_slope", 0.5)]:
+    for name, value in [
+        ("weights", [np.ones((2, 3))]),
+        ("activation", "linear"),
+        ("biases", None),
+        ("negative_slope", 0.5),
+    ]:
         with pytest.raises(AttributeError):
             setattr(net, name, value)
     del net.weights[1]  # the list itself mutated: caught before any kernel sees it

@@ -26,6 +26,7 @@ def ref_args(net):
 
 # ---------------------------------------------------------------------------------------------- kernels
 
+
 @pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("bias", [False, True])
 def test_forward_and_gradients_match_numpy(activation, bias):
@@ -71,8 +72,15 @@ def test_gd_matches_numpy_reference(activation, dtype):
     b0 = None if net.biases is None else [b.copy() for b in net.biases]
     lrs = wf.schedules.inverse_power(2e-3, 0.75)
     run = wf.train(net, X, Y, lr=lrs, steps=25, record="all", progress=False)
-    rw, rb, rlosses = ref.deep_gd(w0, X.astype(dtype), Y.astype(dtype), lrs.values(0, 25), activation=activation,
-                                  slope=net.negative_slope, biases=b0)
+    rw, rb, rlosses = ref.deep_gd(
+        w0,
+        X.astype(dtype),
+        Y.astype(dtype),
+        lrs.values(0, 25),
+        activation=activation,
+        slope=net.negative_slope,
+        biases=b0,
+    )
     tol = 1e-11 if dtype == "float64" else 2e-5
     for w, r in zip(net.weights, rw):
         assert w.dtype == np.dtype(dtype)
@@ -101,6 +109,7 @@ def test_callable_schedule_and_in_place_update():
 
 
 # ---------------------------------------------------------------------------------------------- identities
+
 
 @pytest.mark.parametrize("activation", ACTS)
 def test_euler_and_per_neuron_identity(activation):
@@ -188,6 +197,7 @@ def test_metrics_are_recorded():
 
 # ---------------------------------------------------------------------------------------------- paths, threads
 
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_bitwise_identical_across_thread_counts(dtype):
     if not wf.openmp_enabled():
@@ -229,6 +239,7 @@ def test_linear_gram_path_equals_sample_path():
 
 
 # ---------------------------------------------------------------------------------------------- bad input
+
 
 def test_bad_input_names_the_argument():
     W1, W2 = np.ones((4, 3)), np.ones((2, 4))

@@ -38,6 +38,7 @@ def quiet_train(*args, **kwargs):
 
 # ------------------------------------------------------------------------------------------ kernel paths
 
+
 def test_paths_are_the_intended_ones():
     assert _core.factorization.tiny_path(*TINY, 8)
     assert _core.factorization.tiny_path(*TINY, 4)
@@ -84,13 +85,14 @@ def test_one_layer_matches_reference_and_flow(dtype):
 def test_chunking_does_not_change_bits():
     Y, U, V = problem(*TINY)
     a, b = wf.Factorization(U, V), wf.Factorization(U, V)
-    wf.train(a, Y, lr=1e-2, steps=700, record=1, metrics=True)     # many small chunks (metrics at each)
+    wf.train(a, Y, lr=1e-2, steps=700, record=1, metrics=True)  # many small chunks (metrics at each)
     wf.train(b, Y, lr=1e-2, steps=300, metrics=False)
     wf.train(b, Y, lr=1e-2, steps=400, metrics=False)
     assert np.array_equal(a.U, b.U) and np.array_equal(a.V, b.V)
 
 
 # ------------------------------------------------------------------------------------------ imbalance
+
 
 @pytest.mark.parametrize("shape", [TINY, GENERAL], ids=["tiny", "general"])
 def test_one_step_imbalance_identity(shape):
@@ -107,7 +109,7 @@ def test_one_step_imbalance_identity(shape):
     # round-off of the computed difference is ~ eps * ||U^T U|| per entry; the change itself is O(lr^2)
     scale = np.abs(predicted).max()
     err = np.abs(dQ - predicted).max()
-    assert err <= 1e-13 * scale, (err, scale)                      # observed ~2e-15
+    assert err <= 1e-13 * scale, (err, scale)  # observed ~2e-15
 
 
 def test_imbalance_identity_matches_linear_theory():
@@ -137,15 +139,18 @@ def test_imbalance_metrics():
     assert m["q_drift"][0] == pytest.approx(0.0, abs=1e-13)
     drift = np.linalg.norm(fac.imbalance() - Q)
     assert m["q_drift"][-1] == pytest.approx(drift, rel=1e-8)
-    assert 0 < drift < 0.05 * np.linalg.norm(Q)                    # O(lr) at a fixed horizon
-    np.testing.assert_allclose(m["singular_values"][-1], np.linalg.svd(fac.product(), compute_uv=False),
-                               rtol=1e-12)
+    assert 0 < drift < 0.05 * np.linalg.norm(Q)  # O(lr) at a fixed horizon
+    np.testing.assert_allclose(m["singular_values"][-1], np.linalg.svd(fac.product(), compute_uv=False), rtol=1e-12)
     assert m["rel_error"][-1] == pytest.approx(fac.relative_error(Y), rel=1e-10)
-    np.testing.assert_allclose(imbalance_spectrum(U[:, :8], V[:, :8]), np.linalg.eigvalsh(
-        U[:, :8].T @ U[:, :8] - V[:, :8].T @ V[:, :8]), atol=1e-14)
+    np.testing.assert_allclose(
+        imbalance_spectrum(U[:, :8], V[:, :8]),
+        np.linalg.eigvalsh(U[:, :8].T @ U[:, :8] - V[:, :8].T @ V[:, :8]),
+        atol=1e-14,
+    )
 
 
 # ------------------------------------------------------------------------------------------ batches
+
 
 def _single(U, V, Y, lr, steps, record):
     fac = wf.Factorization(U, V)
@@ -173,8 +178,12 @@ def test_batch_equals_runs_one_by_one_bitwise(dtype, shape):
         fac, run = _single(Us[b], Vs[b], Ys[b], lrs[b], steps, rec)
         assert np.array_equal(batch.U[b], fac.U) and np.array_equal(batch.V[b], fac.V), b
         assert np.array_equal(batch.loss[b], run.loss), b
-        np.testing.assert_allclose(batch.products[b, -1], fac.U.astype(np.float64) @ fac.V.astype(np.float64).T,
-                                   rtol=RTOL[dtype] * 100, atol=RTOL[dtype] * 10)
+        np.testing.assert_allclose(
+            batch.products[b, -1],
+            fac.U.astype(np.float64) @ fac.V.astype(np.float64).T,
+            rtol=RTOL[dtype] * 100,
+            atol=RTOL[dtype] * 10,
+        )
     np.testing.assert_allclose(batch.t[:, -1], lrs * steps, rtol=1e-12)
 
 
@@ -213,6 +222,7 @@ def test_threads_do_not_change_bits(dtype):
 
 # ------------------------------------------------------------------------------------------ theory
 
+
 def test_gd_tracks_the_spectral_closed_form_to_order_lr():
     """Spectral init (random R): GD at lr and lr/2 vs the exact flow X(t) = Phi diag(x_i(t)) Psi^T."""
     Y, _, _ = problem(*TINY, seed=7)
@@ -227,7 +237,7 @@ def test_gd_tracks_the_spectral_closed_form_to_order_lr():
         wf.train(fac, Y, lr=lr, steps=int(round(T / lr)), metrics=False)
         errs.append(np.abs(fac.product() - exact).max())
     assert errs[1] < 5e-3
-    assert 1.7 < errs[0] / errs[1] < 2.3, errs                    # first order in lr
+    assert 1.7 < errs[0] / errs[1] < 2.3, errs  # first order in lr
 
 
 def test_gd_tracks_the_gradient_flow_ode_to_order_lr():
@@ -239,17 +249,16 @@ def test_gd_tracks_the_gradient_flow_ode_to_order_lr():
     T = 2.0
 
     def rhs(_, z):
-        U, V = z[: m * k].reshape(m, k), z[m * k:].reshape(n, k)
+        U, V = z[: m * k].reshape(m, k), z[m * k :].reshape(n, k)
         E = Y - U @ V.T
         return np.concatenate([(E @ V).ravel(), (E.T @ U).ravel()])
 
-    sol = solve_ivp(rhs, (0.0, T), np.concatenate([U0.ravel(), V0.ravel()]), method="DOP853", rtol=1e-11,
-                    atol=1e-12)
+    sol = solve_ivp(rhs, (0.0, T), np.concatenate([U0.ravel(), V0.ravel()]), method="DOP853", rtol=1e-11, atol=1e-12)
     assert sol.success
-    U_T, V_T = sol.y[: m * k, -1].reshape(m, k), sol.y[m * k:, -1].reshape(n, k)
+    U_T, V_T = sol.y[: m * k, -1].reshape(m, k), sol.y[m * k :, -1].reshape(n, k)
     X_T = U_T @ V_T.T
     Q0 = U0.T @ U0 - V0.T @ V0
-    assert np.abs((U_T.T @ U_T - V_T.T @ V_T) - Q0).max() < 1e-8       # conserved by the flow
+    assert np.abs((U_T.T @ U_T - V_T.T @ V_T) - Q0).max() < 1e-8  # conserved by the flow
     errs, drifts = [], []
     for lr in (2e-3, 1e-3):
         fac = wf.Factorization(U0, V0)
@@ -257,8 +266,8 @@ def test_gd_tracks_the_gradient_flow_ode_to_order_lr():
         errs.append(np.linalg.norm(fac.product() - X_T))
         drifts.append(np.linalg.norm(fac.imbalance() - Q0))
     assert errs[1] < 1e-2
-    assert 1.7 < errs[0] / errs[1] < 2.3, errs                         # O(lr)
-    assert 1.7 < drifts[0] / drifts[1] < 2.3, drifts                   # imbalance drift O(lr) at fixed T
+    assert 1.7 < errs[0] / errs[1] < 2.3, errs  # O(lr)
+    assert 1.7 < drifts[0] / drifts[1] < 2.3, drifts  # imbalance drift O(lr) at fixed T
 
 
 def test_gd_hitting_time_matches_closed_form():
@@ -266,7 +275,7 @@ def test_gd_hitting_time_matches_closed_form():
     lams = np.array([0.1, 1.0, 5.0])
     x0 = 1e-4
     # one mode per run: 1 x 1 problems with u0^2 - v0^2 = lam and u0 v0 = x0
-    v0 = np.sqrt((-lams + np.sqrt(lams ** 2 + 4 * x0 ** 2)) / 2)
+    v0 = np.sqrt((-lams + np.sqrt(lams**2 + 4 * x0**2)) / 2)
     u0 = x0 / v0
     Us = u0.reshape(-1, 1, 1)
     Vs = v0.reshape(-1, 1, 1)
@@ -279,6 +288,7 @@ def test_gd_hitting_time_matches_closed_form():
 
 
 # ------------------------------------------------------------------------------------------ bad input
+
 
 def test_bad_input_names_the_argument():
     Y, U, V = problem(*TINY)
@@ -335,6 +345,7 @@ def test_bad_input_names_the_argument():
 
 
 # ------------------------------------------------------------------------------------------ divergence
+
 
 def test_divergence_keeps_the_last_finite_state():
     Y, U, V = problem(*TINY, scale=1.0)

@@ -32,7 +32,7 @@ def eval_points(net, rng, P=41):
     kn = net.knots()
     kn = kn[np.isfinite(kn) & (np.abs(kn) < 3.0)]
     k = min(kn.size, 6)
-    x[10:10 + k] = kn[:k]  # exactly at knots (z = 0 up to rounding)
+    x[10 : 10 + k] = kn[:k]  # exactly at knots (z = 0 up to rounding)
     x[-1] = 25.0
     x[-2] = -25.0
     return x
@@ -50,8 +50,12 @@ def test_evaluate_matches_reference(m, kernel, dtype):
     assert_close_eval(got, want, eval_scale(net, x), EVAL_RTOL[dtype])
     assert np.any(got != 0.0)  # some neuron is active somewhere: not a vacuous comparison
     many = rng.uniform(-3.0, 3.0, 700)  # >= 512 points: the sorted kernel's other histogram layout
-    assert_close_eval(net(many, kernel=kernel), ref.shallow_forward(net.a, net.b, net.c, net.alpha, many),
-                      eval_scale(net, many), EVAL_RTOL[dtype])
+    assert_close_eval(
+        net(many, kernel=kernel),
+        ref.shallow_forward(net.a, net.b, net.c, net.alpha, many),
+        eval_scale(net, many),
+        EVAL_RTOL[dtype],
+    )
 
 
 def test_evaluate_single_neuron_by_hand(kernel):
@@ -75,8 +79,7 @@ def test_evaluate_auto_kernel_matches_reference():
     net = wf.ShallowReLU.init(500, seed=1)
     for P in (1, 2, 3, 50):
         x = rng.uniform(-2, 2, P)
-        assert_close_eval(net(x), ref.shallow_forward(net.a, net.b, net.c, net.alpha, x), eval_scale(net, x),
-                          1e-12)
+        assert_close_eval(net(x), ref.shallow_forward(net.a, net.b, net.c, net.alpha, x), eval_scale(net, x), 1e-12)
 
 
 def test_evaluate_any_shape(kernel):
@@ -91,8 +94,9 @@ def test_evaluate_any_shape(kernel):
     assert net(x3, kernel=kernel).shape == (2, 3, 2)
     scalar = net(0.25, kernel=kernel)
     assert np.shape(scalar) == ()
-    np.testing.assert_allclose(float(scalar), ref.shallow_forward(net.a, net.b, net.c, net.alpha, [0.25])[0],
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        float(scalar), ref.shallow_forward(net.a, net.b, net.c, net.alpha, [0.25])[0], rtol=1e-12, atol=1e-15
+    )
     empty = net(np.zeros(0), kernel=kernel)
     assert empty.shape == (0,)
     # a list of Python floats works too
@@ -298,7 +302,7 @@ def test_uv_signed_reflects_negative_neurons():
 
 def test_invariant_values():
     net = small_net()
-    np.testing.assert_allclose(net.invariant(), net.c ** 2 - net.a ** 2 - net.b ** 2, rtol=1e-15)
+    np.testing.assert_allclose(net.invariant(), net.c**2 - net.a**2 - net.b**2, rtol=1e-15)
     assert net.invariant()[0] == 4.0 - 1.0 - 0.25
     n32 = wf.ShallowReLU.init(50, dtype="float32", seed=1)
     inv = n32.invariant()
@@ -327,8 +331,9 @@ def test_state_is_a_copy():
 
 
 # ---------------------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("m, exc", [(0, ValueError), (-3, ValueError), (2.5, TypeError), ("10", TypeError),
-                                    (True, TypeError)])
+@pytest.mark.parametrize(
+    "m, exc", [(0, ValueError), (-3, ValueError), (2.5, TypeError), ("10", TypeError), (True, TypeError)]
+)
 def test_init_bad_width(m, exc):
     with pytest.raises(exc, match=r"^m\b"):
         wf.ShallowReLU.init(m)
@@ -339,9 +344,17 @@ def test_init_bad_scheme():
         wf.ShallowReLU.init(10, scheme="xavier")
 
 
-@pytest.mark.parametrize("alpha, exc", [("foo", ValueError), (0, ValueError), (-1, ValueError),
-                                        (float("nan"), ValueError), (float("inf"), ValueError),
-                                        (None, TypeError)])
+@pytest.mark.parametrize(
+    "alpha, exc",
+    [
+        ("foo", ValueError),
+        (0, ValueError),
+        (-1, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (None, TypeError),
+    ],
+)
 def test_bad_alpha(alpha, exc):
     with pytest.raises(exc, match=r"^alpha\b"):
         wf.ShallowReLU.init(10, alpha=alpha)
@@ -374,8 +387,13 @@ def test_parameters_of_different_lengths():
 @pytest.mark.parametrize("name", ["a", "b", "c"])
 def test_bad_parameter_arrays(name):
     good = {"a": [1.0, 2.0], "b": [0.0, 1.0], "c": [1.0, -1.0]}
-    for bad, exc in (([1.0, np.nan], ValueError), ([np.inf, 1.0], ValueError), ([], ValueError),
-                     ([[1.0, 2.0]], ValueError), (["x", "y"], TypeError)):
+    for bad, exc in (
+        ([1.0, np.nan], ValueError),
+        ([np.inf, 1.0], ValueError),
+        ([], ValueError),
+        ([[1.0, 2.0]], ValueError),
+        (["x", "y"], TypeError),
+    ):
         args = dict(good, **{name: bad})
         with pytest.raises(exc, match=rf"^{name}\b"):
             wf.ShallowReLU(args["a"], args["b"], args["c"])

@@ -9,8 +9,9 @@ import pytest
 
 
 def wideflow(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "wideflow", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "wideflow", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
@@ -40,8 +41,23 @@ def test_help_lists_commands():
 @pytest.mark.slow
 def test_bench_prints_table_and_json(tmp_path):
     out = tmp_path / "bench.jsonl"
-    proc = wideflow("bench", "--widths", "3000", "--samples", "10", "--dtypes", "float64", "--threads", "1",
-                    "--peers", "numpy", "--repeats", "1", "--out", str(out))
+    proc = wideflow(
+        "bench",
+        "--widths",
+        "3000",
+        "--samples",
+        "10",
+        "--dtypes",
+        "float64",
+        "--threads",
+        "1",
+        "--peers",
+        "numpy",
+        "--repeats",
+        "1",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "memory-copy probe" in proc.stdout
     assert "wideflow-sorted" in proc.stdout and "numpy" in proc.stdout

@@ -10,8 +10,10 @@ from wideflow.sweeps.spec import SpecError
 
 
 def _config(**change):
-    spec = Sweep("relu_output", fixed=dict({"N": 12, "d": 3, "p": 2, "k": 4, "lr": 1e-3, "t_end": 0.05,
-                                            "record_every": 10}, **change))
+    spec = Sweep(
+        "relu_output",
+        fixed=dict({"N": 12, "d": 3, "p": 2, "k": 4, "lr": 1e-3, "t_end": 0.05, "record_every": 10}, **change),
+    )
     ((_, config),) = spec.runs()
     return config
 
@@ -63,9 +65,15 @@ def test_stored_metrics_equal_a_direct_computation_and_product_init_starts_toget
     assert e1[-1] < e1[0] and e2[-1] < e2[0]
 
 
-@pytest.mark.parametrize("change, field", [({"layers": 3}, "layers"), ({"variance": -1.0}, "variance"),
-                                           ({"one_layer_init": "zeros"}, "one_layer_init"),
-                                           ({"t_end": 1e6, "lr": 1e-5}, "t_end")])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"layers": 3}, "layers"),
+        ({"variance": -1.0}, "variance"),
+        ({"one_layer_init": "zeros"}, "one_layer_init"),
+        ({"t_end": 1e6, "lr": 1e-5}, "t_end"),
+    ],
+)
 def test_bad_specs_name_the_field(change, field):
     with pytest.raises(SpecError, match=field):
         Sweep("relu_output", fixed=dict({"N": 12, "d": 3, "p": 2}, **change)).runs()

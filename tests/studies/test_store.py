@@ -19,12 +19,21 @@ RID = "0123456789abcdef"
 
 
 def _result(status="done", **kw):
-    traj = {"steps": np.array([0, 1, 10, 100], dtype=np.int64), "t": np.array([0.0, 0.5, 5.0, 50.0]),
-            "loss": np.array([5.0, 4.0, 1.0, 1e-3])}
+    traj = {
+        "steps": np.array([0, 1, 10, 100], dtype=np.int64),
+        "t": np.array([0.0, 0.5, 5.0, 50.0]),
+        "loss": np.array([5.0, 4.0, 1.0, 1e-3]),
+    }
     params = {"a": np.arange(5, dtype=np.float32), "b": np.ones(5), "c": -np.ones(5), "alpha": np.float64(5.0)}
-    base = dict(metrics={"final_loss": 1e-3, "dead_neurons": 2, "dist_kernel_sup": math.nan, "diverged_at": None,
-                         "note": "x"}, trajectory=traj, params=params, started_at=1.0, finished_at=2.5,
-                wall_time=1.5, host="h")
+    base = dict(
+        metrics={"final_loss": 1e-3, "dead_neurons": 2, "dist_kernel_sup": math.nan, "diverged_at": None, "note": "x"},
+        trajectory=traj,
+        params=params,
+        started_at=1.0,
+        finished_at=2.5,
+        wall_time=1.5,
+        host="h",
+    )
     base.update(kw)
     return RunResult(status, **base)
 

@@ -17,7 +17,7 @@ from wideflow.tangent import learning_rate
 
 
 def _one(model, **fixed):
-    (rid, cfg), = Sweep(model, fixed=fixed).runs()
+    ((rid, cfg),) = Sweep(model, fixed=fixed).runs()
     res = execute(model, cfg)
     assert res.status in ("done", "diverged"), res.error
     return cfg, res
@@ -25,12 +25,20 @@ def _one(model, **fixed):
 
 # ---------------------------------------------------------------------------------------------- cases
 def test_cases_are_crossed_with_the_grid_in_order():
-    sw = Sweep("shallow_relu", fixed={"width": 10}, grid={"seed": [0, 1]},
-               cases=[{"inner_scale": 100.0, "outer_scale": 1e-3}, {"inner_scale": 0.1}])
+    sw = Sweep(
+        "shallow_relu",
+        fixed={"width": 10},
+        grid={"seed": [0, 1]},
+        cases=[{"inner_scale": 100.0, "outer_scale": 1e-3}, {"inner_scale": 0.1}],
+    )
     cfgs = sw.configs()
     assert len(sw) == len(cfgs) == 4
     assert [(c["seed"], c["inner_scale"], c["outer_scale"]) for c in cfgs] == [
-        (0, 100.0, 1e-3), (0, 0.1, 1.0), (1, 100.0, 1e-3), (1, 0.1, 1.0)]
+        (0, 100.0, 1e-3),
+        (0, 0.1, 1.0),
+        (1, 100.0, 1e-3),
+        (1, 0.1, 1.0),
+    ]
     again = Sweep.from_dict(sw.to_dict())
     assert again.ids() == sw.ids()
     # one case is the same run as the same fields in [fixed]
@@ -38,14 +46,17 @@ def test_cases_are_crossed_with_the_grid_in_order():
     assert one.ids() == Sweep("shallow_relu", fixed={"width": 10, "seed": 0, "inner_scale": 0.1}).ids()
 
 
-@pytest.mark.parametrize("cases, where", [
-    ([{"width": 20}], "cases[0].width"),            # also in [fixed]
-    ([{"seed": 3}], "cases[0].seed"),               # also in [grid]
-    ([{"nosuch": 1}], "cases[0].nosuch"),
-    ([{"inner_scale": -1.0}], "cases[0].inner_scale"),
-    ([{}], "cases[0]"),
-    ([], "cases"),
-])
+@pytest.mark.parametrize(
+    "cases, where",
+    [
+        ([{"width": 20}], "cases[0].width"),  # also in [fixed]
+        ([{"seed": 3}], "cases[0].seed"),  # also in [grid]
+        ([{"nosuch": 1}], "cases[0].nosuch"),
+        ([{"inner_scale": -1.0}], "cases[0].inner_scale"),
+        ([{}], "cases[0]"),
+        ([], "cases"),
+    ],
+)
 def test_bad_cases_are_refused_naming_the_entry(cases, where):
     with pytest.raises(SpecError) as info:
         Sweep("shallow_relu", fixed={"width": 10}, grid={"seed": [0, 1]}, cases=cases)
@@ -68,16 +79,41 @@ def test_cases_from_toml_and_overrides(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- shallow fields
 def test_new_shallow_fields_leave_older_run_ids_unchanged():
-    (rid, cfg), = Sweep("shallow_relu", fixed={"width": 200}).runs()
-    old_fields = {k: v for k, v in cfg.items() if k not in ("lr_rule", "eta_lambda", "lr_cap", "checkpoint",
-                                                            "loss_tol", "snapshots", "kernel_limits", "curve_points")}
+    ((rid, cfg),) = Sweep("shallow_relu", fixed={"width": 200}).runs()
+    old_fields = {
+        k: v
+        for k, v in cfg.items()
+        if k
+        not in (
+            "lr_rule",
+            "eta_lambda",
+            "lr_cap",
+            "checkpoint",
+            "loss_tol",
+            "snapshots",
+            "kernel_limits",
+            "curve_points",
+        )
+    }
     assert rid == run_id("shallow_relu", method_identity(old_fields))
 
 
 def test_tangent_rule_checkpoint_and_kernel_limits_match_direct_computations():
     x, y = datasets.load("square10")
-    cfg, res = _one("shallow_relu", width=60, scheme="gaussian", inner_scale=0.3, outer_scale=1.0, antisymmetric=True,
-                    lr_rule="tangent", steps=3000, checkpoint=1000, kernel_limits=True, curve_points=51, snapshots=5)
+    cfg, res = _one(
+        "shallow_relu",
+        width=60,
+        scheme="gaussian",
+        inner_scale=0.3,
+        outer_scale=1.0,
+        antisymmetric=True,
+        lr_rule="tangent",
+        steps=3000,
+        checkpoint=1000,
+        kernel_limits=True,
+        curve_points=51,
+        snapshots=5,
+    )
     m = res.metrics
     net = wf.ShallowReLU.init(60, scheme="gaussian", inner_scale=0.3, outer_scale=1.0, seed=0, antisymmetric=True)
     net0 = net.copy()
@@ -91,7 +127,8 @@ def test_tangent_rule_checkpoint_and_kernel_limits_match_direct_computations():
     wf.train(net, x, y, lr=eta, steps=2000, progress=False)
     assert m["final_loss"] == pytest.approx(0.5 * float(np.sum((net(x) - y) ** 2)), rel=1e-8)
     assert m["dist_rho_sup"] == pytest.approx(
-        limits.distance(net, limits.rho_weighted_spline(x, y, limits.rho("gaussian")), -1, 1)["sup"], rel=1e-6)
+        limits.distance(net, limits.rho_weighted_spline(x, y, limits.rho("gaussian")), -1, 1)["sup"], rel=1e-6
+    )
     assert m["invariant_drift"] == pytest.approx(limits.invariant_drift(net0, net), rel=1e-6)
     tr = res.trajectory
     np.testing.assert_allclose(tr["curve_end"], net(tr["curve_x"]), rtol=1e-9, atol=1e-12)
@@ -127,16 +164,39 @@ def test_outer_limit_runner_matches_random_features():
 def test_mode_init_follows_the_closed_form_to_order_lr():
     dist = {}
     for lr, steps in ((1e-2, 400), (1e-3, 4000)):
-        _, res = _one("factorization", m=1, n=1, k=1, target="scalar", target_scale=2.0, init="mode", mode_x0=0.01,
-                      mode_lambda=0.5, lr=lr, steps=steps, record_every=steps // 100, hit_levels=[1e-3])
+        _, res = _one(
+            "factorization",
+            m=1,
+            n=1,
+            k=1,
+            target="scalar",
+            target_scale=2.0,
+            init="mode",
+            mode_x0=0.01,
+            mode_lambda=0.5,
+            lr=lr,
+            steps=steps,
+            record_every=steps // 100,
+            hit_levels=[1e-3],
+        )
         dist[lr] = res.metrics["dist_closed_form_max"]
         assert res.metrics["q_eig_min_init"] == pytest.approx(0.5, rel=1e-12)
     assert 5 < dist[1e-2] / dist[1e-3] < 20  # GD is the flow's Euler scheme: O(lr)
 
 
 def test_one_layer_product_start_and_hit_levels_match_wf_train():
-    cfg, res = _one("one_layer", start="product", k=8, init_scale=0.3, seed=4, lr=1e-2, steps=300, record_every=1,
-                    hit_levels=[0.5], trajectory_points=20)
+    cfg, res = _one(
+        "one_layer",
+        start="product",
+        k=8,
+        init_scale=0.3,
+        seed=4,
+        lr=1e-2,
+        steps=300,
+        record_every=1,
+        hit_levels=[0.5],
+        trajectory_points=20,
+    )
     Y = datasets.gaussian_matrix(5, 10, 0)
     X0 = wf.Factorization.init(5, 10, 8, scale=0.3, seed=4).product()
     run = wf.train(wf.OneLayer(X0), Y, lr=1e-2, steps=300, record="all", progress=False)

@@ -13,22 +13,23 @@ import time
 
 import numpy as np
 import pytest
-from test_sweeps import _assert_same_results, _table, stored_count, wideflow_cli
+from test_sweeps import _assert_same_results, _table, wideflow_cli
 
 import wideflow as wf
 from wideflow import datasets, linear_theory
 from wideflow.sweeps import SpecError, Sweep, load_spec, open_store, run_id, run_sweep
 from wideflow.sweeps.spec import apply_overrides
+from wideflow.sweeps.store import stored_runs
 
 
 def _one(model, fixed, tmp_path, name="s"):
     """Run a one-run sweep into a store and return (config, stored record, trajectory, params)."""
     sweep = Sweep(model, fixed=fixed, name=name)
-    (rid, cfg), = sweep.runs()
+    ((rid, cfg),) = sweep.runs()
     summary = run_sweep(sweep, tmp_path / name, progress="off")
     assert summary.failed == 0
     with open_store(tmp_path / name) as st:
-        rec, = [r for r in st.records() if r["id"] == rid]
+        (rec,) = [r for r in st.records() if r["id"] == rid]
         return cfg, rec, st.trajectory(rid), (st.params(rid) if rec["has_params"] else None)
 
 
@@ -76,8 +77,17 @@ def test_deep_flow_conserves_balancedness_and_gd_drifts_with_lr(tmp_path):
 
 
 def test_deep_init_variances_and_lr_units(tmp_path):
-    fixed = {"dims": [3, 4, 1], "samples": 25, "init": "variances", "variances": [0.5, 0.25], "lr": 0.01,
-             "lr_units": "mean", "steps": 20, "activation": "leaky_relu", "negative_slope": 0.1}
+    fixed = {
+        "dims": [3, 4, 1],
+        "samples": 25,
+        "init": "variances",
+        "variances": [0.5, 0.25],
+        "lr": 0.01,
+        "lr_units": "mean",
+        "steps": 20,
+        "activation": "leaky_relu",
+        "negative_slope": 0.1,
+    }
     cfg, rec, _, _ = _one("deep", fixed, tmp_path)
     X, Y = datasets.teacher_student([3, 4, 1], 25, 0, "leaky_relu", 0.1)
     net = wf.DeepNet.init([3, 4, 1], variance=[0.5, 0.25], activation="leaky_relu", negative_slope=0.1, seed=0)
@@ -115,8 +125,9 @@ def test_factorization_flow_matches_closed_form_and_gd_approaches_it(tmp_path):
     """Balanced start: the flow has the closed form of `linear_theory.riccati_solution`; GD at lr is O(lr)
     away from it at the same flow time."""
     base = {"init": "balanced", "init_scale": 0.2, "target": "low_rank", "m": 8, "n": 6, "k": 10, "rank": 3}
-    _, flow, _, _ = _one("factorization", {**base, "method": "flow", "t_end": 6.0, "rtol": 1e-10,
-                                           "atol": 1e-12}, tmp_path, "f")
+    _, flow, _, _ = _one(
+        "factorization", {**base, "method": "flow", "t_end": 6.0, "rtol": 1e-10, "atol": 1e-12}, tmp_path, "f"
+    )
     _, gd1, _, _ = _one("factorization", {**base, "lr": 0.02, "steps": 300}, tmp_path, "g1")
     _, gd2, _, _ = _one("factorization", {**base, "lr": 0.01, "steps": 600}, tmp_path, "g2")
     assert flow["metrics"]["dist_closed_form"] < 1e-7
@@ -151,8 +162,16 @@ def test_one_layer_flow_through_wf_train():
 
 # ------------------------------------------------------------------------------------- shallow flow
 def test_shallow_flow_runner_and_kernel_limit(tmp_path):
-    fixed = {"method": "flow", "t_end": 2.0, "width": 400, "train": "outer", "antisymmetric": True,
-             "scheme": "uniform_knots", "rtol": 1e-9, "atol": 1e-12}
+    fixed = {
+        "method": "flow",
+        "t_end": 2.0,
+        "width": 400,
+        "train": "outer",
+        "antisymmetric": True,
+        "scheme": "uniform_knots",
+        "rtol": 1e-9,
+        "atol": 1e-12,
+    }
     cfg, rec, traj, params = _one("shallow_relu", fixed, tmp_path)
     x, y = datasets.load("square10")
     net = wf.ShallowReLU.init(400, scheme="uniform_knots", seed=0, antisymmetric=True)
@@ -165,10 +184,25 @@ def test_shallow_flow_runner_and_kernel_limit(tmp_path):
 
 def test_method_fields_leave_gd_ids_unchanged_and_are_checked():
     # a GD run's id is that of wideflow 0.1.0 (before the method fields existed): old stores resume
-    old_defaults = {"dataset": "square10", "width": 1000, "scheme": "gaussian", "inner_scale": 1.0,
-                    "outer_scale": 1.0, "alpha": "m", "L": 2.0, "antisymmetric": False, "seed": 0,
-                    "dtype": "float64", "lr": 0.01, "lr_scaling": "m", "lr_power": 0.0, "steps": 10000,
-                    "train": "all", "kernel": "auto", "record_points": 200}
+    old_defaults = {
+        "dataset": "square10",
+        "width": 1000,
+        "scheme": "gaussian",
+        "inner_scale": 1.0,
+        "outer_scale": 1.0,
+        "alpha": "m",
+        "L": 2.0,
+        "antisymmetric": False,
+        "seed": 0,
+        "dtype": "float64",
+        "lr": 0.01,
+        "lr_scaling": "m",
+        "lr_power": 0.0,
+        "steps": 10000,
+        "train": "all",
+        "kernel": "auto",
+        "record_points": 200,
+    }
     assert Sweep("shallow_relu").ids() == [run_id("shallow_relu", old_defaults)] == ["0a7e28ef35935fd4"]
     # a flow run's id ignores lr and steps; a grid over an ignored field is refused
     a = Sweep("shallow_relu", fixed={"method": "flow", "lr": 0.5}).ids()
@@ -197,17 +231,22 @@ def _write_square(tmp_path):
     return x, y
 
 
-@pytest.mark.parametrize("table, sign", [('{ path = "data/pts.npz" }', 1),
-                                         ('{ path = "data/pts.npz", x = "inputs", y = "targets" }', -1),
-                                         ('{ path = "data/pts.npy" }', 1),
-                                         ('{ path = "data/pts.csv", targets = 1 }', 1)])
+@pytest.mark.parametrize(
+    "table, sign",
+    [
+        ('{ path = "data/pts.npz" }', 1),
+        ('{ path = "data/pts.npz", x = "inputs", y = "targets" }', -1),
+        ('{ path = "data/pts.npy" }', 1),
+        ('{ path = "data/pts.csv", targets = 1 }', 1),
+    ],
+)
 def test_user_data_file_in_a_spec(tmp_path, table, sign):
     (tmp_path / "data").mkdir()
     x, y = _write_square(tmp_path / "data")
     spec = tmp_path / "mine.toml"
     spec.write_text(f'model = "shallow_relu"\n[fixed]\ndataset = {table}\nwidth = 50\nsteps = 30\n')
     sweep = Sweep.from_toml(spec)
-    (rid, cfg), = sweep.runs()
+    ((rid, cfg),) = sweep.runs()
     assert cfg["dataset"]["path"] == str(tmp_path / "data" / os.path.basename(cfg["dataset"]["path"]))
     run_sweep(sweep, tmp_path / "out", progress="off")
     net = wf.ShallowReLU.init(50, seed=0)
@@ -235,17 +274,20 @@ def test_user_data_changed_after_reading_fails_the_run(tmp_path):
         assert "changed since the spec was read" in st.records()[0]["error"]
 
 
-@pytest.mark.parametrize("make, table, fragment", [
-    (None, {"path": "nope.npz"}, "no such file"),
-    (None, {"file": "pts.npz"}, "unknown key 'file'"),
-    (None, {"path": "pts.txt"}, "unknown format"),
-    ("object", {"path": "obj.npy"}, "not a valid .npy file"),
-    ("complex", {"path": "cpx.npy"}, "must hold real numbers"),
-    ("nan", {"path": "nan.npz"}, "non-finite"),
-    (None, {"path": "pts.npz", "x": "nope"}, "has no array 'nope'"),
-    (None, {"path": "pts.npy", "x": "a"}, "renames an array of a .npz file only"),
-    ("wide", {"path": "wide.npy", "targets": 3}, "inputs followed by 3 target"),
-])
+@pytest.mark.parametrize(
+    "make, table, fragment",
+    [
+        (None, {"path": "nope.npz"}, "no such file"),
+        (None, {"file": "pts.npz"}, "unknown key 'file'"),
+        (None, {"path": "pts.txt"}, "unknown format"),
+        ("object", {"path": "obj.npy"}, "not a valid .npy file"),
+        ("complex", {"path": "cpx.npy"}, "must hold real numbers"),
+        ("nan", {"path": "nan.npz"}, "non-finite"),
+        (None, {"path": "pts.npz", "x": "nope"}, "has no array 'nope'"),
+        (None, {"path": "pts.npy", "x": "a"}, "renames an array of a .npz file only"),
+        ("wide", {"path": "wide.npy", "targets": 3}, "inputs followed by 3 target"),
+    ],
+)
 def test_user_data_errors_name_the_field(tmp_path, make, table, fragment):
     _write_square(tmp_path)
     if make == "object":
@@ -257,7 +299,7 @@ def test_user_data_errors_name_the_field(tmp_path, make, table, fragment):
     elif make == "wide":
         np.save(tmp_path / "wide.npy", np.ones((4, 3)))
     spec = tmp_path / "s.toml"
-    inline = ", ".join(f'{k} = {v!r}'.replace("'", '"') for k, v in table.items())
+    inline = ", ".join(f"{k} = {v!r}".replace("'", '"') for k, v in table.items())
     spec.write_text(f'model = "shallow_relu"\n[fixed]\ndataset = {{ {inline} }}\n')
     with pytest.raises(SpecError, match=r"fixed\.dataset: .*" + fragment):
         Sweep.from_toml(spec)
@@ -266,13 +308,17 @@ def test_user_data_errors_name_the_field(tmp_path, make, table, fragment):
 def test_factorization_target_file(tmp_path):
     Y = np.random.default_rng(3).standard_normal((4, 6))
     np.save(tmp_path / "Y.npy", Y)
-    cfg, rec, _, _ = _one("factorization", {"m": 4, "n": 6, "k": 8, "steps": 100,
-                                            "target": {"path": str(tmp_path / "Y.npy")}}, tmp_path)
+    cfg, rec, _, _ = _one(
+        "factorization", {"m": 4, "n": 6, "k": 8, "steps": 100, "target": {"path": str(tmp_path / "Y.npy")}}, tmp_path
+    )
     fac = wf.Factorization.init(4, 6, 8, scale=0.1, seed=0)
     run = wf.train(fac, Y, lr=1e-3, steps=100, progress=False)
     assert rec["metrics"]["final_loss"] == run.final_loss
-    summary = run_sweep(Sweep("factorization", fixed={"m": 5, "n": 6, "target": {"path": str(tmp_path / "Y.npy")}},
-                              name="bad"), tmp_path / "bad", progress="off")
+    summary = run_sweep(
+        Sweep("factorization", fixed={"m": 5, "n": 6, "target": {"path": str(tmp_path / "Y.npy")}}, name="bad"),
+        tmp_path / "bad",
+        progress="off",
+    )
     assert summary.failed == 1
     with open_store(tmp_path / "bad") as st:
         assert "target: the file holds a matrix of shape (4, 6), but m = 5, n = 6" in st.records()[0]["error"]
@@ -281,10 +327,14 @@ def test_factorization_target_file(tmp_path):
 # ------------------------------------------------------------------------------------- overrides
 def test_overrides_are_validated_like_the_file(tmp_path):
     base = {"model": "shallow_relu", "fixed": {"steps": 100}, "grid": {"width": [10, 20]}}
-    got = apply_overrides(base, ["fixed.steps=5", "grid.seed=[0, 1]", "width=30", "dataset=sine10",
-                                 "fixed.alpha=\"sqrt\""])
-    assert got == {"model": "shallow_relu", "fixed": {"steps": 5, "width": 30, "dataset": "sine10", "alpha": "sqrt"},
-                   "grid": {"seed": [0, 1]}}
+    got = apply_overrides(
+        base, ["fixed.steps=5", "grid.seed=[0, 1]", "width=30", "dataset=sine10", 'fixed.alpha="sqrt"']
+    )
+    assert got == {
+        "model": "shallow_relu",
+        "fixed": {"steps": 5, "width": 30, "dataset": "sine10", "alpha": "sqrt"},
+        "grid": {"seed": [0, 1]},
+    }
     assert base["fixed"] == {"steps": 100}  # the input is not modified
     sweep = load_spec(base, ["grid.width=[1, 2, 3]", "model=shallow_relu"])
     assert len(sweep) == 3 and sweep.fixed["steps"] == 100
@@ -299,8 +349,17 @@ def test_overrides_are_validated_like_the_file(tmp_path):
     # from the command line: the effective spec is what runs (and what the store keeps)
     spec = tmp_path / "w.toml"
     spec.write_text('model = "shallow_relu"\n[fixed]\nsteps = 100\n[grid]\nwidth = [10, 20]\n')
-    proc = wideflow_cli("sweep", str(spec), "--out", str(tmp_path / "o"), "--dry-run", "--set", "grid.width=[7,8,9]",
-                        "--set", "fixed.steps=3")
+    proc = wideflow_cli(
+        "sweep",
+        str(spec),
+        "--out",
+        str(tmp_path / "o"),
+        "--dry-run",
+        "--set",
+        "grid.width=[7,8,9]",
+        "--set",
+        "fixed.steps=3",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "3 runs" in proc.stdout and "width=7" in proc.stdout
     proc = wideflow_cli("sweep", str(spec), "--out", str(tmp_path / "o"), "--set", "fixed.steps=-3")
@@ -340,8 +399,9 @@ def test_deep_and_factorization_studies_local_dask_and_pool(tmp_path):
         spec.write_text(textwrap.dedent(text))
         local = run_sweep(str(spec), tmp_path / f"{name}_local", progress="off")
         assert local.failed == 0 and local.done == len(Sweep.from_toml(spec))
-        proc = wideflow_cli("sweep", str(spec), "--out", str(tmp_path / f"{name}_dask"), "--executor", "dask",
-                            "--workers", "2")
+        proc = wideflow_cli(
+            "sweep", str(spec), "--out", str(tmp_path / f"{name}_dask"), "--executor", "dask", "--workers", "2"
+        )
         assert proc.returncode == 0, proc.stderr
         _assert_same_results(_table(tmp_path / f"{name}_local"), _table(tmp_path / f"{name}_dask"))
         run_sweep(str(spec), tmp_path / f"{name}_pool", workers=2, progress="off")
@@ -355,7 +415,8 @@ def test_deep_and_factorization_studies_local_dask_and_pool(tmp_path):
 @pytest.mark.slow
 def test_deep_study_resumes_after_sigkill(tmp_path):
     spec = tmp_path / "deep.toml"
-    spec.write_text(textwrap.dedent("""\
+    spec.write_text(
+        textwrap.dedent("""\
         model = "deep"
         [fixed]
         dims = [50, 200, 200, 1]
@@ -364,14 +425,19 @@ def test_deep_study_resumes_after_sigkill(tmp_path):
         lr = 0.0005
         [grid]
         seed = [0, 1, 2, 3, 4, 5, 6, 7]
-        """))
+        """)
+    )
     out = str(tmp_path / "out")
     ids = Sweep.from_toml(spec).ids()
-    proc = subprocess.Popen([sys.executable, "-m", "wideflow", "sweep", str(spec), "--out", out, "--threads", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wideflow", "sweep", str(spec), "--out", out, "--threads", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
-        while stored_count(out) < 2:
+        while stored_runs(out) < 2:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -383,7 +449,7 @@ def test_deep_study_resumes_after_sigkill(tmp_path):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    n = stored_count(out)
+    n = stored_runs(out)
     assert 2 <= n < len(ids)
     proc = wideflow_cli("sweep", str(spec), "--out", out, "--threads", "1", timeout=300)
     assert proc.returncode == 0, proc.stderr

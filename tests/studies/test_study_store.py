@@ -17,8 +17,12 @@ import wideflow as wf
 from wideflow.sweeps import Sweep, clusters, open_store, provenance, run_sweep
 from wideflow.sweeps.driver import MixedBuilds
 
-GRID = Sweep("factorization", fixed={"steps": 50, "m": 3, "n": 4, "k": 5},
-             grid={"init_scale": [0.1, 0.5], "seed": [0, 1, 2]}, name="grid")
+GRID = Sweep(
+    "factorization",
+    fixed={"steps": 50, "m": 3, "n": 4, "k": 5},
+    grid={"init_scale": [0.1, 0.5], "seed": [0, 1, 2]},
+    name="grid",
+)
 
 
 @pytest.fixture
@@ -55,10 +59,17 @@ def _rewrite_build(path, **changes):
 
 def test_a_store_of_another_build_is_not_mixed(store_dir):
     _rewrite_build(store_dir, wideflow="0.0.9", git_revision="0123456789abcdef", git_dirty=False)
-    bigger = Sweep("factorization", fixed={"steps": 50, "m": 3, "n": 4, "k": 5},
-                   grid={"init_scale": [0.1, 0.5, 1.0], "seed": [0, 1, 2]}, name="grid")
-    with pytest.raises(MixedBuilds, match=r"1 run\(s\) of another build \(wideflow 0\.0\.9, git 0123456789ab[^)]*\) "
-                                          r"than this one \(wideflow " + wf.__version__):
+    bigger = Sweep(
+        "factorization",
+        fixed={"steps": 50, "m": 3, "n": 4, "k": 5},
+        grid={"init_scale": [0.1, 0.5, 1.0], "seed": [0, 1, 2]},
+        name="grid",
+    )
+    with pytest.raises(
+        MixedBuilds,
+        match=r"1 run\(s\) of another build \(wideflow 0\.0\.9, git 0123456789ab[^)]*\) "
+        r"than this one \(wideflow " + wf.__version__,
+    ):
         run_sweep(bigger, store_dir, progress="off")
     summary = run_sweep(bigger, store_dir, progress="off", allow_mixed=True)
     assert summary.skipped == 6 and summary.done == 3
@@ -93,8 +104,11 @@ def test_results_as_dataframe_xarray_and_files(store_dir, tmp_path):
         ds = st.to_xarray(["final_loss", "q_drift"])
         ds2 = st.to_xarray("final_loss", dims=["seed", "init_scale"])
         recs = {r["id"]: r for r in st.records()}
-        with pytest.raises(ValueError, match=r"dims: runs .* fall in the same cell; add the field\(s\) that also "
-                                             r"vary to dims: seed"):
+        with pytest.raises(
+            ValueError,
+            match=r"dims: runs .* fall in the same cell; add the field\(s\) that also "
+            r"vary to dims: seed",
+        ):
             st.to_xarray("final_loss", dims=["init_scale"])
         with pytest.raises(ValueError, match="metric: no run has a metric 'loss'"):
             st.to_xarray("loss")
@@ -136,11 +150,18 @@ def test_list_valued_config_fields_in_tables(tmp_path):
 
 # ------------------------------------------------------------------------------------- batch clusters
 def test_cluster_options_are_validated():
-    assert clusters.parse_options(["queue=debug,cores=4", "memory=8GB"]) == {"queue": "debug", "cores": 4,
-                                                                            "memory": "8GB"}
-    for bad, fragment in [(["cores=four"], "cores must be a positive integer"), (["cores=0"], "positive integer"),
-                          (["gpus=1"], "unknown option 'gpus'"), (["queue"], "expected KEY=VALUE"),
-                          (["queue="], "queue needs a value")]:
+    assert clusters.parse_options(["queue=debug,cores=4", "memory=8GB"]) == {
+        "queue": "debug",
+        "cores": 4,
+        "memory": "8GB",
+    }
+    for bad, fragment in [
+        (["cores=four"], "cores must be a positive integer"),
+        (["cores=0"], "positive integer"),
+        (["gpus=1"], "unknown option 'gpus'"),
+        (["queue"], "expected KEY=VALUE"),
+        (["queue="], "queue needs a value"),
+    ]:
         with pytest.raises(ValueError, match=r"--cluster-opt: .*" + fragment):
             clusters.parse_options(bad)
     with pytest.raises(ValueError, match=r"memory=\.\.\. .* is required"):
@@ -157,23 +178,47 @@ def test_cluster_options_are_validated():
     assert ex.threads == 6 and ex.describe() == "dask, pbs cluster of 3 jobs"
 
 
-@pytest.mark.parametrize("kind, lines", [
-    ("slurm", ["#SBATCH -p debug", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=8G", "#SBATCH -t 00:30:00",
-               "#SBATCH -A proj"]),
-    ("pbs", ["#PBS -q debug", "ncpus=4", "#PBS -l walltime=00:30:00", "#PBS -A proj"]),
-])
+@pytest.mark.parametrize(
+    "kind, lines",
+    [
+        (
+            "slurm",
+            [
+                "#SBATCH -p debug",
+                "#SBATCH --cpus-per-task=4",
+                "#SBATCH --mem=8G",
+                "#SBATCH -t 00:30:00",
+                "#SBATCH -A proj",
+            ],
+        ),
+        ("pbs", ["#PBS -q debug", "ncpus=4", "#PBS -l walltime=00:30:00", "#PBS -A proj"]),
+    ],
+)
 @pytest.mark.slow
 def test_generated_job_scripts(kind, lines):
     pytest.importorskip("dask_jobqueue")
-    opts = {"queue": "debug", "cores": 4, "memory": "8GB", "walltime": "00:30:00", "account": "proj",
-            "host": "127.0.0.1"}
+    opts = {
+        "queue": "debug",
+        "cores": 4,
+        "memory": "8GB",
+        "walltime": "00:30:00",
+        "account": "proj",
+        "host": "127.0.0.1",
+    }
     script = clusters.job_script(kind, opts)
     for line in lines:
         assert line in script, script
     # one worker thread per job (one run at a time), scheduler on the address given
     assert "--nthreads 1" in script and "tcp://127.0.0.1:" in script
-    proc = wideflow_cli("sweep", "width_scaling", "--cluster", kind, "--print-job-script", "--cluster-opt",
-                        "queue=debug,cores=4,memory=8GB,walltime=00:30:00,account=proj,host=127.0.0.1")
+    proc = wideflow_cli(
+        "sweep",
+        "width_scaling",
+        "--cluster",
+        kind,
+        "--print-job-script",
+        "--cluster-opt",
+        "queue=debug,cores=4,memory=8GB,walltime=00:30:00,account=proj,host=127.0.0.1",
+    )
     assert proc.returncode == 0, proc.stderr
     assert all(line in proc.stdout for line in lines)
     proc = wideflow_cli("sweep", "width_scaling", "--cluster", kind, "--cluster-opt", "cores=2")

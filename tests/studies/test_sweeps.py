@@ -24,8 +24,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def wideflow_cli(*args, timeout=120, **kw):
-    return subprocess.run([sys.executable, "-m", "wideflow", *args], capture_output=True, text=True, timeout=timeout,
-                          **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "wideflow", *args], capture_output=True, text=True, timeout=timeout, **kw
+    )
 
 
 def write(path, text):
@@ -37,29 +38,32 @@ def write(path, text):
 BASE = 'model = "shallow_relu"\n'
 
 
-@pytest.mark.parametrize("text, field, fragment", [
-    (BASE + "[fixed]\nwidht = 3\n", "fixed.widht", "did you mean 'width'"),
-    (BASE + "[grid]\nwidth = [100, 1000.5]\n", "grid.width[1]", "expected an integer, got float"),
-    (BASE + "[fixed]\nlr = \"fast\"\n", "fixed.lr", "expected a number, got str"),
-    (BASE + "[fixed]\nsteps = true\n", "fixed.steps", "expected an integer, got bool"),
-    (BASE + "[fixed]\nantisymmetric = 1\n", "fixed.antisymmetric", "expected true or false"),
-    (BASE + "[fixed]\nlr = -1\n", "fixed.lr", "> 0"),
-    (BASE + "[fixed]\nscheme = \"xavier\"\n", "fixed.scheme", "'uniform_knots'"),
-    (BASE + "[fixed]\nalpha = \"cube\"\n", "fixed.alpha", "'sqrt'"),
-    (BASE + "[grid]\nseed = []\n", "grid.seed", "empty list"),
-    (BASE + "[grid]\nseed = 3\n", "grid.seed", "expected a list"),
-    (BASE + "[grid]\nwidth = [100, 100]\n", "grid.width[1]", "repeats"),
-    (BASE + "[fixed]\nwidth = 10\n[grid]\nwidth = [100]\n", "grid.width", "also set in [fixed]"),
-    (BASE + "[fixed]\ndataset = \"mnist\"\n", "fixed.dataset", "unknown name 'mnist'"),
-    (BASE + "[grid]\ndataset = [\"square10\", \"cifar\"]\n", "grid.dataset[1]", "unknown name 'cifar'"),
-    (BASE + "[fixed]\nantisymmetric = true\n[grid]\nwidth = [100, 101]\n", "grid.width", "even width"),
-    ('model = "transformer"\n', "model", "no runner is registered for 'transformer'"),
-    ('model = "deeep"\n', "model", "did you mean 'deep'"),
-    ("model = 3\n", "model", "expected a model name"),
-    ("[fixed]\nsteps = 3\n", "model", "missing"),
-    (BASE + "modle = 1\n", "modle", "unknown top-level key"),
-    (BASE + "[fixed]\nsteps = \n", "toml", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, field, fragment",
+    [
+        (BASE + "[fixed]\nwidht = 3\n", "fixed.widht", "did you mean 'width'"),
+        (BASE + "[grid]\nwidth = [100, 1000.5]\n", "grid.width[1]", "expected an integer, got float"),
+        (BASE + '[fixed]\nlr = "fast"\n', "fixed.lr", "expected a number, got str"),
+        (BASE + "[fixed]\nsteps = true\n", "fixed.steps", "expected an integer, got bool"),
+        (BASE + "[fixed]\nantisymmetric = 1\n", "fixed.antisymmetric", "expected true or false"),
+        (BASE + "[fixed]\nlr = -1\n", "fixed.lr", "> 0"),
+        (BASE + '[fixed]\nscheme = "xavier"\n', "fixed.scheme", "'uniform_knots'"),
+        (BASE + '[fixed]\nalpha = "cube"\n', "fixed.alpha", "'sqrt'"),
+        (BASE + "[grid]\nseed = []\n", "grid.seed", "empty list"),
+        (BASE + "[grid]\nseed = 3\n", "grid.seed", "expected a list"),
+        (BASE + "[grid]\nwidth = [100, 100]\n", "grid.width[1]", "repeats"),
+        (BASE + "[fixed]\nwidth = 10\n[grid]\nwidth = [100]\n", "grid.width", "also set in [fixed]"),
+        (BASE + '[fixed]\ndataset = "mnist"\n', "fixed.dataset", "unknown name 'mnist'"),
+        (BASE + '[grid]\ndataset = ["square10", "cifar"]\n', "grid.dataset[1]", "unknown name 'cifar'"),
+        (BASE + "[fixed]\nantisymmetric = true\n[grid]\nwidth = [100, 101]\n", "grid.width", "even width"),
+        ('model = "transformer"\n', "model", "no runner is registered for 'transformer'"),
+        ('model = "deeep"\n', "model", "did you mean 'deep'"),
+        ("model = 3\n", "model", "expected a model name"),
+        ("[fixed]\nsteps = 3\n", "model", "missing"),
+        (BASE + "modle = 1\n", "modle", "unknown top-level key"),
+        (BASE + "[fixed]\nsteps = \n", "toml", "not valid TOML"),
+    ],
+)
 def test_toml_validation_names_the_field(tmp_path, text, field, fragment):
     path = tmp_path / "spec.toml"
     path.write_text(text)
@@ -71,14 +75,17 @@ def test_toml_validation_names_the_field(tmp_path, text, field, fragment):
 
 
 def test_cli_rejects_bad_spec_before_running(tmp_path):
-    spec = write(tmp_path / "bad.toml", """\
+    spec = write(
+        tmp_path / "bad.toml",
+        """\
         model = "shallow_relu"
         [fixed]
         steps = 10
         [grid]
         width = [10, 20]
         inner_scale = [0.1, "big"]
-        """)
+        """,
+    )
     proc = wideflow_cli("sweep", str(spec), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
     assert "grid.inner_scale[1]: expected a number, got str" in proc.stderr
@@ -128,15 +135,25 @@ def test_grid_expansion_and_stable_ids(tmp_path):
     cfg = a.configs()[0]
     assert set(cfg) == set(runners.RUNNERS["shallow_relu"].fields)  # defaults filled in
     assert cfg["lr"] == 1.0 and isinstance(cfg["lr"], float) and cfg["steps"] == 2000 and cfg["scheme"] == "gaussian"
-    assert [(c["inner_scale"], c["seed"], c["width"]) for c in a.configs()][:3] == [(0.1, 0, 100), (0.1, 0, 1000),
-                                                                                     (0.1, 1, 100)]
+    assert [(c["inner_scale"], c["seed"], c["width"]) for c in a.configs()][:3] == [
+        (0.1, 0, 100),
+        (0.1, 0, 1000),
+        (0.1, 1, 100),
+    ]
     # the hashing scheme itself: sha256 of canonical JSON, 16 hex digits (changing it orphans every store)
-    assert run_id("shallow_relu", {"width": 100, "lr": 0.5, "scheme": "gaussian", "antisymmetric": True}) \
+    assert (
+        run_id("shallow_relu", {"width": 100, "lr": 0.5, "scheme": "gaussian", "antisymmetric": True})
         == "5c9ad9832f4aa45f"
+    )
     # and the same ids in another interpreter with another hash seed
     code = f"from wideflow.sweeps import Sweep; print(','.join(Sweep.from_toml({str(tmp_path / 'a.toml')!r}).ids()))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONHASHSEED": "123"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+    )
     assert out.stdout.strip().split(",") == ids
 
 
@@ -149,8 +166,11 @@ def test_bundled_width_scaling_spec():
 
 # ------------------------------------------------------------------------------------ resume and failures
 def test_rerun_runs_nothing_and_diverged_runs_are_stored(tmp_path):
-    sweep = Sweep("shallow_relu", fixed={"steps": 300, "train": "outer", "antisymmetric": True},
-                  grid={"width": [40, 80], "lr": [0.01, 100.0]})
+    sweep = Sweep(
+        "shallow_relu",
+        fixed={"steps": 300, "train": "outer", "antisymmetric": True},
+        grid={"width": [40, 80], "lr": [0.01, 100.0]},
+    )
     s1 = run_sweep(sweep, tmp_path, progress="off")
     assert (s1.total, s1.skipped, s1.done, s1.diverged, s1.failed) == (4, 0, 2, 2, 0)
     s2 = run_sweep(sweep, tmp_path, progress="off")
@@ -291,8 +311,10 @@ def test_resume_after_sigint(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------- dask
-SMALL = {"fixed": {"steps": 500, "antisymmetric": True, "scheme": "uniform_knots"},
-         "grid": {"width": [60, 200, 600], "train": ["all", "outer"], "lr": [0.05, 50.0]}}
+SMALL = {
+    "fixed": {"steps": 500, "antisymmetric": True, "scheme": "uniform_knots"},
+    "grid": {"width": [60, 200, 600], "train": ["all", "outer"], "lr": [0.05, 50.0]},
+}
 
 
 def _table(out):
@@ -327,7 +349,9 @@ def test_dask_local_cluster_matches_local(tmp_path):
     local = run_sweep(sweep, tmp_path / "local", progress="off")
     assert local.done + local.diverged == 12 and local.diverged >= 1
     # the CLI path: `python -m wideflow sweep --executor dask` with a 2-worker LocalCluster
-    spec = write(tmp_path / "small.toml", """\
+    spec = write(
+        tmp_path / "small.toml",
+        """\
         model = "shallow_relu"
         [fixed]
         steps = 500
@@ -337,7 +361,8 @@ def test_dask_local_cluster_matches_local(tmp_path):
         width = [60, 200, 600]
         train = ["all", "outer"]
         lr = [0.05, 50.0]
-        """)
+        """,
+    )
     proc = wideflow_cli("sweep", str(spec), "--out", str(tmp_path / "dask"), "--executor", "dask", "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     assert "LocalCluster on 127.0.0.1 with 2 workers" in proc.stderr
@@ -367,12 +392,18 @@ def test_progress_bar_on_a_terminal(tmp_path):
     import struct
     import termios
 
-    spec = write(tmp_path / "s.toml", 'model = "shallow_relu"\n[fixed]\nsteps = 100\nwidth = 20\n[grid]\n'
-                                      'seed = [0, 1, 2, 3]\n')
+    spec = write(
+        tmp_path / "s.toml", 'model = "shallow_relu"\n[fixed]\nsteps = 100\nwidth = 20\n[grid]\nseed = [0, 1, 2, 3]\n'
+    )
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "wideflow", "sweep", str(spec), "--out", str(tmp_path / "o")],
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wideflow", "sweep", str(spec), "--out", str(tmp_path / "o")],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
     os.close(slave)
     out = b""
     while True:
@@ -392,9 +423,11 @@ def test_progress_bar_on_a_terminal(tmp_path):
 
 @pytest.mark.slow
 def test_report_renders_figures(tmp_path):
-    sweep = Sweep("shallow_relu", fixed={"steps": 200, "train": "outer", "scheme": "uniform_knots",
-                                         "antisymmetric": True, "lr": 0.1},
-                  grid={"width": [50, 200, 800], "seed": [0, 1]})
+    sweep = Sweep(
+        "shallow_relu",
+        fixed={"steps": 200, "train": "outer", "scheme": "uniform_knots", "antisymmetric": True, "lr": 0.1},
+        grid={"width": [50, 200, 800], "seed": [0, 1]},
+    )
     run_sweep(sweep, tmp_path, progress="off")
     proc = wideflow_cli("report", str(tmp_path))
     assert proc.returncode == 0, proc.stderr

@@ -535,10 +535,10 @@ def test_uniform_knots_ntk_matches_a_1e7_feature_monte_carlo():
         b = -a * rng.uniform(-L, L, B)
         c = sc * rng.standard_normal(B)
         z = np.multiply.outer(pts, a) + b
-        phi = np.maximum(z, 0.0)       # df/dc
-        g = (z > 0) * c                # df/db; df/da = g x
+        phi = np.maximum(z, 0.0)  # df/dc
+        g = (z > 0) * c  # df/db; df/da = g x
         means.append(np.stack([phi @ phi.T, (g @ g.T) * XX]) / B)
-    means = np.array(means)            # (blocks, 2, P, P)
+    means = np.array(means)  # (blocks, 2, P, P)
     mc = means.mean(0)
     se = means.std(0, ddof=1) / np.sqrt(means.shape[0])
     Kc = limits.kernel_uniform_knots(pts, pts, L, inner_scale=s)
@@ -558,8 +558,15 @@ def test_uniform_knots_theta_kernel_closed_form_and_quadrature():
     for x, xp in [(-0.4, 0.9), (1.2, 1.2), (-2.0, 0.3), (2.0, 2.5), (-1.0, -1.4)]:
         lo, hi = min(x, xp), max(x, xp)
         # (1/2) int_{-L}^{L} (1[e < lo] + 1[e > hi]) de / (2L) (x x' + 1), by quadrature
-        q = 0.5 * (integrate.quad(lambda e, lo=lo: float(e < lo), -L, L, points=[lo])[0]
-                   + integrate.quad(lambda e, hi=hi: float(e > hi), -L, L, points=[hi])[0]) / (2 * L) * (x * xp + 1)
+        q = (
+            0.5
+            * (
+                integrate.quad(lambda e, lo=lo: float(e < lo), -L, L, points=[lo])[0]
+                + integrate.quad(lambda e, hi=hi: float(e > hi), -L, L, points=[hi])[0]
+            )
+            / (2 * L)
+            * (x * xp + 1)
+        )
         assert limits.kernel_theta_uniform_knots(x, xp, L, c2=2.0) == pytest.approx(2.0 * q, rel=1e-10, abs=1e-12)
     # symmetric, independent of the order; x = x' inside: (1/2)(1 + 0) ... = (x^2 + 1) / 2 * P(e != x)
     K = limits.kernel_theta_uniform_knots(np.array([-1.0, 0.0, 0.5]), np.array([-1.0, 0.0, 0.5]), L)

@@ -24,7 +24,7 @@ def factor_flow(Y, U0, V0, t_eval, rtol=1e-13, atol=1e-13):
 
     def rhs(_, z):
         U = z[: m * k].reshape(m, k)
-        V = z[m * k:].reshape(n, k)
+        V = z[m * k :].reshape(n, k)
         E = Y - U @ V.T
         return np.concatenate([(E @ V).ravel(), (E.T @ U).ravel()])
 
@@ -32,7 +32,7 @@ def factor_flow(Y, U0, V0, t_eval, rtol=1e-13, atol=1e-13):
     sol = solve_ivp(rhs, (0.0, float(t_eval[-1])), z0, method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
     assert sol.success
     Us = sol.y[: m * k].T.reshape(-1, m, k)
-    Vs = sol.y[m * k:].T.reshape(-1, n, k)
+    Vs = sol.y[m * k :].T.reshape(-1, n, k)
     X = Us @ Vs.transpose(0, 2, 1)
     Q = Us.transpose(0, 2, 1) @ Us - Vs.transpose(0, 2, 1) @ Vs
     return X, Q
@@ -52,6 +52,7 @@ def scalar_gd(sigma, u, v, lr, steps, every):
 # ---------------------------------------------------------------------------------------------------------
 # one-layer model
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_one_layer_solves_its_flow_and_hitting_time(Y):
     X0 = np.random.default_rng(1).standard_normal(Y.shape)
@@ -77,15 +78,15 @@ def test_one_layer_solves_its_flow_and_hitting_time(Y):
 # ---------------------------------------------------------------------------------------------------------
 
 MODE_CASES = [
-    (1.0, 0.6, 0.05),     # lam > 0
-    (1.0, 0.05, 0.6),     # lam < 0
-    (2.0, -0.3, 0.8),     # x0 < 0, lam < 0
-    (0.5, 1.5, -0.2),     # x0 < 0, lam > 0
-    (0.3, 3.0, 0.1),      # large lam, x0 ~ sigma
-    (1.3, 2.0, 1.9),      # x0 > sigma
-    (1.0, 0.01, 0.01),    # balanced, small init (Saxe plateau)
-    (1.0, 1e-3, -2e-3),   # tiny lam, x0 < 0: slow saddle escape
-    (0.0, 0.7, 0.3),      # sigma = 0: x -> 0 at rate |lam|
+    (1.0, 0.6, 0.05),  # lam > 0
+    (1.0, 0.05, 0.6),  # lam < 0
+    (2.0, -0.3, 0.8),  # x0 < 0, lam < 0
+    (0.5, 1.5, -0.2),  # x0 < 0, lam > 0
+    (0.3, 3.0, 0.1),  # large lam, x0 ~ sigma
+    (1.3, 2.0, 1.9),  # x0 > sigma
+    (1.0, 0.01, 0.01),  # balanced, small init (Saxe plateau)
+    (1.0, 1e-3, -2e-3),  # tiny lam, x0 < 0: slow saddle escape
+    (0.0, 0.7, 0.3),  # sigma = 0: x -> 0 at rate |lam|
 ]
 # Not here: the degenerate branch u0 = -v0 (lam = 0, x0 < 0) is the stable manifold of the saddle X = 0, exact
 # for the closed form but unstable for any ODE solver (test_degenerate_branch_is_exact_but_unstable).
@@ -127,7 +128,7 @@ def test_degenerate_branch_is_exact_but_unstable():
     late = np.array([0.0, 5.0, 60.0])
     on = lt.scalar_mode(late, sigma, x0, 0.0)
     off = lt.scalar_mode(late, sigma, x0, 1e-12)
-    assert abs(on[1] - off[1]) < 1e-9          # indistinguishable at first
+    assert abs(on[1] - off[1]) < 1e-9  # indistinguishable at first
     assert abs(on[2]) < 1e-20 and off[2] == pytest.approx(sigma, rel=1e-9)  # then the perturbed mode is learned
 
 
@@ -160,7 +161,7 @@ def test_scalar_mode_is_stable_at_large_times():
         assert lt.scalar_mode(t, 2.0, 1e-8, 0.0)[1:] == pytest.approx([2.0, 2.0], abs=1e-15)
         assert lt.scalar_mode(t, 0.5, 30.0, -2.0)[1:] == pytest.approx([0.5, 0.5], abs=1e-15)
         assert lt.saxe_logistic(t, 3.0, 1e-6)[1:] == pytest.approx([3.0, 3.0], abs=1e-15)
-        x_deg, _ = lt.scalar_mode_uv(t, 1.0, 0.3, -0.3)        # degenerate branch: never learned
+        x_deg, _ = lt.scalar_mode_uv(t, 1.0, 0.3, -0.3)  # degenerate branch: never learned
         assert np.all(np.abs(x_deg[1:]) < 1e-300)
         assert np.all(np.isfinite(lt.scalar_mode(t, 0.0, 2.0, 0.0)))
     assert lt.scalar_mode(0.0, 1.0, -5.0, 0.1) == pytest.approx(-5.0, rel=1e-15)
@@ -178,20 +179,27 @@ def test_scalar_closed_form_vs_gd_is_first_order():
         every = int(round(0.01 / lr))
         errs.append(np.max(np.abs(scalar_gd(sigma, u0, v0, lr, 8000 * every // 10, every) - x)))
     assert errs[0] < 1e-3
-    assert 1.8 < errs[0] / errs[1] < 2.2          # O(lr): halving lr halves the error
+    assert 1.8 < errs[0] / errs[1] < 2.2  # O(lr): halving lr halves the error
 
 
 @pytest.mark.parametrize("sigma,x0,lam", [(1.0, 0.03, 0.5), (1.0, 0.03, -2.0), (0.7, -0.4, 3.0), (2.0, 3.0, 1.0)])
 def test_fitted_late_rate(sigma, x0, lam):
     s = lt.late_rate(sigma, lam)
-    assert s == pytest.approx(np.sqrt(lam ** 2 + 4 * sigma ** 2), rel=1e-15)
+    assert s == pytest.approx(np.sqrt(lam**2 + 4 * sigma**2), rel=1e-15)
     # window where 1e-10 <= |sigma - x| <= 1e-6, located with the closed-form hitting time
     t1, t2 = lt.hitting_time(sigma, x0, lam, 1e-6), lt.hitting_time(sigma, x0, lam, 1e-10)
     t = np.linspace(t1, t2, 50)
     slope_cf = np.polyfit(t, np.log(np.abs(sigma - lt.scalar_mode(t, sigma, x0, lam))), 1)[0]
     # the ODE for the residual r = sigma - x: r' = -r sqrt(lam^2 + 4 (sigma - r)^2)
-    sol = solve_ivp(lambda _, r: -r * np.hypot(lam, 2 * (sigma - r)), (0, t2), [sigma - x0],
-                    method="DOP853", rtol=1e-12, atol=1e-300, t_eval=t)
+    sol = solve_ivp(
+        lambda _, r: -r * np.hypot(lam, 2 * (sigma - r)),
+        (0, t2),
+        [sigma - x0],
+        method="DOP853",
+        rtol=1e-12,
+        atol=1e-300,
+        t_eval=t,
+    )
     slope_ode = np.polyfit(t, np.log(np.abs(sol.y[0])), 1)[0]
     assert -slope_cf == pytest.approx(s, rel=1e-3)
     assert -slope_ode == pytest.approx(s, rel=1e-3)
@@ -200,7 +208,7 @@ def test_fitted_late_rate(sigma, x0, lam):
 def test_gd_late_rate():
     sigma, lam, lr = 1.0, 1.5, 0.05
     s = lt.late_rate(sigma, lam)
-    u = np.sqrt((np.hypot(lam, 2 * 0.9) + lam) / 2)           # a mode with x0 = 0.9, u^2 - v^2 = lam
+    u = np.sqrt((np.hypot(lam, 2 * 0.9) + lam) / 2)  # a mode with x0 = 0.9, u^2 - v^2 = lam
     v = 0.9 / u
     rs = []
     for _ in range(200):
@@ -213,7 +221,7 @@ def test_gd_late_rate():
     assert rate == pytest.approx(lt.gd_rate(sigma, lam, lr), rel=1e-3)
     assert lt.gd_rate(sigma, lam, lr) == pytest.approx(-np.log(1 - lr * s) / lr, rel=1e-14)
     assert lt.gd_rate(sigma, lam, 1e-8) == pytest.approx(s, rel=1e-7)
-    assert lt.gd_rate(sigma, lam, 2.5 / s) < 0                 # beyond the stability limit 2/s
+    assert lt.gd_rate(sigma, lam, 2.5 / s) < 0  # beyond the stability limit 2/s
 
 
 def test_hitting_time_monotone_in_imbalance_and_large_lam_limit():
@@ -234,13 +242,14 @@ def test_hitting_time_monotone_in_imbalance_and_large_lam_limit():
     assert t[0] == pytest.approx(np.log((sigma - x0) * x1 / (x0 * eps)) / (2 * sigma), rel=1e-12)
 
 
-@pytest.mark.parametrize("sigma,x0,lam", [(1.0, 2.5, 0.3), (0.0, 0.8, 1.2), (0.5, -3.0, -0.4), (1.0, -0.5, 0.0),
-                                          (0.0, 0.5, 0.0)])
+@pytest.mark.parametrize(
+    "sigma,x0,lam", [(1.0, 2.5, 0.3), (0.0, 0.8, 1.2), (0.5, -3.0, -0.4), (1.0, -0.5, 0.0), (0.0, 0.5, 0.0)]
+)
 def test_hitting_time_other_branches(sigma, x0, lam):
     eps = 1e-3
     th = lt.hitting_time(sigma, x0, lam, eps)
     if lam == 0 and x0 <= 0 and sigma > eps:
-        assert th == np.inf                       # degenerate branch: x -> 0, never within eps of sigma
+        assert th == np.inf  # degenerate branch: x -> 0, never within eps of sigma
     else:
         assert np.abs(sigma - lt.scalar_mode(th, sigma, x0, lam)) == pytest.approx(eps, rel=1e-8)
     assert lt.hitting_time(sigma, sigma + eps / 2, lam, eps) == 0.0
@@ -248,7 +257,7 @@ def test_hitting_time_other_branches(sigma, x0, lam):
 
 def test_hitting_time_gd_agreement():
     sigma, u0, v0, eps, lr = 1.0, 0.3, 0.1, 1e-3, 1e-3
-    th = lt.hitting_time(sigma, u0 * v0, u0 ** 2 - v0 ** 2, eps)
+    th = lt.hitting_time(sigma, u0 * v0, u0**2 - v0**2, eps)
     x = scalar_gd(sigma, u0, v0, lr, int(1.5 * th / lr), 1)
     t_gd = lr * np.argmax(np.abs(sigma - x) < eps)
     assert abs(t_gd - th) < 5 * lr
@@ -258,12 +267,13 @@ def test_hitting_time_gd_agreement():
 # spectral init: full-matrix decoupling
 # ---------------------------------------------------------------------------------------------------------
 
+
 def test_spectral_init_structure(Y):
     U0, V0 = lt.spectral_init(Y, 50, 0.6, 0.05, seed=3)
     Phi, sig, PsiT = np.linalg.svd(Y, full_matrices=False)
     np.testing.assert_allclose(U0 @ V0.T, Phi @ np.diag(np.full(5, 0.03)) @ PsiT, atol=1e-14)
     lam_eigs = np.linalg.eigvalsh(lt.imbalance(U0, V0))
-    np.testing.assert_allclose(np.sort(lam_eigs)[-5:], 0.6 ** 2 - 0.05 ** 2, atol=1e-14)
+    np.testing.assert_allclose(np.sort(lam_eigs)[-5:], 0.6**2 - 0.05**2, atol=1e-14)
     np.testing.assert_allclose(np.sort(lam_eigs)[:-5], 0.0, atol=1e-14)
     np.testing.assert_allclose(lt.spectral_solution(0.0, Y, 0.6, 0.05), U0 @ V0.T, atol=1e-14)
     # per-mode arrays and k < min(m, n): modes beyond k are absent
@@ -295,12 +305,13 @@ def test_spectral_solution_vs_gd_first_order(Y):
 # lifted Riccati equation
 # ---------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("m,n", [(5, 10), (10, 5), (6, 6)])
 @pytest.mark.parametrize("lam", [0.0, 1.5, -2.0])
 def test_lifted_A_spectrum(m, n, lam):
     Yr = np.random.default_rng(m * n).standard_normal((m, n))
     sig = np.linalg.svd(Yr, compute_uv=False)
-    root = np.sqrt(sig ** 2 + lam ** 2 / 4)
+    root = np.sqrt(sig**2 + lam**2 / 4)
     expected = np.concatenate([root, -root, np.full(abs(m - n), np.sign(m - n) * lam / 2)])
     np.testing.assert_allclose(np.linalg.eigvalsh(lt.lifted_A(Yr, lam)), np.sort(expected), atol=1e-12)
 
@@ -327,7 +338,7 @@ def test_riccati_closed_form_matches_factor_flow(Y, name):
     X_ode, Q_ode = factor_flow(Y, U0, V0, t)
     # conservation of Q under an accurate solver
     assert np.max(np.abs(Q_ode - Q_ode[0])) <= 1e-10
-    X_cf = lt.riccati_solution(t, Y, U0, V0)                 # lam inferred from Q0
+    X_cf = lt.riccati_solution(t, Y, U0, V0)  # lam inferred from Q0
     assert X_cf.shape == (41, M, N)
     assert np.max(np.abs(X_cf - X_ode)) <= 1e-7
     # explicit lam, another restart interval and an unsorted t_eval give the same answer
@@ -350,6 +361,7 @@ def test_riccati_rejects_unbalanced_init(Y):
 # ---------------------------------------------------------------------------------------------------------
 # builders
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_balanced_and_lambda_balanced_builders():
     rng = np.random.default_rng(2)
@@ -383,6 +395,7 @@ def test_balanced_and_lambda_balanced_builders():
 # gradient descent identities
 # ---------------------------------------------------------------------------------------------------------
 
+
 def test_gd_imbalance_identity_one_step(Y):
     rng = np.random.default_rng(8)
     U, V = rng.standard_normal((M, 50)), rng.standard_normal((N, 50))
@@ -391,15 +404,15 @@ def test_gd_imbalance_identity_one_step(Y):
     dQ = lt.imbalance(U1, V1) - lt.imbalance(U, V)
     pred = lt.gd_imbalance_update(U, V, Y, lr)
     scale = np.linalg.norm(U1.T @ U1) + np.linalg.norm(V1.T @ V1)
-    assert np.linalg.norm(pred) > 1e-3 * scale                      # the drift is not negligible here
+    assert np.linalg.norm(pred) > 1e-3 * scale  # the drift is not negligible here
     assert np.linalg.norm(dQ - pred) <= 1e-13 * scale
     # scalar mode: lam+ = lam (1 - lr^2 r^2) and x+ = x + lr r sqrt(lam^2 + 4x^2) + lr^2 r^2 x exactly
     sigma, u, v, eta = 1.3, 0.8, -0.45, 0.05
     lam, x, r = u * u - v * v, u * v, sigma - u * v
     Us, Vs = lt.factor_gd(np.array([[u]]), np.array([[v]]), np.array([[sigma]]), eta, 1)
     u1, v1 = Us[0, 0], Vs[0, 0]
-    assert u1 * u1 - v1 * v1 == pytest.approx(lam * (1 - eta ** 2 * r ** 2), rel=1e-14)
-    assert u1 * v1 == pytest.approx(x + eta * r * np.hypot(lam, 2 * x) + eta ** 2 * r ** 2 * x, rel=1e-14)
+    assert u1 * u1 - v1 * v1 == pytest.approx(lam * (1 - eta**2 * r**2), rel=1e-14)
+    assert u1 * v1 == pytest.approx(x + eta * r * np.hypot(lam, 2 * x) + eta**2 * r**2 * x, rel=1e-14)
 
 
 def test_gd_imbalance_drift_linear_in_lr(Y):
@@ -439,19 +452,20 @@ def test_gd_stability_bound():
         lam_f = uf * uf - vf * vf
         assert abs(sigma - uf * vf) < 1e-9
         if factor < 1:
-            assert lam_f == pytest.approx((u + 1e-6) ** 2 - v * v, abs=1e-9)   # O(lr^2 r^2) drift only
+            assert lam_f == pytest.approx((u + 1e-6) ** 2 - v * v, abs=1e-9)  # O(lr^2 r^2) drift only
         else:
             assert abs(lam_f) < 0.99 * abs(lam)
             assert lr < lt.gd_stability_bound(Uf, Vf)
     # Gaussian init (5, 10, 50): about 2 / (s0^2 [(sqrt k + sqrt m)^2 + (sqrt k + sqrt n)^2])
     rng = np.random.default_rng(0)
     b = lt.gd_stability_bound(rng.standard_normal((M, 50)), rng.standard_normal((N, 50)))
-    assert b == pytest.approx(2 / ((50 ** 0.5 + 5 ** 0.5) ** 2 + (50 ** 0.5 + 10 ** 0.5) ** 2), rel=0.15)
+    assert b == pytest.approx(2 / ((50**0.5 + 5**0.5) ** 2 + (50**0.5 + 10**0.5) ** 2), rel=0.15)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # end-to-end dynamics
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_end_to_end_ode_matches_factor_flow_balanced(Y):
     rng = np.random.default_rng(4)
@@ -459,8 +473,15 @@ def test_end_to_end_ode_matches_factor_flow_balanced(Y):
     U0, V0 = lt.balanced_init(rng.standard_normal((M, N)), 50, R)
     t = np.linspace(0.0, 10.0, 21)
     X_fac, _ = factor_flow(Y, U0, V0, t)
-    sol = solve_ivp(lambda _, z: lt.end_to_end_rhs(z.reshape(M, N), Y, 0.0).ravel(), (0.0, 10.0),
-                    (U0 @ V0.T).ravel(), method="DOP853", rtol=1e-13, atol=1e-13, t_eval=t)
+    sol = solve_ivp(
+        lambda _, z: lt.end_to_end_rhs(z.reshape(M, N), Y, 0.0).ravel(),
+        (0.0, 10.0),
+        (U0 @ V0.T).ravel(),
+        method="DOP853",
+        rtol=1e-13,
+        atol=1e-13,
+        t_eval=t,
+    )
     assert sol.success
     X_e2e = sol.y.T.reshape(-1, M, N)
     assert np.max(np.abs(X_e2e - X_fac)) <= 1e-8
@@ -485,13 +506,14 @@ def test_end_to_end_rhs_equals_factor_rhs(Y, lam, k):
 # Du, Hu & Lee helpers
 # ---------------------------------------------------------------------------------------------------------
 
+
 def test_schedules():
     assert lt.schedule_theorem(0, 1e-2, 4.0) == pytest.approx(0.1 / (100 * 8.0), rel=1e-15)
     steps = np.arange(5)
-    np.testing.assert_allclose(lt.schedule_theorem(steps, 1e-2, 4.0, delta=0.25),
-                               0.1 / (100 * (steps + 1.0) ** 0.75 * 8.0), rtol=1e-15)
-    np.testing.assert_allclose(lt.schedule_practical(steps * 1000, 2.0),
-                               0.5 / (2.0 * (1.0 + steps) ** 1.0), rtol=1e-15)
+    np.testing.assert_allclose(
+        lt.schedule_theorem(steps, 1e-2, 4.0, delta=0.25), 0.1 / (100 * (steps + 1.0) ** 0.75 * 8.0), rtol=1e-15
+    )
+    np.testing.assert_allclose(lt.schedule_practical(steps * 1000, 2.0), 0.5 / (2.0 * (1.0 + steps) ** 1.0), rtol=1e-15)
     # the theorem's constants are far too small to escape a 1e-3 init in 2e5 steps; the practical one is not
     t = np.arange(200_000)
     need = np.log(1e3) / 1.0
@@ -506,7 +528,7 @@ def test_low_rank_target_and_balanced_limit_under_practical_schedule():
     M_def = lt.low_rank_target(40, 30, 3)
     sv = np.linalg.svd(M_def, compute_uv=False)
     assert sv[0] == pytest.approx(1.0, rel=1e-13) and sv[3] < 1e-13 * sv[0]
-    np.testing.assert_array_equal(M_def, lt.low_rank_target(40, 30, 3))          # seeded
+    np.testing.assert_array_equal(M_def, lt.low_rank_target(40, 30, 3))  # seeded
     # docs theory/du2018 check: from a small init, GD with the practical schedule reaches a balanced optimum with
     # ||U||_F^2 = ||V||_F^2 = ||M*||_*
     rng = np.random.default_rng(0)
@@ -521,6 +543,7 @@ def test_low_rank_target_and_balanced_limit_under_practical_schedule():
 # ---------------------------------------------------------------------------------------------------------
 # bad input
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_bad_inputs_name_the_argument(Y):
     U0, V0 = lt.balanced_init(Y, 8)

@@ -38,8 +38,9 @@ def test_gaussian_nngp_and_ntk_match_neural_tangents(x64, s_t, s_c):
 
     x = np.array([-3.0, -1.0, -0.35, 0.0, 0.2, 0.9, 2.5])
     X = np.stack([x, np.ones_like(x)], axis=1)
-    _, _, kernel_fn = stax.serial(stax.Dense(1, W_std=s_t * math.sqrt(2.0), b_std=None), stax.Relu(),
-                                  stax.Dense(1, W_std=s_c, b_std=None))
+    _, _, kernel_fn = stax.serial(
+        stax.Dense(1, W_std=s_t * math.sqrt(2.0), b_std=None), stax.Relu(), stax.Dense(1, W_std=s_c, b_std=None)
+    )
     k = kernel_fn(X, X, ("nngp", "ntk"))
     nngp, ntk = np.asarray(k.nngp, dtype=np.float64), np.asarray(k.ntk, dtype=np.float64)
     Kc = limits.kernel_c(x, x, inner_scale=s_t)

@@ -90,8 +90,9 @@ def test_records_follow_the_closed_form_and_always_hold_the_ends():
 
 def test_chunks_cover_every_step_once_and_end_at_snapshots():
     eng = FakeGD()
-    run = run_gd(eng, as_schedule(0.01), 500, record=[3, 250], snapshots=[5, 17, 333], progress=False,
-                 chunk_seconds=1e-9)
+    run = run_gd(
+        eng, as_schedule(0.01), 500, record=[3, 250], snapshots=[5, 17, 333], progress=False, chunk_seconds=1e-9
+    )
     starts = [s for s, _ in eng.calls]
     ends = [s + n for s, n in eng.calls]
     assert starts[0] == 0 and ends[-1] == 500 and starts[1:] == ends[:-1]  # contiguous, no step twice
@@ -131,8 +132,7 @@ def _diverging_schedule():
 def test_divergence_rolls_back_to_the_last_finite_state(keeps_finite):
     eng = FakeGD(keeps_finite=keeps_finite)
     with pytest.warns(wf.DivergenceWarning, match=r"diverged at step (\d+).*last finite state"):
-        run = run_gd(eng, as_schedule(_diverging_schedule()), 100, record="all", progress=False,
-                     chunk_seconds=1e-9)
+        run = run_gd(eng, as_schedule(_diverging_schedule()), 100, record="all", progress=False, chunk_seconds=1e-9)
     d = run.diverged_at
     lrs = [0.1 if k < 20 else 1e80 for k in range(100)]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -310,8 +310,9 @@ def test_train_batch_ctrl_c_keeps_every_run_at_the_step_reached():
         return 0.05
 
     with pytest.warns(wf.InterruptedWarning, match=r"interrupted at step (\d+)"):
-        batch = wf.train_batch(Us, Vs, Y, lr=lr, steps=10**6, record="log", products=True, progress=False,
-                               chunk_seconds=1e-9)
+        batch = wf.train_batch(
+            Us, Vs, Y, lr=lr, steps=10**6, record="log", products=True, progress=False, chunk_seconds=1e-9
+        )
     stop = int(batch.steps[-1])
     assert 25 <= stop < 10**6 and list(batch.status) == ["interrupted"] * 3 and list(batch.final_step) == [stop] * 3
     ref = wf.train_batch(Us, Vs, Y, lr=0.05, steps=stop, record="all", products=True, progress=False)

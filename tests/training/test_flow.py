@@ -37,7 +37,7 @@ def reference_flow(net, x, y, t_end, train="all"):
     outer = 0.0 if train == "inner" else 1.0
 
     def rhs(t, z):
-        a, b, c = z[:m], z[m:2 * m], z[2 * m:]
+        a, b, c = z[:m], z[m : 2 * m], z[2 * m :]
         _, ga, gb, gc = R.shallow_gradients(a, b, c, net.alpha, x, y)
         return -np.concatenate([inner * ga, inner * gb, outer * gc])
 

@@ -202,8 +202,10 @@ def test_threads_bitwise_identical_sorted_many_samples():
     x = np.random.default_rng(1).uniform(-1.5, 1.5, n)
     y = np.cos(2 * x)
     nets = [wf.ShallowReLU.init(m, seed=1) for _ in range(2)]
-    runs = [wf.train(net, x, y, lr=0.3 * m / n, steps=3, threads=t, kernel="sorted", record="all")
-            for net, t in zip(nets, (1, 2))]
+    runs = [
+        wf.train(net, x, y, lr=0.3 * m / n, steps=3, threads=t, kernel="sorted", record="all")
+        for net, t in zip(nets, (1, 2))
+    ]
     assert runs[0].loss[-1] < runs[0].loss[0]
     assert_same_state(nets[0], nets[1])
     np.testing.assert_array_equal(runs[0].loss, runs[1].loss)
@@ -221,7 +223,7 @@ def test_invariant_one_step_change_is_lr_squared(square10, kernel):
     d0 = net.invariant()
     lr = 0.01
     wf.train(net, x, y, lr=lr, steps=1, kernel=kernel)
-    predicted = lr ** 2 * (gc ** 2 - ga ** 2 - gb ** 2)
+    predicted = lr**2 * (gc**2 - ga**2 - gb**2)
     assert np.max(np.abs(predicted)) > 1e-4  # a change well above rounding
     assert np.max(np.abs((net.invariant() - d0) - predicted)) <= 1e-9 * np.max(np.abs(predicted))
 
@@ -496,8 +498,7 @@ def test_divergence_keep_finite_false(positive_data, mode, lr, kernel):
     net = wf.ShallowReLU.init(100, seed=0, alpha=1.0)
     ref_net = net.copy()
     ref_run, _ = train_quiet(ref_net, x, y, lr=lr, steps=1000, train=mode, kernel=kernel)
-    run, caught = train_quiet(net, x, y, lr=lr, steps=1000, train=mode, kernel=kernel, keep_finite=False,
-                              record="all")
+    run, caught = train_quiet(net, x, y, lr=lr, steps=1000, train=mode, kernel=kernel, keep_finite=False, record="all")
     assert run.status == "diverged"
     assert run.diverged_at == ref_run.diverged_at
     assert run.steps[-1] == run.diverged_at
@@ -559,18 +560,21 @@ def _unchanged(net, before):
         np.testing.assert_array_equal(getattr(net, k), p0)
 
 
-@pytest.mark.parametrize("data, exc, pattern", [
-    ((np.zeros(3), np.zeros(4)), ValueError, r"^x and y: lengths differ"),
-    ((np.array([0.0, np.nan]), np.zeros(2)), ValueError, r"^x\b"),
-    ((np.array([0.0, np.inf]), np.zeros(2)), ValueError, r"^x\b"),
-    ((np.zeros(2), np.array([1.0, -np.inf])), ValueError, r"^y\b"),
-    ((np.zeros(2), np.array([np.nan, 1.0])), ValueError, r"^y\b"),
-    ((np.zeros(0), np.zeros(0)), ValueError, r"^x\b"),
-    ((np.zeros((2, 2)), np.zeros(4)), ValueError, r"^x\b"),
-    ((np.zeros(2), ["a", "b"]), TypeError, r"^y\b"),
-    ((np.zeros(3),), TypeError, r"data arguments"),
-    ((np.zeros(3), np.zeros(3), np.zeros(3)), TypeError, r"data arguments"),
-])
+@pytest.mark.parametrize(
+    "data, exc, pattern",
+    [
+        ((np.zeros(3), np.zeros(4)), ValueError, r"^x and y: lengths differ"),
+        ((np.array([0.0, np.nan]), np.zeros(2)), ValueError, r"^x\b"),
+        ((np.array([0.0, np.inf]), np.zeros(2)), ValueError, r"^x\b"),
+        ((np.zeros(2), np.array([1.0, -np.inf])), ValueError, r"^y\b"),
+        ((np.zeros(2), np.array([np.nan, 1.0])), ValueError, r"^y\b"),
+        ((np.zeros(0), np.zeros(0)), ValueError, r"^x\b"),
+        ((np.zeros((2, 2)), np.zeros(4)), ValueError, r"^x\b"),
+        ((np.zeros(2), ["a", "b"]), TypeError, r"^y\b"),
+        ((np.zeros(3),), TypeError, r"data arguments"),
+        ((np.zeros(3), np.zeros(3), np.zeros(3)), TypeError, r"data arguments"),
+    ],
+)
 def test_train_bad_data(net10, data, exc, pattern):
     before = params(net10)
     with pytest.raises(exc, match=pattern):
@@ -578,8 +582,17 @@ def test_train_bad_data(net10, data, exc, pattern):
     _unchanged(net10, before)
 
 
-@pytest.mark.parametrize("lr, exc", [(0.0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
-                                     (float("inf"), ValueError), ("0.1", TypeError), (None, TypeError)])
+@pytest.mark.parametrize(
+    "lr, exc",
+    [
+        (0.0, ValueError),
+        (-1.0, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        ("0.1", TypeError),
+        (None, TypeError),
+    ],
+)
 def test_train_bad_lr(net10, square10, lr, exc):
     x, y = square10
     before = params(net10)
@@ -595,8 +608,17 @@ def test_train_schedule_bad_value_names_lr_and_step(net10, square10, bad):
         wf.train(net10, x, y, lr=lambda t: bad if t == 5 else 0.1, steps=10)
 
 
-@pytest.mark.parametrize("steps, exc", [(-1, ValueError), (2.5, TypeError), ("3", TypeError), (None, TypeError),
-                                        (True, TypeError), (np.float64(3.0), TypeError)])
+@pytest.mark.parametrize(
+    "steps, exc",
+    [
+        (-1, ValueError),
+        (2.5, TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+        (True, TypeError),
+        (np.float64(3.0), TypeError),
+    ],
+)
 def test_train_bad_steps(net10, square10, steps, exc):
     x, y = square10
     with pytest.raises(exc, match=r"^steps\b"):
@@ -609,22 +631,25 @@ def test_train_accepts_numpy_integer_steps(net10, square10):
     assert run.steps[-1] == 4
 
 
-@pytest.mark.parametrize("option, value, exc, pattern", [
-    ("train", "middle", ValueError, r"^train\b"),
-    ("kernel", "fft", ValueError, r"^kernel\b"),
-    ("method", "adam", ValueError, r"^method\b"),
-    ("threads", 0, ValueError, r"^threads\b"),
-    ("threads", 1.5, TypeError, r"^threads\b"),
-    ("record", 0, ValueError, r"^record\b"),
-    ("record", "sometimes", ValueError, r"^record\b"),
-    ("record", [3, 99], ValueError, r"^record\b"),
-    ("record_points", 1, ValueError, r"^record_points\b"),
-    ("snapshots", "often", ValueError, r"^snapshots\b"),
-    ("snapshots", 1, ValueError, r"^snapshots\b"),
-    ("snapshots", [3, 99], ValueError, r"^snapshots\b"),
-    ("snapshots", ["a"], TypeError, r"^snapshots\b"),
-    ("momentum", 0.9, TypeError, r"momentum"),
-])
+@pytest.mark.parametrize(
+    "option, value, exc, pattern",
+    [
+        ("train", "middle", ValueError, r"^train\b"),
+        ("kernel", "fft", ValueError, r"^kernel\b"),
+        ("method", "adam", ValueError, r"^method\b"),
+        ("threads", 0, ValueError, r"^threads\b"),
+        ("threads", 1.5, TypeError, r"^threads\b"),
+        ("record", 0, ValueError, r"^record\b"),
+        ("record", "sometimes", ValueError, r"^record\b"),
+        ("record", [3, 99], ValueError, r"^record\b"),
+        ("record_points", 1, ValueError, r"^record_points\b"),
+        ("snapshots", "often", ValueError, r"^snapshots\b"),
+        ("snapshots", 1, ValueError, r"^snapshots\b"),
+        ("snapshots", [3, 99], ValueError, r"^snapshots\b"),
+        ("snapshots", ["a"], TypeError, r"^snapshots\b"),
+        ("momentum", 0.9, TypeError, r"momentum"),
+    ],
+)
 def test_train_bad_options(net10, square10, option, value, exc, pattern):
     x, y = square10
     before = params(net10)
@@ -674,8 +699,9 @@ _CHILD = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_ctrl_c_interrupts_and_keeps_state(kernel):
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, kernel], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, kernel], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "READY"
         time.sleep(0.8)

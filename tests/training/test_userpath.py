@@ -45,8 +45,13 @@ def test_certificate_is_sound(seed, dtype, kernel):
     m, n = int(rng.integers(1, 3000)), int(rng.integers(1, 40))
     x, y = _data(n, seed)
     big = 10.0 ** rng.uniform(0, 30 if dtype == "float32" else 140)
-    net = wf.ShallowReLU(rng.standard_normal(m) * big, rng.standard_normal(m), rng.standard_normal(m) * big,
-                         alpha=float(10.0 ** rng.uniform(-2, 3)), dtype=dtype)
+    net = wf.ShallowReLU(
+        rng.standard_normal(m) * big,
+        rng.standard_normal(m),
+        rng.standard_normal(m) * big,
+        alpha=float(10.0 ** rng.uniform(-2, 3)),
+        dtype=dtype,
+    )
     mode = ("all", "outer", "inner")[seed % 3]
     eng = net._gd_engine((x, y), {"train": mode, "kernel": kernel})
     lrs = np.full(int(rng.integers(1, 200)), 10.0 ** rng.uniform(-8, 8))
@@ -95,8 +100,14 @@ def test_deep_divergence_replays_from_a_checkpoint_bitwise(checkpoint_seconds):
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         # chunks of <= 16 steps: with checkpoint_seconds=0 a checkpoint is taken before every chunk
-        run = driver.run_gd(eng, schedules.as_schedule(lr), 400, chunk_seconds=1e-9,
-                            checkpoint_seconds=checkpoint_seconds, progress=False)
+        run = driver.run_gd(
+            eng,
+            schedules.as_schedule(lr),
+            400,
+            chunk_seconds=1e-9,
+            checkpoint_seconds=checkpoint_seconds,
+            progress=False,
+        )
     assert run.status == "diverged" and run.final_step == run.diverged_at - 1 >= 150
     fresh = wf.DeepNet(weights, "relu")
     ref = wf.train(fresh, X, Y, lr=lr, steps=run.final_step, progress=False)
@@ -123,8 +134,9 @@ def test_metrics_are_opt_in_and_named():
     net = wf.DeepNet.init((3, 5, 2), seed=0)
     X = np.random.default_rng(5).standard_normal((7, 3))
     assert wf.train(net, X, X[:, :2], lr=1e-3, steps=5, progress=False).metrics == {}
-    assert set(wf.train(net, X, X[:, :2], lr=1e-3, steps=5, progress=False,
-                        metrics=["layer_norms"]).metrics) == {"layer_norms"}
+    assert set(wf.train(net, X, X[:, :2], lr=1e-3, steps=5, progress=False, metrics=["layer_norms"]).metrics) == {
+        "layer_norms"
+    }
 
 
 # ------------------------------------------------------------------------------ initialization

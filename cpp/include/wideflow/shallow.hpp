@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "wideflow/chunk.hpp"
@@ -58,18 +60,34 @@ inline T lane_sum(const T* acc) {
 
 // Samples per register tile of the forward passes, sized to the registers of the instruction set. Tiles
 // only group work; no sum changes order with them.
-constexpr int kSampleTile = WIDEFLOW_VECTOR_BYTES >= 64 ? 4 : (WIDEFLOW_VECTOR_BYTES >= 32 ? 3 : 2);
+constexpr int kSampleTile = WIDEFLOW_VECTOR_BYTES >= 64 ? 4 : (WIDEFLOW_VECTOR_BYTES >= 32 ? 3 : 2);  // at most 5
 
-// part[j] += sum_i c_i relu(a_i x_j + b_i) over i in [0, len) for J samples: lanes of kLanes<T> partial
-// sums (neuron i in lane i % kLanes), reduced in lane order. Each neuron is loaded once for the J samples
-// and the J accumulator chains run side by side. With Count, cnt[i] also accumulates neuron i's active
-// count over the J samples (in T: exact for the small n of the sorted kernel's fused path).
-template <int J, bool Count, class T>
+// Active counts of the sorted kernel's fused path: integers of T's width, so a vector of counts has the
+// lanes of a vector of T and adding a comparison mask is one instruction.
+template <class T>
+using count_t = std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t>;
+
+// Forward pass of a block for J samples: the sums sum_i c_i relu(a_i x_j + b_i) over i in [0, len), in
+// kLanes<T> lanes (neuron i in lane i % kLanes), each lane summed in T in neuron order. Each neuron is
+// loaded once for the J samples and the J accumulator chains run side by side. Per neuron, sample and
+// vector: z = a x + b, one compare, and the masked product c z added (AVX-512: a zero-masked multiply).
+//  - Count = false (direct kernel, evaluation): part[j] += the lanes summed in T in lane order.
+//  - Count = true (the sorted kernel's fused path, small n): cnt[i] (count_t<T>) also counts the samples
+//    where neuron i is active (one masked add on AVX-512, one subtraction of the mask elsewhere), and the
+//    lanes go to per-lane partials in double, part[j * kLanes + l] += lane l, so the fused step does no
+//    horizontal sum per block (the lanes are summed once per chunk, in double: reduce_lane_partials).
+//    The first tile of a block (First) starts the counts at 0; the last (Last) turns them into the bins,
+//    bin[i] = cnt_i + (a_i >= 0 ? 0 : off), and stores a vector of bins only where one moved (the cache
+//    lines of bins that did not move stay clean), instead of storing the counts.
+template <int J, bool Count, class T, bool First = false, bool Last = false>
 WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
-                                    const T* __restrict x, T* __restrict cnt, double* __restrict part) {
+                                    const T* __restrict x, count_t<T>* __restrict cnt, double* __restrict part,
+                                    std::int32_t* __restrict bin = nullptr, count_t<T> off = 0) {
     constexpr int L = kLanes<T>, NW = simd::kNative<T>, P = L / NW;
     using V = simd::native<T>;
-    const V zero = {}, one = zero + T(1);
+    using VC = typename simd::vec<count_t<T>, NW>::type;
+    using VB = typename simd::vec<std::int32_t, NW>::type;
+    const V zero = {};
     V acc[J][P];
     T xs[J];
     for (int j = 0; j < J; ++j) {
@@ -80,52 +98,123 @@ WIDEFLOW_NOINLINE void forward_tile(const T* __restrict a, const T* __restrict b
     for (; i + L <= len; i += L) {
         for (int p = 0; p < P; ++p) {
             const index_t o = i + p * NW;
-            const V av = simd::load<V>(a + o), bv = simd::load<V>(b + o), cv = simd::load<V>(c + o);
-            V cn = {};
-            if constexpr (Count) cn = simd::load<V>(cnt + o);
+            V av = simd::load<V>(a + o), bv = simd::load<V>(b + o), cv = simd::load<V>(c + o);
+            simd::in_register(av, bv, cv);
+            VC cn = {};
+            if constexpr (Count && !First) cn = simd::load<VC>(cnt + o);
             for (int j = 0; j < J; ++j) {
                 const V z = av * xs[j] + bv;
-                const auto on = z > zero;
-                if constexpr (Count) cn += on ? one : zero;
+                const auto on = z > zero;  // lanes of -1 (true) or 0, of T's width
+                if constexpr (Count) {
+#if WIDEFLOW_VECTOR_BYTES >= 64
+                    cn = on ? cn + 1 : cn;  // a merge-masked add
+#else
+                    cn -= on;
+#endif
+                }
                 acc[j][p] += on ? cv * z : zero;  // one multiply and one masked add
             }
-            if constexpr (Count) simd::store(cnt + o, cn);
+            if constexpr (Count && Last) {
+                const VB q = __builtin_convertvector(cn + (av >= zero ? VC{} : VC{} + off), VB);
+                if (simd::differ(q, simd::load<VB>(bin + o))) simd::store(bin + o, q);
+            } else if constexpr (Count) {
+                simd::store(cnt + o, cn);
+            }
         }
     }
-    T tail[J][L] = {};
-    for (int k = 0; i < len; ++i, ++k) {
+    if constexpr (Count) {
+        if (i < len) {  // the last neurons of the net (blocks are whole vectors elsewhere): lanes 0, 1, ...
+            alignas(64) T lanes[J][L];
+            for (int j = 0; j < J; ++j)
+                for (int p = 0; p < P; ++p) simd::store(lanes[j] + p * NW, acc[j][p]);
+            for (int k = 0; i < len; ++i, ++k) {
+                count_t<T> ci = First ? 0 : cnt[i];
+                for (int j = 0; j < J; ++j) {
+                    const T z = a[i] * xs[j] + b[i];
+                    ci += z > T(0) ? 1 : 0;
+                    lanes[j][k] += z > T(0) ? c[i] * z : T(0);
+                }
+                if constexpr (Last) {
+                    const std::int32_t q = std::int32_t(ci + (a[i] >= T(0) ? 0 : off));
+                    if (q != bin[i]) bin[i] = q;
+                } else {
+                    cnt[i] = ci;
+                }
+            }
+            for (int j = 0; j < J; ++j)
+                for (int p = 0; p < P; ++p) acc[j][p] = simd::load<V>(lanes[j] + p * NW);
+        }
+        using W = typename simd::vec<double, NW>::type;  // the NW lanes of one vector, in double
+        for (int j = 0; j < J; ++j)
+            for (int p = 0; p < P; ++p) {
+                double* out = part + j * L + p * NW;
+                simd::store(out, simd::load<W>(out) + __builtin_convertvector(acc[j][p], W));
+            }
+    } else {
+        T tail[J][L] = {};
+        for (int k = 0; i < len; ++i, ++k) {
+            for (int j = 0; j < J; ++j) {
+                const T z = a[i] * xs[j] + b[i];
+                tail[j][k] = z > T(0) ? c[i] * z : T(0);
+            }
+        }
         for (int j = 0; j < J; ++j) {
-            const T z = a[i] * xs[j] + b[i];
-            if constexpr (Count) cnt[i] += z > T(0) ? T(1) : T(0);
-            tail[j][k] = z > T(0) ? c[i] * z : T(0);
+            T lanes[L];
+            for (int p = 0; p < P; ++p) simd::store(lanes + p * NW, acc[j][p] + simd::load<V>(tail[j] + p * NW));
+            part[j] += double(lane_sum(lanes));
         }
-    }
-    for (int j = 0; j < J; ++j) {
-        T lanes[L];
-        for (int p = 0; p < P; ++p) simd::store(lanes + p * NW, acc[j][p] + simd::load<V>(tail[j] + p * NW));
-        part[j] += double(lane_sum(lanes));
     }
 }
 
-// part[j] += sum_i c_i relu(a_i x_j + b_i) for all n samples, in tiles of kSampleTile samples (and, with
-// Count, the active counts cnt[i] over the n samples).
+// part[j] += sum_i c_i relu(a_i x_j + b_i) for all n samples (and, with Count, the active counts cnt[i]
+// over the n samples; part then holds kLanes<T> lanes per sample). The samples go in as few tiles of at
+// most kSampleTile as possible, of balanced sizes (n = 10 on AVX2: 3, 3, 2, 2, not 3, 3, 3, 1): every
+// tile is one pass over the block.
+template <bool Count, bool First, bool Last, class T>
+inline void forward_tile_of(index_t size, const T* __restrict a, const T* __restrict b, const T* __restrict c,
+                            index_t len, const T* __restrict x, count_t<T>* __restrict cnt, double* __restrict part,
+                            std::int32_t* __restrict bin, count_t<T> off) {
+    switch (size) {
+        case 1: forward_tile<1, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        case 2: forward_tile<2, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        case 3: forward_tile<3, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        case 4: forward_tile<4, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        case 5: forward_tile<5, Count, T, First, Last>(a, b, c, len, x, cnt, part, bin, off); break;
+        default: break;
+    }
+}
+
+// With Count, bin and off are those of forward_tile's last tile (the counts need no zeroing: the first
+// tile starts them at 0).
 template <bool Count, class T>
 inline void forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
-                        const T* __restrict x, index_t n, T* __restrict cnt, double* __restrict part) {
+                        const T* __restrict x, index_t n, count_t<T>* __restrict cnt, double* __restrict part,
+                        std::int32_t* __restrict bin = nullptr, count_t<T> off = 0) {
+    constexpr index_t w = Count ? kLanes<T> : 1;
+    const index_t tiles = (n + kSampleTile - 1) / kSampleTile;
     index_t j = 0;
-    for (; j + kSampleTile <= n; j += kSampleTile) forward_tile<kSampleTile, Count>(a, b, c, len, x + j, cnt, part + j);
-    switch (n - j) {
-        case 3: forward_tile<3, Count>(a, b, c, len, x + j, cnt, part + j); break;
-        case 2: forward_tile<2, Count>(a, b, c, len, x + j, cnt, part + j); break;
-        case 1: forward_tile<1, Count>(a, b, c, len, x + j, cnt, part + j); break;
-        default: break;
+    for (index_t t = 0; t < tiles; ++t) {
+        const index_t size = (n - j) / (tiles - t);  // the remaining samples spread over the remaining tiles
+        const T* xj = x + j;
+        double* pj = part + j * w;
+        if (!Count)
+            forward_tile_of<Count, false, false>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        else if (tiles == 1)
+            forward_tile_of<Count, true, true>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        else if (t == 0)
+            forward_tile_of<Count, true, false>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        else if (t + 1 == tiles)
+            forward_tile_of<Count, false, true>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        else
+            forward_tile_of<Count, false, false>(size, a, b, c, len, xj, cnt, pj, bin, off);
+        j += size;
     }
 }
 
 template <class T>
 inline void block_forward_all(const T* __restrict a, const T* __restrict b, const T* __restrict c, index_t len,
                               const T* __restrict x, index_t n, double* __restrict part) {
-    forward_all<false>(a, b, c, len, x, n, static_cast<T*>(nullptr), part);
+    forward_all<false>(a, b, c, len, x, n, static_cast<count_t<T>*>(nullptr), part);
 }
 
 // Gradient sums of neurons [0, len) over the n samples: gc_i = sum_j r_j relu(z_ij),
@@ -184,6 +273,23 @@ inline void reduce_partials(const double* partial, index_t chunks, index_t n, do
     for (index_t j = 0; j < n; ++j) {
         double acc = 0.0;
         for (index_t k = 0; k < chunks; ++k) acc += partial[k * n + j];
+        out[j] = acc * inv_alpha;
+    }
+}
+
+// out[j] = inv_alpha * sum_k sum_l partial[(k * n + j) * kLanes<T> + l]: per chunk k the lane partials
+// summed in lane order, then the chunks in chunk order (the fused path of the sorted kernel).
+template <class T>
+inline void reduce_lane_partials(const double* partial, index_t chunks, index_t n, double inv_alpha, double* out) {
+    constexpr index_t L = kLanes<T>;
+    for (index_t j = 0; j < n; ++j) {
+        double acc = 0.0;
+        for (index_t k = 0; k < chunks; ++k) {
+            const double* lanes = partial + (k * n + j) * L;
+            double s = lanes[0];
+            for (index_t l = 1; l < L; ++l) s += lanes[l];
+            acc += s;
+        }
         out[j] = acc * inv_alpha;
     }
 }

@@ -9,6 +9,7 @@
 // 64-byte pack with explicit intrinsics (the factorization's tiny path) is simd_pack.hpp.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 
 #include "wideflow/isa.hpp"
@@ -45,6 +46,35 @@ inline V load(const T* p) {
 template <class V, class T>
 inline void store(T* p, const V& v) {
     std::memcpy(p, &v, sizeof(V));
+}
+
+// Whether two integer vectors differ in some lane (their bytes OR-ed as 64-bit words).
+template <class V>
+inline bool differ(const V& x, const V& y) {
+    constexpr int kWords = int(sizeof(V) / 8);
+    std::uint64_t w[kWords], u[kWords];
+    std::memcpy(w, &x, sizeof(V));
+    std::memcpy(u, &y, sizeof(V));
+    std::uint64_t d = 0;
+    for (int k = 0; k < kWords; ++k) d |= w[k] ^ u[k];
+    return d != 0;
+}
+
+// Keeps loaded vectors in registers: without it GCC folds every use into a memory operand, so a register
+// tile of J samples loads each parameter vector J times (a load per use; on Zen 5 two 64-byte loads per
+// cycle bound the tile before the arithmetic does). The empty asm makes the values opaque to it.
+template <class V>
+inline void in_register_one(V& v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    asm("" : "+v"(v));
+#else
+    (void)v;
+#endif
+}
+
+template <class... V>
+inline void in_register(V&... v) {
+    (in_register_one(v), ...);
 }
 
 // max(z, 0) with the scalar kernels' convention (z > 0 ? z : 0; NaN -> 0).

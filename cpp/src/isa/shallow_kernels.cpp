@@ -12,6 +12,10 @@
 #include <type_traits>
 #include <vector>
 
+#if WIDEFLOW_ISA_DISPATCH
+#include <immintrin.h>  // before the target region (the AVX2 kernels use intrinsics)
+#endif
+
 #include "wideflow/chunk.hpp"
 #include "wideflow/isa.hpp"
 #include "wideflow/parallel.hpp"

@@ -42,7 +42,12 @@ class _FlowRun:
     """What every flow-run class (shallow/deep/factorization .Flow64 / .Flow32) has."""
 
     def integrate(
-        self, t_stop: float, rtol: float, atol: float, max_steps: int, t_out: NDArray[np.float64],
+        self,
+        t_stop: float,
+        rtol: float,
+        atol: float,
+        max_steps: int,
+        t_out: NDArray[np.float64],
         loss_out: NDArray[np.float64],
     ) -> tuple[int, bool, bool]: ...
     def loss(self) -> float: ...

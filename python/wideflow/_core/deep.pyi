@@ -23,17 +23,35 @@ class Activation:
     def value(self) -> int: ...
 
 def evaluate(
-    weights: list[NDArray[_Real]], biases: list[NDArray[_Real]], activation: Activation, slope: float,
-    X: NDArray[_Real], out: NDArray[_Real], threads: int = 0,
+    weights: list[NDArray[_Real]],
+    biases: list[NDArray[_Real]],
+    activation: Activation,
+    slope: float,
+    X: NDArray[_Real],
+    out: NDArray[_Real],
+    threads: int = 0,
 ) -> None: ...
 def loss(
-    weights: list[NDArray[_Real]], biases: list[NDArray[_Real]], activation: Activation, slope: float,
-    X: NDArray[_Real], Y: NDArray[_Real], offset: float = 0.0, threads: int = 0,
+    weights: list[NDArray[_Real]],
+    biases: list[NDArray[_Real]],
+    activation: Activation,
+    slope: float,
+    X: NDArray[_Real],
+    Y: NDArray[_Real],
+    offset: float = 0.0,
+    threads: int = 0,
 ) -> float: ...
 def gradients(
-    weights: list[NDArray[_Real]], biases: list[NDArray[_Real]], activation: Activation, slope: float,
-    X: NDArray[_Real], Y: NDArray[_Real], grad_w: list[NDArray[_Real]], grad_b: list[NDArray[_Real]],
-    offset: float = 0.0, threads: int = 0,
+    weights: list[NDArray[_Real]],
+    biases: list[NDArray[_Real]],
+    activation: Activation,
+    slope: float,
+    X: NDArray[_Real],
+    Y: NDArray[_Real],
+    grad_w: list[NDArray[_Real]],
+    grad_b: list[NDArray[_Real]],
+    offset: float = 0.0,
+    threads: int = 0,
 ) -> float: ...
 
 class Trainer64:
@@ -45,21 +63,43 @@ class Trainer32:
     def loss(self) -> float: ...
 
 def trainer(
-    weights: list[NDArray[_Real]], biases: list[NDArray[_Real]], activation: Activation, slope: float,
-    X: NDArray[_Real], Y: NDArray[_Real], offset: float, threads: int = 0,
+    weights: list[NDArray[_Real]],
+    biases: list[NDArray[_Real]],
+    activation: Activation,
+    slope: float,
+    X: NDArray[_Real],
+    Y: NDArray[_Real],
+    offset: float,
+    threads: int = 0,
 ) -> Trainer64 | Trainer32:
     """A GD run over the arrays: a Trainer64 for float64 ones, a Trainer32 for float32 ones."""
 
 class Flow64(_FlowRun):
     def __init__(
-        self, weights: list[_F64], biases: list[_F64], activation: Activation, slope: float, X: _F64, Y: _F64,
-        offset: float, tableau: str, threads: int = 0,
+        self,
+        weights: list[_F64],
+        biases: list[_F64],
+        activation: Activation,
+        slope: float,
+        X: _F64,
+        Y: _F64,
+        offset: float,
+        tableau: str,
+        threads: int = 0,
     ) -> None: ...
     def write_back(self, weights: list[_F64], biases: list[_F64]) -> None: ...
 
 class Flow32(_FlowRun):
     def __init__(
-        self, weights: list[_F32], biases: list[_F32], activation: Activation, slope: float, X: _F32, Y: _F32,
-        offset: float, tableau: str, threads: int = 0,
+        self,
+        weights: list[_F32],
+        biases: list[_F32],
+        activation: Activation,
+        slope: float,
+        X: _F32,
+        Y: _F32,
+        offset: float,
+        tableau: str,
+        threads: int = 0,
     ) -> None: ...
     def write_back(self, weights: list[_F32], biases: list[_F32]) -> None: ...

@@ -9,12 +9,26 @@ _F32 = NDArray[np.float32]
 _F64 = NDArray[np.float64]
 
 def gd(
-    U: NDArray[_Real], V: NDArray[_Real], Y: NDArray[_Real], lr: _F64, losses: _F64, keep_finite: bool = False,
+    U: NDArray[_Real],
+    V: NDArray[_Real],
+    Y: NDArray[_Real],
+    lr: _F64,
+    losses: _F64,
+    keep_finite: bool = False,
     threads: int = 0,
 ) -> ChunkResult: ...
 def gd_batch(
-    Us: NDArray[_Real], Vs: NDArray[_Real], Ys: NDArray[_Real], run_lr: _F64, step_lr: _F64, rec: NDArray[np.int64],
-    rec_loss: _F64, rec_x: _F64, keep_finite: bool, steps_done: NDArray[np.int64], diverged: NDArray[np.uint8],
+    Us: NDArray[_Real],
+    Vs: NDArray[_Real],
+    Ys: NDArray[_Real],
+    run_lr: _F64,
+    step_lr: _F64,
+    rec: NDArray[np.int64],
+    rec_loss: _F64,
+    rec_x: _F64,
+    keep_finite: bool,
+    steps_done: NDArray[np.int64],
+    diverged: NDArray[np.uint8],
     threads: int = 0,
 ) -> None: ...
 def tiny_path(m: int, n: int, k: int, itemsize: int = 8) -> bool: ...

@@ -26,7 +26,16 @@ def accumulate_arrays(
     a: NDArray[_Real], b: NDArray[_Real], begin: int, end: int, x: _F64, t: _F64, acc: _F64, threads: int = 0
 ) -> None: ...
 def accumulate_draws(
-    scheme: Scheme, seed: int, scale: float, L: float, offset: int, begin: int, end: int, x: _F64, t: _F64,
-    acc: _F64, threads: int = 0,
+    scheme: Scheme,
+    seed: int,
+    scale: float,
+    L: float,
+    offset: int,
+    begin: int,
+    end: int,
+    x: _F64,
+    t: _F64,
+    acc: _F64,
+    threads: int = 0,
 ) -> None: ...
 def draw(scheme: Scheme, seed: int, scale: float, L: float, offset: int, count: int) -> tuple[_F64, _F64]: ...

@@ -15,26 +15,65 @@ def evaluate_sorted(
     a: NDArray[_Real], b: NDArray[_Real], c: NDArray[_Real], inv_alpha: float, x: _F64, out: _F64, threads: int = 0
 ) -> None: ...
 def gd_direct(
-    a: NDArray[_Real], b: NDArray[_Real], c: NDArray[_Real], inv_alpha: float, x: _F64, y: _F64, pred: _F64,
-    lr: _F64, scale_inner: float, scale_outer: float, losses: _F64, threads: int = 0,
+    a: NDArray[_Real],
+    b: NDArray[_Real],
+    c: NDArray[_Real],
+    inv_alpha: float,
+    x: _F64,
+    y: _F64,
+    pred: _F64,
+    lr: _F64,
+    scale_inner: float,
+    scale_outer: float,
+    losses: _F64,
+    threads: int = 0,
 ) -> ChunkResult: ...
 def gd_sorted(
-    a: NDArray[_Real], b: NDArray[_Real], c: NDArray[_Real], inv_alpha: float, x: _F64, y: _F64, pred: _F64,
-    lr: _F64, scale_inner: float, scale_outer: float, losses: _F64, threads: int, bins: NDArray[np.int32],
+    a: NDArray[_Real],
+    b: NDArray[_Real],
+    c: NDArray[_Real],
+    inv_alpha: float,
+    x: _F64,
+    y: _F64,
+    pred: _F64,
+    lr: _F64,
+    scale_inner: float,
+    scale_outer: float,
+    losses: _F64,
+    threads: int,
+    bins: NDArray[np.int32],
     bins_valid: bool,
 ) -> ChunkResult: ...
 
 class Flow64(_FlowRun):
     def __init__(
-        self, a: _F64, b: _F64, c: _F64, inv_alpha: float, x: _F64, y: _F64, scale_inner: float,
-        scale_outer: float, tableau: str, threads: int = 0,
+        self,
+        a: _F64,
+        b: _F64,
+        c: _F64,
+        inv_alpha: float,
+        x: _F64,
+        y: _F64,
+        scale_inner: float,
+        scale_outer: float,
+        tableau: str,
+        threads: int = 0,
     ) -> None: ...
     def write_back(self, a: _F64, b: _F64, c: _F64) -> None: ...
 
 class Flow32(_FlowRun):
     def __init__(
-        self, a: NDArray[np.float32], b: NDArray[np.float32], c: NDArray[np.float32], inv_alpha: float, x: _F64,
-        y: _F64, scale_inner: float, scale_outer: float, tableau: str, threads: int = 0,
+        self,
+        a: NDArray[np.float32],
+        b: NDArray[np.float32],
+        c: NDArray[np.float32],
+        inv_alpha: float,
+        x: _F64,
+        y: _F64,
+        scale_inner: float,
+        scale_outer: float,
+        tableau: str,
+        threads: int = 0,
     ) -> None: ...
     def write_back(self, a: NDArray[np.float32], b: NDArray[np.float32], c: NDArray[np.float32]) -> None: ...
 
@@ -68,7 +107,14 @@ class _EventFlowRun:
     @property
     def failure(self) -> str: ...
     def integrate(
-        self, t_stop: float, rtol: float, atol: float, max_steps: int, rec_t: _F64, rec_k: int, rec_loss: _F64,
+        self,
+        t_stop: float,
+        rtol: float,
+        atol: float,
+        max_steps: int,
+        rec_t: _F64,
+        rec_k: int,
+        rec_loss: _F64,
         rec_steps: NDArray[np.int64],
     ) -> tuple[int, bool, bool, int]: ...
     def loss(self) -> float: ...
@@ -76,15 +122,36 @@ class _EventFlowRun:
 
 class EventFlow64(_EventFlowRun):
     def __init__(
-        self, a: _F64, b: _F64, c: _F64, inv_alpha: float, x: _F64, y: _F64, scale_inner: float,
-        scale_outer: float, tableau: str, threads: int = 0, zeno_events: int = 1000, zeno_window: float = 1e-12,
+        self,
+        a: _F64,
+        b: _F64,
+        c: _F64,
+        inv_alpha: float,
+        x: _F64,
+        y: _F64,
+        scale_inner: float,
+        scale_outer: float,
+        tableau: str,
+        threads: int = 0,
+        zeno_events: int = 1000,
+        zeno_window: float = 1e-12,
     ) -> None: ...
     def write_back(self, a: _F64, b: _F64, c: _F64) -> None: ...
 
 class EventFlow32(_EventFlowRun):
     def __init__(
-        self, a: NDArray[np.float32], b: NDArray[np.float32], c: NDArray[np.float32], inv_alpha: float, x: _F64,
-        y: _F64, scale_inner: float, scale_outer: float, tableau: str, threads: int = 0, zeno_events: int = 1000,
+        self,
+        a: NDArray[np.float32],
+        b: NDArray[np.float32],
+        c: NDArray[np.float32],
+        inv_alpha: float,
+        x: _F64,
+        y: _F64,
+        scale_inner: float,
+        scale_outer: float,
+        tableau: str,
+        threads: int = 0,
+        zeno_events: int = 1000,
         zeno_window: float = 1e-12,
     ) -> None: ...
     def write_back(self, a: NDArray[np.float32], b: NDArray[np.float32], c: NDArray[np.float32]) -> None: ...

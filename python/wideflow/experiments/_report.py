@@ -13,8 +13,20 @@ import numpy as np
 
 from ..plotting import figure, fit_power_law
 
-__all__ = ["fmt", "num", "sci", "check", "markdown_table", "figure", "save_figure", "write_text", "write_file",
-           "fit_power_law", "fit_rate", "first_below"]
+__all__ = [
+    "fmt",
+    "num",
+    "sci",
+    "check",
+    "markdown_table",
+    "figure",
+    "save_figure",
+    "write_text",
+    "write_file",
+    "fit_power_law",
+    "fit_rate",
+    "first_below",
+]
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
 
@@ -98,8 +110,10 @@ def save_figure(fig, path: str, dpi: int = 150) -> list[str]:
     """Write `path`.png and `path`.pdf (path without extension), each through a temporary file renamed over
     it (a reader never sees half a figure; a link planted at the name is replaced, not followed)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-    return [write_file(f"{path}.{ext}", lambda fh, ext=ext: fig.savefig(fh, format=ext, dpi=dpi), binary=True)
-            for ext in ("png", "pdf")]
+    return [
+        write_file(f"{path}.{ext}", lambda fh, ext=ext: fig.savefig(fh, format=ext, dpi=dpi), binary=True)
+        for ext in ("png", "pdf")
+    ]
 
 
 def write_text(path: str, text: str) -> str:

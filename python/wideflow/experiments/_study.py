@@ -78,8 +78,9 @@ def split_overrides(study: Study, overrides) -> dict:
         if ":" in head:
             section, rest = text.split(":", 1)
             if section not in out:
-                raise SpecError("--set", f"{text!r}: {study.paper} has no section {section!r}; sections: "
-                                         f"{', '.join(out)}")
+                raise SpecError(
+                    "--set", f"{text!r}: {study.paper} has no section {section!r}; sections: {', '.join(out)}"
+                )
             out[section].append(rest)
             continue
         path, _ = parse_override(text)
@@ -120,16 +121,34 @@ def study_sweeps(study: Study, quick: bool = False, overrides=None) -> list[Swee
     return [load_section(study, s, quick, per[s]) for s in study.sections]
 
 
-def run_study(study: Study, out: str, *, quick: bool = False, overrides=None, executor: str = "local",
-              scheduler: str | None = None, workers: int | None = None, threads: int | None = None,
-              progress: str | None = None, allow_mixed: bool = False, stream=None) -> str:
+def run_study(
+    study: Study,
+    out: str,
+    *,
+    quick: bool = False,
+    overrides=None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    progress: str | None = None,
+    allow_mixed: bool = False,
+    stream=None,
+) -> str:
     """Run the study's sections into the store in `out` (skipping stored runs), then the derived sections,
     then the analysis; returns the path of report.md."""
     from ..sweeps.driver import run_sweeps
 
     sweeps = study_sweeps(study, quick, overrides)
-    opts = dict(executor=executor, scheduler=scheduler, workers=workers, threads=threads, progress=progress,
-                allow_mixed=allow_mixed, stream=stream)
+    opts = dict(
+        executor=executor,
+        scheduler=scheduler,
+        workers=workers,
+        threads=threads,
+        progress=progress,
+        allow_mixed=allow_mixed,
+        stream=stream,
+    )
     run_sweeps(sweeps, out, desc=study.paper, **opts)
     if study.derive is not None:
         with StudyData(out, study) as data:
@@ -202,12 +221,13 @@ class StudyData:
         return [s for s in self.study.sections if s not in self.sweeps]
 
     def incomplete(self) -> str:
-        """"" for a complete store, else the sentence the reports open with."""
+        """ "" for a complete store, else the sentence the reports open with."""
         runs, sections = self.missing(), self.missing_sections()
         if not runs and not sections:
             return ""
         parts = ([f"{runs} run(s) are not in the store yet"] if runs else []) + (
-            [f"section(s) {', '.join(sections)} not started"] if sections else [])
+            [f"section(s) {', '.join(sections)} not started"] if sections else []
+        )
         return f"**Incomplete: {'; '.join(parts)}** (run the same command again to finish)"
 
     def trajectory(self, run_id: str) -> dict:
@@ -217,7 +237,7 @@ class StudyData:
         return self.store.params(run_id)
 
     def mode(self, quick_sweeps=None, full_sweeps=None) -> str:
-        """"quick", "full" or "custom": whether the stored sections are the bundled quick or full specs."""
+        """ "quick", "full" or "custom": whether the stored sections are the bundled quick or full specs."""
         stored = {s: sw.to_dict() for s, sw in self.sweeps.items() if s in self.study.sections}
         for name, quick in (("quick", True), ("full", False)):
             ref = {s: load_section(self.study, s, quick).to_dict() for s in self.study.sections}

@@ -66,8 +66,7 @@ class BatchRun:
     def __repr__(self) -> str:
         counts = {s: int(np.sum(self.status == s)) for s in ("completed", "diverged", "interrupted")}
         desc = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-        return (f"BatchRun(runs={self.batch_size}, steps={int(self.steps[-1])}, {desc}, "
-                f"wall_time={self.wall_time:.3g}s)")
+        return f"BatchRun(runs={self.batch_size}, steps={int(self.steps[-1])}, {desc}, wall_time={self.wall_time:.3g}s)"
 
 
 def _stack(name: str, values, dtype) -> np.ndarray:
@@ -80,8 +79,7 @@ def _stack(name: str, values, dtype) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name}: expected a 3-d array or a list of 2-d arrays of one shape ({exc})") from exc
     if arr.ndim != 3:
-        raise ValueError(f"{name}: expected a 3-d array (runs, rows, k) or a list of 2-d arrays, "
-                         f"got shape {arr.shape}")
+        raise ValueError(f"{name}: expected a 3-d array (runs, rows, k) or a list of 2-d arrays, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name}: is empty (shape {arr.shape})")
     if not np.all(np.isfinite(arr)):
@@ -90,9 +88,22 @@ def _stack(name: str, values, dtype) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int = 200, products: bool = False,
-                keep_finite: bool = True, threads=None, progress=None, dtype=None,
-                chunk_seconds: float = 0.2) -> BatchRun:
+def train_batch(
+    Us,
+    Vs,
+    Y,
+    lr,
+    steps: int,
+    *,
+    record="log",
+    record_points: int = 200,
+    products: bool = False,
+    keep_finite: bool = True,
+    threads=None,
+    progress=None,
+    dtype=None,
+    chunk_seconds: float = 0.2,
+) -> BatchRun:
     """Train B independent factorizations X_b = U_b V_b^T by gradient descent in one C++ call per chunk.
 
     Parameters
@@ -157,14 +168,26 @@ def train_batch(Us, Vs, Y, lr, steps: int, *, record="log", record_points: int =
     engine = _BatchGD(Us_, Vs_, Ys, run_lr, rec, products, nthreads)
     sched_error = None
     try:
-        run = run_gd(engine, schedule, steps, record=rec, record_points=record_points, progress=progress,
-                     keep_finite=keep_finite, chunk_seconds=chunk_seconds, desc="train_batch")
+        run = run_gd(
+            engine,
+            schedule,
+            steps,
+            record=rec,
+            record_points=record_points,
+            progress=progress,
+            keep_finite=keep_finite,
+            chunk_seconds=chunk_seconds,
+            desc="train_batch",
+        )
     except ScheduleError as exc:  # every run stopped at the failing step; the record so far is exc.run
         sched_error, run = exc, exc.run
     batch = engine.result(run, wall_time=time.perf_counter() - start)
     if sched_error is not None:
-        raise ScheduleError(f"{run.info['error']}; every run stopped at step {run.final_step} (the runs so far are "
-                            "this exception's .run)", batch) from (sched_error.__cause__ or sched_error)
+        raise ScheduleError(
+            f"{run.info['error']}; every run stopped at step {run.final_step} (the runs so far are "
+            "this exception's .run)",
+            batch,
+        ) from (sched_error.__cause__ or sched_error)
     return batch
 
 
@@ -181,8 +204,16 @@ class _BatchGD(GDEngine):
 
     keeps_finite = True
 
-    def __init__(self, Us: np.ndarray, Vs: np.ndarray, Ys: np.ndarray, run_lr: np.ndarray, rec: np.ndarray,
-                 products: bool, threads: int):
+    def __init__(
+        self,
+        Us: np.ndarray,
+        Vs: np.ndarray,
+        Ys: np.ndarray,
+        run_lr: np.ndarray,
+        rec: np.ndarray,
+        products: bool,
+        threads: int,
+    ):
         self.Us, self.Vs, self.Ys, self.run_lr, self.rec, self.threads = Us, Vs, Ys, run_lr, rec, threads
         B, m, k = Us.shape
         n = Vs.shape[1]
@@ -207,8 +238,20 @@ class _BatchGD(GDEngine):
         loss_c = np.full((B, rec_c.size), np.nan)
         x_c = np.full((B, rec_c.size, m, n), np.nan) if self.x_rec is not None else np.empty((0,))
         was = self.diverged.copy()
-        _core.factorization.gd_batch(self.Us, self.Vs, self.Ys, self.run_lr, lrs, rec_c, loss_c, x_c, self.keep_finite,
-                           self.steps_done, self.diverged, self.threads)
+        _core.factorization.gd_batch(
+            self.Us,
+            self.Vs,
+            self.Ys,
+            self.run_lr,
+            lrs,
+            rec_c,
+            loss_c,
+            x_c,
+            self.keep_finite,
+            self.steps_done,
+            self.diverged,
+            self.threads,
+        )
         return ~was.astype(bool), loss_c, x_c
 
     def run(self, lrs, losses):
@@ -261,7 +304,18 @@ class _BatchGD(GDEngine):
         st = np.full(B, run.status, dtype=object)
         st[self.diverged.astype(bool)] = "diverged"
         itemsize = np.dtype(self.Us.dtype).itemsize
-        return BatchRun(steps=steps, t=t, loss=loss, rel_error=rel, products=X_rec, U=self.Us, V=self.Vs,
-                        status=st.astype(str), diverged_at=self.diverged_at, final_step=self.final_step,
-                        wall_time=wall_time, threads=self.threads or int(_core.threads_available()),
-                        info={"tiny_path": bool(_core.factorization.tiny_path(m, n, k, itemsize))})
+        return BatchRun(
+            steps=steps,
+            t=t,
+            loss=loss,
+            rel_error=rel,
+            products=X_rec,
+            U=self.Us,
+            V=self.Vs,
+            status=st.astype(str),
+            diverged_at=self.diverged_at,
+            final_step=self.final_step,
+            wall_time=wall_time,
+            threads=self.threads or int(_core.threads_available()),
+            info={"tiny_path": bool(_core.factorization.tiny_path(m, n, k, itemsize))},
+        )

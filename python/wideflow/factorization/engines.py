@@ -61,7 +61,9 @@ class _FactorizationGD(_Reports, GDEngine):
     def loss(self) -> float:
         if self._loss is None:  # before the first chunk (a run of 0 steps)
             empty = np.empty(0)
-            self._loss = float(_core.factorization.gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads).loss)
+            self._loss = float(
+                _core.factorization.gd(self.fac.U, self.fac.V, self.Y, empty, empty, False, self.threads).loss
+            )
         return self._loss
 
     def run(self, lrs, losses):

@@ -50,8 +50,13 @@ def _metrics(fac: Factorization, Y64, ynorm, U0, V0, names=FAC_METRICS) -> dict:
                 pass
     m, n = fac.shape
     k = fac.width
-    nan = {"rel_error": np.nan, "singular_values": np.full(min(m, n), np.nan), "q_norm": np.nan,
-           "q_eig": np.full(min(k, m + n), np.nan), "q_drift": np.nan}
+    nan = {
+        "rel_error": np.nan,
+        "singular_values": np.full(min(m, n), np.nan),
+        "q_norm": np.nan,
+        "q_eig": np.full(min(k, m + n), np.nan),
+        "q_drift": np.nan,
+    }
     return {name: v for name, v in nan.items() if name in names}
 
 

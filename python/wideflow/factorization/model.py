@@ -23,8 +23,13 @@ __all__ = ["Factorization"]
 
 
 def target(name: str, Y, shape: tuple[int, int], dtype) -> np.ndarray:
-    if (isinstance(Y, np.ndarray) and Y.dtype == dtype and Y.shape == shape and Y.flags.c_contiguous
-            and np.isfinite(Y).all()):
+    if (
+        isinstance(Y, np.ndarray)
+        and Y.dtype == dtype
+        and Y.shape == shape
+        and Y.flags.c_contiguous
+        and np.isfinite(Y).all()
+    ):
         return Y  # read only, for the length of the call: no copy needed
     Yc = finite_matrix(name, Y, dtype)
     if Yc.shape != shape:

@@ -121,7 +121,6 @@ class _OneLayerGD(_Reports, GDEngine):
         self._loss = ck[1]
 
 
-
 class _ExactOneLayerFlow:
     """The one-layer gradient flow in closed form, X(t) = Y + (X0 - Y) e^{-t}, with the interface of the
     C++ flow-run objects: `integrate` reaches any stop time in one exact step (no error to control)."""
@@ -155,4 +154,3 @@ class _OneLayerFlow(_Reports, FlowEngine):
 
     def sync(self):
         self.model.X[...] = self.flow.state()
-

@@ -129,8 +129,7 @@ def kernel_ntk_uniform_knots(x, xp, L, inner_scale=1.0, outer_scale=1.0):
     is not antisymmetric). Outer broadcasting as in :func:`kernel_c`.
     """
     sc = real_number("outer_scale", outer_scale, nonneg=True)
-    return (kernel_uniform_knots(x, xp, L, inner_scale=inner_scale)
-            + kernel_theta_uniform_knots(x, xp, L, c2=sc**2))
+    return kernel_uniform_knots(x, xp, L, inner_scale=inner_scale) + kernel_theta_uniform_knots(x, xp, L, c2=sc**2)
 
 
 class KernelInterpolant:
@@ -184,8 +183,7 @@ def kernel_interpolant(x, y, kernel, f0=None):
     gram = np.asarray(kernel(x, x), dtype=np.float64)
     if gram.shape != (x.size, x.size):
         raise ValueError(
-            f"kernel: kernel(x, x) returned shape {gram.shape}, expected {(x.size, x.size)} "
-            "(outer broadcasting)"
+            f"kernel: kernel(x, x) returned shape {gram.shape}, expected {(x.size, x.size)} (outer broadcasting)"
         )
     if not np.all(np.isfinite(gram)):
         raise ValueError("kernel: Gram matrix has non-finite entries")

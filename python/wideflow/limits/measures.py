@@ -37,8 +37,12 @@ def distance(f, g, lo, hi, points=2001):
     if gv.shape != t.shape:
         raise ValueError(f"g: returned {gv.size} values for {t.size} points")
     d = fv - gv
-    return {"sup": float(np.max(np.abs(d))), "l2": float(np.sqrt(np.mean(d**2) * (hi - lo))), "interval": (lo, hi),
-            "points": points}
+    return {
+        "sup": float(np.max(np.abs(d))),
+        "l2": float(np.sqrt(np.mean(d**2) * (hi - lo))),
+        "interval": (lo, hi),
+        "points": points,
+    }
 
 
 def knot_mass_fraction(a, b=None, c=None, x=None, *, tol=0.02, hull_pad=0.1):
@@ -104,9 +108,7 @@ def knot_displacement(a0, b0=None, a1=None, b1=None):
     and the displacement is NaN; no division warning is raised. Call as
     ``knot_displacement(a0, b0, a1, b1)`` or ``knot_displacement(net0, net1)``.
     """
-    a0, b0, a1, b1 = _unpack(
-        "knot_displacement", (a0, b0, a1, b1), [("net", ("a", "b")), ("net", ("a", "b"))]
-    )
+    a0, b0, a1, b1 = _unpack("knot_displacement", (a0, b0, a1, b1), [("net", ("a", "b")), ("net", ("a", "b"))])
     a0, b0, a1, b1 = _params(("a0", "b0", "a1", "b1"), a0, b0, a1, b1)
     return np.abs(_knots(a1, b1) - _knots(a0, b0))
 
@@ -116,9 +118,7 @@ def median_knot_displacement(a0, b0=None, a1=None, b1=None):
 
     Same call forms as :func:`knot_displacement`.
     """
-    a0, b0, a1, b1 = _unpack(
-        "median_knot_displacement", (a0, b0, a1, b1), [("net", ("a", "b")), ("net", ("a", "b"))]
-    )
+    a0, b0, a1, b1 = _unpack("median_knot_displacement", (a0, b0, a1, b1), [("net", ("a", "b")), ("net", ("a", "b"))])
     d = knot_displacement(a0, b0, a1, b1)
     d = d[np.isfinite(d)]
     return float(np.median(d)) if d.size else math.nan

@@ -393,9 +393,7 @@ def rho_weighted_spline(x, y, rho, grid=(-8.0, 8.0), nodes=4001, rho_floor=1e-12
 
         rows = np.repeat(np.arange(N - 2), 3)
         cols = (np.arange(N - 2)[:, None] + np.arange(3)[None, :]).ravel()
-        vals = np.column_stack(
-            [1.0 / hk[:-1], -(1.0 / hk[:-1] + 1.0 / hk[1:]), 1.0 / hk[1:]]
-        ).ravel()
+        vals = np.column_stack([1.0 / hk[:-1], -(1.0 / hk[:-1] + 1.0 / hk[1:]), 1.0 / hk[1:]]).ravel()
         D = sp.csr_matrix((vals, (rows, cols)), shape=(N - 2, N))
         q = np.zeros(N - 2)
         q[free] = 1.0 / (w[free] * rint[free])

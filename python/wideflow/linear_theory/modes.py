@@ -65,11 +65,11 @@ def _scalar_mode_nonneg_sigma(t, sigma, x0, lam2):
     """Closed form for sigma >= 0 (arrays already broadcast to a common shape)."""
     out = np.empty(t.shape)
     s = np.sqrt(lam2 + 4.0 * sigma * sigma)
-    E = np.exp(-s * t)                 # e^{-s t} in (0, 1]: never overflows
-    omE = -np.expm1(-s * t)            # 1 - e^{-s t}, accurate for small s t
-    yp = 2.0 * sigma + s               # y_+ > 0 whenever s > 0
+    E = np.exp(-s * t)  # e^{-s t} in (0, 1]: never overflows
+    omE = -np.expm1(-s * t)  # 1 - e^{-s t}, accurate for small s t
+    yp = 2.0 * sigma + s  # y_+ > 0 whenever s > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        ym = -lam2 / yp                # y_- = 2 sigma - s, written without cancellation
+        ym = -lam2 / yp  # y_- = 2 sigma - s, written without cancellation
 
     gen = s > 0
     lam_pos = lam2 > 0
@@ -87,19 +87,19 @@ def _scalar_mode_nonneg_sigma(t, sigma, x0, lam2):
             i = use_y
             y0 = _y_of_x(x0[i], lam2[i])
             c0 = lam2[i] / (y0 * yp[i])
-            a = y0 - ym[i]                                  # y0 - y_- > 0
-            b = 4.0 * (x0[i] - sigma[i]) / (1.0 + c0)      # y0 - y_+  (>= 0 here, or lam = 0)
-            D = a * omE[i] + 2.0 * s[i] * E[i]              # (y0 - y_-) - (y0 - y_+) e^{-st} > 0
+            a = y0 - ym[i]  # y0 - y_- > 0
+            b = 4.0 * (x0[i] - sigma[i]) / (1.0 + c0)  # y0 - y_+  (>= 0 here, or lam = 0)
+            D = a * omE[i] + 2.0 * s[i] * E[i]  # (y0 - y_-) - (y0 - y_+) e^{-st} > 0
             N = yp[i] * a - ym[i] * b * E[i]
             y = N / D
             out[i] = 0.25 * (y - lam2[i] / y)
         if np.any(use_w):
             i = use_w
-            w0 = _w_of_x(x0[i], lam2[i])                    # w0 < 0
-            a = yp[i] - w0                                   # y_+ - w0 > 0
-            b = 4.0 * (sigma[i] - x0[i]) * (-w0) / a         # y_- - w0 > 0 (x0 < sigma)
+            w0 = _w_of_x(x0[i], lam2[i])  # w0 < 0
+            a = yp[i] - w0  # y_+ - w0 > 0
+            b = 4.0 * (sigma[i] - x0[i]) * (-w0) / a  # y_- - w0 > 0 (x0 < sigma)
             D = a * omE[i] + 2.0 * s[i] * E[i]
-            N = ym[i] * a - yp[i] * b * E[i]                 # sum of two terms <= 0: no cancellation
+            N = ym[i] * a - yp[i] * b * E[i]  # sum of two terms <= 0: no cancellation
             w = N / D
             out[i] = 0.25 * (w - lam2[i] / w)
         if np.any(use_rev):
@@ -186,9 +186,9 @@ def _hitting_time_scalar(sigma, x0, lam, eps):
         return 0.0
     lam2 = lam * lam
     s = np.sqrt(lam2 + 4.0 * sigma * sigma)
-    if s == 0.0:                                  # sigma = lam = 0: x = x0 / (1 + 2 |x0| t)
+    if s == 0.0:  # sigma = lam = 0: x = x0 / (1 + 2 |x0| t)
         return 0.5 * (1.0 / eps - 1.0 / abs(x0))
-    if lam2 == 0.0 and x0 <= 0.0:                 # degenerate branch: x -> 0 monotonically
+    if lam2 == 0.0 and x0 <= 0.0:  # degenerate branch: x -> 0 monotonically
         x1 = sigma - eps
         if x0 == 0.0 or x1 >= 0.0:
             return np.inf
@@ -203,8 +203,7 @@ def _hitting_time_scalar(sigma, x0, lam, eps):
     ratio = abs(x0 - sigma) / eps
     c0 = lam2 / (y0 * yp)
     c1 = lam2 / (y1 * yp)
-    val = (np.log(ratio) + np.log1p(c1) - np.log1p(c0)
-           + np.log((y1 + lam2 / yp) / (y0 + lam2 / yp)))
+    val = np.log(ratio) + np.log1p(c1) - np.log1p(c0) + np.log((y1 + lam2 / yp) / (y0 + lam2 / yp))
     return float(val / s)
 
 

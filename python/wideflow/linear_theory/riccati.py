@@ -40,8 +40,9 @@ def _riccati_factor_step(w, Qe, W, dt):
     try:
         L = np.linalg.cholesky(K)
     except np.linalg.LinAlgError as exc:
-        raise ValueError(f"restart: K(dt) lost positive definiteness over a step of {dt:g}; "
-                         "use a smaller restart interval") from exc
+        raise ValueError(
+            f"restart: K(dt) lost positive definiteness over a step of {dt:g}; use a smaller restart interval"
+        ) from exc
     return np.linalg.solve(L, G.T).T
 
 
@@ -81,7 +82,8 @@ def riccati_solution(t_eval, Y, U0, V0, lam=None, restart=0.25):
         if np.linalg.norm(Q0 - lam * np.eye(k)) > 1e-8 * max(scale, 1e-300) + 1e-300:
             raise ValueError(
                 "U0, V0: Q0 = U0^T U0 - V0^T V0 is not a multiple of the identity (not lambda-balanced); "
-                "pass lam explicitly if P0 J P0 = lam P0 holds")
+                "pass lam explicitly if P0 J P0 = lam P0 holds"
+            )
     else:
         lam = real_number("lam", lam)
         resid = W0 @ ((Q0 - lam * np.eye(k)) @ W0.T)
@@ -93,7 +95,7 @@ def riccati_solution(t_eval, Y, U0, V0, lam=None, restart=0.25):
     order = np.argsort(flat, kind="stable")
     out = np.empty((flat.size, m, n))
     W = W0
-    j = 0                     # W is the factor at grid time j * restart
+    j = 0  # W is the factor at grid time j * restart
     for idx in order:
         ti = flat[idx]
         jt = int(np.floor(ti / restart))
@@ -119,8 +121,9 @@ def balanced_init(X0, k, R=None):
     r = S.size
     if k < r:
         if S[k] > 1e-12 * max(S[0], 1e-300):
-            raise ValueError(f"k: must be >= rank(X0) (X0 has {int(np.sum(S > 1e-12 * S[0]))} nonzero "
-                             f"singular values, k = {k})")
+            raise ValueError(
+                f"k: must be >= rank(X0) (X0 has {int(np.sum(S > 1e-12 * S[0]))} nonzero singular values, k = {k})"
+            )
         A, S, BT, r = A[:, :k], S[:k], BT[:k], k
     R = np.eye(k) if R is None else _orthogonal("R", R, k)
     sq = np.sqrt(S)
@@ -151,8 +154,9 @@ def lambda_balanced_init(V0, lam, m, O=None, seed=None):
     mu, Z = np.linalg.eigh(M)
     tol = 1e-12 * max(np.max(np.abs(mu)), 1e-300)
     if mu[0] < -tol:
-        raise ValueError(f"lam: V0^T V0 + lam I is not positive semidefinite (lam = {lam}, "
-                         f"needs lam >= {-(mu[0] - lam):.6g})")
+        raise ValueError(
+            f"lam: V0^T V0 + lam I is not positive semidefinite (lam = {lam}, needs lam >= {-(mu[0] - lam):.6g})"
+        )
     mu = np.clip(mu, 0.0, None)
     p = min(m, k)
     if O is None:
@@ -167,8 +171,10 @@ def lambda_balanced_init(V0, lam, m, O=None, seed=None):
         U0 = O @ ((Z * np.sqrt(mu)) @ Z.T)
     else:
         if np.any(mu[: k - m] > tol):
-            raise ValueError(f"m: V0^T V0 + lam I has rank > m = {m}; a lambda-balanced U0 with {m} rows "
-                             "does not exist (lam > 0 needs k <= m)")
+            raise ValueError(
+                f"m: V0^T V0 + lam I has rank > m = {m}; a lambda-balanced U0 with {m} rows "
+                "does not exist (lam > 0 needs k <= m)"
+            )
         top = slice(k - m, k)
         U0 = O @ (np.sqrt(mu[top])[:, None] * Z[:, top].T)
     return U0, V0.copy()

@@ -30,7 +30,7 @@ def schedule_theorem(t, eps, M_fro, delta=0.5):
     eps = real_number("eps", eps, positive=True)
     M_fro = real_number("M_fro", M_fro, positive=True)
     delta = _delta(delta)
-    out = np.sqrt(eps) / (100.0 * (t + 1.0) ** (0.5 + delta) * M_fro ** 1.5)
+    out = np.sqrt(eps) / (100.0 * (t + 1.0) ** (0.5 + delta) * M_fro**1.5)
     return float(out) if out.ndim == 0 else out
 
 

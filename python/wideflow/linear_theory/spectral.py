@@ -55,5 +55,5 @@ def spectral_solution(t, Y, u0, v0, k=None):
     u[:p] = _per_mode("u0", u0, p)
     v[:p] = _per_mode("v0", v0, p)
     Phi, sig, PsiT = np.linalg.svd(Y, full_matrices=False)
-    x = np.asarray(scalar_mode(t[..., None], sig, u * v, (u - v) * (u + v)))   # shape t.shape + (r,)
+    x = np.asarray(scalar_mode(t[..., None], sig, u * v, (u - v) * (u + v)))  # shape t.shape + (r,)
     return np.einsum("ir,...r,rj->...ij", Phi, x, PsiT)

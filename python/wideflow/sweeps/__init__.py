@@ -16,5 +16,17 @@ from .runners import RUNNERS, register, unregister
 from .spec import SpecError, Sweep, bundled_specs, load_spec, run_id
 from .store import Store, open_store
 
-__all__ = ["Sweep", "SpecError", "load_spec", "bundled_specs", "run_id", "run_sweep", "SweepSummary", "Store",
-           "open_store", "RUNNERS", "register", "unregister"]
+__all__ = [
+    "Sweep",
+    "SpecError",
+    "load_spec",
+    "bundled_specs",
+    "run_id",
+    "run_sweep",
+    "SweepSummary",
+    "Store",
+    "open_store",
+    "RUNNERS",
+    "register",
+    "unregister",
+]

@@ -23,8 +23,17 @@ loopback address only when `host=127.0.0.1` is given. A LocalCluster (no --clust
 from __future__ import annotations
 
 KINDS = {"slurm": "SLURMCluster", "pbs": "PBSCluster"}
-OPTIONS = {"queue": str, "account": str, "cores": int, "memory": str, "walltime": str, "interface": str,
-           "host": str, "python": str, "local_directory": str}
+OPTIONS = {
+    "queue": str,
+    "account": str,
+    "cores": int,
+    "memory": str,
+    "walltime": str,
+    "interface": str,
+    "host": str,
+    "python": str,
+    "local_directory": str,
+}
 
 
 def parse_options(texts) -> dict:
@@ -75,8 +84,13 @@ def make_cluster(kind: str, options: dict):
     if "host" in opts:
         sched["host"] = opts.pop("host")
     cores, memory = opts.pop("cores"), opts.pop("memory")
-    kwargs = {"cores": 1, "processes": 1, "memory": memory, "walltime": opts.pop("walltime"),
-              "scheduler_options": sched}
+    kwargs = {
+        "cores": 1,
+        "processes": 1,
+        "memory": memory,
+        "walltime": opts.pop("walltime"),
+        "scheduler_options": sched,
+    }
     if kind == "slurm":
         kwargs["job_cpu"] = cores  # the CPUs requested; the worker itself runs one task (cores=1)
     else:

@@ -47,7 +47,7 @@ def source(table: dict, keys: tuple, base_dir: str | None) -> dict:
             raise ValueError(f"unknown key {k!r} in the dataset table; expected {', '.join(sorted(allowed))}")
     path = table.get("path")
     if not isinstance(path, str) or not path:
-        raise ValueError("dataset: a file dataset needs path = \"...\" (a .npz, .npy or .csv file)")
+        raise ValueError('dataset: a file dataset needs path = "..." (a .npz, .npy or .csv file)')
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise ValueError(f"dataset: {path!r} has an unknown format; expected one of {', '.join(FORMATS)}")
@@ -58,13 +58,15 @@ def source(table: dict, keys: tuple, base_dir: str | None) -> dict:
     for k in keys:
         if k in table:
             if ext != ".npz" or not isinstance(table[k], str):
-                raise ValueError(f"dataset: {k} = \"name\" renames an array of a .npz file only")
+                raise ValueError(f'dataset: {k} = "name" renames an array of a .npz file only')
             out[k] = table[k]
     if "targets" in table:
         t = table["targets"]
         if ext == ".npz" or len(keys) != 2 or isinstance(t, bool) or not isinstance(t, int) or t < 1:
-            raise ValueError("dataset: targets = N (a positive integer) applies to a .npy/.csv table of inputs "
-                             "followed by N target columns")
+            raise ValueError(
+                "dataset: targets = N (a positive integer) applies to a .npy/.csv table of inputs "
+                "followed by N target columns"
+            )
         out["targets"] = t
     load(out, keys)  # fail now, naming the problem, rather than in every run
     return out
@@ -108,8 +110,10 @@ def load(src: dict, keys: tuple) -> tuple:
     except OSError as exc:
         raise ValueError(f"dataset: cannot read {path} ({exc.strerror or exc})") from None
     if hashlib.sha256(raw).hexdigest() != src["sha256"]:
-        raise ValueError(f"dataset: {path} changed since the spec was read (its SHA-256 differs); "
-                         "re-read the spec to make new runs for the new data")
+        raise ValueError(
+            f"dataset: {path} changed since the spec was read (its SHA-256 differs); "
+            "re-read the spec to make new runs for the new data"
+        )
     fmt = src["format"]
     try:
         if fmt == "npz":
@@ -124,8 +128,9 @@ def load(src: dict, keys: tuple) -> tuple:
                 for k in keys:
                     name = src.get(k, k)
                     if name not in z.files:
-                        raise ValueError(f"dataset: {path} has no array {name!r} (it has "
-                                         f"{', '.join(z.files) or 'none'})")
+                        raise ValueError(
+                            f"dataset: {path} has no array {name!r} (it has {', '.join(z.files) or 'none'})"
+                        )
                     try:
                         arrays.append(z[name])
                     except (ValueError, OSError, EOFError) as exc:
@@ -137,8 +142,10 @@ def load(src: dict, keys: tuple) -> tuple:
             else:
                 t = src.get("targets", 1)
                 if table.ndim != 2 or table.shape[1] <= t:
-                    raise ValueError(f"dataset: {path} must be a table with inputs followed by {t} target "
-                                     f"column(s), got shape {table.shape}")
+                    raise ValueError(
+                        f"dataset: {path} must be a table with inputs followed by {t} target "
+                        f"column(s), got shape {table.shape}"
+                    )
                 arrays = [table[:, :-t], table[:, -t:]]
     except _BadFile as exc:
         raise ValueError(f"dataset: {path} is not a valid .{fmt} file ({exc})") from None

@@ -41,9 +41,11 @@ class SweepSummary:
 
     def __str__(self) -> str:
         state = "interrupted" if self.interrupted else "finished"
-        return (f"sweep {state}: {self.ran} run(s) in {self.wall_time:.1f} s ({self.done} done, {self.diverged} "
-                f"diverged, {self.failed} failed), {self.skipped} already stored, {self.total} in the sweep; "
-                f"store: {self.out}")
+        return (
+            f"sweep {state}: {self.ran} run(s) in {self.wall_time:.1f} s ({self.done} done, {self.diverged} "
+            f"diverged, {self.failed} failed), {self.skipped} already stored, {self.total} in the sweep; "
+            f"store: {self.out}"
+        )
 
 
 class SweepLocked(RuntimeError):
@@ -68,10 +70,12 @@ def check_builds(store: Store, allow_mixed: bool) -> None:
         else:
             same = build_key(other) == build_key(mine)
         if not same:
-            raise MixedBuilds(f"out: {store.root} holds {entry['runs']} run(s) of another build "
-                              f"({describe(other)}) than this one ({describe(mine)}); results of two builds may "
-                              "differ, so they are not mixed: use another folder, or pass --allow-mixed "
-                              "(allow_mixed=True) to add to it anyway")
+            raise MixedBuilds(
+                f"out: {store.root} holds {entry['runs']} run(s) of another build "
+                f"({describe(other)}) than this one ({describe(mine)}); results of two builds may "
+                "differ, so they are not mixed: use another folder, or pass --allow-mixed "
+                "(allow_mixed=True) to add to it anyway"
+            )
 
 
 class _FolderLock:
@@ -95,8 +99,10 @@ class _FolderLock:
         except OSError:
             self._fh.close()
             self._fh = None
-            raise SweepLocked(f"out: another wideflow sweep is writing to {os.path.dirname(self.path)} "
-                              f"(lock {LOCK_NAME} is held); wait for it or use another folder") from None
+            raise SweepLocked(
+                f"out: another wideflow sweep is writing to {os.path.dirname(self.path)} "
+                f"(lock {LOCK_NAME} is held); wait for it or use another folder"
+            ) from None
         return self
 
     def __exit__(self, *exc):
@@ -116,10 +122,23 @@ def _note(task: Task, grid_keys, result) -> str:
     return " ".join(parts)
 
 
-def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = None, workers: int | None = None,
-              threads: int | None = None, retry_failed: bool = False, keep_params: bool = True,
-              progress: str | None = None, stream=None, allow_mixed: bool = False,
-              overrides=None, cluster: str | None = None, cluster_options: dict | None = None) -> SweepSummary:
+def run_sweep(
+    spec,
+    out,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    retry_failed: bool = False,
+    keep_params: bool = True,
+    progress: str | None = None,
+    stream=None,
+    allow_mixed: bool = False,
+    overrides=None,
+    cluster: str | None = None,
+    cluster_options: dict | None = None,
+) -> SweepSummary:
     """Run every run of `spec` (a Sweep, a dict, a TOML path or a bundled spec name) that `out` does not
     hold yet, storing each as it finishes.
 
@@ -136,15 +155,40 @@ def run_sweep(spec, out, *, executor: str = "local", scheduler: str | None = Non
         (`wideflow.sweeps.clusters`).
     Ctrl-C stops after storing what has finished and re-raises KeyboardInterrupt.
     """
-    return run_sweeps([load_spec(spec, overrides)], out, executor=executor, scheduler=scheduler, workers=workers,
-                      threads=threads, retry_failed=retry_failed, keep_params=keep_params, progress=progress,
-                      stream=stream, allow_mixed=allow_mixed, cluster=cluster, cluster_options=cluster_options)
+    return run_sweeps(
+        [load_spec(spec, overrides)],
+        out,
+        executor=executor,
+        scheduler=scheduler,
+        workers=workers,
+        threads=threads,
+        retry_failed=retry_failed,
+        keep_params=keep_params,
+        progress=progress,
+        stream=stream,
+        allow_mixed=allow_mixed,
+        cluster=cluster,
+        cluster_options=cluster_options,
+    )
 
 
-def run_sweeps(sweeps, out, *, executor: str = "local", scheduler: str | None = None, workers: int | None = None,
-               threads: int | None = None, retry_failed: bool = False, keep_params: bool = True,
-               progress: str | None = None, stream=None, allow_mixed: bool = False, cluster: str | None = None,
-               cluster_options: dict | None = None, desc: str | None = None) -> SweepSummary:
+def run_sweeps(
+    sweeps,
+    out,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    retry_failed: bool = False,
+    keep_params: bool = True,
+    progress: str | None = None,
+    stream=None,
+    allow_mixed: bool = False,
+    cluster: str | None = None,
+    cluster_options: dict | None = None,
+    desc: str | None = None,
+) -> SweepSummary:
     """Run several validated sweeps (`Sweep` objects) into one store with one executor (one pool or
     cluster for all of them): each sweep is recorded in the store's sweeps table, and a run that two
     sweeps share (the same run id) is run once. Options as `run_sweep`; the summary counts distinct runs."""
@@ -159,8 +203,15 @@ def run_sweeps(sweeps, out, *, executor: str = "local", scheduler: str | None = 
         for rid, cfg in sw.runs():
             runs.setdefault(rid, (sw, cfg))
     command = command_line()
-    ex = make_executor(executor, scheduler=scheduler, workers=workers, threads=threads, keep_params=keep_params,
-                       cluster=cluster, cluster_options=cluster_options)
+    ex = make_executor(
+        executor,
+        scheduler=scheduler,
+        workers=workers,
+        threads=threads,
+        keep_params=keep_params,
+        cluster=cluster,
+        cluster_options=cluster_options,
+    )
     out = store_root(out)  # the folder, or DIR/wideflow.sqlite as open_store takes it
     name = desc or (sweeps[0].name if len(sweeps) == 1 else f"{len(sweeps)} sweeps")
     t0 = time.perf_counter()
@@ -178,18 +229,25 @@ def run_sweeps(sweeps, out, *, executor: str = "local", scheduler: str | None = 
             prog = Progress(len(runs), summary.skipped, mode=progress, stream=stream, desc=name)
             keys = {id(sw): sorted(k for k, v in sw.grid.items() if len(v) > 1) for sw in sweeps}
             try:
-                prog.message(f"{name}: {len(runs)} runs, {summary.skipped} already stored, {len(todo)} to run "
-                             f"({ex.describe()}); store {store.path}")
+                prog.message(
+                    f"{name}: {len(runs)} runs, {summary.skipped} already stored, {len(todo)} to run "
+                    f"({ex.describe()}); store {store.path}"
+                )
                 if todo:
                     with ex:
                         for task, result in ex.results(todo):
                             if result.status == "interrupted":
                                 raise KeyboardInterrupt
-                            store.put(task.run_id, task.model, task.config, result, version=__version__,
-                                      command=command)
+                            store.put(
+                                task.run_id, task.model, task.config, result, version=__version__, command=command
+                            )
                             setattr(summary, result.status, getattr(summary, result.status) + 1)
-                            prog.update(task.run_id, result.status, result.wall_time,
-                                        _note(task, keys[id(runs[task.run_id][0])], result))
+                            prog.update(
+                                task.run_id,
+                                result.status,
+                                result.wall_time,
+                                _note(task, keys[id(runs[task.run_id][0])], result),
+                            )
             except KeyboardInterrupt:
                 summary.interrupted = True
                 summary.wall_time = time.perf_counter() - t0

@@ -73,8 +73,11 @@ class LocalExecutor:
             import multiprocessing
 
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(os.getpid(),))
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
+            )
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -104,8 +107,9 @@ class LocalExecutor:
             try:
                 result = fut.result()
             except BrokenProcessPool as exc:
-                raise WorkerLost(f"a worker process died ({exc}); the runs stored so far are kept, "
-                                 "run the sweep again to resume") from None
+                raise WorkerLost(
+                    f"a worker process died ({exc}); the runs stored so far are kept, run the sweep again to resume"
+                ) from None
             except Exception as exc:
                 result = _failed(exc)
             yield task, result
@@ -128,9 +132,16 @@ def _init_worker(client_pid: int, poll_seconds: float = 0.2):
 class DaskExecutor:
     name = "dask"
 
-    def __init__(self, scheduler: str | None = None, workers: int | None = None, threads: int | None = None,
-                 keep_params: bool = True, processes: bool = True, cluster: str | None = None,
-                 cluster_options: dict | None = None):
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        threads: int | None = None,
+        keep_params: bool = True,
+        processes: bool = True,
+        cluster: str | None = None,
+        cluster_options: dict | None = None,
+    ):
         if scheduler is not None and not isinstance(scheduler, str):
             raise TypeError(f"scheduler: expected an address like 'tcp://host:8786', got {type(scheduler).__name__}")
         self.cluster_kind = cluster
@@ -168,8 +179,9 @@ class DaskExecutor:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise RuntimeError('executor: the dask executor needs dask.distributed; pip install "wideflow[dask]"') \
-                from None
+            raise RuntimeError(
+                'executor: the dask executor needs dask.distributed; pip install "wideflow[dask]"'
+            ) from None
         if self.scheduler:
             self.client = Client(self.scheduler)
         elif self.cluster_kind:
@@ -179,9 +191,15 @@ class DaskExecutor:
             self.cluster.scale(jobs=max(1, int(self.workers or 1)))
             self.client = Client(self.cluster)
         else:
-            self.cluster = LocalCluster(n_workers=self.cluster_workers, threads_per_worker=1,
-                                        processes=self.processes, host="127.0.0.1", protocol="tcp://",
-                                        dashboard_address=None, worker_dashboard_address=None)
+            self.cluster = LocalCluster(
+                n_workers=self.cluster_workers,
+                threads_per_worker=1,
+                processes=self.processes,
+                host="127.0.0.1",
+                protocol="tcp://",
+                dashboard_address=None,
+                worker_dashboard_address=None,
+            )
             self.client = Client(self.cluster)
         return self
 
@@ -225,8 +243,16 @@ class DaskExecutor:
         token = uuid.uuid4().hex[:8]
         futures = {}
         for t in tasks:
-            fut = self.client.submit(execute, t.model, t.config, threads, self.keep_params,
-                                     key=f"wideflow-run-{t.run_id}-{token}", pure=False, retries=0)
+            fut = self.client.submit(
+                execute,
+                t.model,
+                t.config,
+                threads,
+                self.keep_params,
+                key=f"wideflow-run-{t.run_id}-{token}",
+                pure=False,
+                retries=0,
+            )
             futures[fut.key] = (fut, t)
         try:
             for fut in as_completed([f for f, _ in futures.values()]):
@@ -246,9 +272,16 @@ class DaskExecutor:
                 self.client.cancel([f for f, _ in futures.values()])
 
 
-def make_executor(executor: str = "local", *, scheduler: str | None = None, workers: int | None = None,
-                  threads: int | None = None, keep_params: bool = True, cluster: str | None = None,
-                  cluster_options: dict | None = None):
+def make_executor(
+    executor: str = "local",
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    keep_params: bool = True,
+    cluster: str | None = None,
+    cluster_options: dict | None = None,
+):
     if executor not in EXECUTORS:
         raise ValueError(f"executor: unknown value {executor!r}; expected one of {', '.join(EXECUTORS)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -263,7 +296,8 @@ def make_executor(executor: str = "local", *, scheduler: str | None = None, work
         return LocalExecutor(workers or 1, threads, keep_params)
     if executor == "process":
         if scheduler is not None or cluster is not None:
-            raise ValueError("scheduler: only the dask executor takes a scheduler address or a batch cluster "
-                             "(use --executor dask)")
+            raise ValueError(
+                "scheduler: only the dask executor takes a scheduler address or a batch cluster (use --executor dask)"
+            )
         return LocalExecutor(workers or _cores(), threads, keep_params, pool=True)
     return DaskExecutor(scheduler, workers, threads, keep_params, cluster=cluster, cluster_options=cluster_options)

@@ -94,7 +94,8 @@ class Choice(Field):
 
     def describe(self) -> str:
         return f"one of {', '.join(map(repr, self.options))}, default {self.default!r}" + (
-            f": {self.doc}" if self.doc else "")
+            f": {self.doc}" if self.doc else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,10 @@ class ChoiceOrNumber(Field):
     def parse(self, value):
         if isinstance(value, str):
             if value not in self.options:
-                raise FieldError(f"unknown value {value!r}; expected one of "
-                                 f"{', '.join(map(repr, self.options))} or a positive number")
+                raise FieldError(
+                    f"unknown value {value!r}; expected one of "
+                    f"{', '.join(map(repr, self.options))} or a positive number"
+                )
             return value
         return Float(self.default).parse(value)
 
@@ -197,13 +200,14 @@ class DataSource(Field):
         if isinstance(value, str):
             if value in self.names:
                 return value
-            raise FieldError(f"unknown dataset {value!r}; expected one of {', '.join(map(repr, self.names))} "
-                             "or a file: { path = \"data.npz\" }")
+            raise FieldError(
+                f"unknown dataset {value!r}; expected one of {', '.join(map(repr, self.names))} "
+                'or a file: { path = "data.npz" }'
+            )
         if isinstance(value, dict):
             try:
                 return data.source(value, self.keys, base_dir)
             except (ValueError, TypeError, OSError) as exc:
                 msg = str(exc)
-                raise FieldError(msg[len("dataset: "):] if msg.startswith("dataset: ") else msg) from None
-        raise FieldError(f"expected a dataset name or a table {{ path = \"...\" }}, got {_type_name(value)} "
-                         f"({value!r})")
+                raise FieldError(msg[len("dataset: ") :] if msg.startswith("dataset: ") else msg) from None
+        raise FieldError(f'expected a dataset name or a table {{ path = "..." }}, got {_type_name(value)} ({value!r})')

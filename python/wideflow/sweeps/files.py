@@ -54,7 +54,7 @@ def replace_atomically(path: str, write, *, binary: bool = True, prefix: str = "
 
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=os.path.dirname(path))
     try:
-        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="")) as fh:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="") as fh:
             write(fh)
             if fsync:
                 fh.flush()
@@ -93,8 +93,10 @@ def load_npz(fh, size: int, what: str = "blob") -> dict:
             infos = zf.infolist()
             total = sum(i.file_size for i in infos)
             if total > cap:
-                raise CorruptRecord(f"{what}: would decompress to {total} bytes, more than the cap of {cap} "
-                                    f"({MAX_EXPANSION} x its {size} bytes)")
+                raise CorruptRecord(
+                    f"{what}: would decompress to {total} bytes, more than the cap of {cap} "
+                    f"({MAX_EXPANSION} x its {size} bytes)"
+                )
             out = {}
             for info in infos:
                 if not info.filename.endswith(".npy"):
@@ -108,16 +110,17 @@ def load_npz(fh, size: int, what: str = "blob") -> dict:
                     else:
                         raise CorruptRecord(f"{what}: unsupported .npy version {version}")
                     if dtype.hasobject:
-                        raise CorruptRecord(f"{what}: member {info.filename!r} holds Python objects (never "
-                                            "unpickled)")
+                        raise CorruptRecord(f"{what}: member {info.filename!r} holds Python objects (never unpickled)")
                     nbytes = math.prod(shape) * dtype.itemsize
                     if nbytes > info.file_size:
-                        raise CorruptRecord(f"{what}: member {info.filename!r} claims {nbytes} bytes of data in "
-                                            f"{info.file_size}")
+                        raise CorruptRecord(
+                            f"{what}: member {info.filename!r} claims {nbytes} bytes of data in {info.file_size}"
+                        )
                     raw = member.read()  # to the end, so that zipfile checks the CRC
                 if len(raw) != nbytes:
-                    raise CorruptRecord(f"{what}: member {info.filename!r} has {len(raw)} bytes of data, its "
-                                        f"header says {nbytes}")
+                    raise CorruptRecord(
+                        f"{what}: member {info.filename!r} has {len(raw)} bytes of data, its header says {nbytes}"
+                    )
                 arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
                 out[info.filename[:-4]] = arr.copy()
             return out

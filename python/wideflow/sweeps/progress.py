@@ -34,8 +34,9 @@ class Progress:
         if mode == "bar":
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, initial=done, desc=desc, unit="run", file=self.stream,
-                            dynamic_ncols=True, smoothing=0.1)
+            self.bar = tqdm(
+                total=total, initial=done, desc=desc, unit="run", file=self.stream, dynamic_ncols=True, smoothing=0.1
+            )
 
     def message(self, text: str) -> None:
         if self.mode == "off":
@@ -57,8 +58,12 @@ class Progress:
             elapsed = time.perf_counter() - self.t0
             eta = elapsed / ran * (self.total - self.done) if ran else float("nan")
             width = len(str(self.total))
-            print(f"[{self.done:>{width}}/{self.total}] {run_id} {status:<8} {wall_time:7.2f}s  "
-                  f"eta {_fmt_seconds(eta)}" + (f"  {note}" if note else ""), file=self.stream, flush=True)
+            print(
+                f"[{self.done:>{width}}/{self.total}] {run_id} {status:<8} {wall_time:7.2f}s  "
+                f"eta {_fmt_seconds(eta)}" + (f"  {note}" if note else ""),
+                file=self.stream,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:

@@ -33,8 +33,9 @@ def _git(package_dir: str) -> tuple[str | None, bool | None]:
     install), or (None, None) -- also when the package merely lies inside some other repository (a
     virtual environment in a user's project)."""
     try:
-        top = subprocess.run(["git", "-C", package_dir, "rev-parse", "--show-toplevel"], capture_output=True,
-                             text=True, timeout=5)
+        top = subprocess.run(
+            ["git", "-C", package_dir, "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=5
+        )
         if top.returncode != 0:
             return None, None
         ours = os.path.join(top.stdout.strip(), "python", "wideflow")
@@ -42,8 +43,12 @@ def _git(package_dir: str) -> tuple[str | None, bool | None]:
             return None, None
         folder = package_dir
         rev = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None, None
     if rev.returncode != 0:
@@ -105,8 +110,15 @@ def run_provenance(threads: int | None) -> dict:
     build_info = getattr(sys.modules.get("wideflow"), "build_info", None)
     if callable(build_info):
         isa = dict(build_info()).get("isa")
-    return {**build(), "isa": isa, "numpy": np.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "threads": nthreads, "host": socket.gethostname()}
+    return {
+        **build(),
+        "isa": isa,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "threads": nthreads,
+        "host": socket.gethostname(),
+    }
 
 
 def command_line() -> str:

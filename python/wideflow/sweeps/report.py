@@ -35,8 +35,11 @@ from .store import open_store
 
 MAX_CURVES = 300
 MAX_LINES = 10
-LIMIT_LABELS = {"dist_kernel_sup": "infinite-width net (same steps)", "dist_ncs_sup": "natural cubic spline",
-                "dist_linear_sup": "linear interpolant"}
+LIMIT_LABELS = {
+    "dist_kernel_sup": "infinite-width net (same steps)",
+    "dist_ncs_sup": "natural cubic spline",
+    "dist_linear_sup": "linear interpolant",
+}
 
 
 def _key(v) -> str:
@@ -67,8 +70,11 @@ def varying_fields(records) -> list[str]:
 
 def _headline(model: str, records) -> list[str]:
     runner = runners.RUNNERS.get(model)
-    names = list(runner.summary) if runner is not None and runner.summary else sorted(
-        {k for r in records for k, v in r["metrics"].items() if isinstance(v, (int, float))})[:6]
+    names = (
+        list(runner.summary)
+        if runner is not None and runner.summary
+        else sorted({k for r in records for k, v in r["metrics"].items() if isinstance(v, (int, float))})[:6]
+    )
     # keep the metrics that have at least one finite value
     return [n for n in names if any(math.isfinite(_num(r["metrics"].get(n))) for r in records)]
 
@@ -106,7 +112,6 @@ def summary_table(records, model: str) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-
 def plot_width_scaling(ax, widths, values, *, label: str = "", color=None):
     """Distance to a limit against width, log-log: every run as a dot, the geometric mean per width
     (solid) and the fitted power law (dotted), the slope in the legend. Returns the fitted slope."""
@@ -120,10 +125,10 @@ def plot_width_scaling(ax, widths, values, *, label: str = "", color=None):
     slope, prefactor = fit_power_law(w, v) if uw.size >= 2 else (math.nan, math.nan)
     means = np.array([np.exp(np.mean(np.log(v[w == x]))) for x in uw])
     text = f"slope {slope:.2f}" if math.isfinite(slope) else "no fit"
-    line, = ax.loglog(uw, means, "-", color=color, lw=1.2, label=f"{label}: {text}" if label else text)
+    (line,) = ax.loglog(uw, means, "-", color=color, lw=1.2, label=f"{label}: {text}" if label else text)
     ax.loglog(w, v, "o", ms=3, alpha=0.35, color=line.get_color())
     if math.isfinite(slope):
-        ax.loglog(uw, prefactor * uw ** slope, ":", color=line.get_color(), lw=1.0)
+        ax.loglog(uw, prefactor * uw**slope, ":", color=line.get_color(), lw=1.0)
     ax.set_xlabel("width m")
     return slope
 
@@ -138,8 +143,12 @@ def reference_slope(ax, widths, start: float, slope: float = -0.5):
 def _write_csv(path, records):
     cfg_keys = sorted({k for r in records for k in r["config"]})
     met_keys = sorted({k for r in records for k in r["metrics"]})
-    cols = (["id", "model", "status", "error"] + cfg_keys
-            + [m if m not in cfg_keys else f"metric_{m}" for m in met_keys] + ["wall_time"])
+    cols = (
+        ["id", "model", "status", "error"]
+        + cfg_keys
+        + [m if m not in cfg_keys else f"metric_{m}" for m in met_keys]
+        + ["wall_time"]
+    )
     write_file(path, lambda fh: _csv_rows(fh, cols, cfg_keys, met_keys, records), binary=False)
 
 
@@ -147,9 +156,12 @@ def _csv_rows(fh, cols, cfg_keys, met_keys, records):
     w = csv.writer(fh)
     w.writerow(cols)
     for r in records:
-        w.writerow([r["id"], r["model"], r["status"], ((r["error"] or "").splitlines() or [""])[0]]
-                   + [_fmt(r["config"].get(k, "")) for k in cfg_keys]
-                   + [_fmt(r["metrics"].get(k, "")) for k in met_keys] + [_fmt(r["wall_time"])])
+        w.writerow(
+            [r["id"], r["model"], r["status"], ((r["error"] or "").splitlines() or [""])[0]]
+            + [_fmt(r["config"].get(k, "")) for k in cfg_keys]
+            + [_fmt(r["metrics"].get(k, "")) for k in met_keys]
+            + [_fmt(r["wall_time"])]
+        )
 
 
 def _label(keys, gkey) -> str:
@@ -168,18 +180,30 @@ def _x_field(records, keys) -> str | None:
 def _curve_ok(tr) -> bool:
     """A trajectory with 1-d numeric `steps` and `loss` of one length (a crafted blob may hold anything)."""
     s, lo = tr.get("steps"), tr.get("loss")
-    return (s is not None and lo is not None and np.ndim(s) == 1 and np.shape(s) == np.shape(lo)
-            and s.dtype.kind in "iuf" and lo.dtype.kind in "iuf")
+    return (
+        s is not None
+        and lo is not None
+        and np.ndim(s) == 1
+        and np.shape(s) == np.shape(lo)
+        and s.dtype.kind in "iuf"
+        and lo.dtype.kind in "iuf"
+    )
 
 
 def _plot_loss_curves(store, records, keys, plotting, path, bad):
     fig, axes = plotting.figure(1, 1, width=6.0, height=4.0)
     ax = axes[0, 0]
-    shown = records if len(records) <= MAX_CURVES else [records[i] for i in
-                                                         np.linspace(0, len(records) - 1, MAX_CURVES).astype(int)]
+    shown = (
+        records
+        if len(records) <= MAX_CURVES
+        else [records[i] for i in np.linspace(0, len(records) - 1, MAX_CURVES).astype(int)]
+    )
     color_key = keys[0] if keys else None
-    levels = sorted({_key(r["config"].get(color_key)) for r in records}, key=lambda s: _sort_key(json.loads(s))) \
-        if color_key else []
+    levels = (
+        sorted({_key(r["config"].get(color_key)) for r in records}, key=lambda s: _sort_key(json.loads(s)))
+        if color_key
+        else []
+    )
     import matplotlib
 
     cmap = matplotlib.colormaps["viridis"]
@@ -199,8 +223,15 @@ def _plot_loss_curves(store, records, keys, plotting, path, bad):
         label = None
         if color_key and lvl not in labeled and len(levels) <= 12:
             label, _ = f"{color_key}={_fmt(json.loads(lvl))}", labeled.add(lvl)
-        ax.loglog(np.maximum(tr["steps"], 1), np.maximum(tr["loss"], 1e-300), color=color, lw=0.8, alpha=0.7,
-                  ls="--" if r["status"] == "diverged" else "-", label=label)
+        ax.loglog(
+            np.maximum(tr["steps"], 1),
+            np.maximum(tr["loss"], 1e-300),
+            color=color,
+            lw=0.8,
+            alpha=0.7,
+            ls="--" if r["status"] == "diverged" else "-",
+            label=label,
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(f"loss curves ({len(shown)} of {len(records)} runs; diverged dashed)", fontsize=9)
@@ -230,8 +261,9 @@ def _plot_metrics(records, keys, metrics, xk, plotting, path):
             mean = np.array([np.mean(by_x[x]) for x in xs])
             lo = mean - np.array([np.min(by_x[x]) for x in xs])
             hi = np.array([np.max(by_x[x]) for x in xs]) - mean
-            ax.errorbar(xs, mean, yerr=[lo, hi], marker="o", ms=3, lw=1.0, capsize=2,
-                        label=_label(others, gkey) or None)
+            ax.errorbar(
+                xs, mean, yerr=[lo, hi], marker="o", ms=3, lw=1.0, capsize=2, label=_label(others, gkey) or None
+            )
             allx += list(xs)
             ally += [y for ys in by_x.values() for y in ys]
         if allx and min(allx) > 0 and max(allx) / min(allx) > 20:
@@ -248,8 +280,11 @@ def _plot_metrics(records, keys, metrics, xk, plotting, path):
 
 
 def _plot_width_scaling(records, keys, plotting, path):
-    limits = [m for m in LIMIT_LABELS
-              if any(math.isfinite(_num(r["metrics"].get(m))) and _num(r["metrics"].get(m)) > 0 for r in records)]
+    limits = [
+        m
+        for m in LIMIT_LABELS
+        if any(math.isfinite(_num(r["metrics"].get(m))) and _num(r["metrics"].get(m)) > 0 for r in records)
+    ]
     if not limits:
         return [], {}
     others = [k for k in keys if k not in ("width", "seed")]
@@ -324,11 +359,13 @@ def report(path, out: str | None = None, *, stream=None) -> dict:
             parts += ["", f"## {model}: {len(recs)} runs", "", f"Swept: {', '.join(keys) or 'nothing'}.", "", table]
             failed = [r for r in recs if r["status"] == "failed"]
             if failed:
-                parts += ["", "Failed runs:", ""] + [f"- {r['id']}: {((r['error'] or '').splitlines() or [''])[0]}"
-                                                     for r in failed[:50]]
+                parts += ["", "Failed runs:", ""] + [
+                    f"- {r['id']}: {((r['error'] or '').splitlines() or [''])[0]}" for r in failed[:50]
+                ]
             print(f"{model}: {len(recs)} runs in {store.root}\n{table}", file=stream)
-            files += _plot_loss_curves(store, recs, [k for k in keys if k != "seed"], plotting,
-                                       os.path.join(out, f"loss_curves{tag}"), skipped)
+            files += _plot_loss_curves(
+                store, recs, [k for k in keys if k != "seed"], plotting, os.path.join(out, f"loss_curves{tag}"), skipped
+            )
             metrics = _headline(model, recs)
             xk = _x_field(recs, keys)
             if xk is not None and metrics:
@@ -340,10 +377,12 @@ def report(path, out: str | None = None, *, stream=None) -> dict:
                 slopes.update(s)
                 if s:
                     parts += ["", "Fitted log-log slopes against width:", ""] + [
-                        f"- {m}{' (' + g + ')' if g else ''}: {_fmt(v)}" for (m, g), v in s.items()]
+                        f"- {m}{' (' + g + ')' if g else ''}: {_fmt(v)}" for (m, g), v in s.items()
+                    ]
         if skipped:
             parts += ["", f"Skipped {len(skipped)} unreadable record(s):", ""] + [
-                f"- {k}: {v}" for k, v in sorted(skipped.items())[:200]]
+                f"- {k}: {v}" for k, v in sorted(skipped.items())[:200]
+            ]
             for k, v in sorted(skipped.items()):
                 print(f"report: skipped {k}: {v}", file=stream)
         summary = "\n".join(parts) + "\n"

@@ -48,24 +48,26 @@ from .runners import (
 
 DEEP_FIELDS = {
     "dims": IntList([10, 32, 32, 1], "layer sizes d_0, ..., d_L", minimum=1, min_length=2),
-    "activation": Choice("relu", "phi after every layer but the last",
-                         options=("linear", "relu", "leaky_relu")),
+    "activation": Choice("relu", "phi after every layer but the last", options=("linear", "relu", "leaky_relu")),
     "negative_slope": Float(0.01, "slope of leaky_relu for z < 0", positive=False),
     "bias": Bool(False, "train zero-initialized biases too"),
-    "init": Choice("he", "initialization (see the runner's doc)",
-                   options=("he", "balanced", "equal_variance", "variances")),
+    "init": Choice(
+        "he", "initialization (see the runner's doc)", options=("he", "balanced", "equal_variance", "variances")
+    ),
     "init_norm2": Float(0.1, "E||W_h||_F^2 of every layer for init = balanced"),
     "init_variance": Float(1e-4, "entry variance of every layer for init = equal_variance"),
     "variances": FloatList([], "per-layer entry variances for init = variances"),
     "seed": Int(0, "init seed", minimum=0),
-    "dataset": DataSource("teacher", "teacher or a file { path = ... } with arrays X, Y",
-                          names=("teacher",), keys=("X", "Y")),
+    "dataset": DataSource(
+        "teacher", "teacher or a file { path = ... } with arrays X, Y", names=("teacher",), keys=("X", "Y")
+    ),
     "samples": Int(1000, "number of teacher-student points N", minimum=1),
     "data_seed": Int(0, "seed of the teacher-student data", minimum=0),
     "dtype": Choice("float64", "parameter dtype", options=("float64", "float32")),
     "lr": Float(1e-4, "step size (see lr_units)"),
-    "lr_units": Choice("sum", "'sum': the step is lr; 'mean': lr is the step of the mean loss (step lr / N)",
-                       options=("sum", "mean")),
+    "lr_units": Choice(
+        "sum", "'sum': the step is lr; 'mean': lr is the step of the mean loss (step lr / N)", options=("sum", "mean")
+    ),
     "lr_power": Float(0.0, "0: constant step; p > 0: step / (1 + t)^p", positive=False),
     "steps": Int(1000, "GD steps", minimum=0),
     "record_points": Int(200, "about this many log-spaced recorded steps", minimum=2),
@@ -81,14 +83,17 @@ def deep_identity(config: dict) -> dict:
         out.pop("grad_norms", None)
     return out
 
+
 DEEP_SUMMARY = ("final_loss", "diff_1", "diff_1_drift", "ratio_1", "max_diff_drift")
 
 
 def _check_deep(config):
     L = len(config["dims"]) - 1
     if config["init"] == "variances" and len(config["variances"]) != L:
-        return "variances", (f"init = \"variances\" needs {L} variances (one per layer of dims "
-                             f"{config['dims']}), got {len(config['variances'])}")
+        return "variances", (
+            f'init = "variances" needs {L} variances (one per layer of dims '
+            f"{config['dims']}), got {len(config['variances'])}"
+        )
     return None
 
 
@@ -111,8 +116,9 @@ def deep_data(config):
     from .data import load
 
     if config["dataset"] == "teacher":
-        return datasets.teacher_student(config["dims"], config["samples"], config["data_seed"],
-                                        config["activation"], config["negative_slope"])
+        return datasets.teacher_student(
+            config["dims"], config["samples"], config["data_seed"], config["activation"], config["negative_slope"]
+        )
     X, Y = load(config["dataset"], ("X", "Y"))
     return (X[:, None] if X.ndim == 1 else X), (Y[:, None] if Y.ndim == 1 else Y)
 
@@ -140,18 +146,26 @@ def run_deep(config, threads, keep_params):
     from ..deep import DeepNet
 
     X, Y = deep_data(config)
-    net = DeepNet.init(config["dims"], variance=init_variances(config), activation=config["activation"],
-                       seed=config["seed"], dtype=config["dtype"], bias=config["bias"],
-                       negative_slope=config["negative_slope"])
+    net = DeepNet.init(
+        config["dims"],
+        variance=init_variances(config),
+        activation=config["activation"],
+        seed=config["seed"],
+        dtype=config["dtype"],
+        bias=config["bias"],
+        negative_slope=config["negative_slope"],
+    )
     n0 = net.layer_norms()
     grads = {}
     if config["grad_norms"]:
         _, gw, _ = net.gradients(X, Y)
-        grads = {f"grad_norm2_W{h + 1}_init": float(np.sum(np.asarray(g, dtype=np.float64) ** 2))
-                 for h, g in enumerate(gw)}
+        grads = {
+            f"grad_norm2_W{h + 1}_init": float(np.sum(np.asarray(g, dtype=np.float64) ** 2)) for h, g in enumerate(gw)
+        }
     eta = config["lr"] / (X.shape[0] if config["lr_units"] == "mean" else 1.0)
-    run = train_config(net, (X, Y), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads,
-                       metrics=["layer_norms"])  # cheap: L sums of squares per recorded step
+    run = train_config(
+        net, (X, Y), {**config, "_lr": lr_schedule(eta, config["lr_power"])}, threads, metrics=["layer_norms"]
+    )  # cheap: L sums of squares per recorded step
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))

@@ -61,8 +61,12 @@ from .runners import (
 TARGET_FIELDS = {
     "m": Int(5, "rows of Y", minimum=1),
     "n": Int(10, "columns of Y", minimum=1),
-    "target": DataSource("gaussian", "gaussian, low_rank, scalar or a file { path = ... }",
-                         names=("gaussian", "low_rank", "scalar"), keys=("Y",)),
+    "target": DataSource(
+        "gaussian",
+        "gaussian, low_rank, scalar or a file { path = ... }",
+        names=("gaussian", "low_rank", "scalar"),
+        keys=("Y",),
+    ),
     "target_seed": Int(0, "seed of the target", minimum=0),
     "rank": Int(3, "rank of a low_rank target", minimum=1),
     "dtype": Choice("float64", "parameter dtype", options=("float64", "float32")),
@@ -79,24 +83,30 @@ TARGET_EXTRA = {
     "lr_t0": Float(1.0, "lr_power > 0: the step is lr / (1 + t / lr_t0)^lr_power"),
     "hit_levels": FloatList([], "metrics t_hit_1, t_hit_2, ...: the first recorded t with rel_error < each level"),
     "trajectory_points": Int(0, "store about this many log-spaced of the recorded points (0: all)", minimum=0),
-    "record_metrics": Bool(True, "record the singular values and (two-layer) the imbalance at each record point "
-                           "(false: only the loss and rel_error, no chunk break per record)"),
+    "record_metrics": Bool(
+        True,
+        "record the singular values and (two-layer) the imbalance at each record point "
+        "(false: only the loss and rel_error, no chunk break per record)",
+    ),
 }
 TARGET_FIELDS.update(TARGET_EXTRA)
 
 FACTORIZATION_FIELDS = {
     **TARGET_FIELDS,
     "k": Int(50, "hidden width", minimum=1),
-    "init": Choice("gaussian", "gaussian, balanced, balanced_random, lambda_balanced, spectral or mode (see the "
-                   "runner's doc)", options=("gaussian", "balanced", "balanced_random", "lambda_balanced",
-                                             "spectral", "mode")),
+    "init": Choice(
+        "gaussian",
+        "gaussian, balanced, balanced_random, lambda_balanced, spectral or mode (see the runner's doc)",
+        options=("gaussian", "balanced", "balanced_random", "lambda_balanced", "spectral", "mode"),
+    ),
     "init_scale": Float(0.1, "standard deviation of the entries of U, V at init", positive=False),
     "seed": Int(0, "init seed", minimum=0),
 }
 FACTORIZATION_EXTRA = {
     "balance_lambda": Float(1.5, "init = lambda_balanced: Q0 = balance_lambda * I", positive=False),
-    "spectral_u": FloatList([0.05, 0.6], "init = spectral: u_i(0) from the first to the second value (linear)",
-                            min_length=2),
+    "spectral_u": FloatList(
+        [0.05, 0.6], "init = spectral: u_i(0) from the first to the second value (linear)", min_length=2
+    ),
     "spectral_v": FloatList([0.4, 0.02], "init = spectral: v_i(0) likewise", min_length=2),
     "mode_x0": Float(1e-4, "init = mode (m = n = k = 1): u0 v0 = mode_x0"),
     "mode_lambda": Float(0.0, "init = mode: u0^2 - v0^2 = mode_lambda", signed=True),
@@ -106,8 +116,11 @@ FACTORIZATION_EXTRA = {
 FACTORIZATION_FIELDS.update(FACTORIZATION_EXTRA)
 ONE_LAYER_FIELDS = {
     **TARGET_FIELDS,
-    "start": Choice("zeros", "zeros: X0 = 0; product: X0 = U0 V0^T of the factorization init (k, init_scale, seed)",
-                    options=("zeros", "product")),
+    "start": Choice(
+        "zeros",
+        "zeros: X0 = 0; product: X0 = U0 V0^T of the factorization init (k, init_scale, seed)",
+        options=("zeros", "product"),
+    ),
     "k": Int(50, "start = product: hidden width of the factorization init", minimum=1),
     "init_scale": Float(0.1, "start = product: scale of the factorization init", positive=False),
     "seed": Int(0, "start = product: init seed", minimum=0),
@@ -126,6 +139,7 @@ def linear_identity(config: dict) -> dict:
         for name in ("start", "k", "init_scale", "seed"):
             out.pop(name, None)
     return out
+
 
 SV_MAX = 10
 MAX_SNAPSHOTS = 2000  # the distance to a closed-form flow is tracked at most at this many points of a run
@@ -226,8 +240,14 @@ def _summary(diag: dict) -> dict:
         out[f"sv_{i + 1}"] = float(s)
     if "q_eig" in diag:
         eig = diag["q_eig"]
-        out.update({"q_norm": float(diag["q_norm"]), "q_drift": float(diag["q_drift"]),
-                    "q_eig_min": float(eig[0]), "q_eig_max": float(eig[-1])})
+        out.update(
+            {
+                "q_norm": float(diag["q_norm"]),
+                "q_drift": float(diag["q_drift"]),
+                "q_eig_min": float(eig[0]),
+                "q_eig_max": float(eig[-1]),
+            }
+        )
     return out
 
 
@@ -243,8 +263,9 @@ def finish_trajectory(config, run, metrics: dict, trajectory: dict) -> dict:
     n = t.size
     if keep_n and n > keep_n:
         idx = np.unique(np.concatenate([[0, n - 1], np.round(np.geomspace(1, n - 1, keep_n)).astype(np.int64)]))
-        trajectory = {k: (v[idx] if k in ("steps", "t", "loss") or k.startswith("metric_") else v)
-                      for k, v in trajectory.items()}
+        trajectory = {
+            k: (v[idx] if k in ("steps", "t", "loss") or k.startswith("metric_") else v) for k, v in trajectory.items()
+        }
     return trajectory
 
 
@@ -254,12 +275,20 @@ def _closed_form_trajectory(run, fac_snapshots, closed) -> dict:
     ts = np.interp(steps, np.asarray(run.steps, dtype=np.float64), np.asarray(run.t, dtype=np.float64))
     Xcf = np.asarray(closed(ts), dtype=np.float64)
     Xgd = np.array([sn["U"].astype(np.float64) @ sn["V"].astype(np.float64).T for _, sn in fac_snapshots])
-    return {"cf_t": ts, "cf_dist": np.linalg.norm(Xgd - Xcf, axis=(1, 2)),
-            "cf_singular_values": np.linalg.svd(Xcf, compute_uv=False)}
+    return {
+        "cf_t": ts,
+        "cf_dist": np.linalg.norm(Xgd - Xcf, axis=(1, 2)),
+        "cf_singular_values": np.linalg.svd(Xcf, compute_uv=False),
+    }
 
 
-@register("factorization", FACTORIZATION_FIELDS, check=_check_factorization, summary=("final_loss", "rel_error",
-          "q_drift", "dist_closed_form"), identity=linear_identity)
+@register(
+    "factorization",
+    FACTORIZATION_FIELDS,
+    check=_check_factorization,
+    summary=("final_loss", "rel_error", "q_drift", "dist_closed_form"),
+    identity=linear_identity,
+)
 def run_factorization(config, threads, keep_params):
     """Two-layer linear factorization X = U V^T trained by full-batch GD or integrated by gradient flow."""
     from .. import linear_theory
@@ -268,8 +297,14 @@ def run_factorization(config, threads, keep_params):
     Y = target_matrix(config)
     closed = None
     if config["init"] in ("gaussian", "balanced"):
-        fac = Factorization.init(config["m"], config["n"], config["k"], scale=config["init_scale"],
-                                 seed=config["seed"], dtype=config["dtype"])
+        fac = Factorization.init(
+            config["m"],
+            config["n"],
+            config["k"],
+            scale=config["init_scale"],
+            seed=config["seed"],
+            dtype=config["dtype"],
+        )
         if config["init"] == "balanced":
             U0, V0 = linear_theory.balanced_init(fac.product().astype(np.float64), config["k"])
             fac = Factorization(U0, V0, dtype=config["dtype"])
@@ -286,9 +321,14 @@ def run_factorization(config, threads, keep_params):
         every = config["record_every"] * max(1, -(-config["steps"] // (config["record_every"] * MAX_SNAPSHOTS)))
         snaps = list(range(0, config["steps"] + 1, every))
     recorded = ["singular_values", "q_norm", "q_drift"] if config["record_metrics"] else False
-    run = train_config(fac, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"], config["lr_t0"])}, threads,
-                       metrics=recorded,  # an m x n SVD and a thin QR per record
-                       snapshots=snaps)
+    run = train_config(
+        fac,
+        (Y,),
+        {**config, "_lr": lr_schedule(eta, config["lr_power"], config["lr_t0"])},
+        threads,
+        metrics=recorded,  # an m x n SVD and a thin QR per record
+        snapshots=snaps,
+    )
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     ynorm = float(np.linalg.norm(Y))
@@ -296,8 +336,15 @@ def run_factorization(config, threads, keep_params):
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))
     metrics.update(_summary(diag))
     q0 = imbalance_spectrum(U0, V0)
-    metrics.update({"q_norm_init": _q_norm(U0, V0), "q_eig_min_init": float(q0[0]), "q_eig_max_init": float(q0[-1]),
-                    "q_norm2_init": float(np.max(np.abs(q0))), "dist_closed_form": float("nan")})
+    metrics.update(
+        {
+            "q_norm_init": _q_norm(U0, V0),
+            "q_eig_min_init": float(q0[0]),
+            "q_eig_max_init": float(q0[-1]),
+            "q_norm2_init": float(np.max(np.abs(q0))),
+            "dist_closed_form": float("nan"),
+        }
+    )
     trajectory = trajectory_of(run)
     if closed is not None and np.isfinite(diag["rel_error"]):
         X = fac.U.astype(np.float64) @ fac.V.astype(np.float64).T
@@ -311,27 +358,39 @@ def run_factorization(config, threads, keep_params):
     return outcome_of(run, metrics, trajectory, params)
 
 
-@register("one_layer", ONE_LAYER_FIELDS, check=_check_target, summary=("final_loss", "rel_error"),
-          identity=linear_identity)
+@register(
+    "one_layer", ONE_LAYER_FIELDS, check=_check_target, summary=("final_loss", "rel_error"), identity=linear_identity
+)
 def run_one_layer(config, threads, keep_params):
     """The one-layer baseline X trained directly on 1/2 ||Y - X||_F^2 from X0 = 0 (or X0 = U0 V0^T)."""
     from ..factorization import Factorization, OneLayer, _one_layer_metrics
 
     Y = target_matrix(config)
     if config["start"] == "product":
-        X0 = Factorization.init(config["m"], config["n"], config["k"], scale=config["init_scale"],
-                                seed=config["seed"]).product()
+        X0 = Factorization.init(
+            config["m"], config["n"], config["k"], scale=config["init_scale"], seed=config["seed"]
+        ).product()
         model = OneLayer(X0, dtype=config["dtype"])
     else:
         model = OneLayer.zeros(config["m"], config["n"], dtype=config["dtype"])
     eta = config["lr"]
-    run = train_config(model, (Y,), {**config, "_lr": lr_schedule(eta, config["lr_power"], config["lr_t0"])}, threads,
-                       metrics=["singular_values"] if config["record_metrics"] else False)
+    run = train_config(
+        model,
+        (Y,),
+        {**config, "_lr": lr_schedule(eta, config["lr_power"], config["lr_t0"])},
+        threads,
+        metrics=["singular_values"] if config["record_metrics"] else False,
+    )
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     metrics = run_metrics(run, eta if config["method"] == "gd" else float("nan"))
-    metrics.update(_summary(_one_layer_metrics(model.X.astype(np.float64), Y, float(np.linalg.norm(Y)),
-                                               ("rel_error", "singular_values"))))
+    metrics.update(
+        _summary(
+            _one_layer_metrics(
+                model.X.astype(np.float64), Y, float(np.linalg.norm(Y)), ("rel_error", "singular_values")
+            )
+        )
+    )
     trajectory = finish_trajectory(config, run, metrics, trajectory_of(run))
     params = {"X": model.X.copy()} if keep_params else None
     return outcome_of(run, metrics, trajectory, params)

@@ -42,8 +42,12 @@ def _check(config):
     return None
 
 
-@register("outer_limit", OUTER_LIMIT_FIELDS, check=_check,
-          summary=("dist_kinf_sup", "dist_rho_sup", "dist_ncs_sup", "dist_linear_sup", "residual"))
+@register(
+    "outer_limit",
+    OUTER_LIMIT_FIELDS,
+    check=_check,
+    summary=("dist_kinf_sup", "dist_rho_sup", "dist_ncs_sup", "dist_linear_sup", "residual"),
+)
 def run_outer_limit(config, threads, keep_params):
     """The exact c-only (random-feature) limit at width m against the m = infinity limits."""
     from .. import random_features
@@ -51,8 +55,17 @@ def run_outer_limit(config, threads, keep_params):
     x, y = shallow_data(config["dataset"])
     t = hull_grid(x)
     tick = time.perf_counter()
-    o = random_features.outer_limit_at_width(config["width"], x, y, t, scheme=config["scheme"], seed=config["seed"],
-                                             inner_scale=config["inner_scale"], L=config["L"], threads=threads)
+    o = random_features.outer_limit_at_width(
+        config["width"],
+        x,
+        y,
+        t,
+        scheme=config["scheme"],
+        seed=config["seed"],
+        inner_scale=config["inner_scale"],
+        L=config["L"],
+        threads=threads,
+    )
     wall = time.perf_counter() - tick
     refs = reference_limits(x, y, config["L"])
     scheme = config["scheme"]
@@ -61,7 +74,14 @@ def run_outer_limit(config, threads, keep_params):
     def sup(g) -> float:
         return float(np.max(np.abs(values - np.asarray(g(t), dtype=np.float64))))
 
-    metrics = {"dist_kinf_sup": sup(refs[f"kinf_{scheme}"]), "dist_rho_sup": sup(refs[f"rho_{scheme}"]),
-               "dist_ncs_sup": sup(refs["ncs"]), "dist_linear_sup": sup(refs["linear"]),
-               "residual": float(o.residual), "cond": float(o.cond), "rank": int(o.rank), "train_time": wall}
+    metrics = {
+        "dist_kinf_sup": sup(refs[f"kinf_{scheme}"]),
+        "dist_rho_sup": sup(refs[f"rho_{scheme}"]),
+        "dist_ncs_sup": sup(refs["ncs"]),
+        "dist_linear_sup": sup(refs["linear"]),
+        "residual": float(o.residual),
+        "cond": float(o.cond),
+        "rank": int(o.rank),
+        "train_time": wall,
+    }
     return Outcome("done", metrics, {})

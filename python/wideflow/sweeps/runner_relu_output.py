@@ -33,8 +33,9 @@ RELU_OUTPUT_FIELDS = {
     "data_seed": Int(0, "seed of X, W and the noise", minimum=0),
     "variance": Float(0.1, "variance of the init entries"),
     "init_seed": Int(1, "seed of U0, V0 (and of A0 when one_layer_init = gaussian)", minimum=0),
-    "one_layer_init": Choice("product", "A0 = U0 V0^T (product) or N(0, variance) entries (gaussian)",
-                             options=("product", "gaussian")),
+    "one_layer_init": Choice(
+        "product", "A0 = U0 V0^T (product) or N(0, variance) entries (gaussian)", options=("product", "gaussian")
+    ),
     "lr": Float(1e-5, "GD step"),
     "t_end": Float(2.0, "flow time lr * steps to train to"),
     "record_every": Int(200, "steps between records", minimum=1),
@@ -105,11 +106,20 @@ def run_relu_output(config, threads, keep_params):
     recs, errs, P = relu_output_gd(X, Y, relu_output_init(config), config["lr"], steps, config["record_every"])
     t = recs * config["lr"]
     below = np.flatnonzero(errs < config["hit_factor"] * floor)
-    metrics = {"rel_error": float(errs[-1]), "noise_floor": floor, "steps": steps,
-               "t_hit": float(t[below[0]]) if below.size else float("nan")}
+    metrics = {
+        "rel_error": float(errs[-1]),
+        "noise_floor": floor,
+        "steps": steps,
+        "t_hit": float(t[below[0]]) if below.size else float("nan"),
+    }
     trajectory = {"steps": recs, "t": t, "metric_rel_error": errs}
     params = dict(zip(("U", "V") if len(P) == 2 else ("A",), P)) if keep_params else None
     if not math.isfinite(errs[-1]):
-        return Outcome("diverged", metrics, trajectory, params,
-                       error=f"the relative error is no longer finite at step {int(recs[-1])}")
+        return Outcome(
+            "diverged",
+            metrics,
+            trajectory,
+            params,
+            error=f"the relative error is no longer finite at step {int(recs[-1])}",
+        )
     return Outcome("done", metrics, trajectory, params)

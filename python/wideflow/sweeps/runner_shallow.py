@@ -94,13 +94,17 @@ SHALLOW_FIELDS = {
 
 # Fields added for long runs and the kernel limits: at their default they are left out of the run id.
 LONG_RUN_FIELDS = {
-    "lr_rule": Choice("fixed", "fixed: the step is lr (lr_scaling); tangent: min(eta_lambda / lambda_max(JJ^T at "
-                      "init), lr_cap * alpha)", options=("fixed", "tangent")),
+    "lr_rule": Choice(
+        "fixed",
+        "fixed: the step is lr (lr_scaling); tangent: min(eta_lambda / lambda_max(JJ^T at init), lr_cap * alpha)",
+        options=("fixed", "tangent"),
+    ),
     "eta_lambda": Float(1.0, "lr_rule = tangent: eta * lambda_max(J J^T at init)"),
     "lr_cap": Float(2e-3, "lr_rule = tangent: eta <= lr_cap * alpha (0: no cap)", positive=False),
     "checkpoint": Int(0, "also measure the state after this many GD steps (metrics checkpoint_*)", minimum=0),
-    "loss_tol": Float(0.0, "GD in segments (checkpoint or 10^4 steps, then x3): stop once the loss <= loss_tol",
-                      positive=False),
+    "loss_tol": Float(
+        0.0, "GD in segments (checkpoint or 10^4 steps, then x3): stop once the loss <= loss_tol", positive=False
+    ),
     "snapshots": Int(0, "about this many log-spaced parameter snapshots in the trajectory", minimum=0),
     "kernel_limits": Bool(False, "also measure against the kernel limits (rho-spline, K_inf, c-only limit, ...)"),
     "curve_points": Int(0, "store the function on this many points of the padded data range", minimum=0),
@@ -108,8 +112,15 @@ LONG_RUN_FIELDS = {
 SHALLOW_FIELDS.update(LONG_RUN_FIELDS)
 GD_ONLY_LONG = ("checkpoint", "loss_tol", "snapshots", "lr_rule", "eta_lambda", "lr_cap")
 
-SHALLOW_SUMMARY = ("final_loss", "dist_ncs_sup", "dist_linear_sup", "dist_kernel_sup", "knot_mass_fraction",
-                   "invariant_drift", "dead_neurons")
+SHALLOW_SUMMARY = (
+    "final_loss",
+    "dist_ncs_sup",
+    "dist_linear_sup",
+    "dist_kernel_sup",
+    "knot_mass_fraction",
+    "invariant_drift",
+    "dead_neurons",
+)
 
 
 def _check_shallow(config):
@@ -118,12 +129,12 @@ def _check_shallow(config):
     if config["method"] == "flow":
         for name in ("checkpoint", "loss_tol", "snapshots"):
             if config[name]:
-                return name, f"{name} is a gradient-descent field (method = \"gd\"); a flow run goes to t_end"
+                return name, f'{name} is a gradient-descent field (method = "gd"); a flow run goes to t_end'
     elif config["checkpoint"] or config["loss_tol"]:
         if config["lr_power"] > 0:
             return "lr_power", "checkpoint / loss_tol (segmented GD) take a constant step: lr_power = 0"
     if config["lr_rule"] == "tangent" and config["lr_power"] > 0:
-        return "lr_power", "lr_rule = \"tangent\" gives a constant step: lr_power = 0"
+        return "lr_power", 'lr_rule = "tangent" gives a constant step: lr_power = 0'
     return check_method(config)
 
 
@@ -161,6 +172,7 @@ def infinite_width_outer(config, x, y, alpha_m_ratio: float, etas: np.ndarray | 
 
     s_in = config["inner_scale"]
     if config["scheme"] == "gaussian":
+
         def kern(p, q):
             return limits.kernel_c(p, q, inner_scale=s_in)
     elif config["scheme"] == "uniform_knots":
@@ -180,7 +192,7 @@ def infinite_width_outer(config, x, y, alpha_m_ratio: float, etas: np.ndarray | 
         w = np.zeros_like(lam)  # sum_k eta_k prod_{j<k} (1 - eta_j s lam)
         prod = np.ones_like(lam)
         for lo in range(0, etas.size, 1 << 14):
-            e = etas[lo: lo + (1 << 14)]
+            e = etas[lo : lo + (1 << 14)]
             factors = 1.0 - e[:, None] * lam[None, :]
             cum = np.cumprod(np.vstack([prod, factors]), axis=0)
             w += (e[:, None] * cum[:-1]).sum(axis=0)
@@ -203,8 +215,6 @@ def shallow_data(dataset):
         return datasets.load(dataset)
     x, y = load(dataset, ("x", "y"))
     return x.ravel() if x.ndim == 2 and x.shape[1] == 1 else x, y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
-
-
 
 
 # ------------------------------------------------------------------------------------------ the kernel limits
@@ -275,10 +285,15 @@ def state_metrics(net, net0, x, y) -> dict:
     t = hull_grid(x)
     fv = np.asarray(net(t), dtype=np.float64)
     r = np.asarray(net(x), dtype=np.float64) - y
-    return {"loss": 0.5 * float(r @ r), "dist_ncs_sup": _sup(fv, refs["ncs"], t),
-            "dist_linear_sup": _sup(fv, refs["linear"], t), "knot_mass_fraction": limits.knot_mass_fraction(net, x),
-            "median_knot_displacement": limits.median_knot_displacement(net0, net),
-            "invariant_drift": limits.invariant_drift(net0, net), "dead_neurons": limits.dead_neurons(net, x)}
+    return {
+        "loss": 0.5 * float(r @ r),
+        "dist_ncs_sup": _sup(fv, refs["ncs"], t),
+        "dist_linear_sup": _sup(fv, refs["linear"], t),
+        "knot_mass_fraction": limits.knot_mass_fraction(net, x),
+        "median_knot_displacement": limits.median_knot_displacement(net0, net),
+        "invariant_drift": limits.invariant_drift(net0, net),
+        "dead_neurons": limits.dead_neurons(net, x),
+    }
 
 
 def _init_metrics(net0, x, train: str) -> dict:
@@ -286,9 +301,13 @@ def _init_metrics(net0, x, train: str) -> dict:
     from ..tangent import tangent_gram
 
     d0 = np.abs(net0.invariant())
-    return {"dead_neurons_init": limits.dead_neurons(net0, x),
-            "lambda_max_init": float(np.linalg.eigvalsh(tangent_gram(net0, x, train))[-1]),
-            "delta0_median": float(np.median(d0)), "delta0_max": float(np.max(d0)), "alpha": float(net0.alpha)}
+    return {
+        "dead_neurons_init": limits.dead_neurons(net0, x),
+        "lambda_max_init": float(np.linalg.eigvalsh(tangent_gram(net0, x, train))[-1]),
+        "delta0_median": float(np.median(d0)),
+        "delta0_max": float(np.max(d0)),
+        "alpha": float(net0.alpha),
+    }
 
 
 # ------------------------------------------------------------------------------------------ the runner
@@ -303,8 +322,10 @@ def _step(config, net, x) -> float:
 def _snapshot_arrays(run) -> dict:
     if not run.snapshots:
         return {}
-    return {"snap_steps": np.array([s for s, _ in run.snapshots], dtype=np.int64),
-            **{f"snap_{k}": np.array([st[k] for _, st in run.snapshots], dtype=np.float64) for k in "abc"}}
+    return {
+        "snap_steps": np.array([s for s, _ in run.snapshots], dtype=np.int64),
+        **{f"snap_{k}": np.array([st[k] for _, st in run.snapshots], dtype=np.float64) for k in "abc"},
+    }
 
 
 @register("shallow_relu", SHALLOW_FIELDS, check=_check_shallow, summary=SHALLOW_SUMMARY, identity=shallow_identity)
@@ -316,9 +337,17 @@ def run_shallow_relu(config, threads, keep_params):
     from ..shallow import ShallowReLU
 
     x, y = shallow_data(config["dataset"])
-    net = ShallowReLU.init(config["width"], scheme=config["scheme"], inner_scale=config["inner_scale"],
-                           outer_scale=config["outer_scale"], alpha=config["alpha"], seed=config["seed"],
-                           dtype=config["dtype"], L=config["L"], antisymmetric=config["antisymmetric"])
+    net = ShallowReLU.init(
+        config["width"],
+        scheme=config["scheme"],
+        inner_scale=config["inner_scale"],
+        outer_scale=config["outer_scale"],
+        alpha=config["alpha"],
+        seed=config["seed"],
+        dtype=config["dtype"],
+        L=config["L"],
+        antisymmetric=config["antisymmetric"],
+    )
     net0 = net.copy()
     a0, b0, c0 = (v.astype(np.float64) for v in (net.a, net.b, net.c))
     gd = config["method"] == "gd"
@@ -338,13 +367,31 @@ def run_shallow_relu(config, threads, keep_params):
             checkpoint["_curve"] = np.asarray(net(curve_t), dtype=np.float64)
 
     if gd and (config["checkpoint"] or config["loss_tol"]):
-        run = train_long(net, x, y, lr=eta, steps=config["steps"], train_set=config["train"],
-                         first=config["checkpoint"] or None, tol=config["loss_tol"],
-                         record_points=config["record_points"], snapshots=config["snapshots"], threads=threads,
-                         kernel=config["kernel"], on_first=at_checkpoint if config["checkpoint"] else None)
+        run = train_long(
+            net,
+            x,
+            y,
+            lr=eta,
+            steps=config["steps"],
+            train_set=config["train"],
+            first=config["checkpoint"] or None,
+            tol=config["loss_tol"],
+            record_points=config["record_points"],
+            snapshots=config["snapshots"],
+            threads=threads,
+            kernel=config["kernel"],
+            on_first=at_checkpoint if config["checkpoint"] else None,
+        )
     else:
-        run = train_config(net, (x, y), {**config, "_lr": lr}, threads, train=config["train"],
-                           kernel=config["kernel"], snapshots=config["snapshots"] or None)
+        run = train_config(
+            net,
+            (x, y),
+            {**config, "_lr": lr},
+            threads,
+            train=config["train"],
+            kernel=config["kernel"],
+            snapshots=config["snapshots"] or None,
+        )
     if run.status == "interrupted":
         return Outcome("interrupted", {}, {})
     lo, hi = float(np.min(x)), float(np.max(x))
@@ -363,22 +410,28 @@ def run_shallow_relu(config, threads, keep_params):
             d_ker = limits.distance(net, f_inf, lo, hi)
     a1, b1, c1 = (v.astype(np.float64) for v in (net.a, net.b, net.c))
     metrics = run_metrics(run, eta)
-    metrics.update({
-        "dist_ncs_sup": d_ncs["sup"], "dist_ncs_l2": d_ncs["l2"],
-        "dist_linear_sup": d_lin["sup"], "dist_linear_l2": d_lin["l2"],
-        "dist_kernel_sup": d_ker["sup"], "dist_kernel_l2": d_ker["l2"],
-        "knot_mass_fraction": limits.knot_mass_fraction(a1, b1, c1, x),
-        "median_knot_displacement": limits.median_knot_displacement(a0, b0, a1, b1),
-        "invariant_drift": limits.invariant_drift(a0, b0, c0, a1, b1, c1),
-        "dead_neurons": limits.dead_neurons(a1, b1, x),
-    })
+    metrics.update(
+        {
+            "dist_ncs_sup": d_ncs["sup"],
+            "dist_ncs_l2": d_ncs["l2"],
+            "dist_linear_sup": d_lin["sup"],
+            "dist_linear_l2": d_lin["l2"],
+            "dist_kernel_sup": d_ker["sup"],
+            "dist_kernel_l2": d_ker["l2"],
+            "knot_mass_fraction": limits.knot_mass_fraction(a1, b1, c1, x),
+            "median_knot_displacement": limits.median_knot_displacement(a0, b0, a1, b1),
+            "invariant_drift": limits.invariant_drift(a0, b0, c0, a1, b1, c1),
+            "dead_neurons": limits.dead_neurons(a1, b1, x),
+        }
+    )
     trajectory = trajectory_of(run)
     if want_limits:
         metrics.update(kernel_limit_metrics(net, x, refs, config["scheme"], conly))
         t = hull_grid(x)
         cv = np.asarray(conly(t), dtype=np.float64)
-        metrics["conly_kinf_sup"] = (_sup(cv, refs[f"kinf_{config['scheme']}"], t)
-                                     if config["scheme"] != "box" else float("nan"))
+        metrics["conly_kinf_sup"] = (
+            _sup(cv, refs[f"kinf_{config['scheme']}"], t) if config["scheme"] != "box" else float("nan")
+        )
         metrics["conly_ncs_sup"] = _sup(cv, refs["ncs"], t)
         metrics.update(_init_metrics(net0, x, config["train"]))
         metrics["max_abs_param"] = float(max(np.max(np.abs(a1)), np.max(np.abs(b1)), np.max(np.abs(c1))))
@@ -395,6 +448,9 @@ def run_shallow_relu(config, threads, keep_params):
         if conly is not None:
             trajectory["curve_conly"] = np.asarray(conly(curve_t), dtype=np.float64)
     trajectory.update(_snapshot_arrays(run))
-    params = ({"a": net.a.copy(), "b": net.b.copy(), "c": net.c.copy(), "alpha": np.float64(net.alpha)}
-              if keep_params else None)
+    params = (
+        {"a": net.a.copy(), "b": net.b.copy(), "c": net.c.copy(), "alpha": np.float64(net.alpha)}
+        if keep_params
+        else None
+    )
     return outcome_of(run, metrics, trajectory, params)

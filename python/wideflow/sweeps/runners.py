@@ -81,8 +81,14 @@ class Runner:
 RUNNERS: dict[str, Runner] = {}
 
 
-def register(model: str, fields: Mapping[str, Field], *, check: Callable | None = None,
-             summary: tuple = (), identity: Callable | None = None):
+def register(
+    model: str,
+    fields: Mapping[str, Field],
+    *,
+    check: Callable | None = None,
+    summary: tuple = (),
+    identity: Callable | None = None,
+):
     """Decorator: register `func(config, threads, keep_params) -> Outcome` as the runner of `model`.
 
     fields: the config fields the model accepts, each with its type and default.
@@ -107,8 +113,9 @@ def get(model: str) -> Runner:
     try:
         return RUNNERS[model]
     except KeyError:
-        raise ValueError(f"model: no runner is registered for {model!r}; available: "
-                         f"{', '.join(sorted(RUNNERS)) or 'none'}") from None
+        raise ValueError(
+            f"model: no runner is registered for {model!r}; available: {', '.join(sorted(RUNNERS)) or 'none'}"
+        ) from None
 
 
 def execute(model: str, config: dict, threads: int | None = None, keep_params: bool = True) -> RunResult:
@@ -129,20 +136,35 @@ def execute(model: str, config: dict, threads: int | None = None, keep_params: b
             warnings.simplefilter("ignore", InterruptedWarning)
             out = runner.func(dict(config), threads, keep_params)
     except Exception as exc:
-        return RunResult("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
-                         started_at=started, finished_at=time.time(), wall_time=time.perf_counter() - tick,
-                         host=host, provenance=prov)
-    return RunResult(out.status, metrics=out.metrics, trajectory=out.trajectory, params=out.params,
-                     error=out.error, started_at=started, finished_at=time.time(),
-                     wall_time=time.perf_counter() - tick, host=host, provenance=prov)
+        return RunResult(
+            "failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+            started_at=started,
+            finished_at=time.time(),
+            wall_time=time.perf_counter() - tick,
+            host=host,
+            provenance=prov,
+        )
+    return RunResult(
+        out.status,
+        metrics=out.metrics,
+        trajectory=out.trajectory,
+        params=out.params,
+        error=out.error,
+        started_at=started,
+        finished_at=time.time(),
+        wall_time=time.perf_counter() - tick,
+        host=host,
+        provenance=prov,
+    )
 
 
 # ------------------------------------------------------------------------------------------ shared fields
 # Every family can be trained by gradient descent (lr, steps) or integrated by gradient flow (t_end, rtol,
 # atol, tableau): `wf.train(model, *data, method=...)`.
 METHOD_FIELDS = {
-    "method": Choice("gd", "gd: gradient descent (lr, steps); flow: gradient flow up to t_end",
-                     options=("gd", "flow")),
+    "method": Choice("gd", "gd: gradient descent (lr, steps); flow: gradient flow up to t_end", options=("gd", "flow")),
     "t_end": Float(1.0, "flow time to integrate to (method = flow)"),
     "rtol": Float(1e-6, "relative tolerance of the adaptive Runge-Kutta pair (method = flow)"),
     "atol": Float(1e-9, "absolute tolerance (method = flow)"),
@@ -182,18 +204,34 @@ def train_config(model, data, config, threads, **options):
     from ..training import train
 
     every = config.get("record_every", 0)
-    common = dict(threads=threads, record=int(every) if every else "log", record_points=config["record_points"],
-                  progress=False, **options)
+    common = dict(
+        threads=threads,
+        record=int(every) if every else "log",
+        record_points=config["record_points"],
+        progress=False,
+        **options,
+    )
     if config["method"] == "flow":
-        return train(model, *data, method="flow", t_end=config["t_end"], rtol=config["rtol"],
-                     atol=config["atol"], tableau=config["tableau"], **common)
+        return train(
+            model,
+            *data,
+            method="flow",
+            t_end=config["t_end"],
+            rtol=config["rtol"],
+            atol=config["atol"],
+            tableau=config["tableau"],
+            **common,
+        )
     return train(model, *data, lr=config["_lr"], steps=config["steps"], **common)
 
 
 def trajectory_of(run) -> dict:
     """The stored trajectory of a Run: steps, t, loss and each recorded metric as metric_<name>."""
-    out = {"steps": np.asarray(run.steps, dtype=np.int64), "t": np.asarray(run.t, dtype=np.float64),
-           "loss": np.asarray(run.loss, dtype=np.float64)}
+    out = {
+        "steps": np.asarray(run.steps, dtype=np.int64),
+        "t": np.asarray(run.t, dtype=np.float64),
+        "loss": np.asarray(run.loss, dtype=np.float64),
+    }
     for name, arr in run.metrics.items():
         out[f"metric_{name}"] = np.asarray(arr)
     return out
@@ -202,24 +240,42 @@ def trajectory_of(run) -> dict:
 def outcome_of(run, metrics: dict, trajectory: dict, params) -> Outcome:
     """An Outcome with the run's status ("done" or "diverged", with the message)."""
     if run.status == "diverged":
-        return Outcome("diverged", metrics, trajectory, params,
-                       error=f"diverged at {'step' if run.method == 'gd' else 'accepted step'} {run.diverged_at} "
-                             f"(non-finite loss or parameters); metrics are of the last finite state, step "
-                             f"{run.final_step}")
+        return Outcome(
+            "diverged",
+            metrics,
+            trajectory,
+            params,
+            error=f"diverged at {'step' if run.method == 'gd' else 'accepted step'} {run.diverged_at} "
+            f"(non-finite loss or parameters); metrics are of the last finite state, step "
+            f"{run.final_step}",
+        )
     return Outcome("done", metrics, trajectory, params)
 
 
-FLOW_COUNTERS = ("accepted", "rejected", "gradient_evals", "events", "sliding_entries", "sliding_exits",
-                 "sliding_at_end")
+FLOW_COUNTERS = (
+    "accepted",
+    "rejected",
+    "gradient_evals",
+    "events",
+    "sliding_entries",
+    "sliding_exits",
+    "sliding_at_end",
+)
 
 
 def run_metrics(run, lr_step: float) -> dict:
     """The summary metrics every runner stores; for a flow run also the integrator's counters that
     `run.info` holds (accepted / rejected steps, gradient evaluations and, for an event-aware flow, the
     events and sliding-mode entries / exits / neurons sliding at the end)."""
-    out = {"final_loss": run.final_loss, "initial_loss": float(run.loss[0]), "final_step": run.final_step,
-           "diverged_at": run.diverged_at, "flow_time": float(run.t[-1]), "lr_step": float(lr_step),
-           "train_time": run.wall_time}
+    out = {
+        "final_loss": run.final_loss,
+        "initial_loss": float(run.loss[0]),
+        "final_step": run.final_step,
+        "diverged_at": run.diverged_at,
+        "flow_time": float(run.t[-1]),
+        "lr_step": float(lr_step),
+        "train_time": run.wall_time,
+    }
     if run.method == "flow":
         for key in FLOW_COUNTERS:
             value = run.info.get(key)
@@ -230,7 +286,7 @@ def run_metrics(run, lr_step: float) -> dict:
 
 def check_method(config):
     if config["method"] == "flow" and config.get("kernel") == "direct":
-        return "kernel", "method = \"flow\" evaluates gradients with the sorted kernel; use kernel = \"auto\""
+        return "kernel", 'method = "flow" evaluates gradients with the sorted kernel; use kernel = "auto"'
     return None
 
 

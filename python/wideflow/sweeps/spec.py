@@ -84,8 +84,16 @@ class Sweep:
     `configs()` gives the full configs, `runs()` the (id, config) pairs, `run(out, ...)` runs it.
     """
 
-    def __init__(self, model: str, fixed: dict | None = None, grid: dict | None = None, *,
-                 name: str | None = None, source: str | None = None, cases: list | None = None):
+    def __init__(
+        self,
+        model: str,
+        fixed: dict | None = None,
+        grid: dict | None = None,
+        *,
+        name: str | None = None,
+        source: str | None = None,
+        cases: list | None = None,
+    ):
         self.source = source
         self.name = name or "sweep"
         # files named in the spec (user datasets) are taken relative to the spec file
@@ -93,8 +101,11 @@ class Sweep:
         if not isinstance(model, str):
             self._fail("model", f"expected a model name (string), got {type(model).__name__}")
         if model not in runners.RUNNERS:
-            self._fail("model", f"no runner is registered for {model!r}{_suggest(model, runners.RUNNERS)}; "
-                                f"available: {', '.join(sorted(runners.RUNNERS))}")
+            self._fail(
+                "model",
+                f"no runner is registered for {model!r}{_suggest(model, runners.RUNNERS)}; "
+                f"available: {', '.join(sorted(runners.RUNNERS))}",
+            )
         self.model = model
         self.runner = runners.RUNNERS[model]
         fixed = {} if fixed is None else fixed
@@ -111,8 +122,11 @@ class Sweep:
             if k in fixed:
                 self._fail(where, "is also set in [fixed]; give a field in one place only")
             if not isinstance(values, (list, tuple)):
-                self._fail(where, f"expected a list of values, got {type(values).__name__} ({values!r}); "
-                                  "put single values in [fixed]")
+                self._fail(
+                    where,
+                    f"expected a list of values, got {type(values).__name__} ({values!r}); "
+                    "put single values in [fixed]",
+                )
             if len(values) == 0:
                 self._fail(where, "is an empty list (the sweep would have no runs)")
             parsed = [self._parse(f"{where}[{i}]", k, v) for i, v in enumerate(values)]
@@ -140,9 +154,11 @@ class Sweep:
             if rid in seen:
                 other = seen[rid]
                 diff = sorted(k for k in cfg if canonical_json(cfg[k]) != canonical_json(other[k]))
-                self._fail(", ".join(self._where(k) for k in diff),
-                           "grid points differ only in field(s) that this run ignores "
-                           f"({', '.join(diff)}), so they would be the same run; fix the field(s) in [fixed]")
+                self._fail(
+                    ", ".join(self._where(k) for k in diff),
+                    "grid points differ only in field(s) that this run ignores "
+                    f"({', '.join(diff)}), so they would be the same run; fix the field(s) in [fixed]",
+                )
             seen[rid] = cfg
 
     def _parse_cases(self, cases, fixed) -> list[dict]:
@@ -157,8 +173,10 @@ class Sweep:
                 self._fail(where, f"expected a non-empty table of field = value, got {case!r:.80}")
             for k in case:
                 if k in fixed or k in self.grid:
-                    self._fail(f"{where}.{k}", f"is also set in [{'fixed' if k in fixed else 'grid'}]; give a "
-                                               "field in one place only")
+                    self._fail(
+                        f"{where}.{k}",
+                        f"is also set in [{'fixed' if k in fixed else 'grid'}]; give a field in one place only",
+                    )
             out.append({k: self._parse(f"{where}.{k}", k, v) for k, v in case.items()})
         return out
 
@@ -168,8 +186,11 @@ class Sweep:
 
     def _field(self, where, name):
         if not isinstance(name, str) or name not in self.runner.fields:
-            self._fail(where, f"unknown field for model {self.model!r}{_suggest(str(name), self.runner.fields)}; "
-                              f"fields: {', '.join(sorted(self.runner.fields))}")
+            self._fail(
+                where,
+                f"unknown field for model {self.model!r}{_suggest(str(name), self.runner.fields)}; "
+                f"fields: {', '.join(sorted(self.runner.fields))}",
+            )
         return self.runner.fields[name]
 
     def _parse(self, where, name, value):
@@ -194,12 +215,17 @@ class Sweep:
             raise SpecError("spec", f"expected a table, got {type(data).__name__}", source)
         for key in data:
             if key not in TOP_LEVEL:
-                raise SpecError(str(key), f"unknown top-level key{_suggest(str(key), TOP_LEVEL)}; a spec has "
-                                          "model = \"...\", [fixed], [grid] and [[cases]]", source)
+                raise SpecError(
+                    str(key),
+                    f"unknown top-level key{_suggest(str(key), TOP_LEVEL)}; a spec has "
+                    'model = "...", [fixed], [grid] and [[cases]]',
+                    source,
+                )
         if "model" not in data:
-            raise SpecError("model", "missing (e.g. model = \"shallow_relu\")", source)
-        return cls(data["model"], data.get("fixed"), data.get("grid"), name=name, source=source,
-                   cases=data.get("cases"))
+            raise SpecError("model", 'missing (e.g. model = "shallow_relu")', source)
+        return cls(
+            data["model"], data.get("fixed"), data.get("grid"), name=name, source=source, cases=data.get("cases")
+        )
 
     @classmethod
     def loads(cls, text: str, *, name: str | None = None, source: str | None = None) -> Sweep:
@@ -218,8 +244,12 @@ class Sweep:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_SPEC_BYTES + 1)
         if len(raw) > MAX_SPEC_BYTES:
-            raise SpecError("toml", f"the file is larger than {MAX_SPEC_BYTES} bytes (1 MiB); a spec is data only, "
-                                    "a model, [fixed] and [grid]", path)
+            raise SpecError(
+                "toml",
+                f"the file is larger than {MAX_SPEC_BYTES} bytes (1 MiB); a spec is data only, "
+                "a model, [fixed] and [grid]",
+                path,
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -254,8 +284,9 @@ class Sweep:
                     problem = self.runner.check(cfg)
                     if problem is not None:
                         fld, msg = problem
-                        point = ", ".join([f"{k}={v!r}" for k, v in zip(keys, values)]
-                                          + ([f"cases[{ci}]"] if ci is not None else []))
+                        point = ", ".join(
+                            [f"{k}={v!r}" for k, v in zip(keys, values)] + ([f"cases[{ci}]"] if ci is not None else [])
+                        )
                         self._fail(self._where(fld), msg + (f" (at grid point {point})" if point else ""))
                 out.append(cfg)
             self._configs = out
@@ -358,8 +389,10 @@ def load_spec(spec, overrides=None) -> Sweep:
         if os.sep not in path and stem in bundled:
             path = bundled[stem]
         else:
-            raise FileNotFoundError(f"spec: no such file {path!r}" + (
-                f" and no bundled spec of that name (bundled: {', '.join(sorted(bundled))})" if bundled else ""))
+            raise FileNotFoundError(
+                f"spec: no such file {path!r}"
+                + (f" and no bundled spec of that name (bundled: {', '.join(sorted(bundled))})" if bundled else "")
+            )
     if not overrides:
         return Sweep.from_toml(path)
     data = apply_overrides(Sweep.from_toml_data(path), overrides)

@@ -147,21 +147,32 @@ def _decode_record(rid, mdl, st, err, cfg, met, hp, t0, t1, wall, host, ver) -> 
         raise CorruptRecord(f"its status {st!r:.40} is not one of {', '.join(FINISHED)}")
     config = _json_dict(cfg, "its config")
     metrics = _json_dict(met, "its metrics")
+
     def flat(v) -> bool:  # a number, string, list of those, or (config only) a flat table such as a data file
         return isinstance(v, _SCALARS) or (isinstance(v, list) and all(isinstance(x, _SCALARS) for x in v))
 
     for k, v in list(config.items()) + list(metrics.items()):
         table = k in config and isinstance(v, dict) and all(isinstance(x, _SCALARS) for x in v.values())
         if not flat(v) and not table:
-            raise CorruptRecord(f"field {k!r:.60} holds a {type(v).__name__}, not a number, string, list or "
-                                "flat table")
+            raise CorruptRecord(f"field {k!r:.60} holds a {type(v).__name__}, not a number, string, list or flat table")
     for name, v in (("started_at", t0), ("finished_at", t1), ("wall_time", wall)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise CorruptRecord(f"its {name} is not a number")
     text = lambda v: v if isinstance(v, str) or v is None else str(v)  # noqa: E731
-    return {"id": rid, "model": mdl, "status": st, "error": text(err), "config": config, "metrics": metrics,
-            "has_params": bool(hp) if isinstance(hp, int) else False, "started_at": t0, "finished_at": t1,
-            "wall_time": wall, "host": text(host), "version": text(ver)}
+    return {
+        "id": rid,
+        "model": mdl,
+        "status": st,
+        "error": text(err),
+        "config": config,
+        "metrics": metrics,
+        "has_params": bool(hp) if isinstance(hp, int) else False,
+        "started_at": t0,
+        "finished_at": t1,
+        "wall_time": wall,
+        "host": text(host),
+        "version": text(ver),
+    }
 
 
 class Store:
@@ -175,8 +186,10 @@ class Store:
         self.skipped: dict[str, str] = {}  # run id (or row number) -> why the last read skipped it
         if create:
             if os.path.exists(root) and not os.path.isdir(root):
-                raise ValueError(f"out: {root} is a file, not a folder; give the folder that holds (or will hold) "
-                                 f"{DB_NAME}, or the path of {DB_NAME} itself")
+                raise ValueError(
+                    f"out: {root} is a file, not a folder; give the folder that holds (or will hold) "
+                    f"{DB_NAME}, or the path of {DB_NAME} itself"
+                )
             os.makedirs(root, exist_ok=True)
         for suffix in ("", "-wal", "-shm", "-journal"):
             refuse_link(self.path + suffix, "path")
@@ -201,16 +214,19 @@ class Store:
                     cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
                     if "provenance" not in cols:  # a store written by wideflow 0.1.0
                         self._conn.execute("ALTER TABLE runs ADD COLUMN provenance TEXT")
-                    self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                                       ("schema_version", str(SCHEMA_VERSION)))
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", ("schema_version", str(SCHEMA_VERSION))
+                    )
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", ("schema_version",)).fetchone()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise ValueError(f"path: {self.path} is not a wideflow store ({exc})") from None
         if row is None or row[0] != str(SCHEMA_VERSION):
             self._conn.close()
-            raise ValueError(f"path: {self.path} has store schema {row[0] if row else 'none'}, "
-                             f"this wideflow reads schema {SCHEMA_VERSION}")
+            raise ValueError(
+                f"path: {self.path} has store schema {row[0] if row else 'none'}, "
+                f"this wideflow reads schema {SCHEMA_VERSION}"
+            )
         self._has_provenance = "provenance" in {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
 
     @classmethod
@@ -256,8 +272,12 @@ class Store:
         os.replace (which replaces a link at the final name rather than following it)."""
         final = self.params_path(run_id)
         self._params_dir(create=True)
-        return replace_atomically(final, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in params.items()}),  # type: ignore[arg-type]
-                                  prefix=f".{run_id}.", fsync=True)
+        return replace_atomically(
+            final,
+            lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in params.items()}),  # type: ignore[arg-type]
+            prefix=f".{run_id}.",
+            fsync=True,
+        )
 
     def remove_temp_files(self) -> int:
         """Delete leftover temp side files (from a killed sweep); call only while holding the sweep lock.
@@ -277,8 +297,9 @@ class Store:
                     pass
         return n
 
-    def put(self, run_id: str, model: str, config: dict, result, *, version: str = "",
-            command: str | None = None) -> None:
+    def put(
+        self, run_id: str, model: str, config: dict, result, *, version: str = "", command: str | None = None
+    ) -> None:
         """Store a finished run (RunResult): side file first, then the row in one transaction. A row for the
         same id is replaced (used by --retry-failed). The row's provenance is the result's (see
         `wideflow.sweeps.provenance`) with the client's `command` line added."""
@@ -293,10 +314,24 @@ class Store:
         prov = dict(getattr(result, "provenance", None) or {})
         if command is not None:
             prov["command"] = command
-        row = (run_id, model, canonical_json(config), result.status, result.error, result.traceback,
-               _json_metrics(result.metrics), traj, has_params, result.started_at, result.finished_at,
-               result.wall_time, result.host, version, time.time(),
-               json.dumps(prov, sort_keys=True, default=str) if prov else None)
+        row = (
+            run_id,
+            model,
+            canonical_json(config),
+            result.status,
+            result.error,
+            result.traceback,
+            _json_metrics(result.metrics),
+            traj,
+            has_params,
+            result.started_at,
+            result.finished_at,
+            result.wall_time,
+            result.host,
+            version,
+            time.time(),
+            json.dumps(prov, sort_keys=True, default=str) if prov else None,
+        )
         with self._conn:
             self._conn.execute(
                 "INSERT INTO runs (id, model, config, status, error, traceback, metrics, trajectory, has_params, "
@@ -307,12 +342,16 @@ class Store:
                 "metrics = excluded.metrics, trajectory = excluded.trajectory, has_params = excluded.has_params, "
                 "started_at = excluded.started_at, finished_at = excluded.finished_at, "
                 "wall_time = excluded.wall_time, host = excluded.host, version = excluded.version, "
-                "stored_at = excluded.stored_at, provenance = excluded.provenance", row)
+                "stored_at = excluded.stored_at, provenance = excluded.provenance",
+                row,
+            )
 
     def add_sweep(self, name: str, model: str, spec: dict, runs: int) -> None:
         with self._conn:
-            self._conn.execute("INSERT INTO sweeps (name, model, spec, runs, started_at) VALUES (?, ?, ?, ?, ?)",
-                               (name, model, json.dumps(spec, sort_keys=True), int(runs), time.time()))
+            self._conn.execute(
+                "INSERT INTO sweeps (name, model, spec, runs, started_at) VALUES (?, ?, ?, ?, ?)",
+                (name, model, json.dumps(spec, sort_keys=True), int(runs), time.time()),
+            )
 
     # ------------------------------------------------------------------ reading
     def statuses(self) -> dict[str, str]:
@@ -365,8 +404,9 @@ class Store:
             try:
                 row = self._conn.execute(f"SELECT {columns} FROM runs{cond}", list(args) + [key]).fetchone()
             except sqlite3.DatabaseError as exc:
-                self._skip(str(key) if column == "id" else f"at row {key}",
-                           f"the database page holding it is damaged ({exc})")
+                self._skip(
+                    str(key) if column == "id" else f"at row {key}", f"the database page holding it is damaged ({exc})"
+                )
                 continue
             if row is not None:
                 rows.append(row)
@@ -380,8 +420,9 @@ class Store:
 
         A row that cannot be decoded is left out and reported by its run id (a CorruptRecordWarning;
         `self.skipped` maps it to the reason)."""
-        cols = ("id, model, status, error, config, metrics, has_params, finished_at, wall_time, host, version, "
-                "started_at")
+        cols = (
+            "id, model, status, error, config, metrics, has_params, finished_at, wall_time, host, version, started_at"
+        )
         where, args = [], []
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
@@ -400,6 +441,7 @@ class Store:
             except CorruptRecord as exc:
                 self._skip(key, str(exc))
         return out
+
     def runs(self, status=None, model=None, *, as_frame: bool | None = None):
         """The runs as a table: one row per run with columns id, model, status, error, every config field,
         every metric (a metric whose name is also a config field gets a "metric_" prefix), wall_time,
@@ -518,8 +560,7 @@ class Store:
                 p = {}
             if not isinstance(ver, str):
                 ver = None
-            b = ({k: p.get(k) for k in ("wideflow", "git_revision", "git_dirty", "build")} if p
-                 else {"wideflow": ver})
+            b = {k: p.get(k) for k in ("wideflow", "git_revision", "git_dirty", "build")} if p else {"wideflow": ver}
             key = build_key(b)
             counts.setdefault(key, [b, 0])[1] += 1
         return [{"build": b, "runs": n} for b, n in sorted(counts.values(), key=lambda e: -e[1])]

@@ -47,7 +47,7 @@ def to_xarray(records: list[dict], metrics, dims=None):
         import numpy as np
         import xarray as xr
     except ImportError:
-        raise ImportError("store.to_xarray(): needs xarray (pip install \"wideflow[xarray]\")") from None
+        raise ImportError('store.to_xarray(): needs xarray (pip install "wideflow[xarray]")') from None
     from .report import varying_fields
 
     names = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -79,8 +79,10 @@ def to_xarray(records: list[dict], metrics, dims=None):
     for r in records:
         idx = tuple(coords[d].index(_scalar(r["config"].get(d))) for d in dims)
         if ids[idx]:
-            raise ValueError(f"dims: runs {ids[idx]} and {r['id']} fall in the same cell; add the field(s) that "
-                             f"also vary to dims: {', '.join(extra)}")
+            raise ValueError(
+                f"dims: runs {ids[idx]} and {r['id']} fall in the same cell; add the field(s) that "
+                f"also vary to dims: {', '.join(extra)}"
+            )
         ids[idx] = r["id"]
         for n in names:
             v = r["metrics"].get(n)

@@ -38,17 +38,35 @@ def check_model(model: Any, method: str = "gd") -> None:
     """The contract check of `wf.train`: `model` is a `wideflow.base.Model` whose family has an engine for
     `method` ("gd" or "flow"); a TypeError names the type otherwise."""
     if not isinstance(model, Model):
-        raise TypeError(f"model: expected a wideflow model (a wideflow.base.Model such as ShallowReLU, DeepNet, "
-                        f"Factorization or OneLayer), got {type(model).__name__}")
+        raise TypeError(
+            f"model: expected a wideflow model (a wideflow.base.Model such as ShallowReLU, DeepNet, "
+            f"Factorization or OneLayer), got {type(model).__name__}"
+        )
     if not type(model).supports(method):
         what = "gradient flow (method='flow')" if method == "flow" else "gradient descent (method='gd')"
-        raise TypeError(f"model: {type(model).__name__} has no {what}; it does not implement "
-                        f"{'_flow_engine' if method == 'flow' else '_gd_engine'} of wideflow.base.Model")
+        raise TypeError(
+            f"model: {type(model).__name__} has no {what}; it does not implement "
+            f"{'_flow_engine' if method == 'flow' else '_gd_engine'} of wideflow.base.Model"
+        )
 
 
-def train(model: Any, *data: Any, lr: Any = None, steps: Any = None, method: str = "gd", record: Any = "log",
-          record_points: int = 200, snapshots: Any = None, progress: Any = None, keep_finite: Any = True,
-          t_end: Any = None, rtol: Any = 1e-6, atol: Any = 1e-9, tableau: str = "dopri5", **options: Any) -> Run:
+def train(
+    model: Any,
+    *data: Any,
+    lr: Any = None,
+    steps: Any = None,
+    method: str = "gd",
+    record: Any = "log",
+    record_points: int = 200,
+    snapshots: Any = None,
+    progress: Any = None,
+    keep_finite: Any = True,
+    t_end: Any = None,
+    rtol: Any = 1e-6,
+    atol: Any = 1e-9,
+    tableau: str = "dopri5",
+    **options: Any,
+) -> Run:
     """Train `model` in place by full-batch gradient descent on L = 1/2 sum of squared residuals.
 
     train(net, x, y, lr=..., steps=..., train="all"|"outer"|"inner", kernel="auto", threads=None)
@@ -105,12 +123,23 @@ def train(model: Any, *data: Any, lr: Any = None, steps: Any = None, method: str
         options["tableau"] = tableau
         engine = model._flow_engine(data, options)
         if not isinstance(engine, FlowEngine):
-            raise TypeError(f"model: {type(model).__name__}._flow_engine returned a {type(engine).__name__}, not a "
-                            "wideflow.base.FlowEngine")
+            raise TypeError(
+                f"model: {type(model).__name__}._flow_engine returned a {type(engine).__name__}, not a "
+                "wideflow.base.FlowEngine"
+            )
         if options:
             raise TypeError(f"train: unexpected option(s) for {type(model).__name__}: {', '.join(sorted(options))}")
-        return run_flow(engine, t_end, rtol=rtol, atol=atol, record=record, record_points=record_points,
-                        snapshots=snapshots, progress=progress, desc=f"flow {type(model).__name__}")
+        return run_flow(
+            engine,
+            t_end,
+            rtol=rtol,
+            atol=atol,
+            record=record,
+            record_points=record_points,
+            snapshots=snapshots,
+            progress=progress,
+            desc=f"flow {type(model).__name__}",
+        )
     if t_end is not None:
         raise TypeError("t_end: only used by method='flow' (gradient descent takes lr and steps)")
     engine_factory = model._gd_engine
@@ -120,9 +149,19 @@ def train(model: Any, *data: Any, lr: Any = None, steps: Any = None, method: str
     schedule = as_schedule(lr)
     engine = engine_factory(data, options)
     if not isinstance(engine, GDEngine):
-        raise TypeError(f"model: {type(model).__name__}._gd_engine returned a {type(engine).__name__}, not a "
-                        "wideflow.base.GDEngine")
+        raise TypeError(
+            f"model: {type(model).__name__}._gd_engine returned a {type(engine).__name__}, not a wideflow.base.GDEngine"
+        )
     if options:
         raise TypeError(f"train: unexpected option(s) for {type(model).__name__}: {', '.join(sorted(options))}")
-    return run_gd(engine, schedule, steps, record=record, record_points=record_points, snapshots=snapshots,
-                  progress=progress, keep_finite=keep_finite, desc=f"train {type(model).__name__}")
+    return run_gd(
+        engine,
+        schedule,
+        steps,
+        record=record,
+        record_points=record_points,
+        snapshots=snapshots,
+        progress=progress,
+        keep_finite=keep_finite,
+        desc=f"train {type(model).__name__}",
+    )

@@ -46,9 +46,19 @@ def record_times(spec: Any, t_end: float, points: int) -> np.ndarray:
 STALLED_CALLS = 100
 
 
-def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, record: Any = "log",
-             record_points: int = 200, snapshots: Any = None, progress: bool | None = None,
-             chunk_seconds: float = 0.2, desc: str = "flow") -> Run:
+def run_flow(
+    engine: FlowEngine,
+    t_end: float,
+    *,
+    rtol: float,
+    atol: float,
+    record: Any = "log",
+    record_points: int = 200,
+    snapshots: Any = None,
+    progress: bool | None = None,
+    chunk_seconds: float = 0.2,
+    desc: str = "flow",
+) -> Run:
     """Gradient flow up to flow time `t_end`, recording at the times `record` asks for (see the module
     docstring); `snapshots`: None, "log" or a list of flow times."""
     times = record_times(record, t_end, record_points)
@@ -128,13 +138,18 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
                         break
                     stalled = 0 if steps else stalled + 1
                     if stalled >= STALLED_CALLS:  # an engine that returns without a step, again and again
-                        failed, stall_reason = True, (f"the integrator made no step in {STALLED_CALLS} calls "
-                                                      f"at t = {reached_t:.6g}")
+                        failed, stall_reason = (
+                            True,
+                            (f"the integrator made no step in {STALLED_CALLS} calls at t = {reached_t:.6g}"),
+                        )
                         break
                 if status == "interrupted" or failed:
                     if failed:  # "diverged", or an engine's own reason ("zeno")
-                        status = ("diverged" if stall_reason or not hasattr(engine, "failure_status")
-                                  else engine.failure_status())
+                        status = (
+                            "diverged"
+                            if stall_reason or not hasattr(engine, "failure_status")
+                            else engine.failure_status()
+                        )
                     break
                 at_time(float(t_stop))
     finally:  # even a second Ctrl-C leaves the model holding the state reached
@@ -149,18 +164,30 @@ def run_flow(engine: FlowEngine, t_end: float, *, rtol: float, atol: float, reco
     if status != "completed":
         if rec_t[-1] != reached_t:  # the state reached (last accepted step) ends the record
             record_state(reached_t)
-        what = ((stall_reason or engine.failure() or "the step size underflowed (stiff or divergent flow)") if status != "interrupted"
-                else "interrupted")
-        warnings.warn(f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model "
-                      "holds that state", DivergenceWarning if status != "interrupted" else InterruptedWarning,
-                      stacklevel=3)
+        what = (
+            (stall_reason or engine.failure() or "the step size underflowed (stiff or divergent flow)")
+            if status != "interrupted"
+            else "interrupted"
+        )
+        warnings.warn(
+            f"train: flow stopped at t = {reached_t:.6g} after {accepted} steps ({what}); the model holds that state",
+            DivergenceWarning if status != "interrupted" else InterruptedWarning,
+            stacklevel=3,
+        )
     out_metrics = {k: np.asarray(v) for k, v in metrics.items()}
     for name, val in engine.loss_metrics(np.asarray(rec_loss)).items():
         out_metrics.setdefault(name, val)
-    run = Run(steps=np.asarray(rec_steps, dtype=np.int64), t=np.asarray(rec_t, dtype=np.float64),
-              loss=np.asarray(rec_loss), metrics=out_metrics,
-              snapshots=snap_list, status=status, wall_time=time.perf_counter() - start, method="flow",
-              diverged_at=accepted if status in ("diverged", "zeno") else None)
+    run = Run(
+        steps=np.asarray(rec_steps, dtype=np.int64),
+        t=np.asarray(rec_t, dtype=np.float64),
+        loss=np.asarray(rec_loss),
+        metrics=out_metrics,
+        snapshots=snap_list,
+        status=status,
+        wall_time=time.perf_counter() - start,
+        method="flow",
+        diverged_at=accepted if status in ("diverged", "zeno") else None,
+    )
     run.info.update(engine.counters(), rtol=rtol, atol=atol, t_end=t_end)
     if status in ("diverged", "zeno"):
         run.info["error"] = stall_reason or engine.failure()

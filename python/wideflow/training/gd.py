@@ -46,6 +46,7 @@ CHECKPOINT_MAX_BYTES = max(256 << 20, _memory_bytes() // 4)
 # is shorter than its chunk takes one (on the time budget) rather than running shorter chunks.
 CHEAP_CHECKPOINT_BYTES = 64 << 20
 
+
 def _member(sorted_steps: np.ndarray, step: int) -> bool:
     if not sorted_steps.size:
         return False
@@ -53,9 +54,20 @@ def _member(sorted_steps: np.ndarray, step: int) -> bool:
     return bool(k < sorted_steps.size and sorted_steps[k] == step)
 
 
-def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record: Any = "log", record_points: int = 200,
-           snapshots: Any = None, progress: bool | None = None, keep_finite: bool = True, chunk_seconds: float = 0.5,
-           checkpoint_seconds: float = 5.0, desc: str = "train") -> Run:
+def run_gd(
+    engine: GDEngine,
+    schedule: Schedule,
+    steps: int,
+    *,
+    record: Any = "log",
+    record_points: int = 200,
+    snapshots: Any = None,
+    progress: bool | None = None,
+    keep_finite: bool = True,
+    chunk_seconds: float = 0.5,
+    checkpoint_seconds: float = 5.0,
+    desc: str = "train",
+) -> Run:
     """Gradient descent in chunks of fused C++ steps (see the module docstring).
 
     What a run costs besides the kernel's steps: O(1) per recorded step (the kernel returns every loss);
@@ -142,9 +154,11 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record: Any = "l
                         elif cert and not (cheap_copy and lrs.size >= 32):  # run the certified steps only
                             lrs, stop = lrs[:cert], step + cert
                         elif not can_copy:
-                            unguarded_why = (f"no checkpoint: a copy of the parameters "
-                                             f"({engine.checkpoint_nbytes() / 2**30:.2f} GiB) exceeds the "
-                                             f"checkpoint budget ({CHECKPOINT_MAX_BYTES / 2**30:.2f} GiB)")
+                            unguarded_why = (
+                                f"no checkpoint: a copy of the parameters "
+                                f"({engine.checkpoint_nbytes() / 2**30:.2f} GiB) exceeds the "
+                                f"checkpoint budget ({CHECKPOINT_MAX_BYTES / 2**30:.2f} GiB)"
+                            )
                         elif ck is None or time.perf_counter() - ck_at >= max(checkpoint_seconds, 20 * ck_cost):
                             if step > 0 and not np.isfinite(engine.loss()):
                                 diverged = True  # state `step` is not finite: roll back to the last checkpoint
@@ -169,8 +183,11 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record: Any = "l
                     d = step + done  # the first state that is not finite
                     if d == 0:
                         status, diverged_at, steps = "diverged", 0, 0
-                        warnings.warn("train: the initial loss is not finite; nothing was trained",
-                                      DivergenceWarning, stacklevel=3)
+                        warnings.warn(
+                            "train: the initial loss is not finite; nothing was trained",
+                            DivergenceWarning,
+                            stacklevel=3,
+                        )
                         sched_error = None
                         rec, rec_loss, rec_t = rec[:1], np.array([buf[0]]), rec_t[:1]
                         rec_t[0] = 0.0
@@ -187,8 +204,13 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record: Any = "l
                         if n_replay:
                             engine.run(np.ascontiguousarray(since[:n_replay]), np.empty(n_replay))
                         held, final_loss = d - 1, engine.loss()
-                        t_end = (t_flow + (float(cs[done - 2]) if done >= 2 else 0.0) if done >= 1
-                                 else ck_t + float(np.cumsum(since[:n_replay])[-1]) if n_replay else ck_t)
+                        t_end = (
+                            t_flow + (float(cs[done - 2]) if done >= 2 else 0.0)
+                            if done >= 1
+                            else ck_t + float(np.cumsum(since[:n_replay])[-1])
+                            if n_replay
+                            else ck_t
+                        )
                         rolled_back = True
                     else:
                         held, final_loss = d, np.nan
@@ -201,8 +223,11 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record: Any = "l
                     else:
                         why = "keep_finite=False" if not keep_finite else (unguarded_why or "no checkpoint")
                         what = f"the model holds that non-finite state ({why})"
-                    warnings.warn(f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); "
-                                  f"{what}", DivergenceWarning, stacklevel=3)
+                    warnings.warn(
+                        f"train: the run diverged at step {diverged_at} (non-finite loss or parameters); {what}",
+                        DivergenceWarning,
+                        stacklevel=3,
+                    )
                     sched_error = None  # the divergence came first
                     break
                 engine.advanced(lrs, buf)
@@ -230,19 +255,31 @@ def run_gd(engine: GDEngine, schedule: Schedule, steps: int, *, record: Any = "l
         rec_loss[-1], rec_t[-1] = final_loss, t_flow
     elif status == "interrupted":
         rec, rec_loss, rec_t = end_at(step, engine.loss(), t_flow)
-        warnings.warn(f"train: interrupted at step {step}; the model holds that state", InterruptedWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"train: interrupted at step {step}; the model holds that state", InterruptedWarning, stacklevel=3
+        )
     out_metrics = {}
     for name, pairs in metrics.items():
         out_metrics[name] = np.asarray([v for s, v in pairs if s <= step])
     for name, val in engine.loss_metrics(rec_loss).items():
         out_metrics.setdefault(name, val)
-    run = Run(steps=rec, t=rec_t, loss=rec_loss, metrics=out_metrics, snapshots=snap_list, status=status,
-              diverged_at=diverged_at, wall_time=time.perf_counter() - start_time, method="gd")
+    run = Run(
+        steps=rec,
+        t=rec_t,
+        loss=rec_loss,
+        metrics=out_metrics,
+        snapshots=snap_list,
+        status=status,
+        diverged_at=diverged_at,
+        wall_time=time.perf_counter() - start_time,
+        method="gd",
+    )
     run.info["kernel_seconds"] = kernel_seconds  # time inside the engine's chunk calls
     if sched_error is not None:
         run.info["error"] = str(sched_error)
-        raise ScheduleError(f"{sched_error}; the run stopped at step {step} and the model holds that state "
-                            "(the record so far is this exception's .run)", run) from (sched_error.__cause__
-                                                                                       or sched_error)
+        raise ScheduleError(
+            f"{sched_error}; the run stopped at step {step} and the model holds that state "
+            "(the record so far is this exception's .run)",
+            run,
+        ) from (sched_error.__cause__ or sched_error)
     return run

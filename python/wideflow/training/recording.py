@@ -37,7 +37,7 @@ def _step_indices(spec: Any, name: str) -> np.ndarray:
 def _log_steps(steps: int, points: int) -> np.ndarray:
     """0 and about `points` log-spaced steps in [1, steps] (read-only; cached: runs repeat their lengths)."""
     g = np.power(10.0, np.linspace(0.0, np.log10(steps), points))  # np.geomspace(1, steps, points),
-    g[0], g[-1] = 1.0, steps                                          # without its overhead
+    g[0], g[-1] = 1.0, steps  # without its overhead
     r = np.round(g).astype(np.int64)  # ascending: drop repeats without a sort; 0 before, steps last
     out: np.ndarray = np.concatenate([[0], r[np.concatenate([[True], r[1:] != r[:-1]])]])
     out.flags.writeable = False
@@ -138,5 +138,7 @@ class Run:
 
     def __repr__(self) -> str:
         extra = f", diverged_at={self.diverged_at}" if self.diverged_at is not None else ""
-        return (f"Run(method={self.method!r}, status={self.status!r}, steps={self.final_step}, "
-                f"final_loss={self.final_loss:.6g}, wall_time={self.wall_time:.3g}s{extra})")
+        return (
+            f"Run(method={self.method!r}, status={self.status!r}, steps={self.final_step}, "
+            f"final_loss={self.final_loss:.6g}, wall_time={self.wall_time:.3g}s{extra})"
+        )

@@ -70,8 +70,9 @@ def constant(eta: float) -> Constant:
 
 def inverse_power(eta0: float, power: float, t0: float = 1.0) -> InversePower:
     """eta_t = eta0 / (1 + t/t0)^power (t0 = 1: eta0/(t+1)^power)."""
-    return InversePower(positive_float("eta0", eta0), positive_float("power", power, allow_zero=True),
-                        positive_float("t0", t0))
+    return InversePower(
+        positive_float("eta0", eta0), positive_float("power", power, allow_zero=True), positive_float("t0", t0)
+    )
 
 
 def as_schedule(lr: Any) -> Schedule:

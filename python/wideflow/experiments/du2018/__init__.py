@@ -64,27 +64,42 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
     incomplete = data.incomplete()
     if incomplete:  # every section needs its runs: say how far the study is and what to run
         rows = [[s, len(data.runs(s)), sum(rec is not None for _, _, rec in data.runs(s))] for s in SECTIONS]
-        _report.write_text(path, "\n".join([
-            "# Du, Hu & Lee (2018): layers are automatically balanced — reproduction", "",
-            f"{incomplete}; specs: {mode}. The figures and tables are written once every section is stored.", "",
-            _report.markdown_table(["section", "runs", "stored"], rows), ""]))
+        _report.write_text(
+            path,
+            "\n".join(
+                [
+                    "# Du, Hu & Lee (2018): layers are automatically balanced — reproduction",
+                    "",
+                    f"{incomplete}; specs: {mode}. The figures and tables are written once every section is stored.",
+                    "",
+                    _report.markdown_table(["section", "runs", "stored"], rows),
+                    "",
+                ]
+            ),
+        )
         return path
     res = study.results(data)
-    files = {"relu3": figures.plot_relu3(res["relu3"], os.path.join(out_dir, "relu3")),
-             "eta": figures.plot_eta_scaling(res["eta_scaling"], os.path.join(out_dir, "eta_scaling")),
-             "mf": figures.plot_mf(res["mf"], res["counterexample"], os.path.join(out_dir, "mf")),
-             "cex": figures.plot_counterexample(res["counterexample"], os.path.join(out_dir, "counterexample")),
-             "rank1": figures.plot_rank1(res["rank1"], os.path.join(out_dir, "rank1"))}
+    files = {
+        "relu3": figures.plot_relu3(res["relu3"], os.path.join(out_dir, "relu3")),
+        "eta": figures.plot_eta_scaling(res["eta_scaling"], os.path.join(out_dir, "eta_scaling")),
+        "mf": figures.plot_mf(res["mf"], res["counterexample"], os.path.join(out_dir, "mf")),
+        "cex": figures.plot_counterexample(res["counterexample"], os.path.join(out_dir, "counterexample")),
+        "rank1": figures.plot_rank1(res["rank1"], os.path.join(out_dir, "rank1")),
+    }
     files = {k: [os.path.basename(f) for f in v] for k, v in files.items()}
     _report.write_text(os.path.join(out_dir, "results.json"), json.dumps(_jsonable({"mode": mode, **res})))
     rows = []
     for section in SECTIONS:
         recs = [rec for _, _, rec in data.runs(section) if rec is not None]
         if data.has(section):
-            rows.append([section, len(data.runs(section)), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"])
-    provenance = (["## Provenance", "", _report.markdown_table(["section", "runs", "stored", "compute s"], rows)]
-                  + build_lines(data.store)
-                  + ["", f"Report written in {time.perf_counter() - started:.1f} s from the store."])
+            rows.append(
+                [section, len(data.runs(section)), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"]
+            )
+    provenance = (
+        ["## Provenance", "", _report.markdown_table(["section", "runs", "stored", "compute s"], rows)]
+        + build_lines(data.store)
+        + ["", f"Report written in {time.perf_counter() - started:.1f} s from the store."]
+    )
     write_report(path, res, mode, files, provenance)
     return path
 

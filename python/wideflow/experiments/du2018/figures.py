@@ -23,8 +23,9 @@ def plot_relu3(res: dict, path: str) -> list:
             ax[row, 0].plot(s, n[:, 1] - n[:, 2], ls, color="C1", label=rf"$d_{{23}}$, $\eta$={r['eta']:g}")
             ax[row, 1].plot(s, n[:, 0] / n[:, 1], ls, color="C0", label=rf"$r_{{12}}$, $\eta$={r['eta']:g}")
             ax[row, 1].plot(s, n[:, 1] / n[:, 2], ls, color="C1", label=rf"$r_{{23}}$, $\eta$={r['eta']:g}")
-            ax[row, 2].semilogy(s, r["loss"], ls, color="C2" if r["eta"] == 0.02 else "C3",
-                                label=rf"$\eta$={r['eta']:g}")
+            ax[row, 2].semilogy(
+                s, r["loss"], ls, color="C2" if r["eta"] == 0.02 else "C3", label=rf"$\eta$={r['eta']:g}"
+            )
         ax[row, 0].set_title(rf"{kind}: $\|W_h\|_F^2 - \|W_{{h+1}}\|_F^2$")
         ax[row, 1].set_title(rf"{kind}: $\|W_h\|_F^2 / \|W_{{h+1}}\|_F^2$")
         ax[row, 1].axhline(1.0, color="gray", lw=0.8)
@@ -68,8 +69,12 @@ def plot_counterexample(cex: dict, path: str) -> list:
     ax[0, 0].set_title(r"scalar $\frac{1}{2}(uv-1)^2$, $\eta$ = 0.1")
     for i, m in enumerate(cex["matrix"]):
         loss = np.array(m["loss"])
-        ax[0, 1].semilogy(np.arange(loss.size), np.maximum(loss, 1e-300), color=f"C{i}",
-                          label=f"{m['scale_U']:g}U0, {m['scale_V']:.3g}V0: {m['status']}")
+        ax[0, 1].semilogy(
+            np.arange(loss.size),
+            np.maximum(loss, 1e-300),
+            color=f"C{i}",
+            label=f"{m['scale_U']:g}U0, {m['scale_V']:.3g}V0: {m['status']}",
+        )
     ax[0, 1].set_xscale("symlog", linthresh=10)
     ax[0, 1].set_title(r"rank-3 MF, $\eta$ = 0.2, same product $U_0V_0^\top$")
     ax[0, 1].set_xlabel("iteration")

@@ -39,17 +39,26 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
     started = time.perf_counter() if started is None else started
     mode = data.mode()
     incomplete = data.incomplete()
-    lines = ["# Tarmoun et al. (2021): dynamics of overparameterized two-layer linear models", "",
-             f"`wideflow reproduce tarmoun2021{' --quick' if mode == 'quick' else ''}` — specs: **{mode}**"
-             + (f"; {incomplete}" if incomplete else "")
-             + ". Theory: docs page theory/tarmoun2021; closed forms: `wideflow.linear_theory`. Time is "
-             "gradient-flow time t = lr · step; loss ½‖Y − UVᵀ‖²_F (with the ½: time constants as in the docs "
-             "page). Every section is read from the store (`wideflow.sqlite` beside this report).", ""]
+    lines = [
+        "# Tarmoun et al. (2021): dynamics of overparameterized two-layer linear models",
+        "",
+        f"`wideflow reproduce tarmoun2021{' --quick' if mode == 'quick' else ''}` — specs: **{mode}**"
+        + (f"; {incomplete}" if incomplete else "")
+        + ". Theory: docs page theory/tarmoun2021; closed forms: `wideflow.linear_theory`. Time is "
+        "gradient-flow time t = lr · step; loss ½‖Y − UVᵀ‖²_F (with the ½: time constants as in the docs "
+        "page). Every section is read from the store (`wideflow.sqlite` beside this report).",
+        "",
+    ]
     summary: dict = {}
     tick = {}
-    for name, fn in (("section 6", linear.section6), ("k sweep", width.k_sweep), ("modes", closed_form.modes),
-                     ("overlays", closed_form.overlays), ("gradient flow", linear.flow_check),
-                     ("nonlinear", nonlinear.nonlinear)):
+    for name, fn in (
+        ("section 6", linear.section6),
+        ("k sweep", width.k_sweep),
+        ("modes", closed_form.modes),
+        ("overlays", closed_form.overlays),
+        ("gradient flow", linear.flow_check),
+        ("nonlinear", nonlinear.nonlinear),
+    ):
         t = time.perf_counter()
         fn(data, out_dir, lines, summary)
         tick[name] = time.perf_counter() - t
@@ -66,12 +75,20 @@ def _provenance(data, started, tick) -> list:
     for section in SECTIONS:
         recs = [rec for _, _, rec in data.runs(section) if rec is not None]
         if data.has(section):
-            rows.append([section, len(data.runs(section)), len(recs),
-                         f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"])
-    return (["## Provenance", "", _report.markdown_table(["section", "runs", "stored", "compute s"], rows)]
-            + build_lines(data.store)
-            + ["", "Report written in " + f"{time.perf_counter() - started:.1f} s ("
-               + ", ".join(f"{k} {v:.1f} s" for k, v in tick.items()) + ")."])
+            rows.append(
+                [section, len(data.runs(section)), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"]
+            )
+    return (
+        ["## Provenance", "", _report.markdown_table(["section", "runs", "stored", "compute s"], rows)]
+        + build_lines(data.store)
+        + [
+            "",
+            "Report written in "
+            + f"{time.perf_counter() - started:.1f} s ("
+            + ", ".join(f"{k} {v:.1f} s" for k, v in tick.items())
+            + ").",
+        ]
+    )
 
 
 STUDY = Study("tarmoun2021", "Tarmoun et al. 2021: two-layer linear factorization dynamics", SECTIONS, analyze)

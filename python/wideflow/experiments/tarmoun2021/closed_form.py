@@ -24,7 +24,7 @@ def modes(data, out_dir, lines, summary):
     lrs = sorted(groups, reverse=True)
     lams = np.array([e["config"]["mode_lambda"] for e in groups[lrs[0]]], dtype=float)
     t_cf = np.array([lt.hitting_time(sig, x0, lam, eps) for lam in lams])
-    s_rate = np.sqrt(lams ** 2 + 4 * sig * sig)
+    s_rate = np.sqrt(lams**2 + 4 * sig * sig)
     gd = {}
     for lr in lrs:
         hit = {e["config"]["mode_lambda"]: e["metrics"].get("t_hit_1", math.nan) for e in groups[lr]}
@@ -33,9 +33,18 @@ def modes(data, out_dir, lines, summary):
     one = math.log(abs(sig - x0) / eps)
     rows = []
     for j, lam in enumerate(lams):
-        rows.append([f"{lam:g}", f"{s_rate[j]:.4g}", f"{t_cf[j]:.4f}", f"{gd[lr][j]:.4f}",
-                     f"{gd[lr][j] - t_cf[j]:+.4f}", f"{gd[lr_fine][j]:.4f}",
-                     f"{gd[lr_fine][j] - t_cf[j]:+.4f}", f"{t_cf[j] * lam:.3f}" if lam > 0 else "—"])
+        rows.append(
+            [
+                f"{lam:g}",
+                f"{s_rate[j]:.4g}",
+                f"{t_cf[j]:.4f}",
+                f"{gd[lr][j]:.4f}",
+                f"{gd[lr][j] - t_cf[j]:+.4f}",
+                f"{gd[lr_fine][j]:.4f}",
+                f"{gd[lr_fine][j] - t_cf[j]:+.4f}",
+                f"{t_cf[j] * lam:.3f}" if lam > 0 else "—",
+            ]
+        )
     mono = bool(np.all(np.diff(t_cf) < 0) and np.all(np.diff(gd[lr]) < 0))
     err1 = float(np.max(np.abs(gd[lr] - t_cf)))
     err2 = float(np.max(np.abs(gd[lr_fine] - t_cf)))
@@ -55,20 +64,41 @@ def modes(data, out_dir, lines, summary):
     a.set_title(f"σ = {sig:g}, x0 = {x0:g}, ε = {eps:g}")
     a.legend(fontsize=7)
     f_im = png(fig, out_dir, "tarmoun2021_convergence_vs_imbalance")
-    lines += ["## 3. Convergence time against imbalance (docs theory/tarmoun2021 § scalar modes)", "",
-              f"One spectral mode (a 1 x 1 problem per λ, every step recorded): σ = {sig:g}, x0 = u0 v0 = {x0:g}, "
-              f"target |σ − x| < {eps:g}; s = √(λ² + 4σ²). One-layer reference ln(|σ − x0|/ε) = {one:.4f}.", "",
-              markdown_table(["λ", "s", "t_ε closed form", f"t_ε GD lr={lr:g}", "GD − closed form",
-                              f"t_ε GD lr={lr_fine:g}", "GD − closed form", "t_ε·λ"], rows), "",
-              f"- t_ε decreases strictly in λ (closed form and GD): {yes_no(mono)}; t_ε·λ → "
-              f"ln(|σ − x0|/ε) = {one:.3f} for large λ.",
-              f"- GD matches the closed form to O(lr): max |Δt| = {err1:.2e} at lr = {lr:g}, "
-              f"{err2:.2e} at lr = {lr_fine:g} (ratio {err1 / max(err2, 1e-300):.1f}).", "",
-              f"![convergence vs imbalance]({f_im})", ""]
+    lines += [
+        "## 3. Convergence time against imbalance (docs theory/tarmoun2021 § scalar modes)",
+        "",
+        f"One spectral mode (a 1 x 1 problem per λ, every step recorded): σ = {sig:g}, x0 = u0 v0 = {x0:g}, "
+        f"target |σ − x| < {eps:g}; s = √(λ² + 4σ²). One-layer reference ln(|σ − x0|/ε) = {one:.4f}.",
+        "",
+        markdown_table(
+            [
+                "λ",
+                "s",
+                "t_ε closed form",
+                f"t_ε GD lr={lr:g}",
+                "GD − closed form",
+                f"t_ε GD lr={lr_fine:g}",
+                "GD − closed form",
+                "t_ε·λ",
+            ],
+            rows,
+        ),
+        "",
+        f"- t_ε decreases strictly in λ (closed form and GD): {yes_no(mono)}; t_ε·λ → "
+        f"ln(|σ − x0|/ε) = {one:.3f} for large λ.",
+        f"- GD matches the closed form to O(lr): max |Δt| = {err1:.2e} at lr = {lr:g}, "
+        f"{err2:.2e} at lr = {lr_fine:g} (ratio {err1 / max(err2, 1e-300):.1f}).",
+        "",
+        f"![convergence vs imbalance]({f_im})",
+        "",
+    ]
 
 
-LABELS = {"spectral": "spectral init, λ_i = u_i² − v_i² (k = {k})", "balanced_random": "balanced init Q = 0 (k = {k}), "
-          "Riccati", "lambda_balanced": "λ-balanced init Q = {lam:g} I (k = {k}), Riccati"}
+LABELS = {
+    "spectral": "spectral init, λ_i = u_i² − v_i² (k = {k})",
+    "balanced_random": "balanced init Q = 0 (k = {k}), Riccati",
+    "lambda_balanced": "λ-balanced init Q = {lam:g} I (k = {k}), Riccati",
+}
 
 
 def overlays(data, out_dir, lines, summary):
@@ -98,9 +128,15 @@ def overlays(data, out_dir, lines, summary):
         rows.append([label, f"{errs[0]:.2e}", f"{errs[-1]:.2e}", f"{errs[0] / errs[-1]:.1f}"])
     lrs = sorted({e["config"]["lr"] for es in groups.values() for e in es}, reverse=True)
     f_ov = png(fig, out_dir, "tarmoun2021_closed_form_overlays")
-    lines += ["## 4. Closed forms against gradient descent (docs theory/tarmoun2021 § scalar modes, § Riccati)", "",
-              f"max over t ∈ [0, {T:g}] of ‖X_GD(t) − X_closed(t)‖_F (spectral modes: `spectral_solution`; "
-              "balanced and λ-balanced: `riccati_solution` with restarts every 0.25), tracked every 0.05 in t:", "",
-              markdown_table(["init", f"GD lr={lrs[0]:g}", f"GD lr={lrs[-1]:g}", "ratio (≈10 for O(lr))"], rows), "",
-              f"![closed-form overlays]({f_ov})", ""]
+    lines += [
+        "## 4. Closed forms against gradient descent (docs theory/tarmoun2021 § scalar modes, § Riccati)",
+        "",
+        f"max over t ∈ [0, {T:g}] of ‖X_GD(t) − X_closed(t)‖_F (spectral modes: `spectral_solution`; "
+        "balanced and λ-balanced: `riccati_solution` with restarts every 0.25), tracked every 0.05 in t:",
+        "",
+        markdown_table(["init", f"GD lr={lrs[0]:g}", f"GD lr={lrs[-1]:g}", "ratio (≈10 for O(lr))"], rows),
+        "",
+        f"![closed-form overlays]({f_ov})",
+        "",
+    ]
     summary["overlay_ratios"] = [float(r_[3]) for r_ in rows]

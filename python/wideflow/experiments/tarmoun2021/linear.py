@@ -63,8 +63,7 @@ def section6(data, out_dir, lines, summary):
         top = 1.25 * sv_Y[0]
         a.set_ylim(0, top)
         if sv[0, 0] > top:
-            a.text(0.97, 0.5, f"σ_1(X0) = {sv[0, 0]:.3g}\n(off scale)", transform=a.transAxes, ha="right",
-                   fontsize=7)
+            a.text(0.97, 0.5, f"σ_1(X0) = {sv[0, 0]:.3g}\n(off scale)", transform=a.transAxes, ha="right", fontsize=7)
         a.set_title(f"σ_init = {s:g}")
         a.set_xlabel("t")
         if j == 0:
@@ -101,31 +100,55 @@ def section6(data, out_dir, lines, summary):
         _, qd = curve(g[0], "metric_q_drift")
         drift_max = float(np.max(qd))
         q0n = g[0]["metrics"]["q_norm_init"]
-        rows.append([f"{s:g}"] + [fmt(x, ".3f") for x in med]
-                    + [f"{fmt(a_, '.3f')} ({fmt(b_, '.3f')})" for a_, b_ in zip(t1, t1cf)]
-                    + [f"[{lo:.3g}, {hi:.3g}]", f"{drift_max:.2e} ({drift_max / q0n:.1e})",
-                       f"{np.median([e['metrics']['q_drift'] for e in g]):.2e}"])
+        rows.append(
+            [f"{s:g}"]
+            + [fmt(x, ".3f") for x in med]
+            + [f"{fmt(a_, '.3f')} ({fmt(b_, '.3f')})" for a_, b_ in zip(t1, t1cf)]
+            + [
+                f"[{lo:.3g}, {hi:.3g}]",
+                f"{drift_max:.2e} ({drift_max / q0n:.1e})",
+                f"{np.median([e['metrics']['q_drift'] for e in g]):.2e}",
+            ]
+        )
     eps_h = [f"ε={e:g}" for e in levels]
-    header = (["σ_init"] + [f"two-layer t({e})" for e in eps_h] + [f"one-layer t({e}) GD (closed form)" for e in eps_h]
-              + ["eig(Q0) range (all seeds)", f"max_t≤{T_drift:g} ‖Q(t)−Q0‖_F (relative to ‖Q0‖_F), seed 0",
-                 f"median ‖Q({T_drift:g})−Q0‖_F"])
-    lines += [f"## 1. Section 6: linear experiment (m = {c0['m']}, n = {c0['n']}, k = {c0['k']}, lr = {c0['lr']:g})",
-              "", f"Y ~ N(0, 1) (seed {c0['target_seed']}), σ(Y) = {', '.join(f'{x:.3f}' for x in sv_Y)}. "
-              f"U, V entries N(0, σ_init²); {seeds} init seeds per σ_init ({len(runs)} stored runs, recorded every "
-              f"{c0['record_every']} steps: times to ±{c0['record_every'] * c0['lr']:g}). Two-layer times: median "
-              "over seeds; one-layer: X0 = U0 V0ᵀ (first seed), GD beside the closed form "
-              "ln(‖Y − X0‖ / (ε‖Y‖)).", "", f"![error vs t]({f_err})", "", markdown_table(header, rows), ""]
+    header = (
+        ["σ_init"]
+        + [f"two-layer t({e})" for e in eps_h]
+        + [f"one-layer t({e}) GD (closed form)" for e in eps_h]
+        + [
+            "eig(Q0) range (all seeds)",
+            f"max_t≤{T_drift:g} ‖Q(t)−Q0‖_F (relative to ‖Q0‖_F), seed 0",
+            f"median ‖Q({T_drift:g})−Q0‖_F",
+        ]
+    )
+    lines += [
+        f"## 1. Section 6: linear experiment (m = {c0['m']}, n = {c0['n']}, k = {c0['k']}, lr = {c0['lr']:g})",
+        "",
+        f"Y ~ N(0, 1) (seed {c0['target_seed']}), σ(Y) = {', '.join(f'{x:.3f}' for x in sv_Y)}. "
+        f"U, V entries N(0, σ_init²); {seeds} init seeds per σ_init ({len(runs)} stored runs, recorded every "
+        f"{c0['record_every']} steps: times to ±{c0['record_every'] * c0['lr']:g}). Two-layer times: median "
+        "over seeds; one-layer: X0 = U0 V0ᵀ (first seed), GD beside the closed form "
+        "ln(‖Y − X0‖ / (ε‖Y‖)).",
+        "",
+        f"![error vs t]({f_err})",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
     big = [two_times[s][-1] for s in sigmas]
     mono = all(b <= a_ for a_, b in zip(big, big[1:]))
     e_last = levels[-1]
     faster = [f"{s:g}" for s in sigmas if two_times[s][-1] < one_last[s]]
-    lines += [f"- two-layer t(ε={e_last:g}) decreases monotonically as σ_init grows: {yes_no(mono)} "
-              f"({', '.join(fmt(x, '.2f') for x in big)})",
-              f"- two-layer faster than one-layer to ε = {e_last:g} for σ_init ∈ {{{', '.join(faster)}}}.",
-              f"- σ_min(Y) = {sv_Y[-1]:.3f} < 1: for small σ_init (nearly balanced) the late rate of the two-layer "
-              "model is ≈ σ_min(Y) (rectangular case, docs § Riccati; see the late-rate table), below the "
-              "one-layer rate 1, so for small inits the one-layer model wins at small enough ε even where the "
-              "two-layer model is ahead at this ε.", ""]
+    lines += [
+        f"- two-layer t(ε={e_last:g}) decreases monotonically as σ_init grows: {yes_no(mono)} "
+        f"({', '.join(fmt(x, '.2f') for x in big)})",
+        f"- two-layer faster than one-layer to ε = {e_last:g} for σ_init ∈ {{{', '.join(faster)}}}.",
+        f"- σ_min(Y) = {sv_Y[-1]:.3f} < 1: for small σ_init (nearly balanced) the late rate of the two-layer "
+        "model is ≈ σ_min(Y) (rectangular case, docs § Riccati; see the late-rate table), below the "
+        "one-layer rate 1, so for small inits the one-layer model wins at small enough ε even where the "
+        "two-layer model is ahead at this ε.",
+        "",
+    ]
     summary["section6_monotone"] = mono
     lines += [f"![singular values]({f_sv})", "", "Singular values σ_i(X(t)) (first seed):", ""]
     for s in SV_SIGMAS:
@@ -138,9 +161,13 @@ def section6(data, out_dir, lines, summary):
             rows.append([f"{t[idx]:g}"] + [f"{x:.4f}" for x in sv[idx]])
         rows.append(["σ_i(Y)"] + [f"{x:.4f}" for x in sv_Y])
         lines += [f"σ_init = {s:g}:", "", markdown_table(["t"] + [f"σ_{i + 1}" for i in range(len(sv_Y))], rows), ""]
-    lines += _lr_pairs(data) + [f"![imbalance drift]({f_drift})", "",
-                                "The imbalance drift grows with σ_init (its per-step change is lr² (VᵀEᵀEV − "
-                                "UᵀEEᵀU)) and stays O(lr) at a fixed horizon.", ""]
+    lines += _lr_pairs(data) + [
+        f"![imbalance drift]({f_drift})",
+        "",
+        "The imbalance drift grows with σ_init (its per-step change is lr² (VᵀEᵀEV − "
+        "UᵀEEᵀU)) and stays O(lr) at a fixed horizon.",
+        "",
+    ]
 
 
 def _pairs(data):
@@ -163,9 +190,12 @@ def _lr_pairs(data) -> list:
         diff = np.abs(curves[0] - curves[1])
         logdiff = np.abs(np.log10(curves[0]) - np.log10(curves[1]))
         rows.append([f"{s:g}", f"{diff.max():.2e}", f"{grid[np.argmax(diff)]:.2f}", f"{logdiff.max():.3f}"])
-    return [f"GD at lr = {lrs[0]:g} vs lr = {lrs[-1]:g} on t ∈ [0, {T:g}] (a proxy for the distance to gradient "
-            "flow):", "", markdown_table(["σ_init", "max abs. Δ rel. error", "at t", "max abs. Δ log10 rel. error"],
-                                         rows), ""]
+    return [
+        f"GD at lr = {lrs[0]:g} vs lr = {lrs[-1]:g} on t ∈ [0, {T:g}] (a proxy for the distance to gradient flow):",
+        "",
+        markdown_table(["σ_init", "max abs. Δ rel. error", "at t", "max abs. Δ log10 rel. error"], rows),
+        "",
+    ]
 
 
 def flow_check(data, out_dir, lines, summary):
@@ -187,16 +217,37 @@ def flow_check(data, out_dir, lines, summary):
             else:
                 gaps.append(math.nan)
         _, qd = curve(fl, "metric_q_drift")
-        rows.append([f"{s:g}", f"{fl['metrics'].get('gradient_evals', 0):,}", f"{qd[-1]:.1e}", f"{gaps[0]:.2e}",
-                     f"{gaps[-1]:.2e}", f"{gaps[0] / gaps[-1]:.1f}" if gaps[-1] > 0 else "-"])
+        rows.append(
+            [
+                f"{s:g}",
+                f"{fl['metrics'].get('gradient_evals', 0):,}",
+                f"{qd[-1]:.1e}",
+                f"{gaps[0]:.2e}",
+                f"{gaps[-1]:.2e}",
+                f"{gaps[0] / gaps[-1]:.1f}" if gaps[-1] > 0 else "-",
+            ]
+        )
         summary.setdefault("flow_vs_gd", []).append({"sigma": s, "gap_lr": gaps[0], "gap_lr_fine": gaps[-1]})
     c = next(iter(flows.values()))[0]["config"]
-    lines += ["## Gradient flow itself", "",
-              "The paper states its results for gradient flow and approximates it by GD with lr = 1e-3, as do "
-              "all figures above (GD, time t = lr · step). Here `wf.train(..., method=\"flow\")` integrates the "
-              f"flow (Dormand–Prince 5(4), rtol {c['rtol']:g}) from the same inits; the table gives the largest gap "
-              f"in relative error between each GD run and the flow on t ∈ [0, {c['t_end']:g}] and the drift of the "
-              "conserved imbalance Q under the flow.", "",
-              markdown_table(["σ_init", "flow gradient evals", "flow ‖Q(T) − Q(0)‖_F",
-                              f"max gap GD(lr={lrs[0]:g}) − flow", f"max gap GD(lr={lrs[-1]:g}) − flow",
-                              "ratio (O(lr) predicts 10)"], rows), ""]
+    lines += [
+        "## Gradient flow itself",
+        "",
+        "The paper states its results for gradient flow and approximates it by GD with lr = 1e-3, as do "
+        'all figures above (GD, time t = lr · step). Here `wf.train(..., method="flow")` integrates the '
+        f"flow (Dormand–Prince 5(4), rtol {c['rtol']:g}) from the same inits; the table gives the largest gap "
+        f"in relative error between each GD run and the flow on t ∈ [0, {c['t_end']:g}] and the drift of the "
+        "conserved imbalance Q under the flow.",
+        "",
+        markdown_table(
+            [
+                "σ_init",
+                "flow gradient evals",
+                "flow ‖Q(T) − Q(0)‖_F",
+                f"max gap GD(lr={lrs[0]:g}) − flow",
+                f"max gap GD(lr={lrs[-1]:g}) − flow",
+                "ratio (O(lr) predicts 10)",
+            ],
+            rows,
+        ),
+        "",
+    ]

@@ -13,8 +13,9 @@ def entries(data, section: str) -> list[dict]:
     for rid, cfg, rec in data.runs(section):
         if rec is None or rec["status"] == "failed":
             continue
-        out.append({"id": rid, "config": cfg, "metrics": rec["metrics"], "status": rec["status"],
-                    "traj": data.trajectory(rid)})
+        out.append(
+            {"id": rid, "config": cfg, "metrics": rec["metrics"], "status": rec["status"], "traj": data.trajectory(rid)}
+        )
     return out
 
 

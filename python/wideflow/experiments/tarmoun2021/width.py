@@ -32,8 +32,14 @@ def k_sweep(data, out_dir, lines, summary):
         a.legend(fontsize=7)
         f_k = png(fig, out_dir, "tarmoun2021_k_sweep")
         h1, h2 = c0["hit_levels"][:2]
-        lines += [f"![k sweep]({f_k})", "", f"σ_init = {c0['init_scale']:g}, median over {len(g)} seeds:", "",
-                  markdown_table(["k", f"t(ε={h1:g})", f"t(ε={h2:g})"], rows), ""]
+        lines += [
+            f"![k sweep]({f_k})",
+            "",
+            f"σ_init = {c0['init_scale']:g}, median over {len(g)} seeds:",
+            "",
+            markdown_table(["k", f"t(ε={h1:g})", f"t(ε={h2:g})"], rows),
+            "",
+        ]
     rows, track = [], []
     late = entries(data, "late_rates")
     for e in late:
@@ -49,22 +55,51 @@ def k_sweep(data, out_dir, lines, summary):
         pred_gd = -math.log1p(-c["lr"] * pred) / c["lr"]
         if fit is not None:
             track.append(abs(fit / pred_gd - 1))
-        rows.append([c["k"], f"{c['init_scale']:g}", fmt(first_below(t, err, 1e-2), ".2f"),
-                     fmt(first_below(t, err, 1e-6), ".2f"), fmt(fit, ".4f"), f"{pred:.4f}", f"{pred_gd:.4f}",
-                     fmt(None if fit is None else fit / pred_gd, ".3f"), f"{pairs[1]:.4f}",
-                     f"{e['metrics']['q_norm2_init']:.3g}"])
+        rows.append(
+            [
+                c["k"],
+                f"{c['init_scale']:g}",
+                fmt(first_below(t, err, 1e-2), ".2f"),
+                fmt(first_below(t, err, 1e-6), ".2f"),
+                fmt(fit, ".4f"),
+                f"{pred:.4f}",
+                f"{pred_gd:.4f}",
+                fmt(None if fit is None else fit / pred_gd, ".3f"),
+                f"{pairs[1]:.4f}",
+                f"{e['metrics']['q_norm2_init']:.3g}",
+            ]
+        )
     if late:
         c = late[0]["config"]
-        lines += [f"Late rates (seed {c['seed']}, GD lr = {c['lr']:g}, T = {c['lr'] * c['steps']:g}); the rate is "
-                  "fitted to ln(rel. error) over 1e-11 < error < 1e-6; the prediction is λmin(UUᵀ) + λmin(VVᵀ) at "
-                  "the end, and its GD version −ln(1 − lr·s)/lr:", "",
-                  markdown_table(["k", "σ_init", "t(err<1e-2)", "t(err<1e-6)", "fitted late rate",
-                                  "λmin(UUᵀ)+λmin(VVᵀ)", "GD-corrected", "fitted / predicted", "next μ_i+ν_j", "‖Q0‖₂"],
-                                 rows), ""]
+        lines += [
+            f"Late rates (seed {c['seed']}, GD lr = {c['lr']:g}, T = {c['lr'] * c['steps']:g}); the rate is "
+            "fitted to ln(rel. error) over 1e-11 < error < 1e-6; the prediction is λmin(UUᵀ) + λmin(VVᵀ) at "
+            "the end, and its GD version −ln(1 − lr·s)/lr:",
+            "",
+            markdown_table(
+                [
+                    "k",
+                    "σ_init",
+                    "t(err<1e-2)",
+                    "t(err<1e-6)",
+                    "fitted late rate",
+                    "λmin(UUᵀ)+λmin(VVᵀ)",
+                    "GD-corrected",
+                    "fitted / predicted",
+                    "next μ_i+ν_j",
+                    "‖Q0‖₂",
+                ],
+                rows,
+            ),
+            "",
+        ]
     if track:
-        lines += [f"- fitted late rate within {100 * max(track):.2g} % of the prediction over the "
-                  f"{len(track)} settings that reached the fit window (median {100 * float(np.median(track)):.2g} %). "
-                  "Where the next rate μ_i + ν_j (eigenvalues of UUᵀ and VVᵀ) lies close to the slowest, the "
-                  "finite window still mixes them and the fit sits above the asymptotic rate, as the theory "
-                  "page anticipates.", ""]
+        lines += [
+            f"- fitted late rate within {100 * max(track):.2g} % of the prediction over the "
+            f"{len(track)} settings that reached the fit window (median {100 * float(np.median(track)):.2g} %). "
+            "Where the next rate μ_i + ν_j (eigenvalues of UUᵀ and VVᵀ) lies close to the slowest, the "
+            "finite window still mixes them and the fit sits above the asymptotic rate, as the theory "
+            "page anticipates.",
+            "",
+        ]
     summary["late_rate_max_rel_dev"] = max(track) if track else None

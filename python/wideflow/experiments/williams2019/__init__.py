@@ -79,8 +79,7 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
     files += figures.trained_sets(out_dir, ts_rows, refs_by_ds["square10"])
     files += scaling.figure(out_dir, summary, gd_rows)
     files += figures.flow(out_dir, pairs, long_runs)
-    text = _text(data, mode, refs_by_ds, results, ts_rows, lr_rows, summary, gd_rows, pairs, long_runs, files,
-                 started)
+    text = _text(data, mode, refs_by_ds, results, ts_rows, lr_rows, summary, gd_rows, pairs, long_runs, files, started)
     path = os.path.join(out_dir, "report.md")
     _report.write_text(path, text)
     return path
@@ -96,7 +95,8 @@ def _text(data, mode, refs_by_ds, results, ts_rows, lr_rows, summary, gd_rows, p
         "# Williams et al. 2019 — kernel vs adaptive regimes of shallow univariate ReLU nets",
         "",
         f"`wideflow reproduce williams2019{' --quick' if mode == 'quick' else ''}` — specs: **{mode}**"
-        + (f"; {incomplete}" if incomplete else "") + ". Every number below is read from the store "
+        + (f"; {incomplete}" if incomplete else "")
+        + ". Every number below is read from the store "
         "(`wideflow.sqlite` beside this report); `wideflow report DIR` rebuilds this file from it.",
         "",
         "Model f(x) = (1/α) Σ_i c_i [a_i x + b_i]_+ with α = m (NTK runs: α = √m), loss ½ Σ_j (f(x_j) − y_j)², "
@@ -112,7 +112,7 @@ def _text(data, mode, refs_by_ds, results, ts_rows, lr_rows, summary, gd_rows, p
         "the paper's experiments.",
         "- Loss ½ Σ (no 1/n); with full batches it only rescales the learning rate.",
         "- Data: `square10` x_j = linspace(−1, 1, 10), y_j = sign(sin(πx_j + 0.3)); `sine10` y_j = sin(πx_j). "
-        "The paper says only \"10 points sampled from a square wave\" and \"a sinusoid\".",
+        'The paper says only "10 points sampled from a square wave" and "a sinusoid".',
         "- Init: `gaussian` (a, b) = σ_θ·N(0, I), c = σ_c·N(0, 1); `uniform_knots` |a| = σ_θ, knots "
         f"U[−{reg_cfg.get('L', 2.0):g}, {reg_cfg.get('L', 2.0):g}], c = σ_c·N(0, 1); antisymmetric doubling "
         f"(f_0 ≡ 0); seed {reg_cfg.get('seed', 0)}. The paper's distributions and scale values are unknown.",
@@ -144,9 +144,15 @@ def _text(data, mode, refs_by_ds, results, ts_rows, lr_rows, summary, gd_rows, p
         "",
     ]
     for ds in DATASETS:
-        lines += [f"### {ds}", "", report.regime_table(results, ds, ukmf), "",
-                  f"Figure: `regimes_{ds}.png` (thin grey: after 10⁴ epochs; black: end; dash-dot: c-only "
-                  "limit of that init; dashed green: NCS; dotted purple: linear).", ""]
+        lines += [
+            f"### {ds}",
+            "",
+            report.regime_table(results, ds, ukmf),
+            "",
+            f"Figure: `regimes_{ds}.png` (thin grey: after 10⁴ epochs; black: end; dash-dot: c-only "
+            "limit of that init; dashed green: NCS; dotted purple: linear).",
+            "",
+        ]
     lines += [
         "How to read these tables: after the paper's 10⁴ epochs the kernel-side runs are usually not converged "
         "(the 10-point kernel Gram matrices have condition numbers ~10⁵ (section 1), so GD at a stable step "
@@ -222,16 +228,23 @@ def _provenance(data, started) -> list:
     for section in SECTIONS + DERIVED:
         recs = [rec for _, _, rec in data.runs(section) if rec is not None]
         if data.has(section):
-            rows.append([section, len(data.runs(section)), len(recs),
-                         f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"])
+            rows.append(
+                [section, len(data.runs(section)), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"]
+            )
     lines += [_report.markdown_table(["section", "runs", "stored", "compute s (sum of run wall times)"], rows)]
     lines += build_lines(data.store)
     lines += ["", f"Report written in {time.perf_counter() - started:.1f} s from the store (figures included)."]
     return lines
 
 
-STUDY = Study("williams2019", "Williams et al. 2019: shallow univariate ReLU nets, kernel vs adaptive regimes",
-              SECTIONS, analyze, derive=runs.derive_flow, derived_sections=DERIVED)
+STUDY = Study(
+    "williams2019",
+    "Williams et al. 2019: shallow univariate ReLU nets, kernel vs adaptive regimes",
+    SECTIONS,
+    analyze,
+    derive=runs.derive_flow,
+    derived_sections=DERIVED,
+)
 
 
 def reproduce(out_dir: str = "wideflow-out/williams2019", quick: bool = False, **options) -> str:

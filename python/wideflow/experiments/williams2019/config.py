@@ -19,7 +19,7 @@ class Regime:
     scheme: str
     inner: float  # sigma_theta
     outer: float  # sigma_c
-    expect: str   # "kernel", "weak" (weakly separated kernel side), "balanced", "adaptive"
+    expect: str  # "kernel", "weak" (weakly separated kernel side), "balanced", "adaptive"
 
     @property
     def scales(self) -> str:
@@ -39,8 +39,12 @@ REGIMES = (
     Regime("adaptive-0.1", "adaptive", "gaussian", 0.1, 1.0, "adaptive"),
 )
 
-EXPECT = {"kernel": "c-only limit -> rho-spline", "weak": "weakly separated (may end linear)",
-          "balanced": "in between", "adaptive": "linear interpolant, knots at data"}
+EXPECT = {
+    "kernel": "c-only limit -> rho-spline",
+    "weak": "weakly separated (may end linear)",
+    "balanced": "in between",
+    "adaptive": "linear interpolant, knots at data",
+}
 
 
 def regime_of(config: dict) -> Regime | None:

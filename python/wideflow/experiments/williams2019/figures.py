@@ -38,17 +38,24 @@ def regimes(out_dir, dataset, results, refs, checkpoint: int) -> list[str]:
         title = f"{rg.label} {rg.scales}\nloss {e['loss']:.1e} @ {e['step']:,} steps; closest: {closest(e)}"
         curves = {}
         if "conly" in cv:
-            curves["c-only limit (this init)"] = (_fn(cv["x"], cv["conly"]), {"color": C["kernel"], "lw": 1.0,
-                                                                             "ls": "-."})
+            curves["c-only limit (this init)"] = (
+                _fn(cv["x"], cv["conly"]),
+                {"color": C["kernel"], "lw": 1.0, "ls": "-."},
+            )
         if "checkpoint" in cv:
             curves[f"net @ {checkpoint:,} epochs"] = (_fn(cv["x"], cv["checkpoint"]), {"color": "0.6", "lw": 1.2})
         curves["net at end"] = (_fn(cv["x"], cv["end"]), {"color": "black", "lw": 1.4})
         panels.append((title, curves))
-    lims = {"natural cubic spline": (refs["ncs"], {"color": C["cubic"], "ls": "--"}),
-            "linear interpolant": (refs["linear"], {"color": C["linear"], "ls": ":", "lw": 1.6})}
+    lims = {
+        "natural cubic spline": (refs["ncs"], {"color": C["cubic"], "ls": "--"}),
+        "linear interpolant": (refs["linear"], {"color": C["linear"], "ls": ":", "lw": 1.6}),
+    }
     plotting.plot_regime_panel(axes, x, y, panels, lims, ylim=(float(np.min(y)) - 0.9, float(np.max(y)) + 0.9))
-    fig.suptitle(f"{dataset}: kernel (left, first layer dominant) to adaptive (right), width m = {rows[0]['m']}, "
-                 "alpha = m, full-batch GD", fontsize=9)
+    fig.suptitle(
+        f"{dataset}: kernel (left, first layer dominant) to adaptive (right), width m = {rows[0]['m']}, "
+        "alpha = m, full-batch GD",
+        fontsize=9,
+    )
     return save_figure(fig, os.path.join(out_dir, f"regimes_{dataset}"))
 
 
@@ -70,8 +77,9 @@ def uv(out_dir, results) -> list[str]:
         tv = np.array([np.abs(s["c"]) * s["b"] for _, s in snaps])
         u, v, eps = r["net"].uv()
         plotting.plot_uv(ax, u, v, eps, x, trajectories=(tu, tv), max_points=1500)
-        ax.set_title(f"{r['regime'].label} {r['regime'].scales}: final w_i, paths over {snaps[-1][0]:,} steps",
-                     fontsize=8)
+        ax.set_title(
+            f"{r['regime'].label} {r['regime'].scales}: final w_i, paths over {snaps[-1][0]:,} steps", fontsize=8
+        )
     return save_figure(fig, os.path.join(out_dir, "uv_square10"))
 
 
@@ -92,8 +100,15 @@ def knots(out_dir, results, checkpoint: int) -> list[str]:
         mass = np.hypot(u, v)
         w = 0.08 + 0.92 * mass / mass.max() if mass.max() > 0 else None
         plotting.plot_knots(ax, steps, kn, x, weights=w, max_lines=300)
-        ax.plot(np.full(len(x), steps.max() * 1.6), x, "<", color=plotting.COLORS["pos"], ms=4, clip_on=False,
-                label="data points x_j")
+        ax.plot(
+            np.full(len(x), steps.max() * 1.6),
+            x,
+            "<",
+            color=plotting.COLORS["pos"],
+            ms=4,
+            clip_on=False,
+            label="data points x_j",
+        )
         ax.set_xlim(0.8, steps.max() * 2.0)
         ax.axvline(checkpoint, color="0.5", ls=":", lw=0.8)
         ax.legend(fontsize=6, frameon=False, loc="lower left")
@@ -130,12 +145,19 @@ def trained_sets(out_dir, ts_rows, refs) -> list[str]:
     panels = []
     for key, label in inits:
         rows = [r for r in ts_rows if r["key"] == key]
-        curves = {f"train={r['train']} (loss {r['end']['loss']:.0e})":
-                  (_fn(r["curves"]["x"], r["curves"]["end"]), {"color": colors[r["train"]]}) for r in rows}
+        curves = {
+            f"train={r['train']} (loss {r['end']['loss']:.0e})": (
+                _fn(r["curves"]["x"], r["curves"]["end"]),
+                {"color": colors[r["train"]]},
+            )
+            for r in rows
+        }
         panels.append((f"{label} {rows[0]['scales']}", curves))
-    lims = {"natural cubic spline": (refs["ncs"], {"color": C["cubic"], "ls": "--"}),
-            "linear interpolant": (refs["linear"], {"color": C["linear"], "ls": ":", "lw": 1.6}),
-            "NTK interpolant (K_c + K_theta)": (refs["k_ntk"], {"color": "0.6", "ls": "-.", "lw": 1.0})}
+    lims = {
+        "natural cubic spline": (refs["ncs"], {"color": C["cubic"], "ls": "--"}),
+        "linear interpolant": (refs["linear"], {"color": C["linear"], "ls": ":", "lw": 1.6}),
+        "NTK interpolant (K_c + K_theta)": (refs["k_ntk"], {"color": "0.6", "ls": "-.", "lw": 1.0}),
+    }
     plotting.plot_regime_panel(axes, x, y, panels, lims, legend="all", ylim=(-1.9, 1.9))
     fig.suptitle(f"square10, width m = {ts_rows[0]['m']}: which parameters are trained", fontsize=9)
     return save_figure(fig, os.path.join(out_dir, "trained_sets"))
@@ -167,8 +189,12 @@ def flow(out_dir, pairs, long_runs) -> list[str]:
         ax = axes[0, -1]
         for k, r in enumerate(long_runs):
             label = r["regime"].scales if r["regime"] else r["id"]
-            ax.loglog(np.maximum(r["t"], 1e-12), np.maximum(r["loss"], 1e-300), color=f"C{k}",
-                      label=f"sine10 {label}: flow to t = {r['t'][-1]:.3g}")
+            ax.loglog(
+                np.maximum(r["t"], 1e-12),
+                np.maximum(r["loss"], 1e-300),
+                color=f"C{k}",
+                label=f"sine10 {label}: flow to t = {r['t'][-1]:.3g}",
+            )
         ax.set_xlabel("flow time t")
         ax.set_ylabel("loss")
         ax.set_title("the long flow runs on the sinusoid", fontsize=8)

@@ -37,16 +37,52 @@ def pair_table(pairs) -> str:
         gd, fl = p["gd"], p["flow"]
         gm = gd["metrics"]
         fm = fl["metrics"] if fl else {}
-        rows.append([p["dataset"], _label(gd), gd["m"], fmt(gm.get("flow_time"), ".4g"), f"{gm['final_step']:,}",
-                     sci(gm["final_loss"]), sci(fm.get("final_loss")), sci(_gap(gd, fl, p["dataset"])),
-                     sci(gm["invariant_drift"]), sci(fm.get("invariant_drift")), fmt(gm["dist_linear_sup"], ".3f"),
-                     fmt(fm.get("dist_linear_sup"), ".3f"), fmt(gm["dist_ncs_sup"], ".3f"),
-                     fmt(fm.get("dist_ncs_sup"), ".3f"), _count(fm, "accepted"), _count(fm, "rejected"),
-                     _count(fm, "gradient_evals"), _count(fm, "events"), _count(fm, "sliding_at_end"),
-                     fl["status"] if fl else "not run"])
-    header = ["data", "init", "m", "flow time t", "GD steps", "GD loss", "flow loss", "sup|f_GD − f_flow|",
-              "GD δ drift", "flow δ drift", "GD sup|f−linear|", "flow sup|f−linear|", "GD sup|f−NCS|",
-              "flow sup|f−NCS|", "RK accepted", "rejected", "gradient evals", "events", "sliding at end", "status"]
+        rows.append(
+            [
+                p["dataset"],
+                _label(gd),
+                gd["m"],
+                fmt(gm.get("flow_time"), ".4g"),
+                f"{gm['final_step']:,}",
+                sci(gm["final_loss"]),
+                sci(fm.get("final_loss")),
+                sci(_gap(gd, fl, p["dataset"])),
+                sci(gm["invariant_drift"]),
+                sci(fm.get("invariant_drift")),
+                fmt(gm["dist_linear_sup"], ".3f"),
+                fmt(fm.get("dist_linear_sup"), ".3f"),
+                fmt(gm["dist_ncs_sup"], ".3f"),
+                fmt(fm.get("dist_ncs_sup"), ".3f"),
+                _count(fm, "accepted"),
+                _count(fm, "rejected"),
+                _count(fm, "gradient_evals"),
+                _count(fm, "events"),
+                _count(fm, "sliding_at_end"),
+                fl["status"] if fl else "not run",
+            ]
+        )
+    header = [
+        "data",
+        "init",
+        "m",
+        "flow time t",
+        "GD steps",
+        "GD loss",
+        "flow loss",
+        "sup|f_GD − f_flow|",
+        "GD δ drift",
+        "flow δ drift",
+        "GD sup|f−linear|",
+        "flow sup|f−linear|",
+        "GD sup|f−NCS|",
+        "flow sup|f−NCS|",
+        "RK accepted",
+        "rejected",
+        "gradient evals",
+        "events",
+        "sliding at end",
+        "status",
+    ]
     return markdown_table(header, rows)
 
 
@@ -54,12 +90,38 @@ def long_table(long_runs) -> str:
     rows = []
     for r in long_runs:
         m = r["metrics"]
-        rows.append([_label(r), r["m"], fmt(m.get("flow_time"), ".4g"), sci(m["final_loss"]),
-                     sci(m["invariant_drift"]), fmt(m["dist_linear_sup"], ".3f"), fmt(m["dist_ncs_sup"], ".3f"),
-                     fmt(m["knot_mass_fraction"], ".2f")] + [_count(m, k) for k in COUNTERS] + [r["status"]])
-    header = ["init (sine10)", "m", "flow time t", "loss", "δ drift", "sup|f−linear|", "sup|f−NCS|", "knot mass",
-              "RK accepted", "rejected", "gradient evals", "events", "sliding entries", "sliding exits",
-              "sliding at end", "status"]
+        rows.append(
+            [
+                _label(r),
+                r["m"],
+                fmt(m.get("flow_time"), ".4g"),
+                sci(m["final_loss"]),
+                sci(m["invariant_drift"]),
+                fmt(m["dist_linear_sup"], ".3f"),
+                fmt(m["dist_ncs_sup"], ".3f"),
+                fmt(m["knot_mass_fraction"], ".2f"),
+            ]
+            + [_count(m, k) for k in COUNTERS]
+            + [r["status"]]
+        )
+    header = [
+        "init (sine10)",
+        "m",
+        "flow time t",
+        "loss",
+        "δ drift",
+        "sup|f−linear|",
+        "sup|f−NCS|",
+        "knot mass",
+        "RK accepted",
+        "rejected",
+        "gradient evals",
+        "events",
+        "sliding entries",
+        "sliding exits",
+        "sliding at end",
+        "status",
+    ]
     return markdown_table(header, rows)
 
 
@@ -79,16 +141,21 @@ def sine10_findings(long_runs) -> list:
         lt10 = _loss_at(r, T / 10) if r["t"] is not None else math.nan
         trend = ("still falling" if m["final_loss"] < 0.5 * lt10 else "on a plateau") if math.isfinite(lt10) else "?"
         slide = m.get("sliding_at_end")
-        slide_txt = (f"{int(slide)} neuron(s) are sliding along a data point at the end "
-                     f"({_count(m, 'sliding_entries')} entries, {_count(m, 'sliding_exits')} exits, "
-                     f"{_count(m, 'events')} events)" if slide is not None else
-                     "this flow does not report sliding (no event counters stored)")
+        slide_txt = (
+            f"{int(slide)} neuron(s) are sliding along a data point at the end "
+            f"({_count(m, 'sliding_entries')} entries, {_count(m, 'sliding_exits')} exits, "
+            f"{_count(m, 'events')} events)"
+            if slide is not None
+            else "this flow does not report sliding (no event counters stored)"
+        )
         where = clusters_text(r["net"], x) if "net" in r else "(no parameters stored)"
         best = "linear interpolant" if m["dist_linear_sup"] < m["dist_ncs_sup"] else "natural cubic spline"
-        out.append(f"- {_label(r)}: at the longest time t = {T:.3g} the loss is {m['final_loss']:.3g} (at t/10: "
-                   f"{lt10:.3g}, so {trend}); {slide_txt}; the nearer limit is the {best} (sup|f − linear| = "
-                   f"{m['dist_linear_sup']:.3f}, sup|f − NCS| = {m['dist_ncs_sup']:.3f}); δ drift "
-                   f"{m['invariant_drift']:.1e}; 90% of the knot mass sits at {where}.")
+        out.append(
+            f"- {_label(r)}: at the longest time t = {T:.3g} the loss is {m['final_loss']:.3g} (at t/10: "
+            f"{lt10:.3g}, so {trend}); {slide_txt}; the nearer limit is the {best} (sup|f − linear| = "
+            f"{m['dist_linear_sup']:.3f}, sup|f − NCS| = {m['dist_ncs_sup']:.3f}); δ drift "
+            f"{m['invariant_drift']:.1e}; 90% of the knot mass sits at {where}."
+        )
     return out
 
 
@@ -98,7 +165,7 @@ def section(pairs, long_runs, number: int = 6) -> list:
         return lines + ["No flow runs are stored.", ""]
     lines += [
         "Every GD run of this section is paired with the gradient flow dz/dt = −∇L(z) of the same init, "
-        "integrated (`wf.train(..., method=\"flow\")`, adaptive Runge–Kutta) to the flow time the GD run "
+        'integrated (`wf.train(..., method="flow")`, adaptive Runge–Kutta) to the flow time the GD run '
         "reached, t = Σ_k η_k. GD is the flow's explicit Euler discretization, so the two trained functions "
         "differ by O(η) where the flow is smooth; the flow conserves δ_i = c_i² − a_i² − b_i² (to about rtol), "
         "GD drifts by O(η²) per step. The ReLU flow is non-smooth: the gradient jumps when a knot crosses a "

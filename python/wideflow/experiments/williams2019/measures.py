@@ -36,17 +36,33 @@ def measure(net, net0, x, y, refs: dict, scheme: str, conly=None) -> dict:
         gs["conly"] = conly
     out = sups(net, gs, x)
     out.setdefault("conly", math.nan)
-    out.update({"kmf": limits.knot_mass_fraction(net, x), "median_knot": limits.median_knot_displacement(net0, net),
-                "drift": limits.invariant_drift(net0, net), "dead": limits.dead_neurons(net, x),
-                "dead0": limits.dead_neurons(net0, x)})
+    out.update(
+        {
+            "kmf": limits.knot_mass_fraction(net, x),
+            "median_knot": limits.median_knot_displacement(net0, net),
+            "drift": limits.invariant_drift(net0, net),
+            "dead": limits.dead_neurons(net, x),
+            "dead0": limits.dead_neurons(net0, x),
+        }
+    )
     return out
 
 
 # stored metric name -> the report's short name (the same names `measure` returns)
-SHORT = {"dist_ncs_sup": "ncs", "dist_rho_sup": "rho", "dist_kinf_sup": "kinf", "dist_conly_sup": "conly",
-         "dist_linear_sup": "linear", "knot_mass_fraction": "kmf", "median_knot_displacement": "median_knot",
-         "invariant_drift": "drift", "dead_neurons": "dead", "dist_ktheta_sup": "k_theta", "dist_kntk_sup": "k_ntk",
-         "dist_kc_sup": "kc"}
+SHORT = {
+    "dist_ncs_sup": "ncs",
+    "dist_rho_sup": "rho",
+    "dist_kinf_sup": "kinf",
+    "dist_conly_sup": "conly",
+    "dist_linear_sup": "linear",
+    "knot_mass_fraction": "kmf",
+    "median_knot_displacement": "median_knot",
+    "invariant_drift": "drift",
+    "dead_neurons": "dead",
+    "dist_ktheta_sup": "k_theta",
+    "dist_kntk_sup": "k_ntk",
+    "dist_kc_sup": "kc",
+}
 
 
 def row_of(metrics: dict, prefix: str = "") -> dict:

@@ -40,23 +40,35 @@ def derive_flow(data, quick: bool, overrides: dict) -> list[Sweep]:
 
 
 def _curves(traj: dict) -> dict:
-    return {k[len("curve_"):]: traj[k] for k in traj if k.startswith("curve_")}
+    return {k[len("curve_") :]: traj[k] for k in traj if k.startswith("curve_")}
 
 
 def _snaps(traj: dict) -> list:
     if "snap_steps" not in traj:
         return []
-    return [(int(s), {"a": traj["snap_a"][i], "b": traj["snap_b"][i], "c": traj["snap_c"][i]})
-            for i, s in enumerate(traj["snap_steps"])]
+    return [
+        (int(s), {"a": traj["snap_a"][i], "b": traj["snap_b"][i], "c": traj["snap_c"][i]})
+        for i, s in enumerate(traj["snap_steps"])
+    ]
 
 
-def _entry(data, rid: str, cfg: dict, rec: dict, *, curves: bool = False, snaps: bool = False,
-           net: bool = False) -> dict:
+def _entry(
+    data, rid: str, cfg: dict, rec: dict, *, curves: bool = False, snaps: bool = False, net: bool = False
+) -> dict:
     m = rec["metrics"]
-    out = {"id": rid, "config": cfg, "metrics": m, "dataset": cfg["dataset"], "m": cfg["width"],
-           "lr": m.get("lr_step", math.nan), "alpha": m.get("alpha", math.nan),
-           "status": STATUS.get(rec["status"], rec["status"]), "end": row_of(m),
-           "paper": row_of(m, "checkpoint_") if "checkpoint_loss" in m else row_of(m), "train": cfg["train"]}
+    out = {
+        "id": rid,
+        "config": cfg,
+        "metrics": m,
+        "dataset": cfg["dataset"],
+        "m": cfg["width"],
+        "lr": m.get("lr_step", math.nan),
+        "alpha": m.get("alpha", math.nan),
+        "status": STATUS.get(rec["status"], rec["status"]),
+        "end": row_of(m),
+        "paper": row_of(m, "checkpoint_") if "checkpoint_loss" in m else row_of(m),
+        "train": cfg["train"],
+    }
     traj = data.trajectory(rid)
     out["steps"], out["t"], out["loss"] = traj.get("steps"), traj.get("t"), traj.get("loss")
     if curves:
@@ -104,9 +116,15 @@ def step_sizes(data) -> list[dict]:
         e = _entry(data, rid, cfg, rec)
         m = e["metrics"]
         lam, alpha = m.get("lambda_max_init", math.nan), m.get("alpha", math.nan)
-        e.update(lr_bar=cfg["lr"], row=e["end"], steps_done=e["end"]["step"], max_param=m.get("max_abs_param"),
-                 delta0_median=m.get("delta0_median"), delta0_max=m.get("delta0_max"),
-                 lr_bar_lambda=1.0 / (lam * alpha) if lam and alpha else math.nan)
+        e.update(
+            lr_bar=cfg["lr"],
+            row=e["end"],
+            steps_done=e["end"]["step"],
+            max_param=m.get("max_abs_param"),
+            delta0_median=m.get("delta0_median"),
+            delta0_max=m.get("delta0_max"),
+            lr_bar_lambda=1.0 / (lam * alpha) if lam and alpha else math.nan,
+        )
         out.append(e)
     return out
 
@@ -118,9 +136,19 @@ def width_limit_rows(data) -> list[dict]:
         if rec is None or rec["status"] != "done":
             continue
         m = rec["metrics"]
-        rows.append(dict(scheme=cfg["scheme"], m=cfg["width"], seed=cfg["seed"], kinf=m["dist_kinf_sup"],
-                         rho=m["dist_rho_sup"], ncs=m["dist_ncs_sup"], linear=m["dist_linear_sup"],
-                         residual=m.get("residual", math.nan), wall=float(m.get("train_time", 0.0))))
+        rows.append(
+            dict(
+                scheme=cfg["scheme"],
+                m=cfg["width"],
+                seed=cfg["seed"],
+                kinf=m["dist_kinf_sup"],
+                rho=m["dist_rho_sup"],
+                ncs=m["dist_ncs_sup"],
+                linear=m["dist_linear_sup"],
+                residual=m.get("residual", math.nan),
+                wall=float(m.get("train_time", 0.0)),
+            )
+        )
     return rows
 
 
@@ -132,11 +160,23 @@ def width_gd_rows(data) -> list[dict]:
         m = rec["metrics"]
         row = row_of(m)
         row.update(conly_kinf=m.get("conly_kinf_sup", math.nan), conly_ncs=m.get("conly_ncs_sup", math.nan))
-        rows.append(dict(scheme=cfg["scheme"], m=cfg["width"], lr=m.get("lr_step", math.nan),
-                         alpha=m.get("alpha", math.nan), steps=m.get("final_step", 0), loss=m.get("final_loss"),
-                         status=STATUS.get(rec["status"], rec["status"]), wall=float(m.get("train_time", 0.0)),
-                         row=row, scales=(cfg["inner_scale"], cfg["outer_scale"]), eta_lambda=cfg["eta_lambda"],
-                         loss_tol=cfg["loss_tol"], max_steps=cfg["steps"]))
+        rows.append(
+            dict(
+                scheme=cfg["scheme"],
+                m=cfg["width"],
+                lr=m.get("lr_step", math.nan),
+                alpha=m.get("alpha", math.nan),
+                steps=m.get("final_step", 0),
+                loss=m.get("final_loss"),
+                status=STATUS.get(rec["status"], rec["status"]),
+                wall=float(m.get("train_time", 0.0)),
+                row=row,
+                scales=(cfg["inner_scale"], cfg["outer_scale"]),
+                eta_lambda=cfg["eta_lambda"],
+                loss_tol=cfg["loss_tol"],
+                max_steps=cfg["steps"],
+            )
+        )
     return rows
 
 

@@ -53,23 +53,37 @@ def summarize(rows, refs):
         table = {}
         for key in KEYS:
             vals = [[r[key] for r in sel if r["m"] == m] for m in widths]
-            table[key] = (np.array([np.mean(v) for v in vals]), np.array([np.min(v) for v in vals]),
-                          np.array([np.max(v) for v in vals]))
+            table[key] = (
+                np.array([np.mean(v) for v in vals]),
+                np.array([np.min(v) for v in vals]),
+                np.array([np.max(v) for v in vals]),
+            )
         slope_k, pre_k = fit_power_law(widths, table["kinf"][0])
-        floors = {"rho": limits.distance(refs[f"kinf_{scheme}"], refs[f"rho_{scheme}"], x.min(), x.max())["sup"],
-                  "ncs": limits.distance(refs[f"kinf_{scheme}"], refs["ncs"], x.min(), x.max())["sup"],
-                  "linear": limits.distance(refs[f"kinf_{scheme}"], refs["linear"], x.min(), x.max())["sup"]}
+        floors = {
+            "rho": limits.distance(refs[f"kinf_{scheme}"], refs[f"rho_{scheme}"], x.min(), x.max())["sup"],
+            "ncs": limits.distance(refs[f"kinf_{scheme}"], refs["ncs"], x.min(), x.max())["sup"],
+            "linear": limits.distance(refs[f"kinf_{scheme}"], refs["linear"], x.min(), x.max())["sup"],
+        }
         cross = {k: (floors[k] / pre_k) ** (1.0 / slope_k) if slope_k < 0 else math.nan for k in floors}
         slopes = {k: fit_power_law(widths, table[k][0])[0] for k in KEYS}
         # pre-floor fit: widths at least 10x below the crossing (the Monte Carlo error dominates there)
         slopes_pre = {"kinf": slope_k}
         for k in ("rho", "ncs"):
-            slopes_pre[k] = fit_power_law(widths, table[k][0], hi=cross[k] / 10)[0] if np.isfinite(cross[k]) \
-                else math.nan
-        out[scheme] = dict(widths=widths, table=table, slopes=slopes, slopes_pre=slopes_pre, prefactor=pre_k,
-                           floors=floors, cross=cross, seeds=len({r["seed"] for r in sel}),
-                           wall=float(sum(r["wall"] for r in sel)),
-                           wall_max=max((r["wall"] for r in sel if r["m"] == widths[-1]), default=math.nan))
+            slopes_pre[k] = (
+                fit_power_law(widths, table[k][0], hi=cross[k] / 10)[0] if np.isfinite(cross[k]) else math.nan
+            )
+        out[scheme] = dict(
+            widths=widths,
+            table=table,
+            slopes=slopes,
+            slopes_pre=slopes_pre,
+            prefactor=pre_k,
+            floors=floors,
+            cross=cross,
+            seeds=len({r["seed"] for r in sel}),
+            wall=float(sum(r["wall"] for r in sel)),
+            wall_max=max((r["wall"] for r in sel if r["m"] == widths[-1]), default=math.nan),
+        )
     return out
 
 
@@ -89,16 +103,23 @@ def figure(out_dir, summary, gd_rows, L: float = 2.0):
             curves.append(("ncs", "vs natural cubic spline (= ρ-spline)", C["cubic"]))
             title = f"uniform knots on [-{L:g}, {L:g}]"
         else:
-            curves += [("ncs", "vs natural cubic spline", C["cubic"]),
-                       ("rho", "vs ρ-spline, ρ ~ (1+e²)⁻²", C["rho"])]
+            curves += [("ncs", "vs natural cubic spline", C["cubic"]), ("rho", "vs ρ-spline, ρ ~ (1+e²)⁻²", C["rho"])]
             title = "Gaussian (a, b)"
         wf = np.geomspace(w[0], w[-1], 200)
         mc = s["prefactor"] * wf ** s["slopes"]["kinf"]  # the K_inf fit: the Monte Carlo error
         for key, label, color in curves:
             mean, lo, up = s["table"][key]
             slope = s["slopes"][key]
-            plotting.plot_scaling(ax, w, mean, spread=(lo, up), label=f"{label} (slope {slope:.2f} over all m)",
-                                  color=color, fit=False, ylabel="sup distance on the data hull [-1, 1]")
+            plotting.plot_scaling(
+                ax,
+                w,
+                mean,
+                spread=(lo, up),
+                label=f"{label} (slope {slope:.2f} over all m)",
+                color=color,
+                fit=False,
+                ylabel="sup distance on the data hull [-1, 1]",
+            )
             if key == "kinf":
                 ax.plot(wf, mc, "--", color=color, lw=0.9, alpha=0.8)
         floor_keys = [("ncs", C["cubic"])] + ([("rho", C["rho"])] if scheme == "gaussian" else [])
@@ -107,20 +128,42 @@ def figure(out_dir, summary, gd_rows, L: float = 2.0):
             ax.axhline(F, color=color, lw=0.7, ls=":")
             ax.plot(wf, np.hypot(F, mc), "--", color=color, lw=0.9, alpha=0.8)  # floor model sqrt(F^2 + fit^2)
             high = scheme == "gaussian" and key == "ncs"  # the curves below it run through the left part
-            ax.text(w[-1] if high else w[0], F * 1.15 if high else F / 1.15,
-                    f"floor sup|K_inf − {NAMES[key]}| = {F:.2g} ({FLOORS[scheme][key]})", fontsize=6, color=color,
-                    ha="right" if high else "left", va="bottom" if high else "top")
+            ax.text(
+                w[-1] if high else w[0],
+                F * 1.15 if high else F / 1.15,
+                f"floor sup|K_inf − {NAMES[key]}| = {F:.2g} ({FLOORS[scheme][key]})",
+                fontsize=6,
+                color=color,
+                ha="right" if high else "left",
+                va="bottom" if high else "top",
+            )
             if np.isfinite(mstar) and w[0] <= mstar <= w[-1]:
                 ax.plot([mstar], [F], "v", color="black", mfc=color, ms=7, zorder=6)
         ax.plot(w, s["table"]["kinf"][0][0] * (w / w[0]) ** -0.5, color="0.75", lw=0.8, zorder=0, label="m^-1/2")
         gd = [g for g in gd_rows if g["scheme"] == scheme]
         if gd:
-            ax.plot([g["m"] for g in gd], [g["row"]["kinf"] for g in gd], "s", mfc="none", color="black", ms=7,
-                    label="GD, all layers, (σ_θ, σ_c) = ({:g}, {:g}): vs K_inf".format(*gd[0]["scales"]))
-            ax.plot([g["m"] for g in gd], [g["row"]["conly"] for g in gd], "x", color="black", ms=6,
-                    label="GD, all layers: vs its own c-only limit")
-        ax.set_title(f"{title}: exact c-only limit at width m\nmean and min–max of {s['seeds']} seeds; "
-                     "▼ where the K_inf fit meets the floor", fontsize=8)
+            ax.plot(
+                [g["m"] for g in gd],
+                [g["row"]["kinf"] for g in gd],
+                "s",
+                mfc="none",
+                color="black",
+                ms=7,
+                label="GD, all layers, (σ_θ, σ_c) = ({:g}, {:g}): vs K_inf".format(*gd[0]["scales"]),
+            )
+            ax.plot(
+                [g["m"] for g in gd],
+                [g["row"]["conly"] for g in gd],
+                "x",
+                color="black",
+                ms=6,
+                label="GD, all layers: vs its own c-only limit",
+            )
+        ax.set_title(
+            f"{title}: exact c-only limit at width m\nmean and min–max of {s['seeds']} seeds; "
+            "▼ where the K_inf fit meets the floor",
+            fontsize=8,
+        )
         ax.legend(fontsize=6, frameon=False, loc="upper right")
     return save_figure(fig, os.path.join(out_dir, "width_scaling"))
 
@@ -130,8 +173,9 @@ def _scaling_table(summary):
     for scheme, s in summary.items():
         t = s["table"]
         for k, m in enumerate(s["widths"]):
-            rows.append([scheme, f"{m:,}"] + [f"{t[key][0][k]:.2e} [{t[key][1][k]:.1e}, {t[key][2][k]:.1e}]"
-                                               for key in KEYS])
+            rows.append(
+                [scheme, f"{m:,}"] + [f"{t[key][0][k]:.2e} [{t[key][1][k]:.1e}, {t[key][2][k]:.1e}]" for key in KEYS]
+            )
     header = ["scheme", "m", "vs K∞ (mean [min, max])", "vs ρ-spline", "vs NCS", "vs linear"]
     return markdown_table(header, rows)
 
@@ -144,16 +188,36 @@ def _slope_table(summary):
         for key in KEYS:
             F = s["floors"].get(key)
             mstar = s["cross"].get(key, math.nan)
-            floor = "none (Monte-Carlo rate, predicted −0.5)" if key == "kinf" else \
-                f"{F:.2e} = sup|K∞ − {NAMES[key]}| ({FLOORS[scheme][key]})"
+            floor = (
+                "none (Monte-Carlo rate, predicted −0.5)"
+                if key == "kinf"
+                else f"{F:.2e} = sup|K∞ − {NAMES[key]}| ({FLOORS[scheme][key]})"
+            )
             meet = "—" if key in ("kinf", "linear") else (f"{mstar:,.0f}" if np.isfinite(mstar) else "n/a")
             last = s["table"][key][0][-1]
             ratio = "—" if key == "kinf" else f"{last / F:.2f}"
-            rows.append([scheme, NAMES[key], f"{s['slopes'][key]:.3f}", fmt(s["slopes_pre"].get(key), ".3f")
-                         if key != "linear" else "—", f"{last:.2e}", floor, meet, ratio])
-    header = ["scheme", "distance of the c-only limit to", f"slope, all m ∈ [{wmin:,}, {wmax:,}]",
-              "slope before the floor (m ≤ m*/10)", f"mean at m = {wmax:,}", "floor", "meets floor at m* ≈",
-              f"value / floor at m = {wmax:,}"]
+            rows.append(
+                [
+                    scheme,
+                    NAMES[key],
+                    f"{s['slopes'][key]:.3f}",
+                    fmt(s["slopes_pre"].get(key), ".3f") if key != "linear" else "—",
+                    f"{last:.2e}",
+                    floor,
+                    meet,
+                    ratio,
+                ]
+            )
+    header = [
+        "scheme",
+        "distance of the c-only limit to",
+        f"slope, all m ∈ [{wmin:,}, {wmax:,}]",
+        "slope before the floor (m ≤ m*/10)",
+        f"mean at m = {wmax:,}",
+        "floor",
+        "meets floor at m* ≈",
+        f"value / floor at m = {wmax:,}",
+    ]
     return markdown_table(header, rows)
 
 
@@ -161,19 +225,53 @@ def _gd_table(gd_rows, uniform_kmf):
     rows = []
     for g in gd_rows:
         s = g["row"]
-        rows.append([g["scheme"], f"{g['m']:,}", f"{g['steps']:,}", sci(g["lr"] / g["alpha"]), sci(g["loss"]),
-                     sci(s["conly"]), sci(s["conly_kinf"]), sci(s["kinf"]), sci(s["ncs"]), sci(s["rho"]), sci(s["linear"]),
-                     f"{fmt(s['kmf'], '.2f')} ({uniform_kmf:.2f})", sci(s["median_knot"]), sci(s["drift"]), g["status"]])
-    header = ["scheme", "m", "steps", "η/α", "loss", "sup|f − own c-only limit|", "sup|c-only limit − K∞|",
-              "sup|f − K∞|", "sup|f − NCS|", "sup|f − ρ-spline|", "sup|f − linear|", "knot mass (uniform)",
-              "median knot move", "δ drift", "status"]
+        rows.append(
+            [
+                g["scheme"],
+                f"{g['m']:,}",
+                f"{g['steps']:,}",
+                sci(g["lr"] / g["alpha"]),
+                sci(g["loss"]),
+                sci(s["conly"]),
+                sci(s["conly_kinf"]),
+                sci(s["kinf"]),
+                sci(s["ncs"]),
+                sci(s["rho"]),
+                sci(s["linear"]),
+                f"{fmt(s['kmf'], '.2f')} ({uniform_kmf:.2f})",
+                sci(s["median_knot"]),
+                sci(s["drift"]),
+                g["status"],
+            ]
+        )
+    header = [
+        "scheme",
+        "m",
+        "steps",
+        "η/α",
+        "loss",
+        "sup|f − own c-only limit|",
+        "sup|c-only limit − K∞|",
+        "sup|f − K∞|",
+        "sup|f − NCS|",
+        "sup|f − ρ-spline|",
+        "sup|f − linear|",
+        "knot mass (uniform)",
+        "median knot move",
+        "δ drift",
+        "status",
+    ]
     return markdown_table(header, rows)
 
 
 def report_section(summary, gd_rows, number: int = 5) -> list:
     if not summary and not gd_rows:
-        return [f"## {number}. Width scaling of the kernel limit", "", "No runs of the width sections are stored yet.",
-                ""]
+        return [
+            f"## {number}. Width scaling of the kernel limit",
+            "",
+            "No runs of the width sections are stored yet.",
+            "",
+        ]
     x, _ = datasets.load("square10")
     ukmf = limits.uniform_knot_mass_fraction(x)
     seeds = sorted({s["seeds"] for s in summary.values()})
@@ -200,8 +298,8 @@ def report_section(summary, gd_rows, number: int = 5) -> list:
         "Reading: the distance to K∞ falls at the Monte Carlo rate m^{-1/2} over the whole range. The distance "
         "to the NCS (uniform knots) and to the ρ-spline (both laws) follows it until it meets the affine-part gap "
         "(the random-feature RKHS charges affine functions, the splines leave them free), then stays there; for "
-        "Gaussian (a, b) the distance to the NCS meets the much larger Gaussian-ρ gap early (\"uniform ⇒ cubic\", "
-        "\"Gaussian ⇒ weighted\").",
+        'Gaussian (a, b) the distance to the NCS meets the much larger Gaussian-ρ gap early ("uniform ⇒ cubic", '
+        '"Gaussian ⇒ weighted").',
         "",
         *_gd_intro(gd_rows),
         "",
@@ -225,9 +323,11 @@ def _gd_intro(gd_rows) -> list:
     if not gd_rows:
         return ["No GD width runs are stored."]
     g = gd_rows[0]
-    return [f"Full gradient descent (all layers) in the kernel regime, (σ_θ, σ_c) = ({g['scales'][0]:g}, "
-            f"{g['scales'][1]:g}), α = m, η = {g['eta_lambda']:g}/λ_max(JJᵀ at init), trained until the loss is ≤ "
-            f"{g['loss_tol']:g} (checked at 1, 3, 9, 27 × 10⁴ … steps) or {g['max_steps']:,} steps:"]
+    return [
+        f"Full gradient descent (all layers) in the kernel regime, (σ_θ, σ_c) = ({g['scales'][0]:g}, "
+        f"{g['scales'][1]:g}), α = m, η = {g['eta_lambda']:g}/λ_max(JJᵀ at init), trained until the loss is ≤ "
+        f"{g['loss_tol']:g} (checked at 1, 3, 9, 27 × 10⁴ … steps) or {g['max_steps']:,} steps:"
+    ]
 
 
 def checks(summary, gd_rows) -> list:
@@ -235,20 +335,27 @@ def checks(summary, gd_rows) -> list:
     for scheme, s in summary.items():
         sl = s["slopes"]["kinf"]
         ok = -0.6 < sl < -0.4
-        lines.append(f"- {check(ok)}: {scheme}: the distance of the exact c-only limit to K∞ falls "
-                     f"like m^-1/2: fitted slope {sl:.3f} over m ∈ [{s['widths'][0]:,}, {s['widths'][-1]:,}].")
+        lines.append(
+            f"- {check(ok)}: {scheme}: the distance of the exact c-only limit to K∞ falls "
+            f"like m^-1/2: fitted slope {sl:.3f} over m ∈ [{s['widths'][0]:,}, {s['widths'][-1]:,}]."
+        )
         for key in ("rho", "ncs") if scheme == "gaussian" else ("ncs",):
             F, last = s["floors"][key], s["table"][key][0][-1]
             ok = abs(last / F - 1) < 0.25 and s["cross"][key] < s["widths"][-1]
-            lines.append(f"- {check(ok)}: {scheme}: the distance to the {NAMES[key]} meets its "
-                         f"floor {F:.2e} ({FLOORS[scheme][key]}) near m* ≈ {s['cross'][key]:,.0f}: "
-                         f"{last:.2e} at m = {s['widths'][-1]:,}.")
+            lines.append(
+                f"- {check(ok)}: {scheme}: the distance to the {NAMES[key]} meets its "
+                f"floor {F:.2e} ({FLOORS[scheme][key]}) near m* ≈ {s['cross'][key]:,.0f}: "
+                f"{last:.2e} at m = {s['widths'][-1]:,}."
+            )
     for scheme in SCHEMES:
         g = [r for r in gd_rows if r["scheme"] == scheme]
         if len(g) >= 2:
             d = [r["row"]["kinf"] for r in g]
             ok = d[-1] < d[0]
-            lines.append(f"- {check(ok)}: {scheme}: GD-trained (all layers) kernel-regime nets "
-                         "approach K∞ as m grows: sup|f − K∞| = "
-                         + ", ".join(f"{v:.1e} (m = {r['m']:,}, loss {r['loss']:.0e})" for v, r in zip(d, g)) + ".")
+            lines.append(
+                f"- {check(ok)}: {scheme}: GD-trained (all layers) kernel-regime nets "
+                "approach K∞ as m grows: sup|f − K∞| = "
+                + ", ".join(f"{v:.1e} (m = {r['m']:,}, loss {r['loss']:.0e})" for v, r in zip(d, g))
+                + "."
+            )
     return lines
