@@ -36,8 +36,9 @@ def timed(fn, repeats):
 
 
 def adaptive_net(m, s_in=0.1, s_out=1.0, seed=0):
-    return wf.ShallowReLU.init(m, scheme="gaussian", inner_scale=s_in, outer_scale=s_out, alpha="m", seed=seed,
-                               antisymmetric=True)
+    return wf.ShallowReLU.init(
+        m, scheme="gaussian", inner_scale=s_in, outer_scale=s_out, alpha="m", seed=seed, antisymmetric=True
+    )
 
 
 def row(m, steps, x, y, repeats, rtol=1e-8, dataset="square10"):
@@ -59,13 +60,38 @@ def row(m, steps, x, y, repeats, rtol=1e-8, dataset="square10"):
     (g, grun), t_gd = timed(gd, repeats)
     (f, frun), t_flow = timed(flow, repeats)
     grid = np.linspace(-1.0, 1.0, 401)
-    out = {"dataset": dataset, "m": m, "gd_steps": steps, "lr": lr, "T": T, "rtol": rtol, "gd_sec": t_gd,
-           "flow_sec": t_flow, "ratio": t_flow / t_gd, "gd_loss": float(grun.loss[-1]),
-           "flow_loss": float(frun.loss[-1]), "fit_distance": float(np.max(np.abs(g(grid) - f(grid)))),
-           "delta_drift_flow": float(np.max(np.abs(f.invariant() - d0))),
-           "delta_drift_gd": float(np.max(np.abs(g.invariant() - d0))), "status": frun.status}
-    out.update({k: int(frun.info[k]) for k in ("accepted", "rejected", "gradient_evals", "events", "crossings",
-                                               "sliding_entries", "sliding_exits", "sliding_at_end")})
+    out = {
+        "dataset": dataset,
+        "m": m,
+        "gd_steps": steps,
+        "lr": lr,
+        "T": T,
+        "rtol": rtol,
+        "gd_sec": t_gd,
+        "flow_sec": t_flow,
+        "ratio": t_flow / t_gd,
+        "gd_loss": float(grun.loss[-1]),
+        "flow_loss": float(frun.loss[-1]),
+        "fit_distance": float(np.max(np.abs(g(grid) - f(grid)))),
+        "delta_drift_flow": float(np.max(np.abs(f.invariant() - d0))),
+        "delta_drift_gd": float(np.max(np.abs(g.invariant() - d0))),
+        "status": frun.status,
+    }
+    out.update(
+        {
+            k: int(frun.info[k])
+            for k in (
+                "accepted",
+                "rejected",
+                "gradient_evals",
+                "events",
+                "crossings",
+                "sliding_entries",
+                "sliding_exits",
+                "sliding_at_end",
+            )
+        }
+    )
     return out
 
 
@@ -76,21 +102,35 @@ def plain_row(m, x, y, T, rtol=1e-8):
     for events in (True, False):
         net = net0.copy()
         t0 = time.perf_counter()
-        run = wf.train(net, x, y, method="flow", t_end=T, rtol=rtol, atol=rtol * 1e-2, threads=1, progress=False,
-                       events=events)
+        run = wf.train(
+            net, x, y, method="flow", t_end=T, rtol=rtol, atol=rtol * 1e-2, threads=1, progress=False, events=events
+        )
         res[events] = (time.perf_counter() - t0, run.info["gradient_evals"], net)
     grid = np.linspace(-1.0, 1.0, 401)
-    return {"m": m, "T": T, "events_sec": res[True][0], "plain_sec": res[False][0], "events_evals": res[True][1],
-            "plain_evals": res[False][1], "fit_distance": float(np.max(np.abs(res[True][2](grid) - res[False][2](grid))))}
+    return {
+        "m": m,
+        "T": T,
+        "events_sec": res[True][0],
+        "plain_sec": res[False][0],
+        "events_evals": res[True][1],
+        "plain_evals": res[False][1],
+        "fit_distance": float(np.max(np.abs(res[True][2](grid) - res[False][2](grid)))),
+    }
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="GD steps (m = 1000 rows)")
+    p.add_argument(
+        "--steps", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="GD steps (m = 1000 rows)"
+    )
     p.add_argument("--wide", type=int, default=100_000, help="width of the wide row")
-    p.add_argument("--wide-steps", type=int, default=1,
-                   help="GD steps of the wide row (the Williams budget is 10^4; the flow at m = 10^5 takes about a "
-                        "minute per GD step on 2 cores, see bench/README.md)")
+    p.add_argument(
+        "--wide-steps",
+        type=int,
+        default=1,
+        help="GD steps of the wide row (the Williams budget is 10^4; the flow at m = 10^5 takes about a "
+        "minute per GD step on 2 cores, see bench/README.md)",
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", default="")
     args = p.parse_args()
@@ -103,19 +143,28 @@ def main():
     if args.wide:
         rows.append(row(args.wide, args.wide_steps, x, y, 1))
     print("\nexact flow (rtol 1e-8) vs GD to the same flow time, adaptive (0.1, 1), square10, 1 thread")
-    print(f"{'m':>7}{'GD steps':>10}{'T':>10}{'GD s':>9}{'flow s':>9}{'ratio':>7}{'evals':>9}{'events':>9}"
-          f"{'slide@end':>10}{'|f_gd - f_flow|':>16}{'d-drift flow':>13}{'d-drift GD':>11}  status")
+    print(
+        f"{'m':>7}{'GD steps':>10}{'T':>10}{'GD s':>9}{'flow s':>9}{'ratio':>7}{'evals':>9}{'events':>9}"
+        f"{'slide@end':>10}{'|f_gd - f_flow|':>16}{'d-drift flow':>13}{'d-drift GD':>11}  status"
+    )
     for r in rows:
-        print(f"{r['m']:>7}{r['gd_steps']:>10}{r['T']:>10.3g}{r['gd_sec']:>9.3f}{r['flow_sec']:>9.3f}{r['ratio']:>7.2f}"
-              f"{r['gradient_evals']:>9}{r['events']:>9}{r['sliding_at_end']:>10}{r['fit_distance']:>16.2e}"
-              f"{r['delta_drift_flow']:>13.1e}{r['delta_drift_gd']:>11.1e}  {r['status']}")
+        print(
+            f"{r['m']:>7}{r['gd_steps']:>10}{r['T']:>10.3g}{r['gd_sec']:>9.3f}{r['flow_sec']:>9.3f}{r['ratio']:>7.2f}"
+            f"{r['gradient_evals']:>9}{r['events']:>9}{r['sliding_at_end']:>10}{r['fit_distance']:>16.2e}"
+            f"{r['delta_drift_flow']:>13.1e}{r['delta_drift_gd']:>11.1e}  {r['status']}"
+        )
     pr = plain_row(1000, x, y, T=200.0)
-    print(f"\nevents=True vs events=False (plain RK) to T = {pr['T']:g}, m = 1000: {pr['events_sec']:.3f} s "
-          f"({pr['events_evals']} evals) vs {pr['plain_sec']:.2f} s ({pr['plain_evals']} evals); fits differ by "
-          f"{pr['fit_distance']:.1e}")
+    print(
+        f"\nevents=True vs events=False (plain RK) to T = {pr['T']:g}, m = 1000: {pr['events_sec']:.3f} s "
+        f"({pr['events_evals']} evals) vs {pr['plain_sec']:.2f} s ({pr['plain_evals']} evals); fits differ by "
+        f"{pr['fit_distance']:.1e}"
+    )
     if args.out:
-        append_jsonl(args.out, [dict({"kind": "relu_flow_vs_gd"}, **r, machine=machine) for r in rows]
-                     + [dict({"kind": "relu_flow_events_vs_plain"}, **pr, machine=machine)])
+        append_jsonl(
+            args.out,
+            [dict({"kind": "relu_flow_vs_gd"}, **r, machine=machine) for r in rows]
+            + [dict({"kind": "relu_flow_events_vs_plain"}, **pr, machine=machine)],
+        )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def speed(net, x, y, info):
         dn = (ga[i] * xj + gb[i]) / (xj * xj + 1.0)
         ga[i] -= dn * xj
         gb[i] -= dn
-    return float(np.sqrt(np.sum(ga ** 2) + np.sum(gb ** 2) + np.sum(gc ** 2)))
+    return float(np.sqrt(np.sum(ga**2) + np.sum(gb**2) + np.sum(gc**2)))
 
 
 def main():
@@ -61,57 +61,85 @@ def main():
     args = p.parse_args()
     x, y = datasets.load("sine10")
     for s_in in args.scales:
-        net0 = wf.ShallowReLU.init(args.width, scheme="gaussian", inner_scale=s_in, outer_scale=1.0, alpha="m",
-                                   seed=0, antisymmetric=True)
+        net0 = wf.ShallowReLU.init(
+            args.width, scheme="gaussian", inner_scale=s_in, outer_scale=1.0, alpha="m", seed=0, antisymmetric=True
+        )
         lr = learning_rate(net0, x, eta_lambda=1.0, lr_bar_cap=2e-3)
         T = lr * args.steps
-        print(f"\n=== sine10, (sigma_theta, sigma_c) = ({s_in:g}, 1), m = {args.width}, eta = {lr:.4g}, "
-              f"GD {args.steps} steps -> flow time T = {T:.4g}")
+        print(
+            f"\n=== sine10, (sigma_theta, sigma_c) = ({s_in:g}, 1), m = {args.width}, eta = {lr:.4g}, "
+            f"GD {args.steps} steps -> flow time T = {T:.4g}"
+        )
         g = net0.copy()
         t0 = time.perf_counter()
         grun = wf.train(g, x, y, lr=lr, steps=args.steps, progress=False)
-        print(f"GD: loss {grun.loss[-1]:.4e} ({time.perf_counter() - t0:.1f} s); loss at 10%/50%/100% of the "
-              f"steps: {np.interp([0.1 * args.steps, 0.5 * args.steps], grun.steps, grun.loss)} {grun.loss[-1]:.4e}")
+        print(
+            f"GD: loss {grun.loss[-1]:.4e} ({time.perf_counter() - t0:.1f} s); loss at 10%/50%/100% of the "
+            f"steps: {np.interp([0.1 * args.steps, 0.5 * args.steps], grun.steps, grun.loss)} {grun.loss[-1]:.4e}"
+        )
         print("GD knot clusters (centre, count):", [(round(c, 3), n) for c, n in clusters(g, x)])
         f = net0.copy()
         times = np.unique(np.concatenate([[T], np.geomspace(1.0, args.t_far, 33)]))
         t0 = time.perf_counter()
         frun = wf.train(f, x, y, method="flow", t_end=T, rtol=1e-8, atol=1e-10, progress=False)
-        print(f"flow to T: loss {frun.loss[-1]:.4e} ({time.perf_counter() - t0:.1f} s, "
-              f"{frun.info['accepted']} steps, {frun.info['events']} events), sliding at T: {frun.info['sliding_at_end']}")
+        print(
+            f"flow to T: loss {frun.loss[-1]:.4e} ({time.perf_counter() - t0:.1f} s, "
+            f"{frun.info['accepted']} steps, {frun.info['events']} events), sliding at T: {frun.info['sliding_at_end']}"
+        )
         grid = np.linspace(-1.0, 1.0, 401)
-        print(f"|f_GD - f_flow| at T on [-1, 1]: {np.max(np.abs(g(grid) - f(grid))):.3e}; "
-              f"delta drift: flow {np.max(np.abs(f.invariant() - net0.invariant())):.2e}, "
-              f"GD {np.max(np.abs(g.invariant() - net0.invariant())):.2e}")
+        print(
+            f"|f_GD - f_flow| at T on [-1, 1]: {np.max(np.abs(g(grid) - f(grid))):.3e}; "
+            f"delta drift: flow {np.max(np.abs(f.invariant() - net0.invariant())):.2e}, "
+            f"GD {np.max(np.abs(g.invariant() - net0.invariant())):.2e}"
+        )
         print("flow knot clusters at T:", [(round(c, 3), n) for c, n in clusters(f, x)])
         t0 = time.perf_counter()
-        far = wf.train(f, x, y, method="flow", t_end=args.t_far - T, rtol=1e-8, atol=1e-10, progress=False,
-                       record=times[times > T] - T)
-        print(f"flow on to t = {args.t_far:.3g}: {time.perf_counter() - t0:.1f} s, {far.info['accepted']} steps, "
-              f"{far.info['rejected']} rejected, {far.info['events']} events "
-              f"({far.info['sliding_entries']} sliding entries, {far.info['sliding_exits']} exits)")
+        far = wf.train(
+            f,
+            x,
+            y,
+            method="flow",
+            t_end=args.t_far - T,
+            rtol=1e-8,
+            atol=1e-10,
+            progress=False,
+            record=times[times > T] - T,
+        )
+        print(
+            f"flow on to t = {args.t_far:.3g}: {time.perf_counter() - t0:.1f} s, {far.info['accepted']} steps, "
+            f"{far.info['rejected']} rejected, {far.info['events']} events "
+            f"({far.info['sliding_entries']} sliding entries, {far.info['sliding_exits']} exits)"
+        )
         for t, L, s in zip(far.t + T, far.loss, far.steps):
             print(f"   t = {t:10.4g}   loss = {L:.6e}   steps so far {s}")
         js, lam = far.info["sliding_sample"], far.info["sliding_lambda"]
         on = js >= 0
-        print(f"sliding at t = {args.t_far:.3g}: {on.sum()} neurons; on samples x = "
-              f"{sorted(set(np.round(x[js[on]], 3)))}; lambda in [{np.nanmin(lam) if on.any() else np.nan:.4f}, "
-              f"{np.nanmax(lam) if on.any() else np.nan:.4f}]")
+        print(
+            f"sliding at t = {args.t_far:.3g}: {on.sum()} neurons; on samples x = "
+            f"{sorted(set(np.round(x[js[on]], 3)))}; lambda in [{np.nanmin(lam) if on.any() else np.nan:.4f}, "
+            f"{np.nanmax(lam) if on.any() else np.nan:.4f}]"
+        )
         w = np.abs(f.c) * np.hypot(f.a, f.b)
         big = on & (w >= 0.05 * w.max())
-        print(f"   of them carrying the fit (|c| |(a, b)| >= 5% of max): {big.sum()}, lambda "
-              f"{np.round(np.sort(lam[big]), 4) if big.any() else []}")
+        print(
+            f"   of them carrying the fit (|c| |(a, b)| >= 5% of max): {big.sum()}, lambda "
+            f"{np.round(np.sort(lam[big]), 4) if big.any() else []}"
+        )
         print("flow knot clusters at the end:", [(round(c, 3), n) for c, n in clusters(f, x)])
-        print(f"flow speed |d theta/dt| at the end: {speed(f, x, y, far.info):.3e}; last step size "
-              f"{far.info.get('step_size', float('nan')):.3e}; residuals r_j = {f(x) - y}")
+        print(
+            f"flow speed |d theta/dt| at the end: {speed(f, x, y, far.info):.3e}; last step size "
+            f"{far.info.get('step_size', float('nan')):.3e}; residuals r_j = {f(x) - y}"
+        )
         # the configuration: affine on the middle samples (no knot there), interpolating the others?
         mid = np.abs(x) < 0.4
         A = np.vstack([x[mid], np.ones(mid.sum())]).T
         res = A @ np.linalg.lstsq(A, y[mid], rcond=None)[0] - y[mid]
         k = f.knots()
         inside = (k > x[mid].min()) & (k < x[mid].max())
-        print(f"least-squares line through the {mid.sum()} middle samples: loss {0.5 * res @ res:.10e} (flow: "
-              f"{far.loss[-1]:.10e}); neurons with a knot in ({x[mid].min():.3f}, {x[mid].max():.3f}): {inside.sum()}")
+        print(
+            f"least-squares line through the {mid.sum()} middle samples: loss {0.5 * res @ res:.10e} (flow: "
+            f"{far.loss[-1]:.10e}); neurons with a knot in ({x[mid].min():.3f}, {x[mid].max():.3f}): {inside.sum()}"
+        )
         r = f(x) - y
         gains = [float(r @ np.maximum(x - e, 0.0)) for e in (-0.2, -0.05, 0.05, 0.2)]
         print("dL/dc of a new neuron relu(x - e), e = -0.2, -0.05, 0.05, 0.2:", np.round(gains, 6))

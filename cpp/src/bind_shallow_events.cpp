@@ -27,8 +27,8 @@ struct EventRun {
     shallow::EventFlowState st;
     shallow::EventOptions opt;
 
-    py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> rec_t,
-                        index_t rec_k, carray<double> rec_loss, carray<long long> rec_steps) {
+    py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> rec_t, index_t rec_k,
+                        carray<double> rec_loss, carray<long long> rec_steps) {
         const py::ssize_t n = rec_t.shape(0);
         if (rec_t.ndim() != 1 || rec_k < 0 || rec_k > n) throw std::invalid_argument("rec_k: out of range");
         shallow::RecordCursor rc;
@@ -71,45 +71,46 @@ template <class T>
 void def_event_flow(py::module_& m, const char* name) {
     using R = EventRun<T>;
     py::class_<R> cls(m, name);
-    cls.def(py::init([](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x,
-                         carray<double> y, double scale_inner, double scale_outer, const std::string& tableau,
-                         int threads, long long zeno_events, double zeno_window) {
-                 auto run = std::make_unique<R>();
-                 const py::ssize_t mm = a.shape(0), n = x.shape(0);
-                 const T* ap = data_of(a, mm, "a");
-                 const T* bp = data_of(b, mm, "b");
-                 const T* cp = data_of(c, mm, "c");
-                 if (n < 1) throw std::invalid_argument("x: at least one sample expected");
-                 run->keep_alive = {x, y};
-                 run->state.resize(static_cast<std::size_t>(3 * mm));
-                 std::copy(ap, ap + mm, run->state.begin());
-                 std::copy(bp, bp + mm, run->state.begin() + mm);
-                 std::copy(cp, cp + mm, run->state.begin() + 2 * mm);
-                 const int thr = resolve_threads(threads);
-                 run->sys = std::make_unique<shallow::EventSystem<T>>(mm, inv_alpha, data_of(x, n, "x"),
-                                                                      data_of(y, n, "y"), n, scale_inner,
-                                                                      scale_outer, thr);
-                 run->integ = std::make_unique<shallow::EventIntegrator<T>>(*run->sys, event_tableau(tableau), thr);
-                 run->opt.zeno_events = zeno_events;
-                 run->opt.zeno_window = zeno_window;
-                 return run;
-             }),
-             py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(), py::arg("inv_alpha"),
-             py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("scale_inner"), py::arg("scale_outer"),
-             py::arg("tableau"), py::arg("threads") = 0, py::arg("zeno_events") = 1000,
-             py::arg("zeno_window") = 1e-12)
+    cls.def(py::init([](carray<T> a, carray<T> b, carray<T> c, double inv_alpha, carray<double> x, carray<double> y,
+                        double scale_inner, double scale_outer, const std::string& tableau, int threads,
+                        long long zeno_events, double zeno_window) {
+                auto run = std::make_unique<R>();
+                const py::ssize_t mm = a.shape(0), n = x.shape(0);
+                const T* ap = data_of(a, mm, "a");
+                const T* bp = data_of(b, mm, "b");
+                const T* cp = data_of(c, mm, "c");
+                if (n < 1) throw std::invalid_argument("x: at least one sample expected");
+                run->keep_alive = {x, y};
+                run->state.resize(static_cast<std::size_t>(3 * mm));
+                std::copy(ap, ap + mm, run->state.begin());
+                std::copy(bp, bp + mm, run->state.begin() + mm);
+                std::copy(cp, cp + mm, run->state.begin() + 2 * mm);
+                const int thr = resolve_threads(threads);
+                run->sys = std::make_unique<shallow::EventSystem<T>>(
+                    mm, inv_alpha, data_of(x, n, "x"), data_of(y, n, "y"), n, scale_inner, scale_outer, thr);
+                run->integ = std::make_unique<shallow::EventIntegrator<T>>(*run->sys, event_tableau(tableau), thr);
+                run->opt.zeno_events = zeno_events;
+                run->opt.zeno_window = zeno_window;
+                return run;
+            }),
+            py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(), py::arg("inv_alpha"),
+            py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("scale_inner"), py::arg("scale_outer"),
+            py::arg("tableau"), py::arg("threads") = 0, py::arg("zeno_events") = 1000, py::arg("zeno_window") = 1e-12)
         .def("integrate", &R::integrate, py::arg("t_stop"), py::arg("rtol"), py::arg("atol"), py::arg("max_steps"),
              py::arg("rec_t").noconvert(), py::arg("rec_k"), py::arg("rec_loss").noconvert(),
              py::arg("rec_steps").noconvert())
-        .def("write_back", [](R& r, carray<T> a, carray<T> b, carray<T> c) {
-            const py::ssize_t mm = static_cast<py::ssize_t>(r.state.size() / 3);
-            T* ap = data_of(a, mm, "a");
-            T* bp = data_of(b, mm, "b");
-            T* cp = data_of(c, mm, "c");
-            std::copy(r.state.begin(), r.state.begin() + mm, ap);
-            std::copy(r.state.begin() + mm, r.state.begin() + 2 * mm, bp);
-            std::copy(r.state.begin() + 2 * mm, r.state.begin() + 3 * mm, cp);
-        }, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert())
+        .def(
+            "write_back",
+            [](R& r, carray<T> a, carray<T> b, carray<T> c) {
+                const py::ssize_t mm = static_cast<py::ssize_t>(r.state.size() / 3);
+                T* ap = data_of(a, mm, "a");
+                T* bp = data_of(b, mm, "b");
+                T* cp = data_of(c, mm, "c");
+                std::copy(r.state.begin(), r.state.begin() + mm, ap);
+                std::copy(r.state.begin() + mm, r.state.begin() + 2 * mm, bp);
+                std::copy(r.state.begin() + 2 * mm, r.state.begin() + 3 * mm, cp);
+            },
+            py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert())
         .def("loss", [](R& r) { return r.st.have_rhs ? r.st.loss : r.integ->loss(r.state.data()); })
         .def("sliding", &R::sliding)
         .def_property_readonly("t", [](const R& r) { return r.st.t; })
@@ -121,7 +122,8 @@ void def_event_flow(py::module_& m, const char* name) {
         .def_property_readonly("crossings", [](const R& r) { return r.st.crossings; })
         .def_property_readonly("sliding_entries", [](const R& r) { return r.st.entries; })
         .def_property_readonly("sliding_exits", [](const R& r) { return r.st.exits; })
-        .def_property_readonly("sliding_now", [](const R& r) { return static_cast<long long>(r.sys->sliders().size()); })
+        .def_property_readonly("sliding_now",
+                               [](const R& r) { return static_cast<long long>(r.sys->sliders().size()); })
         .def_property_readonly("zeno", [](const R& r) { return r.st.zeno; })
         .def_property_readonly("lazy_switches", [](const R& r) { return r.st.lazy; })
         .def_property_readonly("failure", [](const R& r) { return r.st.failure; });

@@ -123,8 +123,7 @@ def test_global_error_order_with_crossings_and_sliding(data, tableau, band):
     x, y = data
     base = base_net()
     t_end = 60.0
-    ar, br, cr, info = R.shallow_relu_flow(base.a, base.b, base.c, base.alpha, x, y, t_end, rtol=1e-13,
-                                           atol=1e-15)
+    ar, br, cr, info = R.shallow_relu_flow(base.a, base.b, base.c, base.alpha, x, y, t_end, rtol=1e-13, atol=1e-15)
     assert info["sliding_entries"] > 5 and info["sliding_exits"] > 0
     ref = np.concatenate([ar, br, cr])
     rtols = [1e-7, 1e-8, 1e-9] if tableau == "dopri5" else [1e-6, 1e-7, 1e-8]
@@ -199,8 +198,9 @@ def test_dense_events_do_not_overflow_the_step(data):
     event; the trial step must not grow from cut to cut (it used to, by 5x each time, until it overflowed to
     inf at t ~ 13 and the run ended "diverged")."""
     x, y = data
-    net = wf.ShallowReLU.init(3000, scheme="gaussian", inner_scale=0.1, outer_scale=1.0, alpha="m", seed=0,
-                              antisymmetric=True)
+    net = wf.ShallowReLU.init(
+        3000, scheme="gaussian", inner_scale=0.1, outer_scale=1.0, alpha="m", seed=0, antisymmetric=True
+    )
     d0 = net.invariant()
     run = flow(net, x, y, 20.0, rtol=1e-8)
     assert run.status == "completed" and run.t[-1] == 20.0

@@ -67,26 +67,59 @@ inline const Tableau& dopri5() {
         k.a.assign(49, 0.0);
         auto A = [&](int i, int j, double v) { k.a[i * 7 + j] = v; };
         A(1, 0, 1.0 / 5);
-        A(2, 0, 3.0 / 40); A(2, 1, 9.0 / 40);
-        A(3, 0, 44.0 / 45); A(3, 1, -56.0 / 15); A(3, 2, 32.0 / 9);
-        A(4, 0, 19372.0 / 6561); A(4, 1, -25360.0 / 2187); A(4, 2, 64448.0 / 6561); A(4, 3, -212.0 / 729);
-        A(5, 0, 9017.0 / 3168); A(5, 1, -355.0 / 33); A(5, 2, 46732.0 / 5247); A(5, 3, 49.0 / 176);
+        A(2, 0, 3.0 / 40);
+        A(2, 1, 9.0 / 40);
+        A(3, 0, 44.0 / 45);
+        A(3, 1, -56.0 / 15);
+        A(3, 2, 32.0 / 9);
+        A(4, 0, 19372.0 / 6561);
+        A(4, 1, -25360.0 / 2187);
+        A(4, 2, 64448.0 / 6561);
+        A(4, 3, -212.0 / 729);
+        A(5, 0, 9017.0 / 3168);
+        A(5, 1, -355.0 / 33);
+        A(5, 2, 46732.0 / 5247);
+        A(5, 3, 49.0 / 176);
         A(5, 4, -5103.0 / 18656);
-        A(6, 0, 35.0 / 384); A(6, 2, 500.0 / 1113); A(6, 3, 125.0 / 192); A(6, 4, -2187.0 / 6784);
+        A(6, 0, 35.0 / 384);
+        A(6, 2, 500.0 / 1113);
+        A(6, 3, 125.0 / 192);
+        A(6, 4, -2187.0 / 6784);
         A(6, 5, 11.0 / 84);
         k.b = {35.0 / 384, 0.0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84, 0.0};
-        const std::vector<double> bh = {5179.0 / 57600, 0.0, 7571.0 / 16695, 393.0 / 640, -92097.0 / 339200,
-                                        187.0 / 2100, 1.0 / 40};
+        const std::vector<double> bh = {5179.0 / 57600,    0.0,          7571.0 / 16695, 393.0 / 640,
+                                        -92097.0 / 339200, 187.0 / 2100, 1.0 / 40};
         k.e.resize(7);
         for (int i = 0; i < 7; ++i) k.e[i] = k.b[i] - bh[i];
         k.dense_degree = 4;
-        k.p = {1.0, -8048581381.0 / 2820520608, 8663915743.0 / 2820520608, -12715105075.0 / 11282082432,
-               0.0, 0.0, 0.0, 0.0,
-               0.0, 131558114200.0 / 32700410799, -68118460800.0 / 10900136933, 87487479700.0 / 32700410799,
-               0.0, -1754552775.0 / 470086768, 14199869525.0 / 1410260304, -10690763975.0 / 1880347072,
-               0.0, 127303824393.0 / 49829197408, -318862633887.0 / 49829197408, 701980252875.0 / 199316789632,
-               0.0, -282668133.0 / 205662961, 2019193451.0 / 616988883, -1453857185.0 / 822651844,
-               0.0, 40617522.0 / 29380423, -110615467.0 / 29380423, 69997945.0 / 29380423};
+        k.p = {1.0,
+               -8048581381.0 / 2820520608,
+               8663915743.0 / 2820520608,
+               -12715105075.0 / 11282082432,
+               0.0,
+               0.0,
+               0.0,
+               0.0,
+               0.0,
+               131558114200.0 / 32700410799,
+               -68118460800.0 / 10900136933,
+               87487479700.0 / 32700410799,
+               0.0,
+               -1754552775.0 / 470086768,
+               14199869525.0 / 1410260304,
+               -10690763975.0 / 1880347072,
+               0.0,
+               127303824393.0 / 49829197408,
+               -318862633887.0 / 49829197408,
+               701980252875.0 / 199316789632,
+               0.0,
+               -282668133.0 / 205662961,
+               2019193451.0 / 616988883,
+               -1453857185.0 / 822651844,
+               0.0,
+               40617522.0 / 29380423,
+               -110615467.0 / 29380423,
+               69997945.0 / 29380423};
         return k;
     }();
     return t;
@@ -103,7 +136,9 @@ inline const Tableau& bs32() {
         k.a.assign(16, 0.0);
         k.a[1 * 4 + 0] = 1.0 / 2;
         k.a[2 * 4 + 1] = 3.0 / 4;
-        k.a[3 * 4 + 0] = 2.0 / 9; k.a[3 * 4 + 1] = 1.0 / 3; k.a[3 * 4 + 2] = 4.0 / 9;
+        k.a[3 * 4 + 0] = 2.0 / 9;
+        k.a[3 * 4 + 1] = 1.0 / 3;
+        k.a[3 * 4 + 2] = 4.0 / 9;
         k.b = {2.0 / 9, 1.0 / 3, 4.0 / 9, 0.0};
         const std::vector<double> bh = {7.0 / 24, 1.0 / 4, 1.0 / 3, 1.0 / 8};
         k.e.resize(4);
@@ -117,18 +152,18 @@ inline const Tableau& bs32() {
 
 // Integration state carried between calls (the Python driver calls integrate() in bounded chunks).
 struct FlowState {
-    double t = 0.0;          // current flow time
-    double h = 0.0;          // next trial step (0: choose automatically)
-    double loss = NAN;       // L(y) at the current state (valid when have_rhs)
-    bool have_rhs = false;   // k[0] holds rhs(y) (FSAL)
+    double t = 0.0;         // current flow time
+    double h = 0.0;         // next trial step (0: choose automatically)
+    double loss = NAN;      // L(y) at the current state (valid when have_rhs)
+    bool have_rhs = false;  // k[0] holds rhs(y) (FSAL)
     long long accepted = 0, rejected = 0, evals = 0;
     const char* failure = "";  // why the run failed (empty while it has not)
 };
 
 struct FlowResult {
-    index_t steps = 0;       // accepted steps in this call
-    bool reached = false;    // t == t_stop
-    bool failed = false;     // non-finite state or step size underflow (st.failure says which)
+    index_t steps = 0;     // accepted steps in this call
+    bool reached = false;  // t == t_stop
+    bool failed = false;   // non-finite state or step size underflow (st.failure says which)
 };
 
 // Per-call bounds of Integrator::integrate (see the header comment).
@@ -271,7 +306,7 @@ struct RKWork {
         }
         d2 = std::sqrt(d2 / n) / h0;
         const double h1 = (std::max(d1, d2) <= 1e-15) ? std::max(1e-6, h0 * 1e-3)
-                                                       : std::pow(0.01 / std::max(d1, d2), 1.0 / tab.error_order);
+                                                      : std::pow(0.01 / std::max(d1, d2), 1.0 / tab.error_order);
         return std::min(100 * h0, h1);
     }
 };
@@ -289,15 +324,14 @@ public:
 
     // Integrate y in place from st.t towards t_stop, at most max_steps accepted steps.
     // loss_out / t_out (size >= max_steps) receive the loss and time after each accepted step.
-    FlowResult integrate(T* y, FlowState& st, double t_stop, double rtol, double atol, index_t max_steps,
-                         double* t_out, double* loss_out, const CallBudget& budget = CallBudget()) {
+    FlowResult integrate(T* y, FlowState& st, double t_stop, double rtol, double atol, index_t max_steps, double* t_out,
+                         double* loss_out, const CallBudget& budget = CallBudget()) {
         FlowResult res;
         const int S = tab_.stages;
         auto& k_ = w_.k;
         const auto start = std::chrono::steady_clock::now();
         auto out_of_time = [&] {
-            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
-                   budget.max_seconds;
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget.max_seconds;
         };
         auto fail = [&](const char* why) {
             st.failure = why;
@@ -314,8 +348,9 @@ public:
             st.h = w_.initial_step(sys_, y, rtol, atol);
             ++st.evals;
             if (!(st.h > 0.0) || !std::isfinite(st.h))
-                return fail("the initial step size is not a positive finite number (rtol/atol too small for "
-                            "the size of the state or its gradient)");
+                return fail(
+                    "the initial step size is not a positive finite number (rtol/atol too small for "
+                    "the size of the state or its gradient)");
         }
         index_t rejected_here = 0;
         while (res.steps < max_steps && st.t < t_stop) {

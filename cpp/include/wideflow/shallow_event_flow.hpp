@@ -68,8 +68,7 @@ public:
         auto& k = w_.k;
         const auto start = std::chrono::steady_clock::now();
         auto out_of_time = [&] {
-            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
-                   budget.max_seconds;
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget.max_seconds;
         };
         auto fail = [&](const std::string& why) {
             st.failure = why;
@@ -99,8 +98,9 @@ public:
             st.h = w_.initial_step(sys_, y, rtol, atol);
             ++st.evals;  // (f0_ stays: the exit values at y, from before initial_step's trial evaluation)
             if (!(st.h > 0.0) || !std::isfinite(st.h))
-                return fail("the initial step size is not a positive finite number (rtol/atol too small for "
-                            "the size of the state or its gradient)");
+                return fail(
+                    "the initial step size is not a positive finite number (rtol/atol too small for "
+                    "the size of the state or its gradient)");
         }
         index_t rejected_here = 0;
         while (res.steps < max_steps && st.t < t_stop) {
@@ -139,8 +139,10 @@ public:
             {
                 std::size_t keep = 0;
                 for (const Crossing& e : es_) {
-                    if (negligible(sys_.jump_size(w_.ynew.data(), e), e.i, h, rtol, atol)) lazy_.push_back(e);
-                    else es_[keep++] = e;
+                    if (negligible(sys_.jump_size(w_.ynew.data(), e), e.i, h, rtol, atol))
+                        lazy_.push_back(e);
+                    else
+                        es_[keep++] = e;
                 }
                 es_.resize(keep);
                 for (std::size_t q = 0; q < f1_.size(); ++q)
@@ -161,9 +163,8 @@ public:
                 es_[q].theta = blo_[q];
                 order_[q] = q;
             }
-            std::sort(order_.begin(), order_.end(), [&](std::size_t u, std::size_t v) {
-                return blo_[u] < blo_[v] || (blo_[u] == blo_[v] && u < v);
-            });
+            std::sort(order_.begin(), order_.end(),
+                      [&](std::size_t u, std::size_t v) { return blo_[u] < blo_[v] || (blo_[u] == blo_[v] && u < v); });
             for (std::size_t q : order_) {
                 if (blo_[q] > best_hi + 1e-12) break;
                 double lo = 1.0, hi = 1.0;
@@ -200,8 +201,10 @@ public:
                 double hi = 1.0, fhi = f1_[exit_k];
                 if (theta_x <= 1.0) {  // an exit before the first crossing?
                     const double f = exit_at(y, h, theta_x, exit_k, st);
-                    if (f > 0.0) exit_k = -1;
-                    else hi = theta_x, fhi = f;
+                    if (f > 0.0)
+                        exit_k = -1;
+                    else
+                        hi = theta_x, fhi = f;
                 }
                 if (exit_k >= 0) theta_e = illinois(y, h, exit_k, std::max(f0_[exit_k], 0.0), hi, fhi, st);
             }
@@ -261,8 +264,8 @@ public:
                     st.zeno = true;
                     st.h = h_next;
                     return fail("zeno: " + std::to_string(opt.zeno_events) + " event-cut steps within " +
-                                std::to_string(opt.zeno_window) + " * max(1, t) of flow time at t = " +
-                                std::to_string(st.t));
+                                std::to_string(opt.zeno_window) +
+                                " * max(1, t) of flow time at t = " + std::to_string(st.t));
                 }
             }
             st.h = h_next;

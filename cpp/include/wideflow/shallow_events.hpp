@@ -60,12 +60,26 @@ public:
     // x ascending (length n); scale_inner / scale_outer (0 or 1) select what trains.
     EventSystem(index_t m, double inv_alpha, const double* x, const double* y, index_t n, double scale_inner,
                 double scale_outer, int threads)
-        : m_(m), n_(n), inv_alpha_(inv_alpha), x_(x), y_(y), si_(scale_inner), so_(scale_outer),
-          threads_(threads_for(m * 2, threads)), plan_(sorted_plan(m, n)), hs_(static_cast<std::size_t>(plan_.count)),
-          bin_(static_cast<std::size_t>(m)), slide_(static_cast<std::size_t>(m), -1),
-          flag_(static_cast<std::size_t>(m)), xt_(static_cast<std::size_t>(n)), glo_(static_cast<std::size_t>(n)),
-          ghi_(static_cast<std::size_t>(n)), pred_(static_cast<std::size_t>(n)), r_(static_cast<std::size_t>(n)),
-          S_(static_cast<std::size_t>(2 * (n + 1))), SX_(static_cast<std::size_t>(2 * (n + 1))) {
+        : m_(m),
+          n_(n),
+          inv_alpha_(inv_alpha),
+          x_(x),
+          y_(y),
+          si_(scale_inner),
+          so_(scale_outer),
+          threads_(threads_for(m * 2, threads)),
+          plan_(sorted_plan(m, n)),
+          hs_(static_cast<std::size_t>(plan_.count)),
+          bin_(static_cast<std::size_t>(m)),
+          slide_(static_cast<std::size_t>(m), -1),
+          flag_(static_cast<std::size_t>(m)),
+          xt_(static_cast<std::size_t>(n)),
+          glo_(static_cast<std::size_t>(n)),
+          ghi_(static_cast<std::size_t>(n)),
+          pred_(static_cast<std::size_t>(n)),
+          r_(static_cast<std::size_t>(n)),
+          S_(static_cast<std::size_t>(2 * (n + 1))),
+          SX_(static_cast<std::size_t>(2 * (n + 1))) {
         for (index_t j = 0; j < n; ++j) xt_[j] = T(x[j]);
         for (index_t j = 0; j < n; ++j) glo_[j] = (j > 0 && x[j] == x[j - 1]) ? glo_[j - 1] : j;
         for (index_t j = n - 1; j >= 0; --j) ghi_[j] = (j + 1 < n && x[j] == x[j + 1]) ? ghi_[j + 1] : j + 1;
@@ -158,7 +172,8 @@ public:
         const T* b = s + m_;
         parallel_for(plan_.count, threads_, [&](index_t q) {
             const index_t i0 = plan_.begin(q), i1 = plan_.end(q, m_);
-            for (index_t i = i0; i < i1; ++i) flag_[i] = slide_[i] < 0 ? std::uint8_t(bad_sides(a[i], b[i], bin_[i])) : 0;
+            for (index_t i = i0; i < i1; ++i)
+                flag_[i] = slide_[i] < 0 ? std::uint8_t(bad_sides(a[i], b[i], bin_[i])) : 0;
         });
         out.clear();
         for (index_t i = 0; i < m_; ++i) {
@@ -173,8 +188,8 @@ public:
                 if (f & 1) out.push_back(crossing(i, n_ - 1, none, none ? -1 : 1));
                 if ((f & 2) && !(n_ == 1 && (f & 1))) out.push_back(crossing(i, 0, !none, none ? -1 : 1));
             } else {
-                if (f & 1) out.push_back(crossing(i, up ? n_ - cnt : cnt - 1, up, 1));      // active one went off
-                if (f & 2) out.push_back(crossing(i, up ? n_ - cnt - 1 : cnt, up, -1));     // inactive one went on
+                if (f & 1) out.push_back(crossing(i, up ? n_ - cnt : cnt - 1, up, 1));   // active one went off
+                if (f & 2) out.push_back(crossing(i, up ? n_ - cnt - 1 : cnt, up, -1));  // inactive one went on
             }
         }
     }
@@ -337,8 +352,8 @@ private:
     std::vector<T> xt_;
     std::vector<index_t> glo_, ghi_;
     std::vector<double> pred_, r_, S_, SX_, tot_;
-    std::vector<index_t> sliders_;   // sliding neurons, ascending
-    std::vector<double> dn_, dd_;    // per slider after the last rhs: dz-_i and Delta dz_i
+    std::vector<index_t> sliders_;  // sliding neurons, ascending
+    std::vector<double> dn_, dd_;   // per slider after the last rhs: dz-_i and Delta dz_i
 };
 
 }  // namespace wideflow::shallow

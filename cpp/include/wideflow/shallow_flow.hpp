@@ -16,10 +16,21 @@ public:
     // x ascending (length n); scale_inner / scale_outer (0 or 1) select what trains.
     FlowSystem(index_t m, double inv_alpha, const double* x, const double* y, index_t n, double scale_inner,
                double scale_outer, int threads)
-        : m_(m), n_(n), inv_alpha_(inv_alpha), x_(x), y_(y), si_(scale_inner), so_(scale_outer),
-          threads_(threads_for(m * 2, threads)), plan_(sorted_plan(m, n)), hs_(static_cast<std::size_t>(plan_.count)),
-          bins_(static_cast<std::size_t>(m)), xt_(static_cast<std::size_t>(n)), pred_(static_cast<std::size_t>(n)),
-          r_(static_cast<std::size_t>(n)), S_(static_cast<std::size_t>(2 * (n + 1))),
+        : m_(m),
+          n_(n),
+          inv_alpha_(inv_alpha),
+          x_(x),
+          y_(y),
+          si_(scale_inner),
+          so_(scale_outer),
+          threads_(threads_for(m * 2, threads)),
+          plan_(sorted_plan(m, n)),
+          hs_(static_cast<std::size_t>(plan_.count)),
+          bins_(static_cast<std::size_t>(m)),
+          xt_(static_cast<std::size_t>(n)),
+          pred_(static_cast<std::size_t>(n)),
+          r_(static_cast<std::size_t>(n)),
+          S_(static_cast<std::size_t>(2 * (n + 1))),
           SX_(static_cast<std::size_t>(2 * (n + 1))) {
         for (index_t j = 0; j < n; ++j) xt_[j] = T(x[j]);
     }

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import datasets
 from .._report import fmt, markdown_table, sci
-from .measures import clusters_text, sups
+from .measures import clusters_text, knot_free_fit, sups
 
 COUNTERS = ("accepted", "rejected", "gradient_evals", "events", "sliding_entries", "sliding_exits", "sliding_at_end")
 
@@ -133,7 +133,7 @@ def _loss_at(r, t) -> float:
 
 def sine10_findings(long_runs) -> list:
     """What the flow shows on sine10, generated from the stored numbers of the long flow runs."""
-    x, _ = datasets.load("sine10")
+    x, y = datasets.load("sine10")
     out = []
     for r in long_runs:
         m = r["metrics"]
@@ -150,11 +150,27 @@ def sine10_findings(long_runs) -> list:
         )
         where = clusters_text(r["net"], x) if "net" in r else "(no parameters stored)"
         best = "linear interpolant" if m["dist_linear_sup"] < m["dist_ncs_sup"] else "natural cubic spline"
+        gap = knot_free_fit(r["net"], x, y) if "net" in r else None
+        if gap is None:
+            gap_txt = ""
+        else:
+            lo, hi, count, ls = gap
+            ratio = m["final_loss"] / ls if ls > 0 else math.inf
+            gap_txt = (
+                f"; the net is affine on the {count} samples in [{lo:+.3f}, {hi:+.3f}] (no knot between them), and "
+                f"the loss is {ratio:.6f} times that of their least-squares line ({ls:.10g})"
+                + (
+                    ": the rest of the loss is that line's residual, which no gradient force removes — a "
+                    "stationary configuration that is not a minimum (a knot placed inside would lower the loss)"
+                    if abs(ratio - 1.0) < 1e-3
+                    else ""
+                )
+            )
         out.append(
             f"- {_label(r)}: at the longest time t = {T:.3g} the loss is {m['final_loss']:.3g} (at t/10: "
             f"{lt10:.3g}, so {trend}); {slide_txt}; the nearer limit is the {best} (sup|f − linear| = "
             f"{m['dist_linear_sup']:.3f}, sup|f − NCS| = {m['dist_ncs_sup']:.3f}); δ drift "
-            f"{m['invariant_drift']:.1e}; 90% of the knot mass sits at {where}."
+            f"{m['invariant_drift']:.1e}; 90% of the knot mass sits at {where}{gap_txt}."
         )
     return out
 

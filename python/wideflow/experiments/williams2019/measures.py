@@ -129,6 +129,34 @@ def clusters_text(net, x) -> str:
     return f"{txt}; {len(near)} of these {len(big)} clusters lie within 0.02 of a data point"
 
 
+def knot_free_fit(net, x, y, rel_weight: float = 1e-3):
+    """The longest run of consecutive samples with no knot of a neuron that matters (|c_i a_i| at least
+    `rel_weight` of the largest) strictly between them: there the net is affine, so its loss on those
+    samples is at least that of their least-squares line. Returns (x_lo, x_hi, samples, least-squares
+    loss 1/2 sum r^2 of that line), or None for fewer than 3 samples in the run (a line fits them)."""
+    a, b, c = (np.asarray(v, dtype=np.float64) for v in (net.a, net.b, net.c))
+    w = np.abs(c * a)
+    keep = (a != 0) & (w >= rel_weight * w.max()) if w.size and w.max() > 0 else np.zeros(a.size, bool)
+    knots = -b[keep] / a[keep]
+    order = np.argsort(x)
+    xs, ys = np.asarray(x, dtype=np.float64)[order], np.asarray(y, dtype=np.float64)[order]
+    # gap g (between xs[g] and xs[g + 1]) is open when no knot lies strictly inside it
+    inside = [bool(np.any((knots > xs[g]) & (knots < xs[g + 1]))) for g in range(xs.size - 1)]
+    best, start = (0, 0), 0
+    for g, blocked in enumerate(inside + [True]):
+        if blocked:
+            if g - start > best[1] - best[0]:
+                best = (start, g)
+            start = g + 1
+    lo, hi = best
+    if hi - lo + 1 < 3:
+        return None
+    X = np.column_stack([xs[lo : hi + 1], np.ones(hi - lo + 1)])
+    coef, *_ = np.linalg.lstsq(X, ys[lo : hi + 1], rcond=None)
+    r = X @ coef - ys[lo : hi + 1]
+    return float(xs[lo]), float(xs[hi]), hi - lo + 1, 0.5 * float(r @ r)
+
+
 def stalled(steps, loss, tol: float) -> bool:
     """True if the loss changed by less than a factor 2 over the last 2/3 (in steps) of the run and is
     still well above the stopping tolerance (a plateau, not slow convergence)."""
