@@ -38,6 +38,15 @@ def zeno_options(options: dict) -> tuple[int, float]:
     return ev, win
 
 
+def flow_arguments(net, x, y, mode: str):
+    """(order, sorted x, sorted y, the leading arguments of a C++ shallow flow run): the parameters, 1/alpha,
+    the data sorted by x, and the inner/outer gradient scales of `train` = "all" | "outer" | "inner"."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
+    scales = (0.0 if mode == "outer" else 1.0, 0.0 if mode == "inner" else 1.0)
+    return order, xs, ys, (net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, *scales)
+
+
 class ShallowEventFlow(FlowEngine):
     """Exact gradient flow of a ShallowReLU: the C++ run owns the state [a; b; c] and the per-neuron
     modes (active set, sliding sample); it writes records at the requested times from the continuous
@@ -46,24 +55,10 @@ class ShallowEventFlow(FlowEngine):
     dense_records = True
 
     def __init__(self, net, x, y, mode, threads, tableau, zeno_events=ZENO_EVENTS, zeno_window=ZENO_WINDOW):
-        self.order = np.argsort(x, kind="stable")
-        self.x, self.y = np.ascontiguousarray(x[self.order]), np.ascontiguousarray(y[self.order])
+        self.order, self.x, self.y, args = flow_arguments(net, x, y, mode)
         self.net = net
         cls = by_dtype(net.dtype, _core.shallow.EventFlow64, _core.shallow.EventFlow32)
-        self.flow = cls(
-            net.a,
-            net.b,
-            net.c,
-            1.0 / net.alpha,
-            self.x,
-            self.y,
-            0.0 if mode == "outer" else 1.0,
-            0.0 if mode == "inner" else 1.0,
-            tableau,
-            threads,
-            int(zeno_events),
-            float(zeno_window),
-        )
+        self.flow = cls(*args, tableau, threads, int(zeno_events), float(zeno_window))
         self.set_records(np.zeros(1))
 
     # records from the continuous extension

@@ -429,22 +429,10 @@ class _ShallowFlow(FlowEngine):
     model's arrays at every record and at the end."""
 
     def __init__(self, net: ShallowReLU, x, y, mode, threads, tableau):
-        order = np.argsort(x, kind="stable")
-        self.x, self.y = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
+        _, self.x, self.y, args = _shallow_events.flow_arguments(net, x, y, mode)
         self.net = net
         cls = by_dtype(net.dtype, _core.shallow.Flow64, _core.shallow.Flow32)
-        self.flow = cls(
-            net.a,
-            net.b,
-            net.c,
-            1.0 / net.alpha,
-            self.x,
-            self.y,
-            0.0 if mode == "outer" else 1.0,
-            0.0 if mode == "inner" else 1.0,
-            tableau,
-            threads,
-        )
+        self.flow = cls(*args, tableau, threads)
 
     def sync(self):
         self.flow.write_back(self.net.a, self.net.b, self.net.c)

@@ -244,3 +244,19 @@ class StudyData:
             if stored == ref:
                 return name
         return "custom"
+
+
+def provenance_lines(data: StudyData, sections, closing: str) -> list:
+    """The report's closing section: per section its runs, how many are stored and their summed compute
+    time, then the builds the store holds (`wideflow report`'s list) and `closing` (the report's own timing)."""
+    from ..sweeps.report import build_lines
+    from ._report import markdown_table
+
+    rows = []
+    for section in sections:
+        if data.has(section):
+            runs = data.runs(section)
+            recs = [rec for _, _, rec in runs if rec is not None]
+            rows.append([section, len(runs), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"])
+    head = ["section", "runs", "stored", "compute s (sum of run wall times)"]
+    return ["## Provenance", "", markdown_table(head, rows), *build_lines(data.store), "", closing]

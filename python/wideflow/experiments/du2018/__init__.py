@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from .. import _report
-from .._study import Study, StudyData, run_study
+from .._study import Study, StudyData, provenance_lines, run_study
 from . import figures, study
 from .report import write_report
 
@@ -56,7 +56,6 @@ def _jsonable(obj):
 
 def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> str:
     """Figures (PNG + PDF), results.json and report.md from the store alone; returns the report path."""
-    from ...sweeps.report import build_lines
 
     started = time.perf_counter() if started is None else started
     mode = data.mode()
@@ -88,17 +87,8 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
     }
     files = {k: [os.path.basename(f) for f in v] for k, v in files.items()}
     _report.write_text(os.path.join(out_dir, "results.json"), json.dumps(_jsonable({"mode": mode, **res})))
-    rows = []
-    for section in SECTIONS:
-        recs = [rec for _, _, rec in data.runs(section) if rec is not None]
-        if data.has(section):
-            rows.append(
-                [section, len(data.runs(section)), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"]
-            )
-    provenance = (
-        ["## Provenance", "", _report.markdown_table(["section", "runs", "stored", "compute s"], rows)]
-        + build_lines(data.store)
-        + ["", f"Report written in {time.perf_counter() - started:.1f} s from the store."]
+    provenance = provenance_lines(
+        data, SECTIONS, f"Report written in {time.perf_counter() - started:.1f} s from the store."
     )
     write_report(path, res, mode, files, provenance)
     return path

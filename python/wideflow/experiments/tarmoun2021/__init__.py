@@ -27,7 +27,7 @@ import os
 import time
 
 from .. import _report
-from .._study import Study, StudyData, run_study
+from .._study import Study, StudyData, provenance_lines, run_study
 from . import closed_form, linear, nonlinear, width
 from .config import SECTIONS
 
@@ -62,33 +62,11 @@ def analyze(data: StudyData, out_dir: str, *, started: float | None = None) -> s
         t = time.perf_counter()
         fn(data, out_dir, lines, summary)
         tick[name] = time.perf_counter() - t
-    lines += _provenance(data, started, tick)
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in tick.items())
+    lines += provenance_lines(data, SECTIONS, f"Report written in {time.perf_counter() - started:.1f} s ({timing}).")
     path = os.path.join(out_dir, "report.md")
     _report.write_text(path, "\n".join(lines) + "\n")
     return path
-
-
-def _provenance(data, started, tick) -> list:
-    from ...sweeps.report import build_lines
-
-    rows = []
-    for section in SECTIONS:
-        recs = [rec for _, _, rec in data.runs(section) if rec is not None]
-        if data.has(section):
-            rows.append(
-                [section, len(data.runs(section)), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"]
-            )
-    return (
-        ["## Provenance", "", _report.markdown_table(["section", "runs", "stored", "compute s"], rows)]
-        + build_lines(data.store)
-        + [
-            "",
-            "Report written in "
-            + f"{time.perf_counter() - started:.1f} s ("
-            + ", ".join(f"{k} {v:.1f} s" for k, v in tick.items())
-            + ").",
-        ]
-    )
 
 
 STUDY = Study("tarmoun2021", "Tarmoun et al. 2021: two-layer linear factorization dynamics", SECTIONS, analyze)

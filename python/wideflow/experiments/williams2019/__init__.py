@@ -37,7 +37,7 @@ from ... import datasets, limits
 from ...segmented import train_long  # noqa: F401  (importable from here too)
 from ...tangent import learning_rate, tangent_gram  # noqa: F401  (importable from here too)
 from .. import _report
-from .._study import Study, StudyData, run_study
+from .._study import Study, StudyData, provenance_lines, run_study
 from . import figures, flow_report, report, runs, scaling
 from .config import DATASETS, DERIVED, REGIMES, SECTIONS, Regime
 from .measures import knot_clusters, measure, references
@@ -216,25 +216,15 @@ def _text(data, mode, refs_by_ds, results, ts_rows, lr_rows, summary, gd_rows, p
         stem = os.path.splitext(os.path.basename(f))[0]
         if f.endswith(".png"):
             lines.append(f"- `{os.path.basename(f)}` (+ `.pdf`): {FIGURES.get(stem, stem)}")
-    lines += ["", *_provenance(data, started)]
+    lines += [
+        "",
+        *provenance_lines(
+            data,
+            SECTIONS + DERIVED,
+            f"Report written in {time.perf_counter() - started:.1f} s from the store (figures included).",
+        ),
+    ]
     return "\n".join(lines) + "\n"
-
-
-def _provenance(data, started) -> list:
-    from ...sweeps.report import build_lines
-
-    lines = ["## Provenance", ""]
-    rows = []
-    for section in SECTIONS + DERIVED:
-        recs = [rec for _, _, rec in data.runs(section) if rec is not None]
-        if data.has(section):
-            rows.append(
-                [section, len(data.runs(section)), len(recs), f"{sum(r['wall_time'] or 0.0 for r in recs):.1f}"]
-            )
-    lines += [_report.markdown_table(["section", "runs", "stored", "compute s (sum of run wall times)"], rows)]
-    lines += build_lines(data.store)
-    lines += ["", f"Report written in {time.perf_counter() - started:.1f} s from the store (figures included)."]
-    return lines
 
 
 STUDY = Study(
