@@ -1,6 +1,6 @@
 // Bindings of the exact (event-aware) shallow ReLU flow (conversion only): one Python object per run holds
-// the event system, its integrator, the state vector [a; b; c] and the integration state between bounded
-// calls. The math is in wideflow/shallow_events.hpp and wideflow/shallow_event_flow.hpp.
+// the class system (with the neurons' state [a; b; c] in double), its integrator and the integration state
+// between bounded calls. The math is in wideflow/shallow_events.hpp and wideflow/shallow_event_flow.hpp.
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,9 +21,8 @@ const flow::Tableau& event_tableau(const std::string& name) {
 template <class T>
 struct EventRun {
     std::vector<py::object> keep_alive;  // x, y (the system points into them)
-    std::vector<T> state;
-    std::unique_ptr<shallow::EventSystem<T>> sys;
-    std::unique_ptr<shallow::EventIntegrator<T>> integ;
+    std::unique_ptr<shallow::EventSystem> sys;
+    std::unique_ptr<shallow::EventIntegrator> integ;
     shallow::EventFlowState st;
     shallow::EventOptions opt;
 
@@ -40,7 +39,7 @@ struct EventRun {
         flow::FlowResult r;
         {
             py::gil_scoped_release release;
-            r = integ->integrate(state.data(), st, t_stop, rtol, atol, max_steps, rc, opt);
+            r = integ->integrate(st, t_stop, rtol, atol, max_steps, rc, opt);
         }
         return py::make_tuple(r.steps, r.reached, r.failed, rc.k);
     }
@@ -55,12 +54,13 @@ struct EventRun {
         auto L = lam.mutable_unchecked<1>();
         for (index_t i = 0; i < m; ++i) J(i) = -1, L(i) = NAN;
         if (st.started) {
-            std::vector<T> d(state.size());
-            sys->rhs(state.data(), d.data());
-            const auto& sl = sys->sliders();
-            for (std::size_t q = 0; q < sl.size(); ++q) {
-                J(sl[q]) = sys->slide_group(sl[q]);
-                L(sl[q]) = sys->lambda(q);
+            const std::vector<double> lams = integ->lambdas();
+            const index_t nb = sys->free_bins();
+            for (index_t i = 0; i < m; ++i) {
+                const index_t k = sys->cls(i);
+                if (k < nb) continue;
+                J(i) = sys->slide_group(k - nb);
+                L(i) = lams[static_cast<std::size_t>(k - nb)];
             }
         }
         return py::make_tuple(js, lam);
@@ -81,14 +81,12 @@ void def_event_flow(py::module_& m, const char* name) {
                 const T* cp = data_of(c, mm, "c");
                 if (n < 1) throw std::invalid_argument("x: at least one sample expected");
                 run->keep_alive = {x, y};
-                run->state.resize(static_cast<std::size_t>(3 * mm));
-                std::copy(ap, ap + mm, run->state.begin());
-                std::copy(bp, bp + mm, run->state.begin() + mm);
-                std::copy(cp, cp + mm, run->state.begin() + 2 * mm);
-                const int thr = resolve_threads(threads);
-                run->sys = std::make_unique<shallow::EventSystem<T>>(
-                    mm, inv_alpha, data_of(x, n, "x"), data_of(y, n, "y"), n, scale_inner, scale_outer, thr);
-                run->integ = std::make_unique<shallow::EventIntegrator<T>>(*run->sys, event_tableau(tableau), thr);
+                (void)resolve_threads(threads);  // the class system is serial: any thread count, the same bits
+                run->sys = std::make_unique<shallow::EventSystem>(mm, inv_alpha, data_of(x, n, "x"), data_of(y, n, "y"),
+                                                                  n, scale_inner, scale_outer);
+                double* w = run->sys->state();
+                for (py::ssize_t i = 0; i < mm; ++i) w[i] = ap[i], w[mm + i] = bp[i], w[2 * mm + i] = cp[i];
+                run->integ = std::make_unique<shallow::EventIntegrator>(*run->sys, event_tableau(tableau));
                 run->opt.zeno_events = zeno_events;
                 run->opt.zeno_window = zeno_window;
                 return run;
@@ -102,16 +100,15 @@ void def_event_flow(py::module_& m, const char* name) {
         .def(
             "write_back",
             [](R& r, carray<T> a, carray<T> b, carray<T> c) {
-                const py::ssize_t mm = static_cast<py::ssize_t>(r.state.size() / 3);
+                const py::ssize_t mm = static_cast<py::ssize_t>(r.sys->width());
                 T* ap = data_of(a, mm, "a");
                 T* bp = data_of(b, mm, "b");
                 T* cp = data_of(c, mm, "c");
-                std::copy(r.state.begin(), r.state.begin() + mm, ap);
-                std::copy(r.state.begin() + mm, r.state.begin() + 2 * mm, bp);
-                std::copy(r.state.begin() + 2 * mm, r.state.begin() + 3 * mm, cp);
+                const double* w = r.sys->state();
+                for (py::ssize_t i = 0; i < mm; ++i) ap[i] = T(w[i]), bp[i] = T(w[mm + i]), cp[i] = T(w[2 * mm + i]);
             },
             py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert())
-        .def("loss", [](R& r) { return r.st.have_rhs ? r.st.loss : r.integ->loss(r.state.data()); })
+        .def("loss", [](R& r) { return r.st.have_rhs ? r.st.loss : r.integ->loss(); })
         .def("sliding", &R::sliding)
         .def_property_readonly("t", [](const R& r) { return r.st.t; })
         .def_property_readonly("h", [](const R& r) { return r.st.h; })
@@ -123,9 +120,15 @@ void def_event_flow(py::module_& m, const char* name) {
         .def_property_readonly("sliding_entries", [](const R& r) { return r.st.entries; })
         .def_property_readonly("sliding_exits", [](const R& r) { return r.st.exits; })
         .def_property_readonly("sliding_now",
-                               [](const R& r) { return static_cast<long long>(r.sys->sliders().size()); })
+                               [](const R& r) {
+                                   long long k = 0;
+                                   for (index_t i = 0; i < r.sys->width(); ++i)
+                                       k += r.sys->cls(i) >= r.sys->free_bins();
+                                   return k;
+                               })
         .def_property_readonly("zeno", [](const R& r) { return r.st.zeno; })
-        .def_property_readonly("lazy_switches", [](const R& r) { return r.st.lazy; })
+        .def_property_readonly("inside_steps", [](const R& r) { return r.st.inside; })
+        .def_property_readonly("cut_steps", [](const R& r) { return r.st.cut_steps; })
         .def_property_readonly("failure", [](const R& r) { return r.st.failure; });
 }
 

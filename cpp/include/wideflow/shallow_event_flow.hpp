@@ -1,28 +1,35 @@
-// Event-aware adaptive Runge-Kutta integration of the exact shallow ReLU flow (the system of
-// shallow_events.hpp): steps with the modes frozen, and after every accepted step
+// Event-aware adaptive Runge-Kutta integration of the exact shallow ReLU flow (the class system of
+// shallow_events.hpp). A step integrates the classes' propagators (an ODE of 26 n + 18 values, whatever m)
+// from the identity with the memberships frozen; after an accepted step
 //
-//  1. crossings: each free neuron's two samples next to its knot are checked at the step's end; where a
-//     sign is wrong, the first time it went wrong is found on the step's continuous extension (z_ij(theta)
-//     is a polynomial: bracketed on 16 points, then bisected to ~1e-14 of the step; only the crossings that
-//     can be the earliest, by a bound on each first root, are bracketed and bisected);
-//  2. sliding exits: a sliding neuron whose exit function min(dz-, -dz+) became <= 0 at the step's end is
-//     located by the Illinois method on the continuous extension (each trial one gradient evaluation);
-//  3. the step is cut at the earliest of these, theta*: the state there comes from the continuous
-//     extension, every crossing within 1e-12 of theta* is placed exactly on its sample (b_i = -a_i x_j) and
-//     settled (crosses, or starts sliding), every exit releases its neuron, and the field is evaluated anew;
-//     the next trial step is at most max(h, 5 theta* h).
+//  1. crossings: one O(m) pass tests every free neuron's two boundary samples at the step's end (two dot
+//     products with per-class vectors); for a flagged neuron the first wrong sign is found on the step's
+//     continuous extension (z(theta) is a polynomial in theta: bracketed on 16 points, then bisected);
+//  2. sliding exits: a sliding class whose exit function turned <= 0 at the step's end is located by the
+//     Illinois method on the continuous extension (each trial one evaluation of the class field);
+//  3. events inside the step: each crossing neuron is followed exactly from its event to the step's end
+//     (placed on its sample, settled into the bin or sliding class its one-sided rates choose, moved by that
+//     class's propagator Phi(1) Phi(theta)^-1, and checked again). The other classes' stages saw the neuron
+//     in its old bin; that changes r by Delta f (known: the neuron's true and frozen contributions), and so
+//     every class's propagator by about (h / 2) M(Delta f), whose error norm is computed from the Grams. When
+//     it stays below kCouplingShare of the tolerance the events are kept inside the step; otherwise, and
+//     always for a sliding exit, the step is cut at the earliest event theta* (all neurons moved to theta*,
+//     the neurons of theta* placed and settled there, the exiting classes released), and the next trial step
+//     is at most max(h, 5 theta* h);
+//  4. every neuron is moved to the step's end by its class's propagator and the Grams are refreshed.
 //
 // Records: the losses at requested times come from the continuous extension of the step that covers them
-// (with that step's modes), so no step ends at a record time.
+// (with that step's memberships), so no step ends at a record time.
 //
-// Zeno protection: when zeno_events consecutive event-cut steps happen within zeno_window * max(1, |t|) of
-// flow time, the run ends with failure "zeno" (EventFlowState::zeno). Every call is bounded as
+// Zeno protection: when zeno_events consecutive cut steps happen within zeno_window * max(1, |t|) of flow
+// time, the run ends with failure "zeno" (EventFlowState::zeno). Every call is bounded as
 // flow::Integrator's (steps, rejections, wall time).
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -35,9 +42,9 @@ struct EventFlowState {
     double t = 0.0, h = 0.0, loss = NAN;
     bool have_rhs = false, started = false, zeno = false;
     long long accepted = 0, rejected = 0, evals = 0;
-    long long events = 0, crossings = 0, entries = 0, exits = 0, cut_steps = 0, lazy = 0;
+    long long events = 0, crossings = 0, entries = 0, exits = 0, cut_steps = 0, inside = 0;
     std::string failure;
-    std::vector<double> ring;  // times of the last zeno_events event-cut steps
+    std::vector<double> ring;  // times of the last zeno_events cut steps
     std::size_t ring_pos = 0;
 };
 
@@ -54,18 +61,33 @@ struct RecordCursor {
     long long* steps = nullptr;
 };
 
-template <class T>
+// Events whose coupling error (item 3 above) is at most this share of the tolerance stay inside the step.
+constexpr double kCouplingShare = 0.5;
+// At most this many switches of one neuron inside one step (then the step is cut at its first event).
+constexpr int kMaxSwitches = 8;
+// With more events than this in a step whose coupling is too large, the step is rejected, not cut.
+constexpr std::size_t kFewEvents = 3;
+
 class EventIntegrator {
 public:
-    EventIntegrator(EventSystem<T>& sys, const flow::Tableau& tab, int threads)
-        : sys_(sys), tab_(tab), w_(tab, sys.size(), threads), scratch_(static_cast<std::size_t>(sys.size())) {}
+    EventIntegrator(EventSystem& sys, const flow::Tableau& tab) : sys_(sys), tab_(tab), N_(sys.size()), S_(tab.stages) {
+        k_.assign(static_cast<std::size_t>(S_), std::vector<double>(static_cast<std::size_t>(N_)));
+        P0_.assign(static_cast<std::size_t>(N_), 0.0);
+        for (index_t q = 0; q < sys.free_bins(); ++q)
+            for (int l = 0; l < 3; ++l) P0_[kFree * q + 4 * l] = 1.0;
+        for (index_t s = 0; s < sys.slide_classes(); ++s) {
+            P0_[sys.offset(sys.free_bins() + s)] = 1.0;
+            P0_[sys.offset(sys.free_bins() + s) + 3] = 1.0;
+        }
+        Pt_ = P1_ = Pd_ = Pe_ = dP_ = P0_;
+        f0_.assign(static_cast<std::size_t>(2 * sys.slide_classes()), 1.0);
+        f1_ = f0_;
+    }
 
-    flow::FlowResult integrate(T* y, EventFlowState& st, double t_stop, double rtol, double atol, index_t max_steps,
+    flow::FlowResult integrate(EventFlowState& st, double t_stop, double rtol, double atol, index_t max_steps,
                                RecordCursor& rec, const EventOptions& opt,
                                const flow::CallBudget& budget = flow::CallBudget()) {
         flow::FlowResult res;
-        const int S = tab_.stages;
-        auto& k = w_.k;
         const auto start = std::chrono::steady_clock::now();
         auto out_of_time = [&] {
             return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget.max_seconds;
@@ -75,28 +97,32 @@ public:
             res.failed = true;
             return res;
         };
-        if (!st.started) {  // the kernels' modes; knots exactly on samples are settled at t = 0
-            sys_.reset_modes(y, es_);
-            for (const Crossing& e : es_) sys_.place(y, e);
-            st.loss = sys_.rhs(y, k[0].data());
-            ++st.evals;
-            st.entries += sys_.settle(y, k[0].data(), es_);
+        if (!st.started) {  // the kernels' bins; knots exactly on samples are settled at t = 0
+            sys_.reset_modes(es_);
+            if (!es_.empty()) {
+                sys_.rhs(P0_.data(), k_[0].data());
+                ++st.evals;
+                double* w = sys_.state();
+                const index_t m = sys_.width();
+                for (const Crossing& e : es_) {
+                    w[m + e.i] = -(w[e.i] * sys_.x(e.lo));
+                    const index_t k = sys_.settle(e, w[2 * m + e.i]);
+                    assign(e.i, k);
+                    st.entries += k >= sys_.free_bins();
+                }
+                sys_.grams();
+            }
             st.events += static_cast<long long>(es_.size());
             st.crossings += static_cast<long long>(es_.size());
-            st.started = st.have_rhs = true;
-            exit_values(f0_);
+            st.started = true;
+            st.have_rhs = false;
         }
-        if (!st.have_rhs) {
-            st.loss = sys_.rhs(y, k[0].data());
-            ++st.evals;
-            st.have_rhs = true;
-            exit_values(f0_);
-        }
+        if (!st.have_rhs) start_rhs(st);
         if (!std::isfinite(st.loss)) return fail("the loss is not finite");
         while (rec.k < rec.n && rec.t[rec.k] <= st.t) write_record(rec, st.loss, st.accepted);
         if (st.h <= 0.0) {
-            st.h = w_.initial_step(sys_, y, rtol, atol);
-            ++st.evals;  // (f0_ stays: the exit values at y, from before initial_step's trial evaluation)
+            const double d0 = sys_.state_norm(rtol, atol), d1 = sys_.norm(k_[0].data(), P0_.data(), rtol, atol);
+            st.h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
             if (!(st.h > 0.0) || !std::isfinite(st.h))
                 return fail(
                     "the initial step size is not a positive finite number (rtol/atol too small for "
@@ -104,17 +130,26 @@ public:
         }
         index_t rejected_here = 0;
         while (res.steps < max_steps && st.t < t_stop) {
+            if (!st.have_rhs) start_rhs(st);
+            if (!std::isfinite(st.loss)) return fail("the loss is not finite");
             const double h = std::min(st.h, t_stop - st.t);
             const bool last = h >= t_stop - st.t;
             double new_loss = NAN;
-            for (int s = 1; s < S; ++s) {
-                w_.combine(y, h, s, w_.ytmp.data(), tab_.a.data() + s * S);
-                const double L = sys_.rhs(w_.ytmp.data(), k[s].data());
+            for (int s = 1; s < S_; ++s) {
+                combine(h, tab_.a.data() + s * S_, s, Pt_.data());
+                const double L = sys_.rhs(Pt_.data(), k_[s].data());
                 ++st.evals;
-                if (s == S - 1) new_loss = L;
+                if (s == S_ - 1) new_loss = L;
             }
-            w_.combine(y, h, S, w_.ynew.data(), tab_.b.data());
-            double err = w_.error_norm(y, h, rtol, atol);
+            combine(h, tab_.b.data(), S_, P1_.data());
+            for (index_t s = 0; s < sys_.slide_classes(); ++s)  // exit functions at the step's end (FSAL stage)
+                for (int sg = 0; sg < 2; ++sg) f1_[2 * s + sg] = sys_.exit_value(s, sg ? 1 : -1);
+            for (index_t i = 0; i < N_; ++i) {
+                double e = 0.0;
+                for (int s = 0; s < S_; ++s) e += tab_.e[s] * k_[s][i];
+                dP_[i] = h * e;
+            }
+            double err = sys_.norm(dP_.data(), P1_.data(), rtol, atol);
             if (!std::isfinite(new_loss)) err = NAN;
             if (!(err <= 1.0) || !std::isfinite(err)) {
                 ++st.rejected;
@@ -125,272 +160,504 @@ public:
                 if (++rejected_here >= budget.max_rejections || out_of_time()) break;
                 continue;
             }
+            double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
+            const double theta = decide(h, rtol, atol, st);
+            if (theta < 0.0) {  // too many events inside the step for their coupling: a shorter step
+                ++st.rejected;
+                st.h = h * reject_factor_;
+                if (!(st.h >= 1e-14 * std::max(1.0, std::abs(st.t))))
+                    return fail("the step size underflowed (events too dense)");
+                if (++rejected_here >= budget.max_rejections || out_of_time()) break;
+                continue;
+            }
             ++st.accepted;
             ++res.steps;
-            double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
-            // events of this step (the FSAL stage holds the field at its end)
-            sys_.check(w_.ynew.data(), es_);
-            exit_values(f1_);
-            // events whose jump of the field is negligible on this step (|jump| h below a tenth of the
-            // neuron's error scale: a kink whose residual has all but vanished) do not cut the step; the
-            // mode follows the state at the step's end ("lazy" switches)
-            lazy_.clear();
-            lazy_exit_.clear();
-            {
-                std::size_t keep = 0;
-                for (const Crossing& e : es_) {
-                    if (negligible(sys_.jump_size(w_.ynew.data(), e), e.i, h, rtol, atol))
-                        lazy_.push_back(e);
-                    else
-                        es_[keep++] = e;
-                }
-                es_.resize(keep);
-                for (std::size_t q = 0; q < f1_.size(); ++q)
-                    if (f1_[q] <= 0.0 && negligible(sys_.slider_jump_size(q), sys_.sliders()[q], h, rtol, atol)) {
-                        lazy_exit_.push_back(q);
-                        f1_[q] = INFINITY;  // not located
-                    }
-            }
-            // earliest crossing: z(theta) of each crossing is a polynomial on the step's continuous extension;
-            // |z(theta) - z(0)| <= theta sum_q |cz_q| bounds its first root below. Crossings are bracketed on
-            // 16 points (and the brackets bisected) in the order of these bounds, until a bound exceeds the
-            // earliest bracket's end by 1e-12; the others keep their bound, which places them after it.
-            double theta_x = 2.0, best_hi = 2.0;
-            blo_.resize(es_.size());
-            order_.resize(es_.size());
-            for (std::size_t q = 0; q < es_.size(); ++q) {
-                blo_[q] = zpoly(y, h, es_[q]).root_bound();
-                es_[q].theta = blo_[q];
-                order_[q] = q;
-            }
-            std::sort(order_.begin(), order_.end(),
-                      [&](std::size_t u, std::size_t v) { return blo_[u] < blo_[v] || (blo_[u] == blo_[v] && u < v); });
-            for (std::size_t q : order_) {
-                if (blo_[q] > best_hi + 1e-12) break;
-                double lo = 1.0, hi = 1.0;
-                crossing_bracket(y, h, es_[q], best_hi, lo, hi);
-                blo_[q] = lo;
-                es_[q].theta = hi;
-                best_hi = std::min(best_hi, hi);
-            }
-            // bisect the earliest bracket first; the others only while they can still end within 1e-12 of
-            // the earliest root found so far (a pruned one keeps its bracket's lower end)
-            std::size_t first = es_.size();
-            for (std::size_t q : order_)
-                if (es_[q].theta > blo_[q] && (first == es_.size() || es_[q].theta < es_[first].theta)) first = q;
-            if (first < es_.size()) {
-                es_[first].theta = crossing_refine(y, h, es_[first], blo_[first], es_[first].theta, INFINITY);
-                theta_x = es_[first].theta;
-            }
-            for (std::size_t q : order_) {
-                Crossing& e = es_[q];
-                if (q != first && e.theta > blo_[q] && blo_[q] <= theta_x + 1e-12)
-                    e.theta = crossing_refine(y, h, e, blo_[q], e.theta, theta_x + 1e-12);
-                else if (q != first && e.theta > blo_[q])
-                    e.theta = blo_[q];
-                theta_x = std::min(theta_x, e.theta);
-            }
-            double theta_e = 2.0;  // earliest sliding exit
-            index_t exit_k = -1;
-            for (std::size_t q = 0; q < f1_.size(); ++q) {
-                if (!(f1_[q] <= 0.0)) continue;
-                const double lin = f0_[q] > 0.0 ? f0_[q] / (f0_[q] - f1_[q]) : 0.0;
-                if (lin < theta_e) theta_e = lin, exit_k = index_t(q);
-            }
-            if (exit_k >= 0) {
-                double hi = 1.0, fhi = f1_[exit_k];
-                if (theta_x <= 1.0) {  // an exit before the first crossing?
-                    const double f = exit_at(y, h, theta_x, exit_k, st);
-                    if (f > 0.0)
-                        exit_k = -1;
-                    else
-                        hi = theta_x, fhi = f;
-                }
-                if (exit_k >= 0) theta_e = illinois(y, h, exit_k, std::max(f0_[exit_k], 0.0), hi, fhi, st);
-            }
-            if (exit_k < 0 && es_.empty()) {  // no event: a plain step
-                const double t1 = last ? t_stop : st.t + h;
-                records(y, st.t, h, t1, rec, st.accepted, new_loss, true);
-                w_.copy(w_.ynew.data(), y);
-                std::swap(k[0], k[S - 1]);
-                sys_.hold(y);
-                st.loss = new_loss;
-                st.t = t1;
-                if (!lazy_.empty() || !lazy_exit_.empty()) {
-                    for (std::size_t q : lazy_exit_) sys_.release(q);
-                    sys_.drop_released();
-                    for (const Crossing& e : lazy_) sys_.bin(e.i) = e.sign > 0 ? e.bin_without : e.bin_with;
-                    st.loss = sys_.rhs(y, k[0].data());
-                    ++st.evals;
-                    st.crossings += static_cast<long long>(lazy_.size());
-                    st.exits += static_cast<long long>(lazy_exit_.size());
-                    st.events += static_cast<long long>(lazy_.size() + lazy_exit_.size());
-                    st.lazy += static_cast<long long>(lazy_.size() + lazy_exit_.size());
-                    exit_values(f1_);
-                }
-                f0_.swap(f1_);
-            } else {
-                const double theta = exit_k >= 0 ? std::min(theta_e, theta_x) : theta_x;
-                // the controller judged the whole trial step, which advanced only theta h: the next trial step
-                // is at most max(h, 5 theta h) (growing 5x from cut to cut, it overflowed to inf when events
-                // come every few steps, as at m = 10^5)
-                h_next = std::min(h_next, h * std::max(1.0, 5.0 * theta));
-                const double t1 = (theta >= 1.0 && last) ? t_stop : st.t + theta * h;
-                records(y, st.t, h, t1, rec, st.accepted, NAN, false);
-                w_.dense(y, h, theta, w_.ytmp.data());
-                w_.copy(w_.ytmp.data(), y);
-                sys_.hold(y);
-                st.t = t1;
-                long long exits = 0;
-                if (exit_k >= 0 && theta_e <= theta_x) {
-                    sys_.rhs(y, k[0].data());
-                    ++st.evals;
-                    for (std::size_t q = 0; q < sys_.sliders().size(); ++q)
-                        if (sys_.exit_value(q) <= 0.0 || index_t(q) == exit_k) sys_.release(q), ++exits;
-                    sys_.drop_released();
-                }
-                now_.clear();
-                for (const Crossing& e : es_)
-                    if (e.theta <= theta + 1e-12 && (now_.empty() || now_.back().i != e.i)) now_.push_back(e);
-                for (const Crossing& e : now_) sys_.place(y, e);
-                st.loss = sys_.rhs(y, k[0].data());
-                ++st.evals;
-                st.entries += sys_.settle(y, k[0].data(), now_);
-                st.exits += exits;
-                st.crossings += static_cast<long long>(now_.size());
-                st.events += static_cast<long long>(now_.size()) + exits;
-                exit_values(f0_);
-                if (zeno(st, opt)) {
-                    st.zeno = true;
-                    st.h = h_next;
-                    return fail("zeno: " + std::to_string(opt.zeno_events) + " event-cut steps within " +
-                                std::to_string(opt.zeno_window) +
-                                " * max(1, t) of flow time at t = " + std::to_string(st.t));
-                }
+            const bool cut = theta < 1.0;
+            if (cut) h_next = std::min(h_next, h * std::max(1.0, 5.0 * theta));
+            const double t1 = (!cut && last) ? t_stop : st.t + theta * h;
+            records(h, st.t, t1, rec, st.accepted);  // before the memberships change
+            commit(h, st);
+            st.t = t1;
+            st.have_rhs = false;
+            if (cut && zeno(st, opt)) {
+                st.zeno = true;
+                st.h = h_next;
+                start_rhs(st);
+                return fail("zeno: " + std::to_string(opt.zeno_events) + " event-cut steps within " +
+                            std::to_string(opt.zeno_window) +
+                            " * max(1, t) of flow time at t = " + std::to_string(st.t));
             }
             st.h = h_next;
-            if (!std::isfinite(st.loss)) return fail("the loss is not finite");
             if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail("the step size is not finite");
             if (out_of_time()) break;
         }
+        if (!st.have_rhs) start_rhs(st);
+        if (!std::isfinite(st.loss)) return fail("the loss is not finite");
         res.reached = st.t >= t_stop;
         return res;
     }
 
-    // L at the current state (the modes frozen).
-    double loss(const T* y) { return sys_.loss(y); }
+    // L at the current state.
+    double loss() { return sys_.residuals_at(P0_.data()); }
+
+    // Lambda of every sliding class at the current state.
+    std::vector<double> lambdas() {
+        sys_.rhs(P0_.data(), dP_.data());
+        std::vector<double> out(static_cast<std::size_t>(sys_.slide_classes()));
+        for (index_t s = 0; s < sys_.slide_classes(); ++s) out[s] = sys_.lambda(s);
+        return out;
+    }
 
 private:
-    void exit_values(std::vector<double>& f) const {
-        f.resize(sys_.sliders().size());
-        for (std::size_t q = 0; q < f.size(); ++q) f[q] = sys_.exit_value(q);
+    // A neuron followed through its events inside the step.
+    struct Particle {
+        index_t i = 0;
+        index_t k = 0;       // its class at the end
+        double w[3] = {0};   // its state at the end
+        double theta = 1.0;  // its first event
+        Crossing first;
+        int switches = 0, entries = 0;
+        bool ok = true;  // followed to the end (false: too many switches or a sliding class that exits)
+    };
+
+    void start_rhs(EventFlowState& st) {
+        st.loss = sys_.rhs(P0_.data(), k_[0].data());
+        ++st.evals;
+        for (index_t s = 0; s < sys_.slide_classes(); ++s)
+            for (int sg = 0; sg < 2; ++sg) f0_[2 * s + sg] = sys_.exit_value(s, sg ? 1 : -1);
+        st.have_rhs = true;
     }
 
-    void write_record(RecordCursor& rec, double loss, long long steps) {
-        rec.loss[rec.k] = loss;
-        rec.steps[rec.k] = steps;
-        ++rec.k;
+    void assign(index_t i, index_t k) {
+        sys_.cls(i) = std::int32_t(k);
+        if (k >= sys_.free_bins()) sys_.sign(i) = sys_.state()[2 * sys_.width() + i] >= 0.0 ? 1 : -1;
     }
 
-    // Records in (t0, t1] of the step y -> ynew (length h) from its continuous extension; at the step's end
-    // (plain steps) the step's own loss.
-    void records(const T* y, double t0, double h, double t1, RecordCursor& rec, long long steps, double end_loss,
-                 bool plain) {
-        while (rec.k < rec.n && rec.t[rec.k] <= t1) {
-            const double tr = rec.t[rec.k];
-            if (plain && tr >= t1) {
-                write_record(rec, end_loss, steps);
-                continue;
-            }
-            w_.dense(y, h, std::min(1.0, std::max(0.0, (tr - t0) / h)), scratch_.data());
-            write_record(rec, sys_.loss(scratch_.data()), steps);
+    // out = P0 + h sum_{j<s} coef[j] k_j
+    void combine(double h, const double* coef, int s, double* out) const {
+        for (index_t i = 0; i < N_; ++i) {
+            double acc = 0.0;
+            for (int j = 0; j < s; ++j) acc += coef[j] * k_[j][i];
+            out[i] = P0_[i] + h * acc;
         }
     }
 
-    // Coefficients of z(theta) = sign (z0 + sum_q cz[q] theta^(q+1)) of a crossing on the step's continuous
-    // extension, and its value.
+    // Propagators at theta of the step from its continuous extension.
+    void dense(double h, double theta, double* out) const {
+        double wts[16];
+        flow::dense_weights(tab_, theta, wts);
+        for (index_t i = 0; i < N_; ++i) {
+            double acc = 0.0;
+            for (int s = 0; s < S_; ++s) acc += wts[s] * k_[s][i];
+            out[i] = P0_[i] + h * acc;
+        }
+    }
+    // Class k's propagator at theta (from the continuous extension; at 1 the step's end).
+    const double* block(double h, double theta, index_t k) {
+        const index_t off = sys_.offset(k), len = k < sys_.free_bins() ? kFree : kSlide;
+        if (theta >= 1.0) return P1_.data() + off;
+        double wts[16];
+        flow::dense_weights(tab_, theta, wts);
+        for (index_t i = 0; i < len; ++i) {
+            double acc = 0.0;
+            for (int s = 0; s < S_; ++s) acc += wts[s] * k_[s][off + i];
+            blk_[i] = P0_[off + i] + h * acc;
+        }
+        return blk_;
+    }
+    const double* propagators(double h, double theta) {
+        if (theta >= 1.0) return P1_.data();
+        dense(h, theta, Pd_.data());
+        return Pd_.data();
+    }
+
+    // The events of the accepted step I -> P1 of length h: where the step ends (theta in (0, 1]; < 1: cut),
+    // and how (the followed neurons, the releases); commit() then moves the neurons there.
+    double decide(double h, double rtol, double atol, EventFlowState& st) {
+        const index_t m = sys_.width(), nb = sys_.free_bins();
+        double* w = sys_.state();
+        // 1. flags at the step's end
+        flag_.clear();
+        {
+            std::vector<double>& rho = rho_;
+            rho.resize(static_cast<std::size_t>(6 * nb));
+            for (index_t q = 0; q < nb; ++q) {
+                const double* F = P1_.data() + kFree * q;
+                const double x1 = sys_.x(sys_.s1(q)), x2 = sys_.x(sys_.s2(q));
+                for (int l = 0; l < 3; ++l) {
+                    rho[6 * q + l] = sys_.g1(q) * (x1 * F[l] + F[3 + l]);
+                    rho[6 * q + 3 + l] = sys_.g2(q) * (x2 * F[l] + F[3 + l]);
+                }
+            }
+            const double* a = w;
+            const double* b = w + m;
+            const double* c = w + 2 * m;
+            for (index_t i = 0; i < m; ++i) {
+                const index_t q = sys_.cls(i);
+                if (q >= nb) continue;
+                const double* r = rho.data() + 6 * q;
+                const double z1 = r[0] * a[i] + r[1] * b[i] + r[2] * c[i];
+                const double z2 = r[3] * a[i] + r[4] * b[i] + r[5] * c[i];
+                if (z1 < 0.0 || z2 < 0.0) flag_.push_back(i);
+            }
+        }
+        // 2. sliding exits: the earliest located one
+        double theta_x = 2.0;
+        for (index_t s = 0; s < sys_.slide_classes(); ++s)
+            for (int sg = 0; sg < 2; ++sg) {
+                const int sign = sg ? 1 : -1;
+                if (sys_.members(s, sign) == 0 || !(f1_[2 * s + sg] <= 0.0)) continue;
+                const double th =
+                    illinois(h, s, sign, std::max(f0_[2 * s + sg], 0.0), f1_[2 * s + sg], std::min(1.0, theta_x), st);
+                theta_x = std::min(theta_x, th);
+            }
+        double theta_end = std::min(1.0, theta_x);
+        // 3. crossings: the first event of each flagged neuron
+        parts_.clear();
+        poly_ready_ = false;
+        for (index_t i : flag_) {
+            Particle p;
+            p.i = i;
+            p.k = sys_.cls(i);
+            for (int l = 0; l < 3; ++l) p.w[l] = w[l * m + i];
+            if (!first_crossing(h, p.k, p.w, 0.0, 1.0, i, p.first)) continue;
+            p.theta = p.first.theta;
+            parts_.push_back(p);
+        }
+        double theta_c = 2.0;
+        for (const Particle& p : parts_) theta_c = std::min(theta_c, p.theta);
+        bool cut_at_crossing = false;
+        if (theta_c <= theta_end) {
+            // try to keep them inside the step, up to theta_end
+            dfr_.assign(static_cast<std::size_t>(sys_.samples()), 0.0);
+            bool ok = true;
+            coupling_ = 0.0;
+            for (Particle& p : parts_) {
+                if (p.theta > theta_end) continue;
+                follow(h, p, theta_end, st);
+                ok = ok && p.ok;
+                if (!ok) break;
+            }
+            if (ok) {
+                const double* Pe = propagators(h, theta_end);
+                sys_.field_of_residuals(dfr_.data(), Pe, dP_.data());
+                for (index_t i = 0; i < N_; ++i) dP_[i] *= 0.5 * h;
+                const double cn = sys_.norm(dP_.data(), Pe, rtol, atol);
+                coupling_ = cn;
+                ok = cn <= kCouplingShare;
+            }
+            if (!ok && coupling_ > kCouplingShare) {
+                // many events in the step (the coupling grows like h^3 with their number): reject for a shorter
+                // step, unless the first event comes late in the step or there are only a few (then cut there)
+                std::size_t inside = 0;
+                for (const Particle& p : parts_) inside += p.theta <= theta_end;
+                if (inside > kFewEvents && theta_c < 0.5 * theta_end) {
+                    reject_factor_ = std::min(0.9, std::max(0.2, 0.9 * std::cbrt(kCouplingShare / coupling_)));
+                    return -1.0;
+                }
+            }
+            if (!ok) cut_at_crossing = true;
+        }
+        if (cut_at_crossing) theta_end = theta_c;
+        dense(h, theta_end, Pe_.data());
+        const double* Pe = Pe_.data();
+        exiting_ = theta_x <= theta_end && !cut_at_crossing;
+        cut_at_crossing_ = cut_at_crossing;
+        theta_end_ = theta_end;
+        theta_c_ = theta_c;
+        // releases of the sliding classes that exit at theta_end (lambda -> 1: with the group active;
+        // -> 0, or a tangent inactive side: inactive)
+        release_.assign(static_cast<std::size_t>(2 * sys_.slide_classes()), -1);
+        if (exiting_) {
+            sys_.rhs(Pe, dP_.data());
+            ++st.evals;
+            for (index_t s = 0; s < sys_.slide_classes(); ++s)
+                for (int sg = 0; sg < 2; ++sg) {
+                    const int sign = sg ? 1 : -1;
+                    if (sys_.members(s, sign) == 0 || !(sys_.exit_value(s, sign) <= 0.0)) continue;
+                    release_[2 * s + sg] = sys_.lambda(s) > 0.5 ? sys_.slide_with(s) : sys_.slide_without(s);
+                }
+        }
+        return theta_end;
+    }
+
+    // Move every neuron to theta_end of the decided step, settle the neurons of a cut, apply the releases,
+    // refresh the Grams.
+    void commit(double h, EventFlowState& st) {
+        const index_t m = sys_.width(), nb = sys_.free_bins();
+        double* w = sys_.state();
+        const double* Pe = Pe_.data();
+        const bool cut_at_crossing = cut_at_crossing_;
+        const double theta_end = theta_end_, theta_c = theta_c_;
+        (void)h;
+        long long exits = 0;
+        // 4. move every neuron to theta_end
+        std::vector<char>& special = special_;
+        special.assign(static_cast<std::size_t>(m), 0);
+        if (!cut_at_crossing)
+            for (const Particle& p : parts_)
+                if (p.theta <= theta_end) special[p.i] = 1;
+        for (index_t i = 0; i < m; ++i) {
+            if (special[i]) continue;
+            const index_t k = sys_.cls(i);
+            const double* F = Pe + sys_.offset(k);
+            if (k < nb) {
+                const double a = w[i], b = w[m + i], c = w[2 * m + i];
+                w[i] = F[0] * a + F[1] * b + F[2] * c;
+                w[m + i] = F[3] * a + F[4] * b + F[5] * c;
+                w[2 * m + i] = F[6] * a + F[7] * b + F[8] * c;
+            } else {
+                const index_t s = k - nb;
+                const double a = w[i], c = w[2 * m + i];
+                const double an = F[0] * a + F[1] * c, cn = F[2] * a + F[3] * c;
+                w[i] = an;
+                w[m + i] = -(an * sys_.x(sys_.slide_group(s)));
+                w[2 * m + i] = cn;
+                const int sg = sys_.sign(i) > 0;
+                if (release_[2 * s + sg] >= 0) {
+                    sys_.cls(i) = release_[2 * s + sg];
+                    ++exits;
+                } else if ((cn >= 0.0) != (sys_.sign(i) > 0)) {
+                    // c changed sign while sliding: near c = 0 both one-sided fields of (a, b) vanish, so it
+                    // leaves here, inactive on its group, and the next step's tests settle it
+                    sys_.cls(i) = sys_.slide_without(s);
+                    ++exits;
+                }
+            }
+        }
+        long long crossings = 0, entries = 0;
+        if (cut_at_crossing) {
+            // the neurons of theta_c: placed on their samples and settled there
+            sys_.rhs(Pe, dP_.data());
+            ++st.evals;
+            index_t last = -1;
+            for (const Particle& p : parts_) {
+                if (p.theta > theta_c + 1e-12 || p.i == last) continue;
+                last = p.i;
+                const Crossing& e = p.first;
+                w[m + e.i] = -(w[e.i] * sys_.x(e.lo));
+                const index_t k = sys_.settle(e, w[2 * m + e.i]);
+                assign(e.i, k);
+                ++crossings;
+                entries += k >= nb;
+            }
+        } else {
+            for (const Particle& p : parts_) {
+                if (p.theta > theta_end) continue;
+                for (int l = 0; l < 3; ++l) w[l * m + p.i] = p.w[l];
+                assign(p.i, p.k);
+                crossings += p.switches;
+                entries += p.entries;
+            }
+            if (!parts_.empty()) st.inside += 1;
+        }
+        sys_.grams();
+        st.crossings += crossings;
+        st.entries += entries;
+        st.exits += exits;
+        st.events += crossings + exits;
+    }
+
+    // The first theta in (lo, hi] where a neuron of bin q with state w (at theta = 0 of the step, in the
+    // bin's propagator frame) leaves its bin; false if it is inside at hi.
+    bool first_crossing(double h, index_t q, const double* w0, double lo, double hi, index_t i, Crossing& out) {
+        double best = 2.0;
+        int bit = 0;
+        for (int which = 1; which <= 2; ++which) {
+            const ZPoly z = zpoly(h, q, which, w0);
+            if (!(z(hi) < 0.0)) continue;
+            double l = lo, u = hi;
+            for (int p = 1; p <= 16; ++p) {  // bracket
+                const double th = lo + (hi - lo) * p / 16.0;
+                if (z(th) < 0.0) {
+                    u = th;
+                    break;
+                }
+                l = th;
+            }
+            for (int it = 0; it < 60 && u - l > 1e-14; ++it) {
+                const double mid = 0.5 * (l + u);
+                (z(mid) < 0.0 ? u : l) = mid;
+            }
+            if (u < best) best = u, bit = which;
+        }
+        if (bit == 0) return false;
+        out = sys_.boundary_crossing(i, bin_t(q), bit);
+        out.theta = best;
+        return true;
+    }
+
+    // g (x_s, 1, 0) . Phi_q(theta) w as a polynomial in theta on the step's continuous extension.
     struct ZPoly {
         double z0 = 0.0, cz[8] = {0.0};
-        int D = 0, sign = 1;
+        int D = 0;
         double operator()(double th) const {
             double acc = 0.0, pw = th;
             for (int q = 0; q < D; ++q) acc += cz[q] * pw, pw *= th;
-            return sign * (z0 + acc);
-        }
-        // theta below which z cannot reach 0 (|z(theta) - z0| <= theta sum |cz| on [0, 1])
-        double root_bound() const {
-            double sum = 0.0;
-            for (int q = 0; q < D; ++q) sum += std::abs(cz[q]);
-            const double b = sum > 0.0 ? std::abs(z0) / sum : 1.0;
-            return std::min(1.0, b * (1.0 - 1e-12));
+            return z0 + acc;
         }
     };
-    ZPoly zpoly(const T* y, double h, const Crossing& e) const {
-        const index_t m = sys_.width(), i = e.i;
-        const double xg = sys_.x(e.lo);
-        const int S = tab_.stages, D = tab_.dense_degree;
+    ZPoly zpoly(double h, index_t q, int which, const double* w0) const {
+        const index_t j = which == 1 ? sys_.s1(q) : sys_.s2(q);
+        const double g = which == 1 ? sys_.g1(q) : sys_.g2(q), xj = sys_.x(j);
+        const int D = tab_.dense_degree;
         ZPoly z;
         z.D = D;
-        z.sign = e.sign;
-        for (int s = 0; s < S; ++s) {
-            const double ks = double(w_.k[s][i]) * xg + double(w_.k[s][m + i]);
-            for (int q = 0; q < D; ++q) z.cz[q] += h * tab_.p[s * D + q] * ks;
+        z.z0 = g * (xj * w0[0] + w0[1]);
+        for (int s = 0; s < S_; ++s) {
+            const double* K = k_[s].data() + kFree * q;
+            double ks = 0.0;
+            for (int l = 0; l < 3; ++l) ks += (xj * K[l] + K[3 + l]) * w0[l];
+            for (int d = 0; d < D; ++d) z.cz[d] += g * h * tab_.p[s * D + d] * ks;
         }
-        z.z0 = double(y[i]) * xg + double(y[m + i]);
         return z;
     }
 
-    // Bracket (lo, hi] of the first theta in (0, 1] where the crossing's sample is on the wrong side, on 16
-    // points (lo = hi = 1 if only the end state says so). The scan stops after the first point beyond
-    // `upto` (then lo = hi = that point: the first root lies beyond it).
-    void crossing_bracket(const T* y, double h, const Crossing& e, double upto, double& lo, double& hi) const {
-        const ZPoly zp_ = zpoly(y, h, e);
-        lo = 0.0;
-        for (int q = 1; q <= 16; ++q) {
-            const double th = q / 16.0;
-            if (zp_(th) < 0.0) {
-                hi = th;
-                return;
+    // Follow particle p (state at theta = 0 in p.w, first event p.first at p.theta) to theta_end: at each event
+    // placed on its sample and settled; then moved by its new class's propagator, Phi(end) Phi(theta)^-1, and
+    // tested again. Adds the change of its contribution to f against the frozen bin to dfr_.
+    void follow(double h, Particle& p, double theta_end, EventFlowState& st) {
+        const index_t m = sys_.width(), nb = sys_.free_bins(), n = sys_.samples();
+        const index_t q0 = p.k;
+        double w0[3] = {p.w[0], p.w[1], p.w[2]};
+        double wt[3];
+        apply(block(h, p.theta, q0), q0, w0, wt);
+        Crossing e = p.first;
+        double th = p.theta;
+        index_t k = q0;
+        int entries = 0;
+        while (true) {
+            // on the sample, settled with the residuals at th
+            wt[1] = -(wt[0] * sys_.x(e.lo));
+            residuals_at(h, th);
+            k = sys_.settle(e, wt[2]);
+            ++p.switches;
+            entries += k >= nb;
+            if (k >= nb) {
+                const index_t s = k - nb;
+                const int sg = wt[2] >= 0.0 ? 1 : -1;
+                // a sliding class whose members of this sign exit before the step's end: cut instead
+                if (!(f1_[2 * s + (sg > 0)] > 0.0)) {
+                    p.ok = false;
+                    break;
+                }
             }
-            lo = th;
-            if (th > upto && q < 16) {
-                hi = th;
-                return;
+            if (th >= theta_end) break;
+            double wh[3];  // in class k's frame: Phi_k(th)^-1 w
+            if (!invert_apply(block(h, th, k), k, wt, wh)) {
+                p.ok = false;
+                break;
             }
+            apply(block(h, theta_end, k), k, wh, wt);
+            if (k >= nb) break;
+            Crossing e2;
+            if (!first_crossing(h, k, wh, th, theta_end, p.i, e2)) break;
+            if (p.switches >= kMaxSwitches) {
+                p.ok = false;
+                break;
+            }
+            th = e2.theta;
+            e = e2;
+            apply(block(h, th, k), k, wh, wt);
         }
-        lo = hi = 1.0;
+        p.entries = entries;
+        if (!p.ok) return;
+        p.k = k;
+        for (int l = 0; l < 3; ++l) p.w[l] = wt[l];
+        // Delta f: true contribution (class k) minus frozen (bin q0) at theta_end
+        double wf[3];
+        apply(block(h, theta_end, q0), q0, w0, wf);
+        const index_t kb = k < nb ? k : sys_.slide_without(k - nb);
+        for (index_t j = 0; j < n; ++j) {
+            const double xj = sys_.x(j);
+            const double tr = in_bin(kb, j) ? wt[2] * (wt[0] * xj + wt[1]) : 0.0;
+            const double fr = in_bin(q0, j) ? wf[2] * (wf[0] * xj + wf[1]) : 0.0;
+            dfr_[j] += (theta_end - p.theta) * sys_.inv_alpha() * (tr - fr);  // grown from 0 at its event
+        }
+        (void)m;
     }
 
-    // The crossing's bracket bisected to ~1e-14, or until its lower end passes `prune` (then that end: the
-    // root lies beyond it).
-    double crossing_refine(const T* y, double h, const Crossing& e, double lo, double hi, double prune) const {
-        if (lo >= hi) return 1.0;
-        const ZPoly zp_ = zpoly(y, h, e);
-        for (int it = 0; it < 60 && hi - lo > 1e-14; ++it) {
-            if (lo > prune) return lo;
-            const double mid = 0.5 * (lo + hi);
-            (zp_(mid) < 0.0 ? hi : lo) = mid;
+    // The residuals at theta of the step (exact on its continuous extension): from the predictions'
+    // polynomials in theta, built once per step with events.
+    void residuals_at(double h, double theta) {
+        const int D = tab_.dense_degree;
+        if (!poly_ready_) {
+            coef_.assign(static_cast<std::size_t>((D + 1) * N_), 0.0);
+            cptr_.resize(static_cast<std::size_t>(D + 1));
+            for (int d = 0; d <= D; ++d) cptr_[d] = coef_.data() + d * N_;
+            std::copy(P0_.begin(), P0_.end(), coef_.begin());
+            for (int d = 1; d <= D; ++d)
+                for (int s = 0; s < S_; ++s) {
+                    const double w = h * tab_.p[s * D + (d - 1)];
+                    if (w == 0.0) continue;
+                    double* out = coef_.data() + d * N_;
+                    for (index_t i = 0; i < N_; ++i) out[i] += w * k_[s][i];
+                }
+            poly_.resize(static_cast<std::size_t>(sys_.samples() * (2 * D + 1)));
+            sys_.prediction_poly(cptr_.data(), D, poly_.data());
+            poly_ready_ = true;
         }
-        return hi;
+        sys_.residuals_from_poly(poly_.data(), D, theta);
     }
 
-    // Exit function of slider q at theta of the step (one gradient evaluation; the modes are unchanged).
-    double exit_at(const T* y, double h, double theta, index_t q, EventFlowState& st) {
-        w_.dense(y, h, theta, scratch_.data());
-        std::vector<T>& d = w_.ytmp;  // free after the stages
-        sys_.rhs(scratch_.data(), d.data());
+    bool in_bin(index_t q, index_t j) const {
+        const index_t n = sys_.samples();
+        return q <= n ? j >= n - q : j < q - (n + 1);
+    }
+
+    // out = Phi_k w (free: 3 x 3 on (a, b, c); sliding: 2 x 2 on (a, c), b = -x_g a)
+    void apply(const double* F, index_t k, const double* w, double* out) const {
+        if (k < sys_.free_bins()) {
+            for (int r = 0; r < 3; ++r) out[r] = F[3 * r] * w[0] + F[3 * r + 1] * w[1] + F[3 * r + 2] * w[2];
+        } else {
+            const double a = F[0] * w[0] + F[1] * w[2], c = F[2] * w[0] + F[3] * w[2];
+            out[0] = a;
+            out[1] = -(a * sys_.x(sys_.slide_group(k - sys_.free_bins())));
+            out[2] = c;
+        }
+    }
+    bool invert_apply(const double* F, index_t k, const double* w, double* out) const {
+        if (k < sys_.free_bins()) {
+            const double A = F[4] * F[8] - F[5] * F[7], B = F[5] * F[6] - F[3] * F[8], C = F[3] * F[7] - F[4] * F[6];
+            const double det = F[0] * A + F[1] * B + F[2] * C;
+            if (!(std::abs(det) > 0.0) || !std::isfinite(det)) return false;
+            const double inv[9] = {A, F[2] * F[7] - F[1] * F[8], F[1] * F[5] - F[2] * F[4],
+                                   B, F[0] * F[8] - F[2] * F[6], F[2] * F[3] - F[0] * F[5],
+                                   C, F[1] * F[6] - F[0] * F[7], F[0] * F[4] - F[1] * F[3]};
+            for (int r = 0; r < 3; ++r)
+                out[r] = (inv[3 * r] * w[0] + inv[3 * r + 1] * w[1] + inv[3 * r + 2] * w[2]) / det;
+        } else {
+            const double det = F[0] * F[3] - F[1] * F[2];
+            if (!(std::abs(det) > 0.0) || !std::isfinite(det)) return false;
+            const double a = (F[3] * w[0] - F[1] * w[2]) / det, c = (-F[2] * w[0] + F[0] * w[2]) / det;
+            out[0] = a;
+            out[1] = -(a * sys_.x(sys_.slide_group(k - sys_.free_bins())));
+            out[2] = c;
+        }
+        return true;
+    }
+
+    // Exit function of sliding class s (members of sign sg) at theta (one evaluation of the class field).
+    double exit_at(double h, double theta, index_t s, int sg, EventFlowState& st) {
+        sys_.rhs(propagators(h, theta), dP_.data());
         ++st.evals;
-        return sys_.exit_value(static_cast<std::size_t>(q));
+        return sys_.exit_value(s, sg);
     }
 
-    // Root of slider q's exit function in (0, hi] (f(0) = flo > 0 >= fhi = f(hi)) by the Illinois method.
-    double illinois(const T* y, double h, index_t q, double flo, double hi, double fhi, EventFlowState& st) {
+    // Root of the exit function in (0, hi] (f(0) = flo > 0 >= f(1) = f1) by the Illinois method; hi < 1 when
+    // an earlier exit is known (then 2 if this one is not before it).
+    double illinois(double h, index_t s, int sg, double flo, double f1, double hi, EventFlowState& st) {
+        double fhi = f1;
+        if (hi < 1.0) {
+            fhi = exit_at(h, hi, s, sg, st);
+            if (fhi > 0.0) return 2.0;
+        }
         double lo = 0.0;
         int side = 0;
-        for (int it = 0; it < 10 && hi - lo > 1e-12 * hi; ++it) {
+        for (int it = 0; it < 40 && hi - lo > 1e-12 * hi; ++it) {
             double th = flo - fhi != 0.0 ? hi - fhi * (hi - lo) / (fhi - flo) : 0.5 * (lo + hi);
             if (!(th > lo && th < hi)) th = 0.5 * (lo + hi);
-            const double f = exit_at(y, h, th, q, st);
+            const double f = exit_at(h, th, s, sg, st);
             if (f <= 0.0) {
                 hi = th, fhi = f;
                 if (side == -1) flo *= 0.5;
@@ -404,6 +671,22 @@ private:
         return hi;
     }
 
+    void write_record(RecordCursor& rec, double loss, long long steps) {
+        rec.loss[rec.k] = loss;
+        rec.steps[rec.k] = steps;
+        ++rec.k;
+    }
+
+    // Records in (t0, t1] of the step of length h from its continuous extension (the step's memberships).
+    void records(double h, double t0, double t1, RecordCursor& rec, long long steps) {
+        while (rec.k < rec.n && rec.t[rec.k] <= t1) {
+            const double tr = rec.t[rec.k];
+            const double th = std::min(1.0, std::max(0.0, (tr - t0) / h));
+            dense(h, th, Pd_.data());
+            write_record(rec, sys_.residuals_at(Pd_.data()), steps);
+        }
+    }
+
     bool zeno(EventFlowState& st, const EventOptions& opt) {
         const std::size_t K = static_cast<std::size_t>(std::max<long long>(1, opt.zeno_events));
         if (st.ring.size() != K) st.ring.assign(K, -INFINITY), st.ring_pos = 0;
@@ -415,22 +698,23 @@ private:
                st.t - oldest <= opt.zeno_window * std::max(1.0, std::abs(st.t));
     }
 
-    // Whether switching neuron i's mode at the step's end instead of at the event moves (a_i, b_i) by less
-    // than the error the controller accepts per step: |jump| h <= atol + rtol max(|a_i|, |b_i|).
-    bool negligible(double jump, index_t i, double h, double rtol, double atol) const {
-        const index_t m = sys_.width();
-        const double sc = atol + rtol * std::max(std::abs(double(w_.ynew[i])), std::abs(double(w_.ynew[m + i])));
-        return jump * h <= sc;
-    }
-
-    EventSystem<T>& sys_;
+    EventSystem& sys_;
     const flow::Tableau& tab_;
-    flow::RKWork<T> w_;
-    std::vector<T> scratch_;
-    std::vector<Crossing> es_, now_, lazy_;
-    std::vector<std::size_t> lazy_exit_;
-    std::vector<double> f0_, f1_, blo_;
-    std::vector<std::size_t> order_;
+    index_t N_;
+    int S_;
+    std::vector<std::vector<double>> k_;
+    std::vector<double> P0_, Pt_, P1_, Pd_, Pe_, dP_, f0_, f1_, rho_, dfr_;
+    std::vector<index_t> flag_;
+    std::vector<double> coef_, poly_;
+    std::vector<const double*> cptr_;
+    bool poly_ready_ = false;
+    double blk_[kFree] = {0};
+    std::vector<Particle> parts_;
+    std::vector<Crossing> es_;
+    std::vector<std::int32_t> release_;
+    std::vector<char> special_;
+    bool exiting_ = false, cut_at_crossing_ = false;
+    double theta_end_ = 1.0, theta_c_ = 2.0, coupling_ = 0.0, reject_factor_ = 1.0;
 };
 
 }  // namespace wideflow::shallow
