@@ -121,7 +121,7 @@ def plain_row(m, x, y, T, rtol=1e-8):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
-        "--steps", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="GD steps (m = 1000 rows)"
+        "--steps", type=int, nargs="*", default=[10_000, 100_000, 1_000_000], help="GD steps (m = 1000 rows)"
     )
     p.add_argument("--wide", type=int, default=100_000, help="width of the wide row")
     p.add_argument(

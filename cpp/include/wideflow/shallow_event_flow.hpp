@@ -9,13 +9,16 @@
 //     Illinois method on the continuous extension (each trial one evaluation of the class field);
 //  3. events inside the step: each crossing neuron is followed exactly from its event to the step's end
 //     (placed on its sample, settled into the bin or sliding class its one-sided rates choose, moved by that
-//     class's propagator Phi(1) Phi(theta)^-1, and checked again). The other classes' stages saw the neuron
-//     in its old bin; that changes r by Delta f (known: the neuron's true and frozen contributions), and so
-//     every class's propagator by about (h / 2) M(Delta f), whose error norm is computed from the Grams. When
-//     it stays below kCouplingShare of the tolerance the events are kept inside the step; otherwise, and
-//     always for a sliding exit, the step is cut at the earliest event theta* (all neurons moved to theta*,
-//     the neurons of theta* placed and settled there, the exiting classes released), and the next trial step
-//     is at most max(h, 5 theta* h);
+//     class's propagator Phi(1) Phi(theta)^-1, and tested again; the residuals at an event come from the
+//     step's predictions, polynomials in theta). The other classes' stages saw the neuron in its old bin;
+//     that changes r by Delta f (known: the neuron's true and frozen contributions, grown from 0 at its
+//     event), and so every class's propagator by about (h / 2) M(sum Delta f), whose error norm is computed
+//     from the Grams (the coupling). When it is within kCouplingShare of the tolerance the events stay inside
+//     the step. Otherwise the step is cut at the event that ends the longest run of events whose coupling,
+//     scaled to the shorter span, stays within half of that (at the first event if none; always before a
+//     sliding exit): those before it are followed to the cut, the neurons of the cut are placed and settled
+//     there, and the next trial step is at most max(0.2, 1.5 theta*) h after a run of events, max(1, 5 theta*) h
+//     after a single one;
 //  4. every neuron is moved to the step's end by its class's propagator and the Grams are refreshed.
 //
 // Records: the losses at requested times come from the continuous extension of the step that covers them
@@ -65,8 +68,6 @@ struct RecordCursor {
 constexpr double kCouplingShare = 0.5;
 // At most this many switches of one neuron inside one step (then the step is cut at its first event).
 constexpr int kMaxSwitches = 8;
-// With more events than this in a step whose coupling is too large, the step is rejected, not cut.
-constexpr std::size_t kFewEvents = 3;
 
 class EventIntegrator {
 public:
@@ -144,10 +145,12 @@ public:
             combine(h, tab_.b.data(), S_, P1_.data());
             for (index_t s = 0; s < sys_.slide_classes(); ++s)  // exit functions at the step's end (FSAL stage)
                 for (int sg = 0; sg < 2; ++sg) f1_[2 * s + sg] = sys_.exit_value(s, sg ? 1 : -1);
-            for (index_t i = 0; i < N_; ++i) {
-                double e = 0.0;
-                for (int s = 0; s < S_; ++s) e += tab_.e[s] * k_[s][i];
-                dP_[i] = h * e;
+            std::fill(dP_.begin(), dP_.end(), 0.0);
+            for (int s = 0; s < S_; ++s) {
+                if (tab_.e[s] == 0.0) continue;
+                const double w = h * tab_.e[s];
+                const double* __restrict ks = k_[s].data();
+                for (index_t i = 0; i < N_; ++i) dP_[i] += w * ks[i];
             }
             double err = sys_.norm(dP_.data(), P1_.data(), rtol, atol);
             if (!std::isfinite(new_loss)) err = NAN;
@@ -162,18 +165,12 @@ public:
             }
             double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
             const double theta = decide(h, rtol, atol, st);
-            if (theta < 0.0) {  // too many events inside the step for their coupling: a shorter step
-                ++st.rejected;
-                st.h = h * reject_factor_;
-                if (!(st.h >= 1e-14 * std::max(1.0, std::abs(st.t))))
-                    return fail("the step size underflowed (events too dense)");
-                if (++rejected_here >= budget.max_rejections || out_of_time()) break;
-                continue;
-            }
             ++st.accepted;
             ++res.steps;
             const bool cut = theta < 1.0;
-            if (cut) h_next = std::min(h_next, h * std::max(1.0, 5.0 * theta));
+            if (cut)
+                h_next =
+                    std::min(h_next, prefix_cut_ ? h * std::max(0.2, 1.5 * theta) : h * std::max(1.0, 5.0 * theta));
             const double t1 = (!cut && last) ? t_stop : st.t + theta * h;
             records(h, st.t, t1, rec, st.accepted);  // before the memberships change
             commit(h, st);
@@ -212,9 +209,10 @@ private:
     // A neuron followed through its events inside the step.
     struct Particle {
         index_t i = 0;
-        index_t k = 0;       // its class at the end
-        double w[3] = {0};   // its state at the end
-        double theta = 1.0;  // its first event
+        index_t k = 0, k0 = 0;           // its class at the end, at the start
+        double w[3] = {0}, w0[3] = {0};  // its state at the end, at the start
+        int mode = 0;                    // 1: followed inside the step, 2: settled at the cut
+        double theta = 1.0;              // its first event
         Crossing first;
         int switches = 0, entries = 0;
         bool ok = true;  // followed to the end (false: too many switches or a sliding class that exits)
@@ -235,10 +233,12 @@ private:
 
     // out = P0 + h sum_{j<s} coef[j] k_j
     void combine(double h, const double* coef, int s, double* out) const {
-        for (index_t i = 0; i < N_; ++i) {
-            double acc = 0.0;
-            for (int j = 0; j < s; ++j) acc += coef[j] * k_[j][i];
-            out[i] = P0_[i] + h * acc;
+        std::copy(P0_.begin(), P0_.end(), out);
+        for (int j = 0; j < s; ++j) {
+            if (coef[j] == 0.0) continue;
+            const double w = h * coef[j];
+            const double* __restrict kj = k_[j].data();
+            for (index_t i = 0; i < N_; ++i) out[i] += w * kj[i];
         }
     }
 
@@ -246,10 +246,11 @@ private:
     void dense(double h, double theta, double* out) const {
         double wts[16];
         flow::dense_weights(tab_, theta, wts);
-        for (index_t i = 0; i < N_; ++i) {
-            double acc = 0.0;
-            for (int s = 0; s < S_; ++s) acc += wts[s] * k_[s][i];
-            out[i] = P0_[i] + h * acc;
+        std::copy(P0_.begin(), P0_.end(), out);
+        for (int s = 0; s < S_; ++s) {
+            const double w = h * wts[s];
+            const double* __restrict ks = k_[s].data();
+            for (index_t i = 0; i < N_; ++i) out[i] += w * ks[i];
         }
     }
     // Class k's propagator at theta (from the continuous extension; at 1 the step's end).
@@ -277,10 +278,11 @@ private:
         const index_t m = sys_.width(), nb = sys_.free_bins();
         double* w = sys_.state();
         // 1. flags at the step's end
+        poly_ready_ = false;
         flag_.clear();
         {
-            std::vector<double>& rho = rho_;
-            rho.resize(static_cast<std::size_t>(6 * nb));
+            std::vector<double>& rho = rho_;  // per class (sliding classes: 0, never outside)
+            rho.assign(static_cast<std::size_t>(6 * (nb + sys_.slide_classes())), 0.0);
             for (index_t q = 0; q < nb; ++q) {
                 const double* F = P1_.data() + kFree * q;
                 const double x1 = sys_.x(sys_.s1(q)), x2 = sys_.x(sys_.s2(q));
@@ -289,17 +291,21 @@ private:
                     rho[6 * q + 3 + l] = sys_.g2(q) * (x2 * F[l] + F[3 + l]);
                 }
             }
-            const double* a = w;
-            const double* b = w + m;
-            const double* c = w + 2 * m;
-            for (index_t i = 0; i < m; ++i) {
-                const index_t q = sys_.cls(i);
-                if (q >= nb) continue;
-                const double* r = rho.data() + 6 * q;
+            const double* __restrict a = w;
+            const double* __restrict b = w + m;
+            const double* __restrict c = w + 2 * m;
+            const std::int32_t* __restrict cl = sys_.classes();
+            const double* __restrict R = rho.data();
+            fl_.resize(static_cast<std::size_t>(m));
+            std::uint8_t* __restrict fl = fl_.data();
+            for (index_t i = 0; i < m; ++i) {  // branch-free (gathers of the class's two vectors)
+                const double* r = R + 6 * cl[i];
                 const double z1 = r[0] * a[i] + r[1] * b[i] + r[2] * c[i];
                 const double z2 = r[3] * a[i] + r[4] * b[i] + r[5] * c[i];
-                if (z1 < 0.0 || z2 < 0.0) flag_.push_back(i);
+                fl[i] = std::uint8_t((z1 < 0.0) | (z2 < 0.0));
             }
+            for (index_t i = 0; i < m; ++i)
+                if (fl[i]) flag_.push_back(i);
         }
         // 2. sliding exits: the earliest located one
         double theta_x = 2.0;
@@ -314,63 +320,86 @@ private:
         double theta_end = std::min(1.0, theta_x);
         // 3. crossings: the first event of each flagged neuron
         parts_.clear();
-        poly_ready_ = false;
         for (index_t i : flag_) {
             Particle p;
             p.i = i;
-            p.k = sys_.cls(i);
-            for (int l = 0; l < 3; ++l) p.w[l] = w[l * m + i];
-            if (!first_crossing(h, p.k, p.w, 0.0, 1.0, i, p.first)) continue;
+            p.k = p.k0 = sys_.cls(i);
+            for (int l = 0; l < 3; ++l) p.w[l] = p.w0[l] = w[l * m + i];
+            if (!first_crossing(h, p.k0, p.w0, 0.0, 1.0, i, p.first)) continue;
             p.theta = p.first.theta;
             parts_.push_back(p);
         }
         double theta_c = 2.0;
         for (const Particle& p : parts_) theta_c = std::min(theta_c, p.theta);
-        bool cut_at_crossing = false;
-        if (theta_c <= theta_end) {
-            // try to keep them inside the step, up to theta_end
-            dfr_.assign(static_cast<std::size_t>(sys_.samples()), 0.0);
-            bool ok = true;
-            coupling_ = 0.0;
-            for (Particle& p : parts_) {
-                if (p.theta > theta_end) continue;
-                follow(h, p, theta_end, st);
-                ok = ok && p.ok;
-                if (!ok) break;
+        // the events up to theta_end, in time order
+        const index_t n = sys_.samples();
+        idx_.clear();
+        for (std::size_t q = 0; q < parts_.size(); ++q) {
+            parts_[q].mode = 0;
+            if (parts_[q].theta <= theta_end) idx_.push_back(q);
+        }
+        std::sort(idx_.begin(), idx_.end(), [&](std::size_t u, std::size_t v) {
+            return parts_[u].theta < parts_[v].theta || (parts_[u].theta == parts_[v].theta && u < v);
+        });
+        bool cut = false;
+        double theta_cut = theta_end;
+        std::size_t inside = idx_.size();
+        if (!idx_.empty()) {
+            // follow them all to theta_end; their coupling (Delta f of each grows from 0 at its event)
+            pdf_.assign(idx_.size() * static_cast<std::size_t>(n), 0.0);
+            std::size_t valid = 0;
+            for (std::size_t r = 0; r < idx_.size(); ++r) {
+                Particle& p = parts_[idx_[r]];
+                follow(h, p, theta_end, st, pdf_.data() + r * n);
+                if (!p.ok) break;
+                ++valid;
             }
-            if (ok) {
-                const double* Pe = propagators(h, theta_end);
-                sys_.field_of_residuals(dfr_.data(), Pe, dP_.data());
-                for (index_t i = 0; i < N_; ++i) dP_[i] *= 0.5 * h;
-                const double cn = sys_.norm(dP_.data(), Pe, rtol, atol);
-                coupling_ = cn;
-                ok = cn <= kCouplingShare;
-            }
-            if (!ok && coupling_ > kCouplingShare) {
-                // many events in the step (the coupling grows like h^3 with their number): reject for a shorter
-                // step, unless the first event comes late in the step or there are only a few (then cut there)
-                std::size_t inside = 0;
-                for (const Particle& p : parts_) inside += p.theta <= theta_end;
-                if (inside > kFewEvents && theta_c < 0.5 * theta_end) {
-                    reject_factor_ = std::min(0.9, std::max(0.2, 0.9 * std::cbrt(kCouplingShare / coupling_)));
-                    return -1.0;
+            coupling_ = valid == idx_.size() ? coupling(valid, theta_end, theta_end, h, rtol, atol) : INFINITY;
+            if (!(coupling_ <= kCouplingShare)) {
+                // the longest prefix of the events that stays within the tolerance when the step is cut at the
+                // next one (each Delta f scaled to the shorter span, ~ span^2); at least the first is a cut
+                std::size_t lo = 0, hi = std::min(valid, idx_.size() - 1);
+                while (lo < hi) {
+                    const std::size_t mid = (lo + hi + 1) / 2;
+                    const double te = parts_[idx_[mid]].theta;
+                    if (coupling(mid, theta_end, te, h, rtol, atol) <= 0.5 * kCouplingShare)
+                        lo = mid;
+                    else
+                        hi = mid - 1;
+                }
+                inside = lo;
+                theta_cut = parts_[idx_[lo]].theta;
+                cut = true;
+                for (std::size_t r = 0; r < inside; ++r) {  // again, to the cut
+                    Particle& p = parts_[idx_[r]];
+                    follow(h, p, theta_cut, st, pdf_.data() + r * n);
+                    if (!p.ok) {
+                        inside = r;
+                        theta_cut = p.theta;
+                        break;
+                    }
                 }
             }
-            if (!ok) cut_at_crossing = true;
+            for (std::size_t r = 0; r < idx_.size(); ++r) {
+                Particle& p = parts_[idx_[r]];
+                if (r < inside)
+                    p.mode = 1;  // followed inside the step
+                else if (cut && p.theta <= theta_cut + 1e-12)
+                    p.mode = 2;  // settled at the cut
+            }
         }
-        if (cut_at_crossing) theta_end = theta_c;
+        if (cut) theta_end = theta_cut;
+        prefix_cut_ = cut && inside > 0;
         dense(h, theta_end, Pe_.data());
-        const double* Pe = Pe_.data();
-        exiting_ = theta_x <= theta_end && !cut_at_crossing;
-        cut_at_crossing_ = cut_at_crossing;
+        exiting_ = theta_x <= theta_end && !cut;
+        cut_at_crossing_ = cut;
         theta_end_ = theta_end;
         theta_c_ = theta_c;
         // releases of the sliding classes that exit at theta_end (lambda -> 1: with the group active;
         // -> 0, or a tangent inactive side: inactive)
         release_.assign(static_cast<std::size_t>(2 * sys_.slide_classes()), -1);
         if (exiting_) {
-            sys_.rhs(Pe, dP_.data());
-            ++st.evals;
+            residuals_at(h, theta_end);
             for (index_t s = 0; s < sys_.slide_classes(); ++s)
                 for (int sg = 0; sg < 2; ++sg) {
                     const int sign = sg ? 1 : -1;
@@ -384,74 +413,80 @@ private:
     // Move every neuron to theta_end of the decided step, settle the neurons of a cut, apply the releases,
     // refresh the Grams.
     void commit(double h, EventFlowState& st) {
-        const index_t m = sys_.width(), nb = sys_.free_bins();
-        double* w = sys_.state();
+        const index_t m = sys_.width(), nb = sys_.free_bins(), K = nb + sys_.slide_classes();
+        double* __restrict w = sys_.state();
         const double* Pe = Pe_.data();
-        const bool cut_at_crossing = cut_at_crossing_;
-        const double theta_end = theta_end_, theta_c = theta_c_;
-        (void)h;
-        long long exits = 0;
-        // 4. move every neuron to theta_end
-        std::vector<char>& special = special_;
-        special.assign(static_cast<std::size_t>(m), 0);
-        if (!cut_at_crossing)
-            for (const Particle& p : parts_)
-                if (p.theta <= theta_end) special[p.i] = 1;
-        for (index_t i = 0; i < m; ++i) {
-            if (special[i]) continue;
-            const index_t k = sys_.cls(i);
+        const double theta_end = theta_end_;
+        long long exits = 0, crossings = 0, entries = 0;
+        // every class's propagator as a 3 x 3 on (a, b, c) (sliding: (a, c) -> (a, c), b from a afterwards)
+        tab_T_.assign(static_cast<std::size_t>(9 * K), 0.0);
+        for (index_t k = 0; k < K; ++k) {
             const double* F = Pe + sys_.offset(k);
+            double* T = tab_T_.data() + 9 * k;
             if (k < nb) {
-                const double a = w[i], b = w[m + i], c = w[2 * m + i];
-                w[i] = F[0] * a + F[1] * b + F[2] * c;
-                w[m + i] = F[3] * a + F[4] * b + F[5] * c;
-                w[2 * m + i] = F[6] * a + F[7] * b + F[8] * c;
+                std::copy(F, F + 9, T);
             } else {
+                T[0] = F[0], T[2] = F[1], T[6] = F[2], T[8] = F[3];
+            }
+        }
+        special_.assign(static_cast<std::size_t>(m), 0);
+        for (const Particle& p : parts_)
+            if (p.mode != 0) special_[p.i] = 1;
+        sys_.begin_grams();
+        const double* __restrict TT = tab_T_.data();
+        std::int32_t* __restrict cl = sys_.classes_mut();
+        for (index_t i = 0; i < m; ++i) {  // move to theta_end, apply the releases, accumulate the Grams
+            if (special_[i]) continue;
+            std::int32_t k = cl[i];
+            const double* T = TT + 9 * k;
+            const double a = w[i], b = w[m + i], c = w[2 * m + i];
+            double an = T[0] * a + T[1] * b + T[2] * c;
+            double bn = T[3] * a + T[4] * b + T[5] * c;
+            const double cn = T[6] * a + T[7] * b + T[8] * c;
+            if (k >= nb) {
                 const index_t s = k - nb;
-                const double a = w[i], c = w[2 * m + i];
-                const double an = F[0] * a + F[1] * c, cn = F[2] * a + F[3] * c;
-                w[i] = an;
-                w[m + i] = -(an * sys_.x(sys_.slide_group(s)));
-                w[2 * m + i] = cn;
+                bn = -(an * sys_.x(sys_.slide_group(s)));
                 const int sg = sys_.sign(i) > 0;
                 if (release_[2 * s + sg] >= 0) {
-                    sys_.cls(i) = release_[2 * s + sg];
+                    k = release_[2 * s + sg];
                     ++exits;
                 } else if ((cn >= 0.0) != (sys_.sign(i) > 0)) {
                     // c changed sign while sliding: near c = 0 both one-sided fields of (a, b) vanish, so it
                     // leaves here, inactive on its group, and the next step's tests settle it
-                    sys_.cls(i) = sys_.slide_without(s);
+                    k = sys_.slide_without(s);
                     ++exits;
                 }
+                cl[i] = k;
             }
+            w[i] = an, w[m + i] = bn, w[2 * m + i] = cn;
+            sys_.add_gram4(i, k);
         }
-        long long crossings = 0, entries = 0;
-        if (cut_at_crossing) {
-            // the neurons of theta_c: placed on their samples and settled there
-            sys_.rhs(Pe, dP_.data());
-            ++st.evals;
-            index_t last = -1;
-            for (const Particle& p : parts_) {
-                if (p.theta > theta_c + 1e-12 || p.i == last) continue;
-                last = p.i;
-                const Crossing& e = p.first;
-                w[m + e.i] = -(w[e.i] * sys_.x(e.lo));
-                const index_t k = sys_.settle(e, w[2 * m + e.i]);
-                assign(e.i, k);
-                ++crossings;
-                entries += k >= nb;
-            }
-        } else {
-            for (const Particle& p : parts_) {
-                if (p.theta > theta_end) continue;
+        bool settled = false;
+        index_t last = -1;
+        for (const Particle& p : parts_) {
+            if (p.mode == 1) {  // followed inside the step
                 for (int l = 0; l < 3; ++l) w[l * m + p.i] = p.w[l];
                 assign(p.i, p.k);
                 crossings += p.switches;
                 entries += p.entries;
+                sys_.add_gram4(p.i, p.k);
+            } else if (p.mode == 2 && p.i != last) {  // at the cut: placed on its sample and settled there
+                if (!settled) residuals_at(h, theta_end), settled = true;
+                last = p.i;
+                double wt[3];
+                apply(block(h, theta_end, p.k0), p.k0, p.w0, wt);
+                const Crossing& e = p.first;
+                wt[1] = -(wt[0] * sys_.x(e.lo));
+                for (int l = 0; l < 3; ++l) w[l * m + p.i] = wt[l];
+                const index_t k = sys_.settle(e, wt[2]);
+                assign(e.i, k);
+                ++crossings;
+                entries += k >= nb;
+                sys_.add_gram4(p.i, k);
             }
-            if (!parts_.empty()) st.inside += 1;
         }
-        sys_.grams();
+        sys_.end_grams();
+        if (!cut_at_crossing_ && !parts_.empty()) st.inside += 1;
         st.crossings += crossings;
         st.entries += entries;
         st.exits += exits;
@@ -475,9 +510,21 @@ private:
                 }
                 l = th;
             }
+            double zl = z(l), zu = z(u);  // Illinois on the bracket (z(l) >= 0 > z(u))
+            int side = 0;
             for (int it = 0; it < 60 && u - l > 1e-14; ++it) {
-                const double mid = 0.5 * (l + u);
-                (z(mid) < 0.0 ? u : l) = mid;
+                double mid = zl - zu != 0.0 ? u - zu * (u - l) / (zu - zl) : 0.5 * (l + u);
+                if (!(mid > l && mid < u) || it % 4 == 3) mid = 0.5 * (l + u);
+                const double zm = z(mid);
+                if (zm < 0.0) {
+                    u = mid, zu = zm;
+                    if (side == -1) zl *= 0.5;
+                    side = -1;
+                } else {
+                    l = mid, zl = zm;
+                    if (side == 1) zu *= 0.5;
+                    side = 1;
+                }
             }
             if (u < best) best = u, bit = which;
         }
@@ -516,10 +563,12 @@ private:
     // Follow particle p (state at theta = 0 in p.w, first event p.first at p.theta) to theta_end: at each event
     // placed on its sample and settled; then moved by its new class's propagator, Phi(end) Phi(theta)^-1, and
     // tested again. Adds the change of its contribution to f against the frozen bin to dfr_.
-    void follow(double h, Particle& p, double theta_end, EventFlowState& st) {
+    void follow(double h, Particle& p, double theta_end, EventFlowState& st, double* df) {
         const index_t m = sys_.width(), nb = sys_.free_bins(), n = sys_.samples();
-        const index_t q0 = p.k;
-        double w0[3] = {p.w[0], p.w[1], p.w[2]};
+        const index_t q0 = p.k0;
+        const double* w0 = p.w0;
+        p.ok = true;
+        p.switches = 0;
         double wt[3];
         apply(block(h, p.theta, q0), q0, w0, wt);
         Crossing e = p.first;
@@ -572,9 +621,28 @@ private:
             const double xj = sys_.x(j);
             const double tr = in_bin(kb, j) ? wt[2] * (wt[0] * xj + wt[1]) : 0.0;
             const double fr = in_bin(q0, j) ? wf[2] * (wf[0] * xj + wf[1]) : 0.0;
-            dfr_[j] += (theta_end - p.theta) * sys_.inv_alpha() * (tr - fr);  // grown from 0 at its event
+            df[j] = sys_.inv_alpha() * (tr - fr);
         }
         (void)m;
+    }
+
+    // Error norm of the coupling of the first `count` events (in time order, idx_) when the step ends at te:
+    // their Delta f (pdf_, computed to `full`) scaled to te, each grown linearly from its event, and the
+    // classes' propagators moved by about (h / 2) M(sum (te - theta_p) Delta f_p).
+    double coupling(std::size_t count, double full, double te, double h, double rtol, double atol) {
+        const index_t n = sys_.samples();
+        dfr_.assign(static_cast<std::size_t>(n), 0.0);
+        for (std::size_t r = 0; r < count; ++r) {
+            const double th = parts_[idx_[r]].theta, span = full - th;
+            if (!(span > 0.0) || !(te > th)) continue;
+            const double g = (te - th) * (te - th) / span;
+            const double* d = pdf_.data() + r * n;
+            for (index_t j = 0; j < n; ++j) dfr_[j] += g * d[j];
+        }
+        const double* Pe = propagators(h, te);
+        sys_.field_of_residuals(dfr_.data(), Pe, dP_.data());
+        for (index_t i = 0; i < N_; ++i) dP_[i] *= 0.5 * h;
+        return sys_.norm(dP_.data(), Pe, rtol, atol);
     }
 
     // The residuals at theta of the step (exact on its continuous extension): from the predictions'
@@ -639,8 +707,8 @@ private:
 
     // Exit function of sliding class s (members of sign sg) at theta (one evaluation of the class field).
     double exit_at(double h, double theta, index_t s, int sg, EventFlowState& st) {
-        sys_.rhs(propagators(h, theta), dP_.data());
-        ++st.evals;
+        (void)st;
+        residuals_at(h, theta);
         return sys_.exit_value(s, sg);
     }
 
@@ -705,6 +773,10 @@ private:
     std::vector<std::vector<double>> k_;
     std::vector<double> P0_, Pt_, P1_, Pd_, Pe_, dP_, f0_, f1_, rho_, dfr_;
     std::vector<index_t> flag_;
+    std::vector<std::size_t> idx_;
+    std::vector<double> pdf_;
+    bool prefix_cut_ = false;
+    std::vector<std::uint8_t> fl_;
     std::vector<double> coef_, poly_;
     std::vector<const double*> cptr_;
     bool poly_ready_ = false;
@@ -713,8 +785,9 @@ private:
     std::vector<Crossing> es_;
     std::vector<std::int32_t> release_;
     std::vector<char> special_;
+    std::vector<double> tab_T_;
     bool exiting_ = false, cut_at_crossing_ = false;
-    double theta_end_ = 1.0, theta_c_ = 2.0, coupling_ = 0.0, reject_factor_ = 1.0;
+    double theta_end_ = 1.0, theta_c_ = 2.0, coupling_ = 0.0;
 };
 
 }  // namespace wideflow::shallow

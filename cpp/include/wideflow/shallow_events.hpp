@@ -124,6 +124,8 @@ public:
     double* state() { return w_.data(); }
     const double* state() const { return w_.data(); }
     std::int32_t cls(index_t i) const { return cls_[i]; }
+    const std::int32_t* classes() const { return cls_.data(); }
+    std::int32_t* classes_mut() { return cls_.data(); }
     std::int32_t& cls(index_t i) { return cls_[i]; }
     std::int8_t& sign(index_t i) { return sig_[i]; }
 
@@ -165,19 +167,31 @@ public:
 
     // Class Grams and member counts from the neurons' states (fixed neuron order).
     void grams() {
-        std::fill(G_.begin(), G_.end(), 0.0);
+        begin_grams();
+        for (index_t i = 0; i < m_; ++i) add_gram4(i, cls_[i]);
+        end_grams();
+    }
+    // Grams in four interleaved tables (neuron i into table i % 4: no add chains within one class), summed in
+    // order at the end: begin_grams, add_gram4 for every neuron (its class k, its state), end_grams.
+    void begin_grams() {
+        G4_.assign(static_cast<std::size_t>(24 * (nb_ + ns_)), 0.0);
         std::fill(cnt_.begin(), cnt_.end(), 0);
         std::fill(cnt_sig_.begin(), cnt_sig_.end(), 0);
-        const double* a = w_.data();
-        const double* b = a + m_;
-        const double* c = b + m_;
-        for (index_t i = 0; i < m_; ++i) add_gram(cls_[i], a[i], b[i], c[i], sig_[i]);
     }
-    void add_gram(index_t k, double a, double b, double c, int sg) {
-        double* G = G_.data() + 6 * k;
-        G[0] += a * a, G[1] += a * b, G[2] += a * c, G[3] += b * b, G[4] += b * c, G[5] += c * c;
+    void add_gram4(index_t i, index_t k) {
+        const double a = w_[i], b = w_[m_ + i], c = w_[2 * m_ + i];
+        double* G = G4_.data() + 6 * (4 * k + (i & 3));
+        G[0] += a * a, G[1] += a * b, G[2] += a * c;
+        G[3] += b * b, G[4] += b * c, G[5] += c * c;
         ++cnt_[k];
-        if (k >= nb_) ++cnt_sig_[2 * (k - nb_) + (sg > 0)];
+        if (k >= nb_) ++cnt_sig_[2 * (k - nb_) + (sig_[i] > 0)];
+    }
+    void end_grams() {
+        for (index_t k = 0; k < nb_ + ns_; ++k)
+            for (int l = 0; l < 6; ++l) {
+                const double* G = G4_.data() + 24 * k + l;
+                G_[6 * k + l] = (G[0] + G[6]) + (G[12] + G[18]);
+            }
     }
     const double* gram(index_t k) const { return G_.data() + 6 * k; }
 
@@ -260,7 +274,9 @@ public:
     // 2 D; out[j * (2 D + 1) + e] receives the coefficient of theta^e of f(x_j) (times alpha).
     void prediction_poly(const double* const* C, int D, double* out) {
         const int E = 2 * D + 1;
-        std::vector<double> pa(static_cast<std::size_t>(nb_ * E), 0.0), qb(static_cast<std::size_t>(nb_ * E), 0.0);
+        std::vector<double>& pa = ppa_;
+        std::vector<double>& qb = pqb_;
+        pa.assign(static_cast<std::size_t>(nb_ * E), 0.0), qb.assign(static_cast<std::size_t>(nb_ * E), 0.0);
         double u[8][3];
         for (index_t k = 0; k < nb_ + ns_; ++k) {
             if (cnt_[k] == 0) continue;
@@ -299,16 +315,16 @@ public:
                 }
             }
         }
-        std::vector<double> sa(static_cast<std::size_t>(E)), sb(static_cast<std::size_t>(E));
+        double sa[32], sb[32];
         std::fill(out, out + n_ * E, 0.0);
-        std::fill(sa.begin(), sa.end(), 0.0), std::fill(sb.begin(), sb.end(), 0.0);
+        std::fill(sa, sa + E, 0.0), std::fill(sb, sb + E, 0.0);
         for (index_t j = n_ - 1; j >= 0; --j)
             for (int e = 0; e < E; ++e) {
                 sa[e] += pa[((n_ + 1) + j + 1) * E + e];
                 sb[e] += qb[((n_ + 1) + j + 1) * E + e];
                 out[j * E + e] = sa[e] * x_[j] + sb[e];
             }
-        std::fill(sa.begin(), sa.end(), 0.0), std::fill(sb.begin(), sb.end(), 0.0);
+        std::fill(sa, sa + E, 0.0), std::fill(sb, sb + E, 0.0);
         for (index_t j = 0; j < n_; ++j)
             for (int e = 0; e < E; ++e) {
                 sa[e] += pa[(n_ - j) * E + e];
@@ -376,7 +392,9 @@ public:
     // Residual change -> the change of every class's field, M(dr): for the coupling estimate of events
     // handled inside a step (the class fields are linear in r).
     void field_of_residuals(const double* dr, const double* P, double* dP) {
-        std::vector<double> S(static_cast<std::size_t>(nb_)), SX(static_cast<std::size_t>(nb_));
+        std::vector<double>& S = dS_;
+        std::vector<double>& SX = dSX_;
+        S.resize(static_cast<std::size_t>(nb_)), SX.resize(static_cast<std::size_t>(nb_));
         active_sums(dr, x_, n_, S.data(), SX.data());
         S_.swap(S);
         SX_.swap(SX);
@@ -509,7 +527,7 @@ private:
     std::vector<index_t> cnt_, cnt_sig_;
     std::vector<index_t> glo_, ghi_, s1_, s2_;
     std::vector<double> g1_, g2_;
-    std::vector<double> pred_, r_, S_, SX_, PA_, QB_;
+    std::vector<double> pred_, r_, S_, SX_, PA_, QB_, dS_, dSX_, ppa_, pqb_, G4_;
 };
 
 }  // namespace wideflow::shallow
