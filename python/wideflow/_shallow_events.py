@@ -2,16 +2,19 @@
 event-aware integrator (cpp/include/wideflow/shallow_events.hpp, shallow_event_flow.hpp).
 
 The field of f(x) = (1/alpha) sum_i c_i relu(a_i x + b_i) with L = 1/2 sum_j r_j^2 is smooth between
-events, where z_ij = a_i x_j + b_i changes sign. The integrator steps with the active sets frozen, finds the
-first sign change on each accepted step's continuous extension, cuts the step there and switches the
-neuron's active set, or, when both one-sided fields push z_ij to 0, lets the neuron slide (Filippov): its
-knot stays on x_j and (a_i, b_i) moves with the convex combination g- + lambda_i Delta_i of its two
-one-sided gradients for which dz_ij/dt = 0,
+events, where z_ij = a_i x_j + b_i changes sign. With the active sets frozen, the neurons of one active set
+(bin) move by one shared linear field, so the integrator steps the bins' 3 x 3 propagators (an ODE whose
+size does not depend on m) and moves the neurons once per step. It finds each sign change on the step's
+continuous extension and follows the neuron through it exactly inside the step, or cuts the step there
+when its coupling to the other bins exceeds the tolerance. When both one-sided fields push z_ij to 0 the
+neuron slides (Filippov): its knot stays on x_j and (a_i, b_i) moves with the convex combination
+g- + lambda_i Delta_i of its two one-sided gradients for which dz_ij/dt = 0,
 
     lambda_i = -dz-_i / Delta dz_i,   Delta dz_i = -(s_in c_i / alpha) r_j (x_j^2 + 1),
 
-until lambda_i leaves [0, 1]. Losses at the record times come from the continuous extension (no step ends
-at a record time); snapshots still end a step at their times.
+until lambda_i leaves [0, 1]; lambda_i is the same for all neurons sliding on x_j from one side (a
+sliding class with its own 2 x 2 propagator). Losses at the record times come from the continuous
+extension (no step ends at a record time); snapshots still end a step at their times.
 """
 
 from __future__ import annotations
@@ -113,5 +116,7 @@ class ShallowEventFlow(FlowEngine):
             "sliding_at_end": int(f.sliding_now),
             "sliding_sample": sample,
             "sliding_lambda": lam,
+            "cut_steps": int(f.cut_steps),
+            "inside_steps": int(f.inside_steps),
             "step_size": float(f.h),
         }

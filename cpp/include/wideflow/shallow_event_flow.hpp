@@ -329,67 +329,82 @@ private:
             p.theta = p.first.theta;
             parts_.push_back(p);
         }
-        double theta_c = 2.0;
-        for (const Particle& p : parts_) theta_c = std::min(theta_c, p.theta);
-        // the events up to theta_end, in time order
+        const double theta_limit = theta_end;
         const index_t n = sys_.samples();
-        idx_.clear();
-        for (std::size_t q = 0; q < parts_.size(); ++q) {
-            parts_[q].mode = 0;
-            if (parts_[q].theta <= theta_end) idx_.push_back(q);
-        }
-        std::sort(idx_.begin(), idx_.end(), [&](std::size_t u, std::size_t v) {
-            return parts_[u].theta < parts_[v].theta || (parts_[u].theta == parts_[v].theta && u < v);
-        });
         bool cut = false;
-        double theta_cut = theta_end;
-        std::size_t inside = idx_.size();
-        if (!idx_.empty()) {
-            // follow them all to theta_end; their coupling (Delta f of each grows from 0 at its event)
-            pdf_.assign(idx_.size() * static_cast<std::size_t>(n), 0.0);
-            std::size_t valid = 0;
-            for (std::size_t r = 0; r < idx_.size(); ++r) {
-                Particle& p = parts_[idx_[r]];
-                follow(h, p, theta_end, st, pdf_.data() + r * n);
-                if (!p.ok) break;
-                ++valid;
+        double theta_c = 2.0;
+        for (int round = 0;; ++round) {
+            theta_end = theta_limit;
+            theta_c = 2.0;
+            for (const Particle& p : parts_) theta_c = std::min(theta_c, p.theta);
+            // the events up to theta_end, in time order
+            idx_.clear();
+            for (std::size_t q = 0; q < parts_.size(); ++q) {
+                parts_[q].mode = 0;
+                if (parts_[q].theta <= theta_end) idx_.push_back(q);
             }
-            coupling_ = valid == idx_.size() ? coupling(valid, theta_end, theta_end, h, rtol, atol) : INFINITY;
-            if (!(coupling_ <= kCouplingShare)) {
-                // the longest prefix of the events that stays within the tolerance when the step is cut at the
-                // next one (each Delta f scaled to the shorter span, ~ span^2); at least the first is a cut
-                std::size_t lo = 0, hi = std::min(valid, idx_.size() - 1);
-                while (lo < hi) {
-                    const std::size_t mid = (lo + hi + 1) / 2;
-                    const double te = parts_[idx_[mid]].theta;
-                    if (coupling(mid, theta_end, te, h, rtol, atol) <= 0.5 * kCouplingShare)
-                        lo = mid;
-                    else
-                        hi = mid - 1;
-                }
-                inside = lo;
-                theta_cut = parts_[idx_[lo]].theta;
-                cut = true;
-                for (std::size_t r = 0; r < inside; ++r) {  // again, to the cut
+            std::sort(idx_.begin(), idx_.end(), [&](std::size_t u, std::size_t v) {
+                return parts_[u].theta < parts_[v].theta || (parts_[u].theta == parts_[v].theta && u < v);
+            });
+            cut = false;
+            double theta_cut = theta_end;
+            std::size_t inside = idx_.size();
+            if (!idx_.empty()) {
+                // follow them all to theta_end; their coupling (Delta f of each grows from 0 at its event)
+                pdf_.assign(idx_.size() * static_cast<std::size_t>(n), 0.0);
+                std::size_t valid = 0;
+                for (std::size_t r = 0; r < idx_.size(); ++r) {
                     Particle& p = parts_[idx_[r]];
-                    follow(h, p, theta_cut, st, pdf_.data() + r * n);
-                    if (!p.ok) {
-                        inside = r;
-                        theta_cut = p.theta;
-                        break;
+                    follow(h, p, theta_end, st, pdf_.data() + r * n);
+                    if (!p.ok) break;
+                    ++valid;
+                }
+                coupling_ = valid == idx_.size() ? coupling(valid, theta_end, theta_end, h, rtol, atol) : INFINITY;
+                if (!(coupling_ <= kCouplingShare)) {
+                    // the longest prefix of the events that stays within the tolerance when the step is cut at the
+                    // next one (each Delta f scaled to the shorter span, ~ span^2); at least the first is a cut
+                    std::size_t lo = 0, hi = std::min(valid, idx_.size() - 1);
+                    while (lo < hi) {
+                        const std::size_t mid = (lo + hi + 1) / 2;
+                        const double te = parts_[idx_[mid]].theta;
+                        if (coupling(mid, theta_end, te, h, rtol, atol) <= 0.5 * kCouplingShare)
+                            lo = mid;
+                        else
+                            hi = mid - 1;
+                    }
+                    inside = lo;
+                    theta_cut = parts_[idx_[lo]].theta;
+                    cut = true;
+                    // again, to the cut (one that cannot be followed there becomes the cut, and the ones
+                    // before it are followed to it)
+                    for (bool again = true; again;) {
+                        again = false;
+                        for (std::size_t r = 0; r < inside; ++r) {
+                            Particle& p = parts_[idx_[r]];
+                            follow(h, p, theta_cut, st, pdf_.data() + r * n);
+                            if (!p.ok) {
+                                inside = r;
+                                theta_cut = p.theta;
+                                again = r > 0;
+                                break;
+                            }
+                        }
                     }
                 }
+                for (std::size_t r = 0; r < idx_.size(); ++r) {
+                    Particle& p = parts_[idx_[r]];
+                    if (r < inside)
+                        p.mode = 1;  // followed inside the step
+                    else if (cut && p.theta <= theta_cut + 1e-12)
+                        p.mode = 2;  // settled at the cut
+                }
             }
-            for (std::size_t r = 0; r < idx_.size(); ++r) {
-                Particle& p = parts_[idx_[r]];
-                if (r < inside)
-                    p.mode = 1;  // followed inside the step
-                else if (cut && p.theta <= theta_cut + 1e-12)
-                    p.mode = 2;  // settled at the cut
-            }
+            if (cut) theta_end = theta_cut;
+            prefix_cut_ = cut && inside > 0;
+            // a step ending before 1: the neurons that left their bins before theta_end and came back by 1 (two
+            // sign changes, not flagged at 1) are events too; with any, decide again
+            if (theta_end >= 1.0 || round >= 4 || !more_crossings(h, theta_end)) break;
         }
-        if (cut) theta_end = theta_cut;
-        prefix_cut_ = cut && inside > 0;
         dense(h, theta_end, Pe_.data());
         exiting_ = theta_x <= theta_end && !cut;
         cut_at_crossing_ = cut;
@@ -624,6 +639,35 @@ private:
             df[j] = sys_.inv_alpha() * (tr - fr);
         }
         (void)m;
+    }
+
+    // Adds the neurons outside their bins at theta (tested as in step 1, not yet events) as events in
+    // (0, theta]; whether there were any.
+    bool more_crossings(double h, double theta) {
+        const index_t m = sys_.width(), nb = sys_.free_bins();
+        const double* w = sys_.state();
+        for (const Particle& p : parts_) fl_[p.i] = 2;
+        dense(h, theta, Pd_.data());
+        bool any = false;
+        for (index_t i = 0; i < m; ++i) {
+            const index_t q = sys_.cls(i);
+            if (q >= nb || fl_[i]) continue;
+            const double* F = Pd_.data() + kFree * q;
+            const double x1 = sys_.x(sys_.s1(q)), x2 = sys_.x(sys_.s2(q));
+            const double a = w[i], b = w[m + i], c = w[2 * m + i];
+            const double za = F[0] * a + F[1] * b + F[2] * c, zb = F[3] * a + F[4] * b + F[5] * c;
+            if (!(sys_.g1(q) * (x1 * za + zb) < 0.0) && !(sys_.g2(q) * (x2 * za + zb) < 0.0)) continue;
+            Particle p;
+            p.i = i;
+            p.k = p.k0 = q;
+            for (int l = 0; l < 3; ++l) p.w[l] = p.w0[l] = w[l * m + i];
+            fl_[i] = 2;
+            if (!first_crossing(h, q, p.w0, 0.0, theta, i, p.first)) continue;
+            p.theta = p.first.theta;
+            parts_.push_back(p);
+            any = true;
+        }
+        return any;
     }
 
     // Error norm of the coupling of the first `count` events (in time order, idx_) when the step ends at te:
