@@ -65,9 +65,13 @@ struct RecordCursor {
 };
 
 // Events whose coupling error (item 3 above) is at most this share of the tolerance stay inside the step.
-constexpr double kCouplingShare = 0.5;
+constexpr double kCouplingShare = 1.0;
 // At most this many switches of one neuron inside one step (then the step is cut at its first event).
 constexpr int kMaxSwitches = 8;
+// A coupling above this many tolerances is not corrected inside the step (the step is cut).
+constexpr double kMaxCorrection = 1e3;
+// The classes' Grams are recomputed from the neurons every this many steps (else moved with the classes).
+constexpr long long kExactGrams = 64;
 
 class EventIntegrator {
 public:
@@ -401,6 +405,7 @@ private:
             }
             if (cut) theta_end = theta_cut;
             prefix_cut_ = cut && inside > 0;
+            correction(theta_end);
             // a step ending before 1: the neurons that left their bins before theta_end and came back by 1 (two
             // sign changes, not flagged at 1) are events too; with any, decide again
             if (theta_end >= 1.0 || round >= 4 || !more_crossings(h, theta_end)) break;
@@ -444,13 +449,31 @@ private:
                 T[0] = F[0], T[2] = F[1], T[6] = F[2], T[8] = F[3];
             }
         }
+        if (have_corr_)
+            for (index_t k = 0; k < K; ++k) corrected(h, k, tab_T_.data() + 9 * k);
         special_.assign(static_cast<std::size_t>(m), 0);
         for (const Particle& p : parts_)
             if (p.mode != 0) special_[p.i] = 1;
-        sys_.begin_grams();
+        // the Grams: moved with their classes (G <- T G T^T) and updated for the neurons that changed class;
+        // recomputed from the neurons after a release and every kExactGrams steps (rounding)
+        bool exact = ++gram_steps_ % kExactGrams == 0;
+        for (std::int32_t r : release_) exact = exact || r >= 0;
+        if (exact) {
+            sys_.begin_grams();
+        } else {
+            for (index_t k = 0; k < K; ++k) {
+                double T[9];
+                std::copy(tab_T_.begin() + 9 * k, tab_T_.begin() + 9 * k + 9, T);
+                if (k >= nb) {  // b = -x_g a
+                    const double xg = sys_.x(sys_.slide_group(k - nb));
+                    for (int l = 0; l < 3; ++l) T[3 + l] = -xg * T[l];
+                }
+                sys_.transform_gram(k, T);
+            }
+        }
         const double* __restrict TT = tab_T_.data();
         std::int32_t* __restrict cl = sys_.classes_mut();
-        for (index_t i = 0; i < m; ++i) {  // move to theta_end, apply the releases, accumulate the Grams
+        for (index_t i = 0; i < m; ++i) {  // move to theta_end, apply the releases
             if (special_[i]) continue;
             std::int32_t k = cl[i];
             const double* T = TT + 9 * k;
@@ -458,9 +481,11 @@ private:
             double an = T[0] * a + T[1] * b + T[2] * c;
             double bn = T[3] * a + T[4] * b + T[5] * c;
             const double cn = T[6] * a + T[7] * b + T[8] * c;
+            w[i] = an, w[2 * m + i] = cn;
             if (k >= nb) {
                 const index_t s = k - nb;
                 bn = -(an * sys_.x(sys_.slide_group(s)));
+                w[m + i] = bn;
                 const int sg = sys_.sign(i) > 0;
                 if (release_[2 * s + sg] >= 0) {
                     k = release_[2 * s + sg];
@@ -470,37 +495,60 @@ private:
                     // leaves here, inactive on its group, and the next step's tests settle it
                     k = sys_.slide_without(s);
                     ++exits;
+                    if (!exact) sys_.move_member(i, cl[i], k, -1.0), sys_.move_member(i, k, k, 1.0);
                 }
                 cl[i] = k;
+            } else {
+                w[m + i] = bn;
             }
-            w[i] = an, w[m + i] = bn, w[2 * m + i] = cn;
-            sys_.add_gram4(i, k);
+            if (exact) sys_.add_gram4(i, k);
         }
         bool settled = false;
         index_t last = -1;
+        auto change = [&](const Particle& p, const double* wnew, index_t knew) {
+            if (exact) {
+                for (int l = 0; l < 3; ++l) w[l * m + p.i] = wnew[l];
+                assign(p.i, knew);
+                sys_.add_gram4(p.i, knew);
+                return;
+            }
+            const double* T = TT + 9 * p.k0;  // what the moved Gram of its old bin holds for it
+            for (int r = 0; r < 3; ++r)
+                w[r * m + p.i] = T[3 * r] * p.w0[0] + T[3 * r + 1] * p.w0[1] + T[3 * r + 2] * p.w0[2];
+            sys_.move_member(p.i, p.k0, p.k0, -1.0);
+            for (int l = 0; l < 3; ++l) w[l * m + p.i] = wnew[l];
+            assign(p.i, knew);
+            sys_.move_member(p.i, knew, knew, 1.0);
+        };
         for (const Particle& p : parts_) {
-            if (p.mode == 1) {  // followed inside the step
-                for (int l = 0; l < 3; ++l) w[l * m + p.i] = p.w[l];
-                assign(p.i, p.k);
+            if (p.mode == 1) {  // followed inside the step (and corrected as its class)
+                double wc[3] = {p.w[0], p.w[1], p.w[2]};
+                if (have_corr_) {
+                    double T[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+                    corrected(h, p.k, T);
+                    for (int r = 0; r < 3; ++r)
+                        wc[r] = T[3 * r] * p.w[0] + T[3 * r + 1] * p.w[1] + T[3 * r + 2] * p.w[2];
+                    if (p.k >= nb) wc[1] = -(wc[0] * sys_.x(sys_.slide_group(p.k - nb)));
+                }
+                change(p, wc, p.k);
                 crossings += p.switches;
                 entries += p.entries;
-                sys_.add_gram4(p.i, p.k);
             } else if (p.mode == 2 && p.i != last) {  // at the cut: placed on its sample and settled there
                 if (!settled) residuals_at(h, theta_end), settled = true;
                 last = p.i;
+                const double* T = TT + 9 * p.k0;
                 double wt[3];
-                apply(block(h, theta_end, p.k0), p.k0, p.w0, wt);
+                for (int r = 0; r < 3; ++r)
+                    wt[r] = T[3 * r] * p.w0[0] + T[3 * r + 1] * p.w0[1] + T[3 * r + 2] * p.w0[2];
                 const Crossing& e = p.first;
                 wt[1] = -(wt[0] * sys_.x(e.lo));
-                for (int l = 0; l < 3; ++l) w[l * m + p.i] = wt[l];
                 const index_t k = sys_.settle(e, wt[2]);
-                assign(e.i, k);
+                change(p, wt, k);
                 ++crossings;
                 entries += k >= nb;
-                sys_.add_gram4(p.i, k);
             }
         }
-        sys_.end_grams();
+        if (exact) sys_.end_grams();
         if (!cut_at_crossing_ && !parts_.empty()) st.inside += 1;
         st.crossings += crossings;
         st.entries += entries;
@@ -686,7 +734,54 @@ private:
         const double* Pe = propagators(h, te);
         sys_.field_of_residuals(dfr_.data(), Pe, dP_.data());
         for (index_t i = 0; i < N_; ++i) dP_[i] *= 0.5 * h;
-        return sys_.norm(dP_.data(), Pe, rtol, atol);
+        const double raw = sys_.norm(dP_.data(), Pe, rtol, atol);
+        if (!(raw <= kMaxCorrection)) return INFINITY;
+        // corrected (commit adds (h/2) M(sum) to every class): what is left is O(h |M|) of it
+        residuals_at(h, te);
+        return raw * std::min(1.0, 2.0 * h * sys_.field_scale());
+    }
+
+    // The correction of the followed events' coupling (item 3): sum (theta_end - theta_p) Delta f_p over the
+    // events kept inside, as active sums per bin.
+    void correction(double theta_end) {
+        const index_t n = sys_.samples();
+        dfr_.assign(static_cast<std::size_t>(n), 0.0);
+        have_corr_ = false;
+        for (std::size_t r = 0; r < idx_.size(); ++r) {
+            const Particle& p = parts_[idx_[r]];
+            if (p.mode != 1) continue;
+            const double g = theta_end - p.theta;
+            const double* d = pdf_.data() + r * n;
+            for (index_t j = 0; j < n; ++j) dfr_[j] += g * d[j];
+            have_corr_ = true;
+        }
+        corr_S_.resize(static_cast<std::size_t>(sys_.free_bins()));
+        corr_SX_.resize(static_cast<std::size_t>(sys_.free_bins()));
+        active_sums(dfr_.data(), sys_.xs(), n, corr_S_.data(), corr_SX_.data());
+    }
+
+    // (I + (h/2) M_k(correction)) applied to a 3 x 3 acting on (a, b, c) (rows a, b, c; sliding: b unused).
+    void corrected(double h, index_t k, double* T) const {
+        const index_t nb = sys_.free_bins();
+        const double ia = 0.5 * h * sys_.inv_alpha(), si = sys_.scale_inner(), so = sys_.scale_outer();
+        double ga, gb, gc1, gc2;
+        if (k < nb) {
+            ga = -si * ia * corr_SX_[k], gb = -si * ia * corr_S_[k];
+            gc1 = -so * ia * corr_SX_[k], gc2 = -so * ia * corr_S_[k];
+        } else {
+            const index_t s = k - nb;
+            const double xg = sys_.x(sys_.slide_group(s));
+            const bin_t qm = sys_.slide_without(s);
+            const double qv = corr_SX_[qm] - xg * corr_S_[qm];
+            ga = -si * ia * qv / (1.0 + xg * xg), gb = 0.0, gc1 = -so * ia * qv, gc2 = 0.0;
+        }
+        double out[9];
+        for (int l = 0; l < 3; ++l) {
+            out[l] = T[l] + ga * T[6 + l];
+            out[3 + l] = T[3 + l] + gb * T[6 + l];
+            out[6 + l] = T[6 + l] + gc1 * T[l] + gc2 * T[3 + l];
+        }
+        std::copy(out, out + 9, T);
     }
 
     // The residuals at theta of the step (exact on its continuous extension): from the predictions'
@@ -819,7 +914,9 @@ private:
     std::vector<index_t> flag_;
     std::vector<std::size_t> idx_;
     std::vector<double> pdf_;
-    bool prefix_cut_ = false;
+    bool prefix_cut_ = false, have_corr_ = false;
+    long long gram_steps_ = 0;
+    std::vector<double> corr_S_, corr_SX_;
     std::vector<std::uint8_t> fl_;
     std::vector<double> coef_, poly_;
     std::vector<const double*> cptr_;

@@ -114,6 +114,7 @@ public:
     index_t width() const { return m_; }
     index_t samples() const { return n_; }
     double x(index_t j) const { return x_[j]; }
+    const double* xs() const { return x_; }
     double inv_alpha() const { return inv_alpha_; }
     double scale_inner() const { return si_; }
     double scale_outer() const { return so_; }
@@ -192,6 +193,28 @@ public:
                 const double* G = G4_.data() + 24 * k + l;
                 G_[6 * k + l] = (G[0] + G[6]) + (G[12] + G[18]);
             }
+    }
+    // G_k <- T G_k T^T (T a 3 x 3 on (a, b, c), row-major): the Gram of class k after its members moved by T.
+    void transform_gram(index_t k, const double* T) {
+        double* G = G_.data() + 6 * k;
+        const double S[9] = {G[0], G[1], G[2], G[1], G[3], G[4], G[2], G[4], G[5]};
+        double U[9];  // T S
+        for (int r = 0; r < 3; ++r)
+            for (int c = 0; c < 3; ++c)
+                U[3 * r + c] = T[3 * r] * S[c] + T[3 * r + 1] * S[3 + c] + T[3 * r + 2] * S[6 + c];
+        auto v = [&](int r, int c) {
+            return U[3 * r] * T[3 * c] + U[3 * r + 1] * T[3 * c + 1] + U[3 * r + 2] * T[3 * c + 2];
+        };
+        G[0] = v(0, 0), G[1] = v(0, 1), G[2] = v(0, 2), G[3] = v(1, 1), G[4] = v(1, 2), G[5] = v(2, 2);
+    }
+    // Neuron i (its current state and sign) leaves (s = -1) or joins (s = +1) class k's Gram and counts.
+    void move_member(index_t i, index_t k, index_t, double s) {
+        const double a = w_[i], b = w_[m_ + i], c = w_[2 * m_ + i];
+        double* G = G_.data() + 6 * k;
+        G[0] += s * a * a, G[1] += s * a * b, G[2] += s * a * c;
+        G[3] += s * b * b, G[4] += s * b * c, G[5] += s * c * c;
+        cnt_[k] += s > 0 ? 1 : -1;
+        if (k >= nb_) cnt_sig_[2 * (k - nb_) + (sig_[i] > 0)] += s > 0 ? 1 : -1;
     }
     const double* gram(index_t k) const { return G_.data() + 6 * k; }
 
@@ -466,6 +489,19 @@ public:
             tot += s * s;
         }
         return std::sqrt(tot / double(std::max<index_t>(3 * m_, 1)));
+    }
+
+    // The largest rate of the class fields after the last rhs / residuals_at: max over classes of
+    // |M_q| ~ (1/alpha) max(s_in, s_out) (|S_q| + |SX_q|) (sliding: |q| (1 + 1/(1 + x_g^2)) / alpha).
+    double field_scale() const {
+        double mx = 0.0;
+        for (index_t q = 0; q < nb_; ++q) mx = std::max(mx, std::abs(S_[q]) + std::abs(SX_[q]));
+        for (index_t s = 0; s < ns_; ++s) {
+            const double xg = x_[s / 2];
+            const bin_t qm = slide_without(s);
+            mx = std::max(mx, std::abs(SX_[qm] - xg * S_[qm]) * (1.0 + 1.0 / (1.0 + xg * xg)));
+        }
+        return mx * inv_alpha_ * std::max(si_, so_);
     }
 
     // Residuals and active sums of the last rhs / residuals_at.
