@@ -65,11 +65,9 @@ struct RecordCursor {
 };
 
 // Events whose coupling error (item 3 above) is at most this share of the tolerance stay inside the step.
-constexpr double kCouplingShare = 1.0;
+constexpr double kCouplingShare = 0.5;
 // At most this many switches of one neuron inside one step (then the step is cut at its first event).
 constexpr int kMaxSwitches = 8;
-// A coupling above this many tolerances is not corrected inside the step (the step is cut).
-constexpr double kMaxCorrection = 1e3;
 // The classes' Grams are recomputed from the neurons every this many steps (else moved with the classes).
 constexpr long long kExactGrams = 64;
 
@@ -216,7 +214,14 @@ private:
         index_t k = 0, k0 = 0;           // its class at the end, at the start
         double w[3] = {0}, w0[3] = {0};  // its state at the end, at the start
         int mode = 0;                    // 1: followed inside the step, 2: settled at the cut
-        double theta = 1.0;              // its first event
+        // its path inside the step: from seg_t[s] on in class seg_k[s], starting at state seg_w[s]; valid
+        // before fail_at
+        int nseg = 0;
+        double seg_t[kMaxSwitches + 1] = {0}, seg_w[kMaxSwitches + 1][3] = {{0}};
+        index_t seg_k[kMaxSwitches + 1] = {0};
+        int seg_entries[kMaxSwitches + 1] = {0};
+        double fail_at = INFINITY;
+        double theta = 1.0;  // its first event
         Crossing first;
         int switches = 0, entries = 0;
         bool ok = true;  // followed to the end (false: too many switches or a sliding class that exits)
@@ -379,19 +384,18 @@ private:
                     inside = lo;
                     theta_cut = parts_[idx_[lo]].theta;
                     cut = true;
-                    // again, to the cut (one that cannot be followed there becomes the cut, and the ones
-                    // before it are followed to it)
+                    // at the cut, from their paths (one whose path fails before the cut becomes the cut)
                     for (bool again = true; again;) {
                         again = false;
                         for (std::size_t r = 0; r < inside; ++r) {
                             Particle& p = parts_[idx_[r]];
-                            follow(h, p, theta_cut, st, pdf_.data() + r * n);
-                            if (!p.ok) {
+                            if (!(p.fail_at > theta_cut)) {
                                 inside = r;
                                 theta_cut = p.theta;
                                 again = r > 0;
                                 break;
                             }
+                            path_at(h, p, theta_cut, pdf_.data() + r * n);
                         }
                     }
                 }
@@ -405,7 +409,6 @@ private:
             }
             if (cut) theta_end = theta_cut;
             prefix_cut_ = cut && inside > 0;
-            correction(theta_end);
             // a step ending before 1: the neurons that left their bins before theta_end and came back by 1 (two
             // sign changes, not flagged at 1) are events too; with any, decide again
             if (theta_end >= 1.0 || round >= 4 || !more_crossings(h, theta_end)) break;
@@ -449,8 +452,6 @@ private:
                 T[0] = F[0], T[2] = F[1], T[6] = F[2], T[8] = F[3];
             }
         }
-        if (have_corr_)
-            for (index_t k = 0; k < K; ++k) corrected(h, k, tab_T_.data() + 9 * k);
         special_.assign(static_cast<std::size_t>(m), 0);
         for (const Particle& p : parts_)
             if (p.mode != 0) special_[p.i] = 1;
@@ -521,15 +522,8 @@ private:
             sys_.move_member(p.i, knew, knew, 1.0);
         };
         for (const Particle& p : parts_) {
-            if (p.mode == 1) {  // followed inside the step (and corrected as its class)
-                double wc[3] = {p.w[0], p.w[1], p.w[2]};
-                if (have_corr_) {
-                    double T[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-                    corrected(h, p.k, T);
-                    for (int r = 0; r < 3; ++r)
-                        wc[r] = T[3 * r] * p.w[0] + T[3 * r + 1] * p.w[1] + T[3 * r + 2] * p.w[2];
-                    if (p.k >= nb) wc[1] = -(wc[0] * sys_.x(sys_.slide_group(p.k - nb)));
-                }
+            if (p.mode == 1) {  // followed inside the step
+                const double wc[3] = {p.w[0], p.w[1], p.w[2]};
                 change(p, wc, p.k);
                 crossings += p.switches;
                 entries += p.entries;
@@ -632,6 +626,8 @@ private:
         const double* w0 = p.w0;
         p.ok = true;
         p.switches = 0;
+        p.nseg = 0;
+        p.fail_at = INFINITY;
         double wt[3];
         apply(block(h, p.theta, q0), q0, w0, wt);
         Crossing e = p.first;
@@ -639,10 +635,15 @@ private:
         index_t k = q0;
         int entries = 0;
         while (true) {
-            // on the sample, settled with the residuals at th
-            wt[1] = -(wt[0] * sys_.x(e.lo));
+            // settled with the residuals at th, and put exactly on the sample -- unless it started the step
+            // just past it (rounding of the last step's move) and stays on that side
             residuals_at(h, th);
             k = sys_.settle(e, wt[2]);
+            {
+                const double z = wt[0] * sys_.x(e.lo) + wt[1];
+                const bool past = th <= 1e-12 && k < nb && (k == e.bin_with ? z > 0.0 : z < 0.0);
+                if (!past) wt[1] = -(wt[0] * sys_.x(e.lo));
+            }
             ++p.switches;
             entries += k >= nb;
             if (k >= nb) {
@@ -651,13 +652,18 @@ private:
                 // a sliding class whose members of this sign exit before the step's end: cut instead
                 if (!(f1_[2 * s + (sg > 0)] > 0.0)) {
                     p.ok = false;
+                    p.fail_at = th;
                     break;
                 }
             }
+            p.seg_t[p.nseg] = th, p.seg_k[p.nseg] = k, p.seg_entries[p.nseg] = entries;
+            for (int l = 0; l < 3; ++l) p.seg_w[p.nseg][l] = wt[l];
+            ++p.nseg;
             if (th >= theta_end) break;
             double wh[3];  // in class k's frame: Phi_k(th)^-1 w
             if (!invert_apply(block(h, th, k), k, wt, wh)) {
                 p.ok = false;
+                p.fail_at = th;
                 break;
             }
             apply(block(h, theta_end, k), k, wh, wt);
@@ -666,6 +672,7 @@ private:
             if (!first_crossing(h, k, wh, th, theta_end, p.i, e2)) break;
             if (p.switches >= kMaxSwitches) {
                 p.ok = false;
+                p.fail_at = e2.theta;
                 break;
             }
             th = e2.theta;
@@ -687,6 +694,34 @@ private:
             df[j] = sys_.inv_alpha() * (tr - fr);
         }
         (void)m;
+    }
+
+    // Particle p (followed to a later theta) at te (p.theta < te < p.fail_at) from its recorded path: its
+    // state, class and counts there, and its Delta f into df.
+    void path_at(double h, Particle& p, double te, double* df) {
+        const index_t nb = sys_.free_bins(), n = sys_.samples();
+        int sg = 0;
+        while (sg + 1 < p.nseg && p.seg_t[sg + 1] <= te) ++sg;
+        const index_t k = p.seg_k[sg];
+        double wt[3] = {p.seg_w[sg][0], p.seg_w[sg][1], p.seg_w[sg][2]};
+        if (te > p.seg_t[sg]) {
+            double wh[3];
+            invert_apply(block(h, p.seg_t[sg], k), k, wt, wh);
+            apply(block(h, te, k), k, wh, wt);
+        }
+        p.k = k;
+        p.switches = sg + 1;
+        p.entries = p.seg_entries[sg];
+        for (int l = 0; l < 3; ++l) p.w[l] = wt[l];
+        double wf[3];
+        apply(block(h, te, p.k0), p.k0, p.w0, wf);
+        const index_t kb = k < nb ? k : sys_.slide_without(k - nb);
+        for (index_t j = 0; j < n; ++j) {
+            const double xj = sys_.x(j);
+            const double tr = in_bin(kb, j) ? wt[2] * (wt[0] * xj + wt[1]) : 0.0;
+            const double fr = in_bin(p.k0, j) ? wf[2] * (wf[0] * xj + wf[1]) : 0.0;
+            df[j] = sys_.inv_alpha() * (tr - fr);
+        }
     }
 
     // Adds the neurons outside their bins at theta (tested as in step 1, not yet events) as events in
@@ -731,57 +766,11 @@ private:
             const double* d = pdf_.data() + r * n;
             for (index_t j = 0; j < n; ++j) dfr_[j] += g * d[j];
         }
-        const double* Pe = propagators(h, te);
-        sys_.field_of_residuals(dfr_.data(), Pe, dP_.data());
+        // (the propagators at the step's end stand in for those at te: an estimate)
+        sys_.field_of_residuals(dfr_.data(), P1_.data(), dP_.data());
         for (index_t i = 0; i < N_; ++i) dP_[i] *= 0.5 * h;
-        const double raw = sys_.norm(dP_.data(), Pe, rtol, atol);
-        if (!(raw <= kMaxCorrection)) return INFINITY;
-        // corrected (commit adds (h/2) M(sum) to every class): what is left is O(h |M|) of it
-        residuals_at(h, te);
-        return raw * std::min(1.0, 2.0 * h * sys_.field_scale());
-    }
-
-    // The correction of the followed events' coupling (item 3): sum (theta_end - theta_p) Delta f_p over the
-    // events kept inside, as active sums per bin.
-    void correction(double theta_end) {
-        const index_t n = sys_.samples();
-        dfr_.assign(static_cast<std::size_t>(n), 0.0);
-        have_corr_ = false;
-        for (std::size_t r = 0; r < idx_.size(); ++r) {
-            const Particle& p = parts_[idx_[r]];
-            if (p.mode != 1) continue;
-            const double g = theta_end - p.theta;
-            const double* d = pdf_.data() + r * n;
-            for (index_t j = 0; j < n; ++j) dfr_[j] += g * d[j];
-            have_corr_ = true;
-        }
-        corr_S_.resize(static_cast<std::size_t>(sys_.free_bins()));
-        corr_SX_.resize(static_cast<std::size_t>(sys_.free_bins()));
-        active_sums(dfr_.data(), sys_.xs(), n, corr_S_.data(), corr_SX_.data());
-    }
-
-    // (I + (h/2) M_k(correction)) applied to a 3 x 3 acting on (a, b, c) (rows a, b, c; sliding: b unused).
-    void corrected(double h, index_t k, double* T) const {
-        const index_t nb = sys_.free_bins();
-        const double ia = 0.5 * h * sys_.inv_alpha(), si = sys_.scale_inner(), so = sys_.scale_outer();
-        double ga, gb, gc1, gc2;
-        if (k < nb) {
-            ga = -si * ia * corr_SX_[k], gb = -si * ia * corr_S_[k];
-            gc1 = -so * ia * corr_SX_[k], gc2 = -so * ia * corr_S_[k];
-        } else {
-            const index_t s = k - nb;
-            const double xg = sys_.x(sys_.slide_group(s));
-            const bin_t qm = sys_.slide_without(s);
-            const double qv = corr_SX_[qm] - xg * corr_S_[qm];
-            ga = -si * ia * qv / (1.0 + xg * xg), gb = 0.0, gc1 = -so * ia * qv, gc2 = 0.0;
-        }
-        double out[9];
-        for (int l = 0; l < 3; ++l) {
-            out[l] = T[l] + ga * T[6 + l];
-            out[3 + l] = T[3 + l] + gb * T[6 + l];
-            out[6 + l] = T[6 + l] + gc1 * T[l] + gc2 * T[3 + l];
-        }
-        std::copy(out, out + 9, T);
+        const double raw = sys_.norm(dP_.data(), P1_.data(), rtol, atol);
+        return raw;
     }
 
     // The residuals at theta of the step (exact on its continuous extension): from the predictions'
@@ -789,17 +778,23 @@ private:
     void residuals_at(double h, double theta) {
         const int D = tab_.dense_degree;
         if (!poly_ready_) {
-            coef_.assign(static_cast<std::size_t>((D + 1) * N_), 0.0);
+            coef_.resize(static_cast<std::size_t>((D + 1) * N_));
             cptr_.resize(static_cast<std::size_t>(D + 1));
             for (int d = 0; d <= D; ++d) cptr_[d] = coef_.data() + d * N_;
-            std::copy(P0_.begin(), P0_.end(), coef_.begin());
-            for (int d = 1; d <= D; ++d)
-                for (int s = 0; s < S_; ++s) {
-                    const double w = h * tab_.p[s * D + (d - 1)];
-                    if (w == 0.0) continue;
+            const index_t nb = sys_.free_bins();
+            for (index_t k = 0; k < nb + sys_.slide_classes(); ++k) {  // the occupied classes only
+                if (sys_.members(k) == 0) continue;
+                const index_t off = sys_.offset(k), len = k < nb ? kFree : kSlide;
+                for (index_t i = off; i < off + len; ++i) coef_[i] = P0_[i];
+                for (int d = 1; d <= D; ++d) {
                     double* out = coef_.data() + d * N_;
-                    for (index_t i = 0; i < N_; ++i) out[i] += w * k_[s][i];
+                    for (index_t i = off; i < off + len; ++i) {
+                        double acc = 0.0;
+                        for (int s = 0; s < S_; ++s) acc += tab_.p[s * D + (d - 1)] * k_[s][i];
+                        out[i] = h * acc;
+                    }
                 }
+            }
             poly_.resize(static_cast<std::size_t>(sys_.samples() * (2 * D + 1)));
             sys_.prediction_poly(cptr_.data(), D, poly_.data());
             poly_ready_ = true;
@@ -914,9 +909,8 @@ private:
     std::vector<index_t> flag_;
     std::vector<std::size_t> idx_;
     std::vector<double> pdf_;
-    bool prefix_cut_ = false, have_corr_ = false;
+    bool prefix_cut_ = false;
     long long gram_steps_ = 0;
-    std::vector<double> corr_S_, corr_SX_;
     std::vector<std::uint8_t> fl_;
     std::vector<double> coef_, poly_;
     std::vector<const double*> cptr_;
