@@ -19,7 +19,9 @@
 //     sliding exit): those before it are followed to the cut, the neurons of the cut are placed and settled
 //     there, and the next trial step is at most max(0.2, 1.5 theta*) h after a run of events, max(1, 5 theta*) h
 //     after a single one;
-//  4. every neuron is moved to the step's end by its class's propagator and the Grams are refreshed.
+//  4. every neuron is moved to the step's end (or the cut) by its class's propagator; the Grams move with
+//     their classes (G <- T G T^T, updated for the neurons that changed class; recomputed from the neurons
+//     after a sliding exit and every kExactGrams steps).
 //
 // Records: the losses at requested times come from the continuous extension of the step that covers them
 // (with that step's memberships), so no step ends at a record time.
@@ -214,14 +216,7 @@ private:
         index_t k = 0, k0 = 0;           // its class at the end, at the start
         double w[3] = {0}, w0[3] = {0};  // its state at the end, at the start
         int mode = 0;                    // 1: followed inside the step, 2: settled at the cut
-        // its path inside the step: from seg_t[s] on in class seg_k[s], starting at state seg_w[s]; valid
-        // before fail_at
-        int nseg = 0;
-        double seg_t[kMaxSwitches + 1] = {0}, seg_w[kMaxSwitches + 1][3] = {{0}};
-        index_t seg_k[kMaxSwitches + 1] = {0};
-        int seg_entries[kMaxSwitches + 1] = {0};
-        double fail_at = INFINITY;
-        double theta = 1.0;  // its first event
+        double theta = 1.0;              // its first event
         Crossing first;
         int switches = 0, entries = 0;
         bool ok = true;  // followed to the end (false: too many switches or a sliding class that exits)
@@ -384,18 +379,19 @@ private:
                     inside = lo;
                     theta_cut = parts_[idx_[lo]].theta;
                     cut = true;
-                    // at the cut, from their paths (one whose path fails before the cut becomes the cut)
+                    // again, to the cut (one that cannot be followed there becomes the cut, and the ones
+                    // before it are followed to it)
                     for (bool again = true; again;) {
                         again = false;
                         for (std::size_t r = 0; r < inside; ++r) {
                             Particle& p = parts_[idx_[r]];
-                            if (!(p.fail_at > theta_cut)) {
+                            follow(h, p, theta_cut, st, pdf_.data() + r * n);
+                            if (!p.ok) {
                                 inside = r;
                                 theta_cut = p.theta;
                                 again = r > 0;
                                 break;
                             }
-                            path_at(h, p, theta_cut, pdf_.data() + r * n);
                         }
                     }
                 }
@@ -626,8 +622,6 @@ private:
         const double* w0 = p.w0;
         p.ok = true;
         p.switches = 0;
-        p.nseg = 0;
-        p.fail_at = INFINITY;
         double wt[3];
         apply(block(h, p.theta, q0), q0, w0, wt);
         Crossing e = p.first;
@@ -652,18 +646,13 @@ private:
                 // a sliding class whose members of this sign exit before the step's end: cut instead
                 if (!(f1_[2 * s + (sg > 0)] > 0.0)) {
                     p.ok = false;
-                    p.fail_at = th;
                     break;
                 }
             }
-            p.seg_t[p.nseg] = th, p.seg_k[p.nseg] = k, p.seg_entries[p.nseg] = entries;
-            for (int l = 0; l < 3; ++l) p.seg_w[p.nseg][l] = wt[l];
-            ++p.nseg;
             if (th >= theta_end) break;
             double wh[3];  // in class k's frame: Phi_k(th)^-1 w
             if (!invert_apply(block(h, th, k), k, wt, wh)) {
                 p.ok = false;
-                p.fail_at = th;
                 break;
             }
             apply(block(h, theta_end, k), k, wh, wt);
@@ -672,7 +661,6 @@ private:
             if (!first_crossing(h, k, wh, th, theta_end, p.i, e2)) break;
             if (p.switches >= kMaxSwitches) {
                 p.ok = false;
-                p.fail_at = e2.theta;
                 break;
             }
             th = e2.theta;
@@ -694,34 +682,6 @@ private:
             df[j] = sys_.inv_alpha() * (tr - fr);
         }
         (void)m;
-    }
-
-    // Particle p (followed to a later theta) at te (p.theta < te < p.fail_at) from its recorded path: its
-    // state, class and counts there, and its Delta f into df.
-    void path_at(double h, Particle& p, double te, double* df) {
-        const index_t nb = sys_.free_bins(), n = sys_.samples();
-        int sg = 0;
-        while (sg + 1 < p.nseg && p.seg_t[sg + 1] <= te) ++sg;
-        const index_t k = p.seg_k[sg];
-        double wt[3] = {p.seg_w[sg][0], p.seg_w[sg][1], p.seg_w[sg][2]};
-        if (te > p.seg_t[sg]) {
-            double wh[3];
-            invert_apply(block(h, p.seg_t[sg], k), k, wt, wh);
-            apply(block(h, te, k), k, wh, wt);
-        }
-        p.k = k;
-        p.switches = sg + 1;
-        p.entries = p.seg_entries[sg];
-        for (int l = 0; l < 3; ++l) p.w[l] = wt[l];
-        double wf[3];
-        apply(block(h, te, p.k0), p.k0, p.w0, wf);
-        const index_t kb = k < nb ? k : sys_.slide_without(k - nb);
-        for (index_t j = 0; j < n; ++j) {
-            const double xj = sys_.x(j);
-            const double tr = in_bin(kb, j) ? wt[2] * (wt[0] * xj + wt[1]) : 0.0;
-            const double fr = in_bin(p.k0, j) ? wf[2] * (wf[0] * xj + wf[1]) : 0.0;
-            df[j] = sys_.inv_alpha() * (tr - fr);
-        }
     }
 
     // Adds the neurons outside their bins at theta (tested as in step 1, not yet events) as events in
@@ -766,10 +726,10 @@ private:
             const double* d = pdf_.data() + r * n;
             for (index_t j = 0; j < n; ++j) dfr_[j] += g * d[j];
         }
-        // (the propagators at the step's end stand in for those at te: an estimate)
-        sys_.field_of_residuals(dfr_.data(), P1_.data(), dP_.data());
+        const double* Pe = propagators(h, te);
+        sys_.field_of_residuals(dfr_.data(), Pe, dP_.data());
         for (index_t i = 0; i < N_; ++i) dP_[i] *= 0.5 * h;
-        const double raw = sys_.norm(dP_.data(), P1_.data(), rtol, atol);
+        const double raw = sys_.norm(dP_.data(), Pe, rtol, atol);
         return raw;
     }
 
