@@ -67,7 +67,9 @@ struct RecordCursor {
 };
 
 // Events whose coupling error (item 3 above) is at most this share of the tolerance stay inside the step.
-constexpr double kCouplingShare = 0.5;
+constexpr double kCouplingShare = 1.0;
+// A coupling above this many tolerances is not corrected inside the step (the step is cut).
+constexpr double kMaxCorrection = 1e3;
 // At most this many switches of one neuron inside one step (then the step is cut at its first event).
 constexpr int kMaxSwitches = 8;
 // The classes' Grams are recomputed from the neurons every this many steps (else moved with the classes).
@@ -216,7 +218,14 @@ private:
         index_t k = 0, k0 = 0;           // its class at the end, at the start
         double w[3] = {0}, w0[3] = {0};  // its state at the end, at the start
         int mode = 0;                    // 1: followed inside the step, 2: settled at the cut
-        double theta = 1.0;              // its first event
+        // its path inside the step: from seg_t[s] on in class seg_k[s], starting at state seg_w[s]; valid
+        // before fail_at
+        int nseg = 0;
+        double seg_t[kMaxSwitches + 1] = {0}, seg_w[kMaxSwitches + 1][3] = {{0}};
+        index_t seg_k[kMaxSwitches + 1] = {0};
+        int seg_entries[kMaxSwitches + 1] = {0};
+        double fail_at = INFINITY;
+        double theta = 1.0;  // its first event
         Crossing first;
         int switches = 0, entries = 0;
         bool ok = true;  // followed to the end (false: too many switches or a sliding class that exits)
@@ -354,20 +363,42 @@ private:
             double theta_cut = theta_end;
             std::size_t inside = idx_.size();
             if (!idx_.empty()) {
-                // follow them all to theta_end; their coupling (Delta f of each grows from 0 at its event)
+                // follow them to theta_end in time order, galloping: after 1, 2, 4, ... of them, test the
+                // coupling of those when the step is cut at the next one (each Delta f grows from 0 at its event
+                // and is scaled to the shorter span, ~ span^2); all of them to theta_end when all fit
                 pdf_.assign(idx_.size() * static_cast<std::size_t>(n), 0.0);
-                std::size_t valid = 0;
-                for (std::size_t r = 0; r < idx_.size(); ++r) {
-                    Particle& p = parts_[idx_[r]];
-                    follow(h, p, theta_end, st, pdf_.data() + r * n);
-                    if (!p.ok) break;
-                    ++valid;
+                const std::size_t N = idx_.size();
+                std::size_t valid = 0, lo = 0, hi = 0, c = 1;
+                bool all_inside = false;
+                while (true) {
+                    const std::size_t upto = std::min(c, N);
+                    for (; valid < upto; ++valid) {
+                        Particle& p = parts_[idx_[valid]];
+                        follow(h, p, theta_end, st, pdf_.data() + valid * n);
+                        if (!p.ok) break;
+                    }
+                    if (valid < upto) {  // one cannot be followed: the cut is at or before it
+                        hi = valid;
+                        break;
+                    }
+                    if (upto == N) {
+                        coupling_ = coupling(N, theta_end, theta_end, h, rtol, atol);
+                        all_inside = coupling_ <= kCouplingShare;
+                        hi = N - 1;
+                        break;
+                    }
+                    if (coupling(upto, theta_end, parts_[idx_[upto]].theta, h, rtol, atol) <= 0.5 * kCouplingShare) {
+                        lo = upto;
+                        c *= 2;
+                        continue;
+                    }
+                    hi = upto - 1;
+                    break;
                 }
-                coupling_ = valid == idx_.size() ? coupling(valid, theta_end, theta_end, h, rtol, atol) : INFINITY;
-                if (!(coupling_ <= kCouplingShare)) {
+                if (!all_inside) {
                     // the longest prefix of the events that stays within the tolerance when the step is cut at the
-                    // next one (each Delta f scaled to the shorter span, ~ span^2); at least the first is a cut
-                    std::size_t lo = 0, hi = std::min(valid, idx_.size() - 1);
+                    // next one; at least the first is a cut
+                    hi = std::max(lo, std::min(hi, valid));
                     while (lo < hi) {
                         const std::size_t mid = (lo + hi + 1) / 2;
                         const double te = parts_[idx_[mid]].theta;
@@ -379,13 +410,15 @@ private:
                     inside = lo;
                     theta_cut = parts_[idx_[lo]].theta;
                     cut = true;
-                    // again, to the cut (one that cannot be followed there becomes the cut, and the ones
-                    // before it are followed to it)
+                    // to the cut (one that cannot be followed there becomes the cut, and the ones before it
+                    // are taken to it)
                     for (bool again = true; again;) {
                         again = false;
                         for (std::size_t r = 0; r < inside; ++r) {
                             Particle& p = parts_[idx_[r]];
-                            follow(h, p, theta_cut, st, pdf_.data() + r * n);
+                            // from its recorded path where that holds, else followed again to the cut
+                            if (!(p.fail_at > theta_cut) || !path_at(h, p, theta_cut, pdf_.data() + r * n))
+                                follow(h, p, theta_cut, st, pdf_.data() + r * n);
                             if (!p.ok) {
                                 inside = r;
                                 theta_cut = p.theta;
@@ -405,6 +438,7 @@ private:
             }
             if (cut) theta_end = theta_cut;
             prefix_cut_ = cut && inside > 0;
+            correction(theta_end);
             // a step ending before 1: the neurons that left their bins before theta_end and came back by 1 (two
             // sign changes, not flagged at 1) are events too; with any, decide again
             if (theta_end >= 1.0 || round >= 4 || !more_crossings(h, theta_end)) break;
@@ -439,7 +473,8 @@ private:
         long long exits = 0, crossings = 0, entries = 0;
         // every class's propagator as a 3 x 3 on (a, b, c) (sliding: (a, c) -> (a, c), b from a afterwards)
         tab_T_.assign(static_cast<std::size_t>(9 * K), 0.0);
-        for (index_t k = 0; k < K; ++k) {
+        for (index_t k = 0; k < K; ++k) {  // (the empty classes' are never used)
+            if (sys_.members(k) == 0) continue;
             const double* F = Pe + sys_.offset(k);
             double* T = tab_T_.data() + 9 * k;
             if (k < nb) {
@@ -448,6 +483,9 @@ private:
                 T[0] = F[0], T[2] = F[1], T[6] = F[2], T[8] = F[3];
             }
         }
+        if (have_corr_)
+            for (index_t k = 0; k < K; ++k)
+                if (sys_.members(k) > 0) corrected(h, k, tab_T_.data() + 9 * k);
         special_.assign(static_cast<std::size_t>(m), 0);
         for (const Particle& p : parts_)
             if (p.mode != 0) special_[p.i] = 1;
@@ -459,6 +497,7 @@ private:
             sys_.begin_grams();
         } else {
             for (index_t k = 0; k < K; ++k) {
+                if (sys_.members(k) == 0) continue;
                 double T[9];
                 std::copy(tab_T_.begin() + 9 * k, tab_T_.begin() + 9 * k + 9, T);
                 if (k >= nb) {  // b = -x_g a
@@ -497,10 +536,40 @@ private:
                 cl[i] = k;
             } else {
                 w[m + i] = bn;
+                // outside its bin at the end (a crossing the tests did not see: moved there by the correction,
+                // or by rounding): settled below
+                const double z1 = sys_.g1(k) * (sys_.x(sys_.s1(k)) * an + bn);
+                const double z2 = sys_.g2(k) * (sys_.x(sys_.s2(k)) * an + bn);
+                if (z1 < 0.0 || z2 < 0.0) {
+                    late_.push_back(i), late_bit_.push_back(z1 < 0.0 ? 1 : 2);
+                    continue;
+                }
             }
             if (exact) sys_.add_gram4(i, k);
         }
         bool settled = false;
+        for (std::size_t q = 0; q < late_.size(); ++q) {
+            const index_t i = late_[q];
+            const index_t k0 = cl[i];
+            const Crossing e = sys_.boundary_crossing(i, bin_t(k0), late_bit_[q]);
+            if (!settled) residuals_at(h, theta_end), settled = true;
+            if (!exact) sys_.move_member(i, k0, k0, -1.0);
+            const index_t k = sys_.settle(e, w[2 * m + i]);
+            const double z = w[i] * sys_.x(e.lo) + w[m + i];
+            if (!((k == index_t(e.bin_with) && z > 0.0) || (k == index_t(e.bin_without) && z < 0.0))) {
+                double wt[3] = {w[i], w[m + i], w[2 * m + i]};  // on the sample (it slides, or the side differs)
+                onto_sample(wt, k0, e.lo);
+                for (int l = 0; l < 3; ++l) w[l * m + i] = wt[l];
+            }
+            assign(i, k);
+            if (exact)
+                sys_.add_gram4(i, k);
+            else
+                sys_.move_member(i, k, k, 1.0);
+            ++crossings;
+            entries += k >= nb;
+        }
+        late_.clear(), late_bit_.clear();
         index_t last = -1;
         auto change = [&](const Particle& p, const double* wnew, index_t knew) {
             if (exact) {
@@ -518,8 +587,15 @@ private:
             sys_.move_member(p.i, knew, knew, 1.0);
         };
         for (const Particle& p : parts_) {
-            if (p.mode == 1) {  // followed inside the step
-                const double wc[3] = {p.w[0], p.w[1], p.w[2]};
+            if (p.mode == 1) {  // followed inside the step (and corrected as its class)
+                double wc[3] = {p.w[0], p.w[1], p.w[2]};
+                if (have_corr_) {
+                    double T[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+                    corrected(h, p.k, T);
+                    for (int r = 0; r < 3; ++r)
+                        wc[r] = T[3 * r] * p.w[0] + T[3 * r + 1] * p.w[1] + T[3 * r + 2] * p.w[2];
+                    if (p.k >= nb) wc[1] = -(wc[0] * sys_.x(sys_.slide_group(p.k - nb)));
+                }
                 change(p, wc, p.k);
                 crossings += p.switches;
                 entries += p.entries;
@@ -531,7 +607,7 @@ private:
                 for (int r = 0; r < 3; ++r)
                     wt[r] = T[3 * r] * p.w0[0] + T[3 * r + 1] * p.w0[1] + T[3 * r + 2] * p.w0[2];
                 const Crossing& e = p.first;
-                wt[1] = -(wt[0] * sys_.x(e.lo));
+                onto_sample(wt, p.k0, e.lo);
                 const index_t k = sys_.settle(e, wt[2]);
                 change(p, wt, k);
                 ++crossings;
@@ -622,6 +698,8 @@ private:
         const double* w0 = p.w0;
         p.ok = true;
         p.switches = 0;
+        p.nseg = 0;
+        p.fail_at = INFINITY;
         double wt[3];
         apply(block(h, p.theta, q0), q0, w0, wt);
         Crossing e = p.first;
@@ -646,13 +724,18 @@ private:
                 // a sliding class whose members of this sign exit before the step's end: cut instead
                 if (!(f1_[2 * s + (sg > 0)] > 0.0)) {
                     p.ok = false;
+                    p.fail_at = th;
                     break;
                 }
             }
+            p.seg_t[p.nseg] = th, p.seg_k[p.nseg] = k, p.seg_entries[p.nseg] = entries;
+            for (int l = 0; l < 3; ++l) p.seg_w[p.nseg][l] = wt[l];
+            ++p.nseg;
             if (th >= theta_end) break;
             double wh[3];  // in class k's frame: Phi_k(th)^-1 w
             if (!invert_apply(block(h, th, k), k, wt, wh)) {
                 p.ok = false;
+                p.fail_at = th;
                 break;
             }
             apply(block(h, theta_end, k), k, wh, wt);
@@ -661,6 +744,7 @@ private:
             if (!first_crossing(h, k, wh, th, theta_end, p.i, e2)) break;
             if (p.switches >= kMaxSwitches) {
                 p.ok = false;
+                p.fail_at = e2.theta;
                 break;
             }
             th = e2.theta;
@@ -682,6 +766,39 @@ private:
             df[j] = sys_.inv_alpha() * (tr - fr);
         }
         (void)m;
+    }
+
+    // Particle p (followed to a later theta) at te (p.theta < te < p.fail_at) from its recorded path: its
+    // state, class and counts there, and its Delta f into df. False when that state is outside its bin (a
+    // crossing after the last recorded switch that was undone by the later end: follow it to te instead).
+    bool path_at(double h, Particle& p, double te, double* df) {
+        const index_t nb = sys_.free_bins(), n = sys_.samples();
+        int sg = 0;
+        while (sg + 1 < p.nseg && p.seg_t[sg + 1] <= te) ++sg;
+        const index_t k = p.seg_k[sg];
+        double wt[3] = {p.seg_w[sg][0], p.seg_w[sg][1], p.seg_w[sg][2]};
+        if (te > p.seg_t[sg]) {
+            double wh[3];
+            if (!invert_apply(block(h, p.seg_t[sg], k), k, wt, wh)) return false;
+            apply(block(h, te, k), k, wh, wt);
+        }
+        if (k < nb && (sys_.g1(k) * (sys_.x(sys_.s1(k)) * wt[0] + wt[1]) < 0.0 ||
+                       sys_.g2(k) * (sys_.x(sys_.s2(k)) * wt[0] + wt[1]) < 0.0))
+            return false;
+        p.k = k;
+        p.switches = sg + 1;
+        p.entries = p.seg_entries[sg];
+        for (int l = 0; l < 3; ++l) p.w[l] = wt[l];
+        double wf[3];
+        apply(block(h, te, p.k0), p.k0, p.w0, wf);
+        const index_t kb = k < nb ? k : sys_.slide_without(k - nb);
+        for (index_t j = 0; j < n; ++j) {
+            const double xj = sys_.x(j);
+            const double tr = in_bin(kb, j) ? wt[2] * (wt[0] * xj + wt[1]) : 0.0;
+            const double fr = in_bin(p.k0, j) ? wf[2] * (wf[0] * xj + wf[1]) : 0.0;
+            df[j] = sys_.inv_alpha() * (tr - fr);
+        }
+        return true;
     }
 
     // Adds the neurons outside their bins at theta (tested as in step 1, not yet events) as events in
@@ -713,6 +830,22 @@ private:
         return any;
     }
 
+    // Put a neuron of bin k (state w, near sample group g) exactly on x_g: first along its own field (with the
+    // residuals of the last residuals_at), by the time z / (dz/dt), which keeps delta to second order in z
+    // (M J is skew), then b = -a x_g for the rounding left.
+    void onto_sample(double* w, index_t k, index_t g) const {
+        const double xg = sys_.x(g), z = w[0] * xg + w[1];
+        const double ia = sys_.inv_alpha(), si = sys_.scale_inner(), so = sys_.scale_outer();
+        const double S = sys_.active_sum(k), SX = sys_.active_sum_x(k);
+        const double da = -si * ia * SX * w[2], db = -si * ia * S * w[2], dc = -so * ia * (SX * w[0] + S * w[1]);
+        const double dz = da * xg + db;
+        if (dz != 0.0 && std::isfinite(z / dz)) {
+            const double dt = z / dz;
+            w[0] -= dt * da, w[1] -= dt * db, w[2] -= dt * dc;
+        }
+        w[1] = -(w[0] * xg);
+    }
+
     // Error norm of the coupling of the first `count` events (in time order, idx_) when the step ends at te:
     // their Delta f (pdf_, computed to `full`) scaled to te, each grown linearly from its event, and the
     // classes' propagators moved by about (h / 2) M(sum (te - theta_p) Delta f_p).
@@ -730,7 +863,64 @@ private:
         sys_.field_of_residuals(dfr_.data(), Pe, dP_.data());
         for (index_t i = 0; i < N_; ++i) dP_[i] *= 0.5 * h;
         const double raw = sys_.norm(dP_.data(), Pe, rtol, atol);
-        return raw;
+        if (!(raw <= kMaxCorrection)) return INFINITY;
+        // corrected (commit moves every class by (I + (h/2) M(sum))): what is left is O(h |M|) of it
+        residuals_at(h, te);
+        return raw * std::min(1.0, 2.0 * h * sys_.field_scale());
+    }
+
+    // The correction of the followed events' coupling (item 3): sum (theta_end - theta_p) Delta f_p over the
+    // events kept inside, as active sums per bin.
+    void correction(double theta_end) {
+        const index_t n = sys_.samples();
+        dfr_.assign(static_cast<std::size_t>(n), 0.0);
+        have_corr_ = false;
+        for (std::size_t r = 0; r < idx_.size(); ++r) {
+            const Particle& p = parts_[idx_[r]];
+            if (p.mode != 1) continue;
+            const double g = theta_end - p.theta;
+            const double* d = pdf_.data() + r * n;
+            for (index_t j = 0; j < n; ++j) dfr_[j] += g * d[j];
+            have_corr_ = true;
+        }
+        corr_S_.resize(static_cast<std::size_t>(sys_.free_bins()));
+        corr_SX_.resize(static_cast<std::size_t>(sys_.free_bins()));
+        active_sums(dfr_.data(), sys_.xs(), n, corr_S_.data(), corr_SX_.data());
+    }
+
+    // The correction as a map of (a, b, c): T <- C T with C the Cayley transform (I - A)^-1 (I + A),
+    // A = (h/4) M_k(correction), which agrees with I + (h/2) M_k to second order and keeps delta exactly
+    // (M J + J M^T = 0 for J = diag(-1, -1, 1)). Rows a, b, c of T (sliding: b unused).
+    void corrected(double h, index_t k, double* T) const {
+        const index_t nb = sys_.free_bins();
+        const double ia = 0.25 * h * sys_.inv_alpha(), si = sys_.scale_inner(), so = sys_.scale_outer();
+        double ga, gb, gc1, gc2;
+        if (k < nb) {
+            ga = -si * ia * corr_SX_[k], gb = -si * ia * corr_S_[k];
+            gc1 = -so * ia * corr_SX_[k], gc2 = -so * ia * corr_S_[k];
+        } else {
+            const index_t s = k - nb;
+            const double xg = sys_.x(sys_.slide_group(s));
+            const bin_t qm = sys_.slide_without(s);
+            const double qv = corr_SX_[qm] - xg * corr_S_[qm];
+            ga = -si * ia * qv / (1.0 + xg * xg), gb = 0.0, gc1 = -so * ia * qv, gc2 = 0.0;
+        }
+        const double A[9] = {0, 0, ga, 0, 0, gb, gc1, gc2, 0};
+        const double L[9] = {1, 0, -ga, 0, 1, -gb, -gc1, -gc2, 1};
+        const double c0 = L[4] * L[8] - L[5] * L[7], c1 = L[5] * L[6] - L[3] * L[8], c2 = L[3] * L[7] - L[4] * L[6];
+        const double det = L[0] * c0 + L[1] * c1 + L[2] * c2;
+        const double inv[9] = {c0 / det, (L[2] * L[7] - L[1] * L[8]) / det, (L[1] * L[5] - L[2] * L[4]) / det,
+                               c1 / det, (L[0] * L[8] - L[2] * L[6]) / det, (L[2] * L[3] - L[0] * L[5]) / det,
+                               c2 / det, (L[1] * L[6] - L[0] * L[7]) / det, (L[0] * L[4] - L[1] * L[3]) / det};
+        double C[9], out[9];
+        for (int r = 0; r < 3; ++r)
+            for (int c = 0; c < 3; ++c)
+                C[3 * r + c] =
+                    inv[3 * r + c] + inv[3 * r] * A[c] + inv[3 * r + 1] * A[3 + c] + inv[3 * r + 2] * A[6 + c];
+        for (int r = 0; r < 3; ++r)
+            for (int c = 0; c < 3; ++c)
+                out[3 * r + c] = C[3 * r] * T[c] + C[3 * r + 1] * T[3 + c] + C[3 * r + 2] * T[6 + c];
+        std::copy(out, out + 9, T);
     }
 
     // The residuals at theta of the step (exact on its continuous extension): from the predictions'
@@ -869,7 +1059,10 @@ private:
     std::vector<index_t> flag_;
     std::vector<std::size_t> idx_;
     std::vector<double> pdf_;
-    bool prefix_cut_ = false;
+    bool prefix_cut_ = false, have_corr_ = false;
+    std::vector<double> corr_S_, corr_SX_;
+    std::vector<index_t> late_;
+    std::vector<int> late_bit_;
     long long gram_steps_ = 0;
     std::vector<std::uint8_t> fl_;
     std::vector<double> coef_, poly_;

@@ -491,8 +491,23 @@ public:
         return std::sqrt(tot / double(std::max<index_t>(3 * m_, 1)));
     }
 
+    // The largest rate of the class fields after the last rhs / residuals_at: max over classes of
+    // |M_q| ~ (1/alpha) max(s_in, s_out) (|S_q| + |SX_q|) (sliding: |q| (1 + 1/(1 + x_g^2)) / alpha).
+    double field_scale() const {
+        double mx = 0.0;
+        for (index_t q = 0; q < nb_; ++q) mx = std::max(mx, std::abs(S_[q]) + std::abs(SX_[q]));
+        for (index_t s = 0; s < ns_; ++s) {
+            const double xg = x_[s / 2];
+            const bin_t qm = slide_without(s);
+            mx = std::max(mx, std::abs(SX_[qm] - xg * S_[qm]) * (1.0 + 1.0 / (1.0 + xg * xg)));
+        }
+        return mx * inv_alpha_ * std::max(si_, so_);
+    }
+
     // Residuals and active sums of the last rhs / residuals_at.
     const double* residual() const { return r_.data(); }
+    double active_sum(index_t q) const { return S_[q]; }
+    double active_sum_x(index_t q) const { return SX_[q]; }
     double group_r(index_t g) const {
         double R = 0.0;
         for (index_t j = g; j < ghi_[g]; ++j) R += r_[j];
