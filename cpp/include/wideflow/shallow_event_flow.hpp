@@ -312,9 +312,9 @@ private:
             fl_.resize(static_cast<std::size_t>(m));
             std::uint8_t* __restrict fl = fl_.data();
             for (index_t i = 0; i < m; ++i) {  // branch-free (gathers of the class's two vectors)
-                const double* r = R + 6 * cl[i];
-                const double z1 = r[0] * a[i] + r[1] * b[i] + r[2] * c[i];
-                const double z2 = r[3] * a[i] + r[4] * b[i] + r[5] * c[i];
+                const std::int32_t q = 6 * cl[i];
+                const double z1 = R[q] * a[i] + R[q + 1] * b[i] + R[q + 2] * c[i];
+                const double z2 = R[q + 3] * a[i] + R[q + 4] * b[i] + R[q + 5] * c[i];
                 fl[i] = std::uint8_t((z1 < 0.0) | (z2 < 0.0));
             }
             for (index_t i = 0; i < m; ++i)
@@ -859,10 +859,10 @@ private:
             const double* d = pdf_.data() + r * n;
             for (index_t j = 0; j < n; ++j) dfr_[j] += g * d[j];
         }
-        const double* Pe = propagators(h, te);
-        sys_.field_of_residuals(dfr_.data(), Pe, dP_.data());
+        // (the propagators at the step's end stand in for those at te: an estimate)
+        sys_.field_of_residuals(dfr_.data(), P1_.data(), dP_.data());
         for (index_t i = 0; i < N_; ++i) dP_[i] *= 0.5 * h;
-        const double raw = sys_.norm(dP_.data(), Pe, rtol, atol);
+        const double raw = sys_.norm(dP_.data(), P1_.data(), rtol, atol);
         if (!(raw <= kMaxCorrection)) return INFINITY;
         // corrected (commit moves every class by (I + (h/2) M(sum))): what is left is O(h |M|) of it
         residuals_at(h, te);
