@@ -11,11 +11,16 @@ time ends a step there, so a dense record costs up to one step per record). Repo
 
 Then the user path: the C++ integrator alone vs `wf.train(method="flow")` with default options at 10 and 1000
 accepted steps, and the peak RSS of a fresh process.
+
+    python bench/bench_flow.py --relu [options of bench_relu_flow.py]
+
+runs the exact ReLU flow against the Williams GD runs instead (bench/bench_relu_flow.py: m = 1000 and 10^5).
 """
 
 import argparse
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -81,6 +86,13 @@ def user_path(Y, U0, V0, rtol=1e-8, steps_list=(10, 1000), rounds=5):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--relu" in argv:  # the exact ReLU flow's rows
+        here = os.path.dirname(os.path.abspath(__file__))
+        sys.path.insert(0, here)
+        import bench_relu_flow
+
+        return bench_relu_flow.main([a for a in argv if a != "--relu"])
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--T", type=float, default=2.0)
     p.add_argument("--lr", type=float, default=1e-3)

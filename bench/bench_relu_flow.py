@@ -118,7 +118,7 @@ def plain_row(m, x, y, T, rtol=1e-8):
     }
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
         "--steps", type=int, nargs="*", default=[10_000, 100_000, 1_000_000], help="GD steps (m = 1000 rows)"
@@ -129,7 +129,7 @@ def main():
     )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", default="")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     x, y = datasets.load("square10")
     machine = machine_line()
     print(machine)
