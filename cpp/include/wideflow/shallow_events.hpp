@@ -222,28 +222,7 @@ public:
     // residuals and the bins' active sums of P for exit_value / settle / jump.
     double rhs(const double* P, double* dP) {
         const double loss = residuals_at(P);
-        const double ia = inv_alpha_;
-        for (index_t q = 0; q < nb_; ++q) {
-            const double* F = P + kFree * q;
-            double* D = dP + kFree * q;
-            const double ga = -si_ * ia * SX_[q], gb = -si_ * ia * S_[q], gc1 = -so_ * ia * SX_[q],
-                         gc2 = -so_ * ia * S_[q];
-            for (int l = 0; l < 3; ++l) {
-                D[l] = ga * F[6 + l];
-                D[3 + l] = gb * F[6 + l];
-                D[6 + l] = gc1 * F[l] + gc2 * F[3 + l];
-            }
-        }
-        for (index_t s = 0; s < ns_; ++s) {
-            const double* F = P + kFree * nb_ + kSlide * s;
-            double* D = dP + kFree * nb_ + kSlide * s;
-            const double xg = x_[s / 2];
-            const bin_t qm = slide_without(s);
-            const double qv = SX_[qm] - xg * S_[qm];
-            const double ga = -si_ * ia * qv / (1.0 + xg * xg), gc = -so_ * ia * qv;
-            D[0] = ga * F[2], D[1] = ga * F[3];
-            D[2] = gc * F[0], D[3] = gc * F[1];
-        }
+        fields(S_.data(), SX_.data(), P, dP);
         return loss;
     }
 
@@ -412,39 +391,12 @@ public:
         return bit == 1 ? crossing(i, s1_[q], up, 1) : crossing(i, s2_[q], up, -1);
     }
 
-    // Residual change -> the change of every class's field, M(dr): for the coupling estimate of events
-    // handled inside a step (the class fields are linear in r).
+    // Residual change -> the change of every class's field, M(dr) P: for the coupling of events handled
+    // inside a step (the class fields are linear in r).
     void field_of_residuals(const double* dr, const double* P, double* dP) {
-        std::vector<double>& S = dS_;
-        std::vector<double>& SX = dSX_;
-        S.resize(static_cast<std::size_t>(nb_)), SX.resize(static_cast<std::size_t>(nb_));
-        active_sums(dr, x_, n_, S.data(), SX.data());
-        S_.swap(S);
-        SX_.swap(SX);
-        const double ia = inv_alpha_;
-        for (index_t q = 0; q < nb_; ++q) {
-            const double* F = P + kFree * q;
-            double* D = dP + kFree * q;
-            const double ga = -si_ * ia * SX_[q], gb = -si_ * ia * S_[q], gc1 = -so_ * ia * SX_[q],
-                         gc2 = -so_ * ia * S_[q];
-            for (int l = 0; l < 3; ++l) {
-                D[l] = ga * F[6 + l];
-                D[3 + l] = gb * F[6 + l];
-                D[6 + l] = gc1 * F[l] + gc2 * F[3 + l];
-            }
-        }
-        for (index_t s = 0; s < ns_; ++s) {
-            const double* F = P + kFree * nb_ + kSlide * s;
-            double* D = dP + kFree * nb_ + kSlide * s;
-            const double xg = x_[s / 2];
-            const bin_t qm = slide_without(s);
-            const double qv = SX_[qm] - xg * S_[qm];
-            const double ga = -si_ * ia * qv / (1.0 + xg * xg), gc = -so_ * ia * qv;
-            D[0] = ga * F[2], D[1] = ga * F[3];
-            D[2] = gc * F[0], D[3] = gc * F[1];
-        }
-        S_.swap(S);
-        SX_.swap(SX);
+        dS_.resize(static_cast<std::size_t>(nb_)), dSX_.resize(static_cast<std::size_t>(nb_));
+        active_sums(dr, x_, n_, dS_.data(), dSX_.data());
+        fields(dS_.data(), dSX_.data(), P, dP);
     }
 
     // The RMS over all 3m neuron values of (dPhi w_i) / (atol + rtol |w|), from the classes' Grams: for class
@@ -515,6 +467,31 @@ public:
     }
 
 private:
+    // dP = M(S, SX) P for every class (S, SX: the bins' active sums of the residuals).
+    void fields(const double* S, const double* SX, const double* P, double* dP) const {
+        const double ia = inv_alpha_;
+        for (index_t q = 0; q < nb_; ++q) {
+            const double* F = P + kFree * q;
+            double* D = dP + kFree * q;
+            const double ga = -si_ * ia * SX[q], gb = -si_ * ia * S[q], gc1 = -so_ * ia * SX[q], gc2 = -so_ * ia * S[q];
+            for (int l = 0; l < 3; ++l) {
+                D[l] = ga * F[6 + l];
+                D[3 + l] = gb * F[6 + l];
+                D[6 + l] = gc1 * F[l] + gc2 * F[3 + l];
+            }
+        }
+        for (index_t s = 0; s < ns_; ++s) {
+            const double* F = P + kFree * nb_ + kSlide * s;
+            double* D = dP + kFree * nb_ + kSlide * s;
+            const double xg = x_[s / 2];
+            const bin_t qm = slide_without(s);
+            const double qv = SX[qm] - xg * S[qm];
+            const double ga = -si_ * ia * qv / (1.0 + xg * xg), gc = -so_ * ia * qv;
+            D[0] = ga * F[2], D[1] = ga * F[3];
+            D[2] = gc * F[0], D[3] = gc * F[1];
+        }
+    }
+
     static int diag3(int x) { return x == 0 ? 0 : (x == 1 ? 3 : 5); }
     // v^T G v for the symmetric 3 x 3 G = [0 1 2; 1 3 4; 2 4 5] and 2 x 2 (a, c) G = [0 2; 2 5]
     static double quad(const double* G, const double* u, const double* v) {
