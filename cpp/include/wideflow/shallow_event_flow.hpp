@@ -75,6 +75,31 @@ constexpr int kMaxSwitches = 8;
 // The classes' Grams are recomputed from the neurons every this many steps (else moved with the classes).
 constexpr long long kExactGrams = 64;
 
+// The Illinois (modified regula falsi) root of f on a bracket (lo, hi] with past(f(hi)) and !past(f(lo)):
+// at most max_it trials while hi - lo > abs_tol + rel_tol hi, a bisection every `bisect_every`-th trial
+// (0: never); returns the end hi of the final bracket (past(f(hi)) holds there).
+template <class F, class Past>
+double illinois_root(F&& f, Past&& past, double lo, double hi, double flo, double fhi, int max_it, double abs_tol,
+                     double rel_tol, int bisect_every) {
+    int side = 0;
+    for (int it = 0; it < max_it && hi - lo > abs_tol + rel_tol * hi; ++it) {
+        double mid = flo - fhi != 0.0 ? hi - fhi * (hi - lo) / (fhi - flo) : 0.5 * (lo + hi);
+        if (!(mid > lo && mid < hi) || (bisect_every > 0 && it % bisect_every == bisect_every - 1))
+            mid = 0.5 * (lo + hi);
+        const double fm = f(mid);
+        if (past(fm)) {
+            hi = mid, fhi = fm;
+            if (side == -1) flo *= 0.5;
+            side = -1;
+        } else {
+            lo = mid, flo = fm;
+            if (side == 1) fhi *= 0.5;
+            side = 1;
+        }
+    }
+    return hi;
+}
+
 class EventIntegrator {
 public:
     EventIntegrator(EventSystem& sys, const flow::Tableau& tab) : sys_(sys), tab_(tab), N_(sys.size()), S_(tab.stages) {
@@ -170,7 +195,7 @@ public:
                 continue;
             }
             double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
-            const double theta = decide(h, rtol, atol, st);
+            const double theta = decide(h, rtol, atol);
             ++st.accepted;
             ++res.steps;
             const bool cut = theta < 1.0;
@@ -279,15 +304,10 @@ private:
         }
         return blk_;
     }
-    const double* propagators(double h, double theta) {
-        if (theta >= 1.0) return P1_.data();
-        dense(h, theta, Pd_.data());
-        return Pd_.data();
-    }
 
     // The events of the accepted step I -> P1 of length h: where the step ends (theta in (0, 1]; < 1: cut),
     // and how (the followed neurons, the releases); commit() then moves the neurons there.
-    double decide(double h, double rtol, double atol, EventFlowState& st) {
+    double decide(double h, double rtol, double atol) {
         const index_t m = sys_.width(), nb = sys_.free_bins();
         double* w = sys_.state();
         // 1. flags at the step's end
@@ -327,7 +347,7 @@ private:
                 const int sign = sg ? 1 : -1;
                 if (sys_.members(s, sign) == 0 || !(f1_[2 * s + sg] <= 0.0)) continue;
                 const double th =
-                    illinois(h, s, sign, std::max(f0_[2 * s + sg], 0.0), f1_[2 * s + sg], std::min(1.0, theta_x), st);
+                    illinois(h, s, sign, std::max(f0_[2 * s + sg], 0.0), f1_[2 * s + sg], std::min(1.0, theta_x));
                 theta_x = std::min(theta_x, th);
             }
         double theta_end = std::min(1.0, theta_x);
@@ -345,11 +365,8 @@ private:
         const double theta_limit = theta_end;
         const index_t n = sys_.samples();
         bool cut = false;
-        double theta_c = 2.0;
         for (int round = 0;; ++round) {
             theta_end = theta_limit;
-            theta_c = 2.0;
-            for (const Particle& p : parts_) theta_c = std::min(theta_c, p.theta);
             // the events up to theta_end, in time order
             idx_.clear();
             for (std::size_t q = 0; q < parts_.size(); ++q) {
@@ -374,7 +391,7 @@ private:
                     const std::size_t upto = std::min(c, N);
                     for (; valid < upto; ++valid) {
                         Particle& p = parts_[idx_[valid]];
-                        follow(h, p, theta_end, st, pdf_.data() + valid * n);
+                        follow(h, p, theta_end, pdf_.data() + valid * n);
                         if (!p.ok) break;
                     }
                     if (valid < upto) {  // one cannot be followed: the cut is at or before it
@@ -382,8 +399,7 @@ private:
                         break;
                     }
                     if (upto == N) {
-                        coupling_ = coupling(N, theta_end, theta_end, h, rtol, atol);
-                        all_inside = coupling_ <= kCouplingShare;
+                        all_inside = coupling(N, theta_end, theta_end, h, rtol, atol) <= kCouplingShare;
                         hi = N - 1;
                         break;
                     }
@@ -418,7 +434,7 @@ private:
                             Particle& p = parts_[idx_[r]];
                             // from its recorded path where that holds, else followed again to the cut
                             if (!(p.fail_at > theta_cut) || !path_at(h, p, theta_cut, pdf_.data() + r * n))
-                                follow(h, p, theta_cut, st, pdf_.data() + r * n);
+                                follow(h, p, theta_cut, pdf_.data() + r * n);
                             if (!p.ok) {
                                 inside = r;
                                 theta_cut = p.theta;
@@ -447,7 +463,6 @@ private:
         exiting_ = theta_x <= theta_end && !cut;
         cut_at_crossing_ = cut;
         theta_end_ = theta_end;
-        theta_c_ = theta_c;
         // releases of the sliding classes that exit at theta_end (lambda -> 1: with the group active;
         // -> 0, or a tangent inactive side: inactive)
         release_.assign(static_cast<std::size_t>(2 * sys_.slide_classes()), -1);
@@ -531,7 +546,7 @@ private:
                     // leaves here, inactive on its group, and the next step's tests settle it
                     k = sys_.slide_without(s);
                     ++exits;
-                    if (!exact) sys_.move_member(i, cl[i], k, -1.0), sys_.move_member(i, k, k, 1.0);
+                    if (!exact) sys_.move_member(i, cl[i], -1.0), sys_.move_member(i, k, 1.0);
                 }
                 cl[i] = k;
             } else {
@@ -553,7 +568,7 @@ private:
             const index_t k0 = cl[i];
             const Crossing e = sys_.boundary_crossing(i, bin_t(k0), late_bit_[q]);
             if (!settled) residuals_at(h, theta_end), settled = true;
-            if (!exact) sys_.move_member(i, k0, k0, -1.0);
+            if (!exact) sys_.move_member(i, k0, -1.0);
             const index_t k = sys_.settle(e, w[2 * m + i]);
             const double z = w[i] * sys_.x(e.lo) + w[m + i];
             if (!((k == index_t(e.bin_with) && z > 0.0) || (k == index_t(e.bin_without) && z < 0.0))) {
@@ -565,7 +580,7 @@ private:
             if (exact)
                 sys_.add_gram4(i, k);
             else
-                sys_.move_member(i, k, k, 1.0);
+                sys_.move_member(i, k, 1.0);
             ++crossings;
             entries += k >= nb;
         }
@@ -581,10 +596,10 @@ private:
             const double* T = TT + 9 * p.k0;  // what the moved Gram of its old bin holds for it
             for (int r = 0; r < 3; ++r)
                 w[r * m + p.i] = T[3 * r] * p.w0[0] + T[3 * r + 1] * p.w0[1] + T[3 * r + 2] * p.w0[2];
-            sys_.move_member(p.i, p.k0, p.k0, -1.0);
+            sys_.move_member(p.i, p.k0, -1.0);
             for (int l = 0; l < 3; ++l) w[l * m + p.i] = wnew[l];
             assign(p.i, knew);
-            sys_.move_member(p.i, knew, knew, 1.0);
+            sys_.move_member(p.i, knew, 1.0);
         };
         for (const Particle& p : parts_) {
             if (p.mode == 1) {  // followed inside the step (and corrected as its class)
@@ -639,22 +654,7 @@ private:
                 }
                 l = th;
             }
-            double zl = z(l), zu = z(u);  // Illinois on the bracket (z(l) >= 0 > z(u))
-            int side = 0;
-            for (int it = 0; it < 60 && u - l > 1e-14; ++it) {
-                double mid = zl - zu != 0.0 ? u - zu * (u - l) / (zu - zl) : 0.5 * (l + u);
-                if (!(mid > l && mid < u) || it % 4 == 3) mid = 0.5 * (l + u);
-                const double zm = z(mid);
-                if (zm < 0.0) {
-                    u = mid, zu = zm;
-                    if (side == -1) zl *= 0.5;
-                    side = -1;
-                } else {
-                    l = mid, zl = zm;
-                    if (side == 1) zu *= 0.5;
-                    side = 1;
-                }
-            }
+            u = illinois_root(z, [](double v) { return v < 0.0; }, l, u, z(l), z(u), 60, 1e-14, 0.0, 4);
             if (u < best) best = u, bit = which;
         }
         if (bit == 0) return false;
@@ -692,8 +692,8 @@ private:
     // Follow particle p (state at theta = 0 in p.w, first event p.first at p.theta) to theta_end: at each event
     // placed on its sample and settled; then moved by its new class's propagator, Phi(end) Phi(theta)^-1, and
     // tested again. Adds the change of its contribution to f against the frozen bin to dfr_.
-    void follow(double h, Particle& p, double theta_end, EventFlowState& st, double* df) {
-        const index_t m = sys_.width(), nb = sys_.free_bins(), n = sys_.samples();
+    void follow(double h, Particle& p, double theta_end, double* df) {
+        const index_t nb = sys_.free_bins(), n = sys_.samples();
         const index_t q0 = p.k0;
         const double* w0 = p.w0;
         p.ok = true;
@@ -765,7 +765,6 @@ private:
             const double fr = in_bin(q0, j) ? wf[2] * (wf[0] * xj + wf[1]) : 0.0;
             df[j] = sys_.inv_alpha() * (tr - fr);
         }
-        (void)m;
     }
 
     // Particle p (followed to a later theta) at te (p.theta < te < p.fail_at) from its recorded path: its
@@ -990,37 +989,21 @@ private:
     }
 
     // Exit function of sliding class s (members of sign sg) at theta (one evaluation of the class field).
-    double exit_at(double h, double theta, index_t s, int sg, EventFlowState& st) {
-        (void)st;
+    double exit_at(double h, double theta, index_t s, int sg) {
         residuals_at(h, theta);
         return sys_.exit_value(s, sg);
     }
 
     // Root of the exit function in (0, hi] (f(0) = flo > 0 >= f(1) = f1) by the Illinois method; hi < 1 when
     // an earlier exit is known (then 2 if this one is not before it).
-    double illinois(double h, index_t s, int sg, double flo, double f1, double hi, EventFlowState& st) {
+    double illinois(double h, index_t s, int sg, double flo, double f1, double hi) {
         double fhi = f1;
         if (hi < 1.0) {
-            fhi = exit_at(h, hi, s, sg, st);
+            fhi = exit_at(h, hi, s, sg);
             if (fhi > 0.0) return 2.0;
         }
-        double lo = 0.0;
-        int side = 0;
-        for (int it = 0; it < 40 && hi - lo > 1e-12 * hi; ++it) {
-            double th = flo - fhi != 0.0 ? hi - fhi * (hi - lo) / (fhi - flo) : 0.5 * (lo + hi);
-            if (!(th > lo && th < hi)) th = 0.5 * (lo + hi);
-            const double f = exit_at(h, th, s, sg, st);
-            if (f <= 0.0) {
-                hi = th, fhi = f;
-                if (side == -1) flo *= 0.5;
-                side = -1;
-            } else {
-                lo = th, flo = f;
-                if (side == 1) fhi *= 0.5;
-                side = 1;
-            }
-        }
-        return hi;
+        return illinois_root([&](double th) { return exit_at(h, th, s, sg); }, [](double v) { return v <= 0.0; }, 0.0,
+                             hi, flo, fhi, 40, 0.0, 1e-12, 0);
     }
 
     void write_record(RecordCursor& rec, double loss, long long steps) {
@@ -1075,7 +1058,7 @@ private:
     std::vector<char> special_;
     std::vector<double> tab_T_;
     bool exiting_ = false, cut_at_crossing_ = false;
-    double theta_end_ = 1.0, theta_c_ = 2.0, coupling_ = 0.0;
+    double theta_end_ = 1.0;
 };
 
 }  // namespace wideflow::shallow

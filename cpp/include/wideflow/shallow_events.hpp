@@ -208,7 +208,7 @@ public:
         G[0] = v(0, 0), G[1] = v(0, 1), G[2] = v(0, 2), G[3] = v(1, 1), G[4] = v(1, 2), G[5] = v(2, 2);
     }
     // Neuron i (its current state and sign) leaves (s = -1) or joins (s = +1) class k's Gram and counts.
-    void move_member(index_t i, index_t k, index_t, double s) {
+    void move_member(index_t i, index_t k, double s) {
         const double a = w_[i], b = w_[m_ + i], c = w_[2 * m_ + i];
         double* G = G_.data() + 6 * k;
         G[0] += s * a * a, G[1] += s * a * b, G[2] += s * a * c;
@@ -216,7 +216,6 @@ public:
         cnt_[k] += s > 0 ? 1 : -1;
         if (k >= nb_) cnt_sig_[2 * (k - nb_) + (sig_[i] > 0)] += s > 0 ? 1 : -1;
     }
-    const double* gram(index_t k) const { return G_.data() + 6 * k; }
 
     // The class field dP = F(P) at propagators P (the Grams of the step start); returns L. Leaves the
     // residuals and the bins' active sums of P for exit_value / settle / jump.
@@ -457,7 +456,6 @@ public:
     }
 
     // Residuals and active sums of the last rhs / residuals_at.
-    const double* residual() const { return r_.data(); }
     double active_sum(index_t q) const { return S_[q]; }
     double active_sum_x(index_t q) const { return SX_[q]; }
     double group_r(index_t g) const {
