@@ -59,8 +59,8 @@ struct EventRun {
             for (index_t i = 0; i < m; ++i) {
                 const index_t k = sys->cls(i);
                 if (k < nb) continue;
-                J(i) = sys->slide_group(k - nb);
-                L(i) = lams[static_cast<std::size_t>(k - nb)];
+                J(sys->id(i)) = sys->slide_group(k - nb);
+                L(sys->id(i)) = lams[static_cast<std::size_t>(k - nb)];
             }
         }
         return py::make_tuple(js, lam);
@@ -105,7 +105,10 @@ void def_event_flow(py::module_& m, const char* name) {
                 T* bp = data_of(b, mm, "b");
                 T* cp = data_of(c, mm, "c");
                 const double* w = r.sys->state();
-                for (py::ssize_t i = 0; i < mm; ++i) ap[i] = T(w[i]), bp[i] = T(w[mm + i]), cp[i] = T(w[2 * mm + i]);
+                for (py::ssize_t i = 0; i < mm; ++i) {  // storage position i -> the neuron's own index
+                    const index_t j = r.sys->id(i);
+                    ap[j] = T(w[i]), bp[j] = T(w[mm + i]), cp[j] = T(w[2 * mm + i]);
+                }
             },
             py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert())
         .def("loss", [](R& r) { return r.st.have_rhs ? r.st.loss : r.integ->loss(); })

@@ -3,7 +3,8 @@
 // from the identity with the memberships frozen; after an accepted step
 //
 //  1. crossings: one O(m) pass tests every free neuron's two boundary samples at the step's end (two dot
-//     products with per-class vectors); for a flagged neuron the first wrong sign is found on the step's
+//     products with its bin's vectors, over the bins' contiguous ranges of the class-sorted storage,
+//     shallow_layout.hpp); for a flagged neuron the first wrong sign is found on the step's
 //     continuous extension (z(theta) is a polynomial in theta: bracketed on 16 points, then bisected);
 //  2. sliding exits: a sliding class whose exit function turned <= 0 at the step's end is located by the
 //     Illinois method on the continuous extension (each trial one evaluation of the class field);
@@ -19,7 +20,8 @@
 //     sliding exit): those before it are followed to the cut, the neurons of the cut are placed and settled
 //     there, and the next trial step is at most max(0.2, 1.5 theta*) h after a run of events, max(1, 5 theta*) h
 //     after a single one;
-//  4. every neuron is moved to the step's end (or the cut) by its class's propagator; the Grams move with
+//  4. every neuron is moved to the step's end (or the cut) by its class's propagator (range by range), and the
+//     neurons that changed class are swapped into their new class's range; the Grams move with
 //     their classes (G <- T G T^T, updated for the neurons that changed class; recomputed from the neurons
 //     after a sliding exit and every kExactGrams steps).
 //
@@ -35,6 +37,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -142,8 +145,10 @@ public:
                     assign(e.i, k);
                     st.entries += k >= sys_.free_bins();
                 }
-                sys_.grams();
             }
+            moved_.clear();
+            sys_.sort_layout();  // the classes' ranges (shallow_layout.hpp)
+            sys_.grams();
             st.events += static_cast<long long>(es_.size());
             st.crossings += static_cast<long long>(es_.size());
             st.started = true;
@@ -265,8 +270,59 @@ private:
     }
 
     void assign(index_t i, index_t k) {
+        if (sys_.cls(i) != k) moved_.push_back(i);
         sys_.cls(i) = std::int32_t(k);
         if (k >= sys_.free_bins()) sys_.sign(i) = sys_.state()[2 * sys_.width() + i] >= 0.0 ? 1 : -1;
+    }
+
+    // fl[i] = 1 where R[0..2] . w_i < 0 or R[3..5] . w_i < 0 (the boundary tests of one bin's range).
+    static void outside(const double* R, const double* __restrict a, const double* __restrict b,
+                        const double* __restrict c, index_t len, std::uint8_t* __restrict fl) {
+        const double r0 = R[0], r1 = R[1], r2 = R[2], r3 = R[3], r4 = R[4], r5 = R[5];
+        for (index_t i = 0; i < len; ++i) {
+            const double z1 = r0 * a[i] + r1 * b[i] + r2 * c[i];
+            const double z2 = r3 * a[i] + r4 * b[i] + r5 * c[i];
+            fl[i] = std::uint8_t((z1 < 0.0) | (z2 < 0.0));
+        }
+    }
+    // The positions in [lo, hi) with fl set, appended in order (eight flags per test).
+    static void append_flagged(const std::uint8_t* fl, index_t lo, index_t hi, std::vector<index_t>& out) {
+        index_t i = lo;
+        for (; i + 8 <= hi; i += 8) {
+            std::uint64_t word;
+            std::memcpy(&word, fl + i, 8);
+            if (word == 0) continue;
+            for (index_t k = i; k < i + 8; ++k)
+                if (fl[k]) out.push_back(k);
+        }
+        for (; i < hi; ++i)
+            if (fl[i]) out.push_back(i);
+    }
+
+    // w <- T w over one bin's range; fl = 1 where the moved state is outside the bin (B: g1, x_s1, g2, x_s2).
+    static void move_free(const double* T, const double* B, double* __restrict a, double* __restrict b,
+                          double* __restrict c, index_t len, std::uint8_t* __restrict fl) {
+        const double t0 = T[0], t1 = T[1], t2 = T[2], t3 = T[3], t4 = T[4], t5 = T[5], t6 = T[6], t7 = T[7], t8 = T[8];
+        const double g1 = B[0], x1 = B[1], g2 = B[2], x2 = B[3];
+        for (index_t i = 0; i < len; ++i) {
+            const double ai = a[i], bi = b[i], ci = c[i];
+            const double an = t0 * ai + t1 * bi + t2 * ci;
+            const double bn = t3 * ai + t4 * bi + t5 * ci;
+            const double cn = t6 * ai + t7 * bi + t8 * ci;
+            a[i] = an, b[i] = bn, c[i] = cn;
+            const double z1 = g1 * (x1 * an + bn), z2 = g2 * (x2 * an + bn);
+            fl[i] = std::uint8_t((z1 < 0.0) | (z2 < 0.0));
+        }
+    }
+    // (a, c) <- T (a, c) over one sliding class's range (T: rows a and c of a 3 x 3), b = -x_g a.
+    static void move_sliding(const double* T, double xg, double* __restrict a, double* __restrict b,
+                             double* __restrict c, index_t len) {
+        const double t0 = T[0], t2 = T[2], t6 = T[6], t8 = T[8];
+        for (index_t i = 0; i < len; ++i) {
+            const double ai = a[i], ci = c[i];
+            const double an = t0 * ai + t2 * ci;
+            a[i] = an, b[i] = -(an * xg), c[i] = t6 * ai + t8 * ci;
+        }
     }
 
     // out = P0 + h sum_{j<s} coef[j] k_j
@@ -324,21 +380,14 @@ private:
                     rho[6 * q + 3 + l] = sys_.g2(q) * (x2 * F[l] + F[3 + l]);
                 }
             }
-            const double* __restrict a = w;
-            const double* __restrict b = w + m;
-            const double* __restrict c = w + 2 * m;
-            const std::int32_t* __restrict cl = sys_.classes();
-            const double* __restrict R = rho.data();
             fl_.resize(static_cast<std::size_t>(m));
-            std::uint8_t* __restrict fl = fl_.data();
-            for (index_t i = 0; i < m; ++i) {  // branch-free (gathers of the class's two vectors)
-                const std::int32_t q = 6 * cl[i];
-                const double z1 = R[q] * a[i] + R[q + 1] * b[i] + R[q + 2] * c[i];
-                const double z2 = R[q + 3] * a[i] + R[q + 4] * b[i] + R[q + 5] * c[i];
-                fl[i] = std::uint8_t((z1 < 0.0) | (z2 < 0.0));
+            for (index_t q = 0; q < nb; ++q) {  // over the bins' ranges, the class's vectors in registers
+                const index_t lo = sys_.range_begin(q), hi = sys_.range_end(q);
+                if (lo == hi) continue;
+                const double* R = rho.data() + 6 * q;
+                outside(R, w + lo, w + m + lo, w + 2 * m + lo, hi - lo, fl_.data() + lo);
+                append_flagged(fl_.data(), lo, hi, flag_);
             }
-            for (index_t i = 0; i < m; ++i)
-                if (fl[i]) flag_.push_back(i);
         }
         // 2. sliding exits: the earliest located one
         double theta_x = 2.0;
@@ -508,9 +557,7 @@ private:
         // recomputed from the neurons after a release and every kExactGrams steps (rounding)
         bool exact = ++gram_steps_ % kExactGrams == 0;
         for (std::int32_t r : release_) exact = exact || r >= 0;
-        if (exact) {
-            sys_.begin_grams();
-        } else {
+        if (!exact) {
             for (index_t k = 0; k < K; ++k) {
                 if (sys_.members(k) == 0) continue;
                 double T[9];
@@ -524,43 +571,42 @@ private:
         }
         const double* __restrict TT = tab_T_.data();
         std::int32_t* __restrict cl = sys_.classes_mut();
-        for (index_t i = 0; i < m; ++i) {  // move to theta_end, apply the releases
-            if (special_[i]) continue;
-            std::int32_t k = cl[i];
-            const double* T = TT + 9 * k;
-            const double a = w[i], b = w[m + i], c = w[2 * m + i];
-            double an = T[0] * a + T[1] * b + T[2] * c;
-            double bn = T[3] * a + T[4] * b + T[5] * c;
-            const double cn = T[6] * a + T[7] * b + T[8] * c;
-            w[i] = an, w[2 * m + i] = cn;
-            if (k >= nb) {
-                const index_t s = k - nb;
-                bn = -(an * sys_.x(sys_.slide_group(s)));
-                w[m + i] = bn;
-                const int sg = sys_.sign(i) > 0;
-                if (release_[2 * s + sg] >= 0) {
-                    k = release_[2 * s + sg];
-                    ++exits;
-                } else if ((cn >= 0.0) != (sys_.sign(i) > 0)) {
-                    // c changed sign while sliding: near c = 0 both one-sided fields of (a, b) vanish, so it
-                    // leaves here, inactive on its group, and the next step's tests settle it
-                    k = sys_.slide_without(s);
-                    ++exits;
-                    if (!exact) sys_.move_member(i, cl[i], -1.0), sys_.move_member(i, k, 1.0);
-                }
-                cl[i] = k;
-            } else {
-                w[m + i] = bn;
+        more_fl_.resize(static_cast<std::size_t>(m));
+        for (index_t k = 0; k < K; ++k) {  // move every range to theta_end (the followed ones are set below)
+            const index_t lo = sys_.range_begin(k), hi = sys_.range_end(k);
+            if (lo == hi) continue;
+            const double* T = tab_T_.data() + 9 * k;
+            if (k < nb) {
                 // outside its bin at the end (a crossing the tests did not see: moved there by the correction,
                 // or by rounding): settled below
-                const double z1 = sys_.g1(k) * (sys_.x(sys_.s1(k)) * an + bn);
-                const double z2 = sys_.g2(k) * (sys_.x(sys_.s2(k)) * an + bn);
-                if (z1 < 0.0 || z2 < 0.0) {
-                    late_.push_back(i), late_bit_.push_back(z1 < 0.0 ? 1 : 2);
-                    continue;
+                const double B[4] = {sys_.g1(k), sys_.x(sys_.s1(k)), sys_.g2(k), sys_.x(sys_.s2(k))};
+                move_free(T, B, w + lo, w + m + lo, w + 2 * m + lo, hi - lo, more_fl_.data() + lo);
+                more_.clear();
+                append_flagged(more_fl_.data(), lo, hi, more_);
+                for (index_t i : more_) {
+                    if (special_[i]) continue;
+                    late_.push_back(i), late_bit_.push_back(B[0] * (B[1] * w[i] + w[m + i]) < 0.0 ? 1 : 2);
                 }
+                continue;
             }
-            if (exact) sys_.add_gram4(i, k);
+            const index_t s = k - nb;
+            move_sliding(T, sys_.x(sys_.slide_group(s)), w + lo, w + m + lo, w + 2 * m + lo, hi - lo);
+            for (index_t i = lo; i < hi; ++i) {  // the releases, and the members whose c changed sign
+                if (special_[i]) continue;
+                const int sg = sys_.sign(i) > 0;
+                std::int32_t kn = k;
+                if (release_[2 * s + sg] >= 0) {
+                    kn = release_[2 * s + sg];
+                    ++exits;
+                } else if ((w[2 * m + i] >= 0.0) != (sg == 1)) {
+                    // c changed sign while sliding: near c = 0 both one-sided fields of (a, b) vanish, so it
+                    // leaves here, inactive on its group, and the next step's tests settle it
+                    kn = sys_.slide_without(s);
+                    ++exits;
+                    if (!exact) sys_.move_member(i, k, -1.0), sys_.move_member(i, kn, 1.0);
+                }
+                if (kn != k) cl[i] = kn, moved_.push_back(i);
+            }
         }
         bool settled = false;
         for (std::size_t q = 0; q < late_.size(); ++q) {
@@ -577,10 +623,7 @@ private:
                 for (int l = 0; l < 3; ++l) w[l * m + i] = wt[l];
             }
             assign(i, k);
-            if (exact)
-                sys_.add_gram4(i, k);
-            else
-                sys_.move_member(i, k, 1.0);
+            if (!exact) sys_.move_member(i, k, 1.0);
             ++crossings;
             entries += k >= nb;
         }
@@ -590,7 +633,6 @@ private:
             if (exact) {
                 for (int l = 0; l < 3; ++l) w[l * m + p.i] = wnew[l];
                 assign(p.i, knew);
-                sys_.add_gram4(p.i, knew);
                 return;
             }
             const double* T = TT + 9 * p.k0;  // what the moved Gram of its old bin holds for it
@@ -629,7 +671,11 @@ private:
                 entries += k >= nb;
             }
         }
-        if (exact) sys_.end_grams();
+        // the neurons that changed class into their classes' ranges, then the exact Grams in storage order
+        for (index_t& i : moved_) i = sys_.id(i);
+        for (index_t j : moved_) sys_.relocate_id(j);
+        moved_.clear();
+        if (exact) sys_.grams();
         if (!cut_at_crossing_ && !parts_.empty()) st.inside += 1;
         st.crossings += crossings;
         st.entries += entries;
@@ -807,15 +853,25 @@ private:
         const double* w = sys_.state();
         for (const Particle& p : parts_) fl_[p.i] = 2;
         dense(h, theta, Pd_.data());
-        bool any = false;
-        for (index_t i = 0; i < m; ++i) {
-            const index_t q = sys_.cls(i);
-            if (q >= nb || fl_[i]) continue;
+        more_fl_.resize(static_cast<std::size_t>(m));
+        more_.clear();
+        for (index_t q = 0; q < nb; ++q) {
+            const index_t lo = sys_.range_begin(q), hi = sys_.range_end(q);
+            if (lo == hi) continue;
             const double* F = Pd_.data() + kFree * q;
             const double x1 = sys_.x(sys_.s1(q)), x2 = sys_.x(sys_.s2(q));
-            const double a = w[i], b = w[m + i], c = w[2 * m + i];
-            const double za = F[0] * a + F[1] * b + F[2] * c, zb = F[3] * a + F[4] * b + F[5] * c;
-            if (!(sys_.g1(q) * (x1 * za + zb) < 0.0) && !(sys_.g2(q) * (x2 * za + zb) < 0.0)) continue;
+            double R[6];
+            for (int l = 0; l < 3; ++l) {
+                R[l] = sys_.g1(q) * (x1 * F[l] + F[3 + l]);
+                R[3 + l] = sys_.g2(q) * (x2 * F[l] + F[3 + l]);
+            }
+            outside(R, w + lo, w + m + lo, w + 2 * m + lo, hi - lo, more_fl_.data() + lo);
+            append_flagged(more_fl_.data(), lo, hi, more_);
+        }
+        bool any = false;
+        for (index_t i : more_) {
+            if (fl_[i]) continue;
+            const index_t q = sys_.cls(i);
             Particle p;
             p.i = i;
             p.k = p.k0 = q;
@@ -1047,7 +1103,8 @@ private:
     std::vector<index_t> late_;
     std::vector<int> late_bit_;
     long long gram_steps_ = 0;
-    std::vector<std::uint8_t> fl_;
+    std::vector<std::uint8_t> fl_, more_fl_;
+    std::vector<index_t> more_, moved_;
     std::vector<double> coef_, poly_;
     std::vector<const double*> cptr_;
     bool poly_ready_ = false;

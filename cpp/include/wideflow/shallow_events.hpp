@@ -40,8 +40,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
+#include "wideflow/shallow_layout.hpp"
 #include "wideflow/shallow_sorted.hpp"
 
 namespace wideflow::shallow {
@@ -104,6 +106,10 @@ public:
                 g1_.push_back(1.0), g2_.push_back(-1.0);
             }
         }
+        layout_ = ClassLayout(n, ghi_);
+        perm_.resize(static_cast<std::size_t>(m));
+        std::iota(perm_.begin(), perm_.end(), index_t(0));
+        pos_ = perm_;
     }
 
     // The class ODE: its size, and where class k's propagator starts.
@@ -129,6 +135,41 @@ public:
     std::int32_t* classes_mut() { return cls_.data(); }
     std::int32_t& cls(index_t i) { return cls_[i]; }
     std::int8_t& sign(index_t i) { return sig_[i]; }
+    std::int8_t sign(index_t i) const { return sig_[i]; }
+
+    // Class-sorted storage (shallow_layout.hpp): position i holds neuron id(i) of the caller's order; class
+    // k's members are the positions [range_begin(k), range_end(k)) once sort_layout() ran, and stay so as
+    // long as every class change is followed by relocate().
+    index_t id(index_t i) const { return perm_[i]; }
+    index_t range_begin(index_t k) const { return layout_.begin(k); }
+    index_t range_end(index_t k) const { return layout_.end(k); }
+    // Sort the positions by class (stable), e.g. after the classes were set at t = 0.
+    void sort_layout() {
+        const std::vector<index_t> perm = layout_.sort_permutation(cls_.data(), m_);
+        std::vector<double> w(w_.size());
+        std::vector<std::int32_t> cl(cls_.size());
+        std::vector<std::int8_t> sg(sig_.size());
+        std::vector<index_t> ids(perm_.size());
+        std::vector<index_t> counts(static_cast<std::size_t>(nb_ + ns_), 0);
+        for (index_t p = 0; p < m_; ++p) {
+            const index_t o = perm[p];
+            for (int l = 0; l < 3; ++l) w[l * m_ + p] = w_[l * m_ + o];
+            cl[p] = cls_[o], sg[p] = sig_[o], ids[p] = perm_[o];
+            pos_[ids[p]] = p;
+            ++counts[cl[p]];
+        }
+        w_.swap(w), cls_.swap(cl), sig_.swap(sg), perm_.swap(ids);
+        layout_.set_counts(counts);
+    }
+    // Neuron id j (its position changed by earlier swaps) into the range of its class; its new position.
+    index_t relocate_id(index_t j) {
+        return layout_.relocate(pos_[j], cls_[pos_[j]], [&](index_t p, index_t q) {
+            for (int l = 0; l < 3; ++l) std::swap(w_[l * m_ + p], w_[l * m_ + q]);
+            std::swap(cls_[p], cls_[q]), std::swap(sig_[p], sig_[q]);
+            std::swap(perm_[p], perm_[q]);
+            pos_[perm_[p]] = p, pos_[perm_[q]] = q;
+        });
+    }
 
     // Sliding class s = 2 g + side: g the first sample of its group, side 0 when the neuron is suffix-type
     // (a > 0: active right of x_g), 1 when prefix-type. Its bin without / with g.
@@ -541,6 +582,8 @@ private:
     std::vector<index_t> glo_, ghi_, s1_, s2_;
     std::vector<double> g1_, g2_;
     std::vector<double> pred_, r_, S_, SX_, PA_, QB_, dS_, dSX_, ppa_, pqb_, G4_;
+    ClassLayout layout_;
+    std::vector<index_t> perm_, pos_;  // position -> neuron id, id -> position
 };
 
 }  // namespace wideflow::shallow
