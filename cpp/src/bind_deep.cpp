@@ -1,5 +1,6 @@
 // _core.deep: the deep fully-connected net (conversion only): evaluation, loss and gradients, a GD run that
-// keeps its workspaces (Trainer), and the flow run over deep::FlowSystem (state [W_1..W_L; b_1..b_L]).
+// keeps its workspaces (Trainer), the flow run over deep::FlowSystem (state [W_1..W_L; b_1..b_L]) and the
+// event-aware flow of ReLU / leaky-ReLU nets (deep_event_flow.hpp; its state in double).
 #include <pybind11/stl.h>
 
 #include <memory>
@@ -8,6 +9,7 @@
 #include "bindings.hpp"
 #include "flow_run.hpp"
 #include "wideflow/deep.hpp"
+#include "wideflow/deep_event_flow.hpp"
 #include "wideflow/deep_flow.hpp"
 
 namespace wideflow::bind {
@@ -193,6 +195,115 @@ void def_flow(py::module_& m, const char* name) {
     def_run_methods<R>(cls);
 }
 
+// An event-aware flow run (ReLU / leaky ReLU): the pattern net with double copies of X and Y, the state
+// [W_1..W_L; b_1..b_L] in double, the integrator and its state between bounded calls.
+template <class T>
+struct DeepEventRun {
+    std::vector<index_t> dims;
+    bool bias = false;
+    std::unique_ptr<deep::PatternNet> net;
+    std::unique_ptr<deep::DeepEventIntegrator> integ;
+    std::vector<double> state;
+    deep::DeepEventState st;
+    flow::ZenoOptions opt;
+
+    py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> rec_t, index_t rec_k,
+                        carray<double> rec_loss, carray<long long> rec_steps) {
+        const py::ssize_t n = rec_t.shape(0);
+        if (rec_t.ndim() != 1 || rec_k < 0 || rec_k > n) throw std::invalid_argument("rec_k: out of range");
+        flow::RecordCursor rc;
+        rc.t = data_of(rec_t, n, "rec_t");
+        rc.loss = data_of(rec_loss, n, "rec_loss");
+        rc.steps = data_of(rec_steps, n, "rec_steps");
+        rc.n = n;
+        rc.k = rec_k;
+        flow::FlowResult r;
+        {
+            py::gil_scoped_release release;
+            r = integ->integrate(state.data(), st, t_stop, rtol, atol, max_steps, rc, opt);
+        }
+        return py::make_tuple(r.steps, r.reached, r.failed, rc.k);
+    }
+
+    // Copy between the state and the weight / bias arrays (to_state: arrays -> state).
+    void transfer(array_list<T>& weights, array_list<T>& biases, bool to_state) {
+        const auto shape = net_of(weights, biases, deep::Activation::relu, 0.0);
+        if (shape.dims != dims || shape.has_bias() != bias)
+            throw std::invalid_argument("weights, biases: shapes differ from the flow run's");
+        std::size_t off = 0;
+        auto layer = [&](T* p, index_t len) {
+            for (index_t i = 0; i < len; ++i, ++off)
+                if (to_state)
+                    state[off] = double(p[i]);
+                else
+                    p[i] = T(state[off]);
+        };
+        for (std::size_t h = 0; h < weights.size(); ++h) layer(shape.W[h], dims[h + 1] * dims[h]);
+        for (std::size_t h = 0; h < shape.b.size(); ++h) layer(shape.b[h], dims[h + 1]);
+    }
+};
+
+template <class T>
+void def_event_flow(py::module_& m, const char* name) {
+    using R = DeepEventRun<T>;
+    py::class_<R> cls(m, name,
+                      "An event-aware gradient-flow run of a ReLU / leaky-ReLU deep net (kinks located, sliding "
+                      "detected); the state is [W_1..W_L; b_1..b_L] in double.");
+    cls.def(py::init([](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope,
+                        carray<T> X, carray<T> Y, double offset, const std::string& tableau, long long zeno_events,
+                        double zeno_window) {
+                if (activation == deep::Activation::linear)
+                    throw std::invalid_argument("activation: the event-aware flow is for relu and leaky_relu nets");
+                const auto shape = net_of(weights, biases, activation, slope);
+                const py::ssize_t N = X.shape(0);
+                const T* Xp = matrix_of(X, -1, shape.dims.front(), "X");
+                const T* Yp = matrix_of(Y, N, shape.dims.back(), "Y");
+                std::vector<double> Xd(Xp, Xp + N * shape.dims.front()), Yd(Yp, Yp + N * shape.dims.back());
+                auto run = std::make_unique<R>();
+                run->dims = shape.dims;
+                run->bias = shape.has_bias();
+                run->net = std::make_unique<deep::PatternNet>(shape.dims, shape.has_bias(),
+                                                              activation == deep::Activation::relu ? 0.0 : slope,
+                                                              Xd.data(), Yd.data(), N, offset);
+                run->state.assign(static_cast<std::size_t>(run->net->size()), 0.0);
+                run->transfer(weights, biases, true);
+                run->integ = std::make_unique<deep::DeepEventIntegrator>(*run->net, tableau_of(tableau));
+                run->opt.zeno_events = zeno_events;
+                run->opt.zeno_window = zeno_window;
+                return run;
+            }),
+            py::arg("weights").noconvert(), py::arg("biases").noconvert(), py::arg("activation"), py::arg("slope"),
+            py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("offset"), py::arg("tableau"),
+            py::arg("zeno_events") = 1000, py::arg("zeno_window") = 1e-12)
+        .def("integrate", &R::integrate, py::arg("t_stop"), py::arg("rtol"), py::arg("atol"), py::arg("max_steps"),
+             py::arg("rec_t").noconvert(), py::arg("rec_k"), py::arg("rec_loss").noconvert(),
+             py::arg("rec_steps").noconvert(),
+             "Integrate towards t_stop within the call's budget, writing the records it reaches. Returns (steps, "
+             "reached, failed, records written).")
+        .def(
+            "write_back", [](R& r, array_list<T> weights, array_list<T> biases) { r.transfer(weights, biases, false); },
+            py::arg("weights").noconvert(), py::arg("biases").noconvert(),
+            "Copy the run's state into the weight (and bias) arrays.")
+        .def("loss", [](R& r) { return r.st.have_rhs ? r.st.loss : r.integ->loss(r.state.data()); })
+        .def_property_readonly("t", [](const R& r) { return r.st.t; })
+        .def_property_readonly("h", [](const R& r) { return r.st.h; })
+        .def_property_readonly("accepted", [](const R& r) { return r.st.accepted; })
+        .def_property_readonly("rejected", [](const R& r) { return r.st.rejected; })
+        .def_property_readonly("evals", [](const R& r) { return r.st.evals; })
+        .def_property_readonly("forward_evals", [](const R& r) { return r.st.forward_evals; })
+        .def_property_readonly("events", [](const R& r) { return r.st.events; })
+        .def_property_readonly("cut_steps", [](const R& r) { return r.st.cut_steps; })
+        .def_property_readonly("zeno", [](const R& r) { return r.st.zeno; })
+        .def_property_readonly("sliding_detected", [](const R& r) { return r.st.sliding; })
+        .def_property_readonly("sliding_entry",
+                               [](const R& r) {
+                                   return py::make_tuple(r.st.slide_layer, r.st.slide_sample, r.st.slide_unit,
+                                                         r.st.slide_t, r.st.rate_before, r.st.rate_after,
+                                                         r.st.slide_lambda);
+                               })
+        .def_property_readonly("failure", [](const R& r) { return r.st.failure; });
+}
+
 }  // namespace
 
 void bind_deep(py::module_ m) {
@@ -206,6 +317,8 @@ void bind_deep(py::module_ m) {
     def_trainer<float>(m, "Trainer32");
     def_flow<double>(m, "Flow64");
     def_flow<float>(m, "Flow32");
+    def_event_flow<double>(m, "EventFlow64");
+    def_event_flow<float>(m, "EventFlow32");
 }
 
 }  // namespace wideflow::bind

@@ -328,3 +328,117 @@ def shallow_relu_flow(a, b, c, alpha, x, y, t_end, *, train="all", rtol=1e-11, a
     info["sliding_sample"] = slide.copy()
     info["sliding_lambda"] = np.array([lam_of(p, i) if slide[i] >= 0 else np.nan for i in range(m)])
     return p[:m], p[m : 2 * m], p[2 * m :], info
+
+
+def _pattern_parts(weights, biases, X, Y, S, slope):
+    """Pre-activations [Z_1..Z_L], activations and -grad L of a deep net with the hidden pattern S frozen
+    (S[h] = +1 / -1 per hidden entry: phi' = 1 / slope)."""
+    L = len(weights)
+    acts, zs = [X], []
+    a = X
+    for h, w in enumerate(weights):
+        z = a @ w.T + (biases[h] if biases is not None else 0.0)
+        zs.append(z)
+        a = z if h == L - 1 else z * np.where(S[h] > 0, 1.0, slope)
+        acts.append(a)
+    d = acts[-1] - Y
+    gw, gb = [None] * L, [None] * L
+    for h in range(L - 1, -1, -1):
+        gw[h] = -(d.T @ acts[h])
+        gb[h] = -d.sum(axis=0)
+        if h > 0:
+            d = (d @ weights[h]) * np.where(S[h - 1] > 0, 1.0, slope)
+    return zs, gw, gb
+
+
+def deep_relu_flow(weights, X, Y, t_end, *, activation="relu", slope=0.01, biases=None, rtol=1e-11, atol=1e-13):
+    """The gradient flow of a small ReLU / leaky-ReLU deep net, integrated piecewise with SciPy's solve_ivp
+    (DOP853) and its event location; independent of the C++ integrator (for tests).
+
+    Between events the activation pattern S (per hidden pre-activation: +1 on, -1 off) is frozen; a
+    terminal event per entry fires when its pre-activation Z reaches 0 from the side S says. There the
+    entry's one-sided rates dZ/dt under the old and the flipped pattern (central differences of Z along each
+    field: Z is a polynomial in the parameters) decide: the crossing is transversal when both carry Z on
+    through 0 or hold it there (then S flips); otherwise both fields push Z back to 0 (sliding) and the integration ends
+    there. Returns (weights, biases, info): info["events"], info["t"] (the time reached) and
+    info["sliding"] (None, or (layer h >= 1, sample, unit))."""
+    from scipy.integrate import solve_ivp
+
+    slope = 0.0 if activation == "relu" else float(slope)
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    ws = [np.array(w, dtype=np.float64) for w in weights]
+    bs = [np.array(b, dtype=np.float64) for b in biases] if biases is not None else None
+    shapes = [w.shape for w in ws]
+
+    def unpack(p):
+        out, off = [], 0
+        for r, c in shapes:
+            out.append(p[off : off + r * c].reshape(r, c))
+            off += r * c
+        bb = None
+        if bs is not None:
+            bb = []
+            for r, _ in shapes:
+                bb.append(p[off : off + r])
+                off += r
+        return out, bb
+
+    def pack(w_, b_):
+        return np.concatenate([v.ravel() for v in w_] + ([v for v in b_] if b_ is not None else []))
+
+    def field(p, S):
+        w_, b_ = unpack(p)
+        _, gw, gb = _pattern_parts(w_, b_, X, Y, S, slope)
+        return pack(gw, gb if b_ is not None else None)
+
+    def zs_of(p, S):
+        w_, b_ = unpack(p)
+        return _pattern_parts(w_, b_, X, Y, S, slope)[0][:-1]
+
+    p = pack(ws, bs)
+    # the initial pattern, layer by layer (relu'(0) = 0)
+    S = [np.ones((X.shape[0], r)) for r, _ in shapes[:-1]]
+    for h in range(len(S)):
+        S[h] = np.where(zs_of(p, S)[h] > 0, 1.0, -1.0)
+    entries = [(h, j, u) for h in range(len(S)) for j in range(X.shape[0]) for u in range(S[h].shape[1])]
+    t, events, sliding = 0.0, 0, None
+    while t < t_end:
+        Sf = [s.copy() for s in S]
+
+        def ev(h, j, u, Sf=Sf):
+            def f(_t, q):
+                return Sf[h][j, u] * zs_of(q, Sf)[h][j, u]
+
+            f.terminal, f.direction = True, -1
+            return f
+
+        sol = solve_ivp(
+            lambda _t, q, Sf=Sf: field(q, Sf),
+            (t, t_end),
+            p,
+            method="DOP853",
+            rtol=rtol,
+            atol=atol,
+            events=[ev(*e) for e in entries],
+        )
+        p, t = sol.y[:, -1].copy(), float(sol.t[-1])
+        if sol.status != 1:
+            break
+        k = next(i for i, te in enumerate(sol.t_events) if te.size)
+        h, j, u = entries[k]
+        p = sol.y_events[k][0].copy()
+        s_old = S[h][j, u]
+        S_new = [s.copy() for s in S]
+        S_new[h][j, u] = -s_old
+        rates = []
+        for Sx in (S, S_new):
+            v = field(p, Sx)
+            eps = 1e-6 / max(1.0, float(np.max(np.abs(v))))
+            rates.append((zs_of(p + eps * v, Sx)[h][j, u] - zs_of(p - eps * v, Sx)[h][j, u]) / (2 * eps))
+        if s_old * rates[1] > 0.0:  # the new side pushes it back: sliding
+            sliding = (h + 1, j, u)
+            break
+        S = S_new
+        events += 1
+    w_, b_ = unpack(p)
+    return w_, b_, {"events": events, "t": t, "sliding": sliding}

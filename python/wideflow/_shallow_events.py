@@ -22,23 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._validate import flag, positive_float, positive_int
-from .base import FlowEngine, by_dtype
-
-ZENO_EVENTS = 1000  # event-cut steps ...
-ZENO_WINDOW = 1e-12  # ... within this much relative flow time end a run as "zeno"
-
-
-def events_option(options: dict) -> bool:
-    """Pop and check the `events` option of a ShallowReLU flow (default True)."""
-    return flag("events", options.pop("events", True))
-
-
-def zeno_options(options: dict) -> tuple[int, float]:
-    """Pop and check `zeno_events` (int >= 1) and `zeno_window` (relative flow time > 0)."""
-    ev = positive_int("zeno_events", options.pop("zeno_events", ZENO_EVENTS))
-    win = positive_float("zeno_window", options.pop("zeno_window", ZENO_WINDOW))
-    return ev, win
+from ._events import ZENO_EVENTS, ZENO_WINDOW, EventFlowEngine
+from .base import by_dtype
 
 
 def flow_arguments(net, x, y, mode: str):
@@ -50,12 +35,10 @@ def flow_arguments(net, x, y, mode: str):
     return order, xs, ys, (net.a, net.b, net.c, 1.0 / net.alpha, xs, ys, *scales)
 
 
-class ShallowEventFlow(FlowEngine):
+class ShallowEventFlow(EventFlowEngine):
     """Exact gradient flow of a ShallowReLU: the C++ run owns the state [a; b; c] and the per-neuron
     modes (active set, sliding sample); it writes records at the requested times from the continuous
-    extension of its steps (`dense_records`)."""
-
-    dense_records = True
+    extension of its steps."""
 
     def __init__(self, net, x, y, mode, threads, tableau, zeno_events=ZENO_EVENTS, zeno_window=ZENO_WINDOW):
         self.order, self.x, self.y, args = flow_arguments(net, x, y, mode)
@@ -63,30 +46,6 @@ class ShallowEventFlow(FlowEngine):
         cls = by_dtype(net.dtype, _core.shallow.EventFlow64, _core.shallow.EventFlow32)
         self.flow = cls(*args, tableau, threads, int(zeno_events), float(zeno_window))
         self.set_records(np.zeros(1))
-
-    # records from the continuous extension
-    def set_records(self, times: np.ndarray) -> None:
-        self.rec_t = np.ascontiguousarray(times, dtype=np.float64)
-        self.rec_loss = np.full(self.rec_t.size, np.nan)
-        self.rec_steps = np.zeros(self.rec_t.size, dtype=np.int64)
-        self.rec_k = 0
-
-    def records(self):
-        """(times, losses, accepted steps) of the record times reached so far."""
-        k = self.rec_k
-        return self.rec_t[:k].copy(), self.rec_loss[:k].copy(), self.rec_steps[:k].copy()
-
-    def integrate(self, t_stop, rtol, atol, max_steps, t_out, loss_out):
-        steps, reached, failed, self.rec_k = self.flow.integrate(
-            t_stop, rtol, atol, max_steps, self.rec_t, self.rec_k, self.rec_loss, self.rec_steps
-        )
-        if steps:
-            t_out[steps - 1] = self.flow.t
-            loss_out[steps - 1] = self.flow.loss()
-        return int(steps), bool(reached), bool(failed)
-
-    def failure_status(self) -> str:
-        return "zeno" if self.flow.zeno else "diverged"
 
     def sync(self):
         self.flow.write_back(self.net.a, self.net.b, self.net.c)

@@ -23,7 +23,7 @@ import numbers
 
 import numpy as np
 
-from . import _core
+from . import _core, _deep_events, _events
 from ._validate import (
     MAX_ELEMENTS,
     choice,
@@ -341,7 +341,16 @@ class DeepNet(Model):
 
     def _flow_engine(self, data, options):
         X, Y, offset, threads, metrics = self._training_data(data, options)
-        return _DeepFlow(self, X, Y, offset, threads, metrics, options.pop("tableau"))
+        tableau = options.pop("tableau")
+        # ReLU / leaky ReLU: the event-aware flow (kinks located, sliding detected); False: the plain RK pair.
+        # A linear net has no kinks: `events` has no effect there.
+        events = _events.events_option(options)
+        zeno = _events.zeno_options(options)
+        if events and self.activation != "linear":
+            gram0 = _gram0(self, metrics)
+            fn = (lambda net: _deep_metrics(net, gram0, metrics)) if metrics else None
+            return _deep_events.DeepEventFlow(self, X, Y, offset, tableau, fn, *zeno)
+        return _DeepFlow(self, X, Y, offset, threads, metrics, tableau)
 
     def _training_data(self, data, options):
         """Checked (X, Y, loss offset, threads, metrics) for a run; deep linear nets with N > d_0 train on

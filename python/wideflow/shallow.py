@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _shallow_events
+from . import _core, _events, _shallow_events
 from ._validate import (
     MAX_ELEMENTS,
     choice,
@@ -302,8 +302,8 @@ class ShallowReLU(Model):
             raise ValueError("kernel: method='flow' evaluates gradients with the sorted kernel only")
         threads = threads_option(options.pop("threads", None))
         tableau = options.pop("tableau")
-        events = _shallow_events.events_option(options)  # the exact flow (kinks, sliding); False: plain RK
-        zeno = _shallow_events.zeno_options(options) if events else None
+        events = _events.events_option(options)  # the exact flow (kinks, sliding); False: plain RK
+        zeno = _events.zeno_options(options) if events else None
         x, y = self._data(data)
         if zeno is not None:
             return _shallow_events.ShallowEventFlow(self, x, y, mode, threads, tableau, *zeno)

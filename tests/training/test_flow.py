@@ -250,10 +250,10 @@ def test_deep_linear_flow_conserves_matrix_invariants_while_gd_drifts():
 
 @pytest.mark.slow
 def test_deep_leaky_flow_per_neuron_invariants():
-    """Leaky ReLU is non-smooth where a pre-activation crosses 0, so the flow needs looser tolerances; the
-    per-neuron invariants still hold to about the tolerance scale."""
+    """Leaky ReLU is non-smooth where a pre-activation crosses 0, so the plain Runge-Kutta pair (events=False)
+    needs loose tolerances there; the per-neuron invariants still hold to about the tolerance scale."""
     net, X, Y = deep_problem("leaky_relu", seed=2)
     inv0 = np.concatenate(net.neuron_invariants())
-    run = wf.train(net, X, Y, method="flow", t_end=1.0, rtol=1e-6, atol=1e-8, record=[])
+    run = wf.train(net, X, Y, method="flow", t_end=1.0, rtol=1e-6, atol=1e-8, record=[], events=False)
     assert run.status == "completed"
     assert np.max(np.abs(np.concatenate(net.neuron_invariants()) - inv0)) < 1e-3

@@ -317,6 +317,65 @@ inline double step_factor(double err, int order, bool accepted) {
     return err > 0 ? std::min(5.0, std::max(0.2, 0.9 * std::pow(err, -1.0 / order))) : 5.0;
 }
 
+// The Illinois (modified regula falsi) root of f on a bracket (lo, hi] with past(f(hi)) and !past(f(lo)):
+// at most max_it trials while hi - lo > abs_tol + rel_tol hi, a bisection every `bisect_every`-th trial
+// (0: never); returns the end hi of the final bracket (past(f(hi)) holds there).
+template <class F, class Past>
+double illinois_root(F&& f, Past&& past, double lo, double hi, double flo, double fhi, int max_it, double abs_tol,
+                     double rel_tol, int bisect_every) {
+    int side = 0;
+    for (int it = 0; it < max_it && hi - lo > abs_tol + rel_tol * hi; ++it) {
+        double mid = flo - fhi != 0.0 ? hi - fhi * (hi - lo) / (fhi - flo) : 0.5 * (lo + hi);
+        if (!(mid > lo && mid < hi) || (bisect_every > 0 && it % bisect_every == bisect_every - 1))
+            mid = 0.5 * (lo + hi);
+        const double fm = f(mid);
+        if (past(fm)) {
+            hi = mid, fhi = fm;
+            if (side == -1) flo *= 0.5;
+            side = -1;
+        } else {
+            lo = mid, flo = fm;
+            if (side == 1) fhi *= 0.5;
+            side = 1;
+        }
+    }
+    return hi;
+}
+
+// Record times t[k..n) (ascending) still to be written by an event-aware integrator from its steps'
+// continuous extension: loss[k] and steps[k] (accepted steps so far).
+struct RecordCursor {
+    const double* t = nullptr;
+    index_t n = 0, k = 0;
+    double* loss = nullptr;
+    long long* steps = nullptr;
+    void write(double l, long long s) {
+        loss[k] = l;
+        steps[k] = s;
+        ++k;
+    }
+};
+
+// Zeno protection of the event-aware integrators: a run ends when `events` consecutive event-cut steps
+// happen within window * max(1, |t|) of flow time.
+struct ZenoOptions {
+    long long zeno_events = 1000;
+    double zeno_window = 1e-12;
+};
+struct ZenoRing {
+    std::vector<double> times;  // the last zeno_events cut steps' times
+    std::size_t pos = 0;
+    // A cut step at t, the count-th so far: whether the run is Zeno.
+    bool cut(double t, long long count, const ZenoOptions& opt) {
+        const std::size_t K = static_cast<std::size_t>(std::max<long long>(1, opt.zeno_events));
+        if (times.size() != K) times.assign(K, -INFINITY), pos = 0;
+        const double oldest = times[pos];
+        times[pos] = t;
+        pos = (pos + 1) % K;
+        return count > static_cast<long long>(K) && t - oldest <= opt.zeno_window * std::max(1.0, std::abs(t));
+    }
+};
+
 template <class T, class System>
 class Integrator {
 public:

@@ -52,22 +52,11 @@ struct EventFlowState {
     long long accepted = 0, rejected = 0, evals = 0;
     long long events = 0, crossings = 0, entries = 0, exits = 0, cut_steps = 0, inside = 0;
     std::string failure;
-    std::vector<double> ring;  // times of the last zeno_events cut steps
-    std::size_t ring_pos = 0;
+    flow::ZenoRing ring;  // the times of the last zeno_events cut steps
 };
 
-struct EventOptions {
-    long long zeno_events = 1000;
-    double zeno_window = 1e-12;
-};
-
-// Record times t[k..n) (ascending) still to be written: loss[k] and steps[k] (accepted steps so far).
-struct RecordCursor {
-    const double* t = nullptr;
-    index_t n = 0, k = 0;
-    double* loss = nullptr;
-    long long* steps = nullptr;
-};
+using flow::RecordCursor;
+using EventOptions = flow::ZenoOptions;
 
 // Events whose coupling error (item 3 above) is at most this share of the tolerance stay inside the step.
 constexpr double kCouplingShare = 1.0;
@@ -77,31 +66,6 @@ constexpr double kMaxCorrection = 1e3;
 constexpr int kMaxSwitches = 8;
 // The classes' Grams are recomputed from the neurons every this many steps (else moved with the classes).
 constexpr long long kExactGrams = 64;
-
-// The Illinois (modified regula falsi) root of f on a bracket (lo, hi] with past(f(hi)) and !past(f(lo)):
-// at most max_it trials while hi - lo > abs_tol + rel_tol hi, a bisection every `bisect_every`-th trial
-// (0: never); returns the end hi of the final bracket (past(f(hi)) holds there).
-template <class F, class Past>
-double illinois_root(F&& f, Past&& past, double lo, double hi, double flo, double fhi, int max_it, double abs_tol,
-                     double rel_tol, int bisect_every) {
-    int side = 0;
-    for (int it = 0; it < max_it && hi - lo > abs_tol + rel_tol * hi; ++it) {
-        double mid = flo - fhi != 0.0 ? hi - fhi * (hi - lo) / (fhi - flo) : 0.5 * (lo + hi);
-        if (!(mid > lo && mid < hi) || (bisect_every > 0 && it % bisect_every == bisect_every - 1))
-            mid = 0.5 * (lo + hi);
-        const double fm = f(mid);
-        if (past(fm)) {
-            hi = mid, fhi = fm;
-            if (side == -1) flo *= 0.5;
-            side = -1;
-        } else {
-            lo = mid, flo = fm;
-            if (side == 1) fhi *= 0.5;
-            side = 1;
-        }
-    }
-    return hi;
-}
 
 class EventIntegrator {
 public:
@@ -156,7 +120,7 @@ public:
         }
         if (!st.have_rhs) start_rhs(st);
         if (!std::isfinite(st.loss)) return fail("the loss is not finite");
-        while (rec.k < rec.n && rec.t[rec.k] <= st.t) write_record(rec, st.loss, st.accepted);
+        while (rec.k < rec.n && rec.t[rec.k] <= st.t) rec.write(st.loss, st.accepted);
         if (st.h <= 0.0) {
             const double d0 = sys_.state_norm(rtol, atol), d1 = sys_.norm(k_[0].data(), P0_.data(), rtol, atol);
             st.h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
@@ -700,7 +664,7 @@ private:
                 }
                 l = th;
             }
-            u = illinois_root(z, [](double v) { return v < 0.0; }, l, u, z(l), z(u), 60, 1e-14, 0.0, 4);
+            u = flow::illinois_root(z, [](double v) { return v < 0.0; }, l, u, z(l), z(u), 60, 1e-14, 0.0, 4);
             if (u < best) best = u, bit = which;
         }
         if (bit == 0) return false;
@@ -1058,14 +1022,8 @@ private:
             fhi = exit_at(h, hi, s, sg);
             if (fhi > 0.0) return 2.0;
         }
-        return illinois_root([&](double th) { return exit_at(h, th, s, sg); }, [](double v) { return v <= 0.0; }, 0.0,
-                             hi, flo, fhi, 40, 0.0, 1e-12, 0);
-    }
-
-    void write_record(RecordCursor& rec, double loss, long long steps) {
-        rec.loss[rec.k] = loss;
-        rec.steps[rec.k] = steps;
-        ++rec.k;
+        return flow::illinois_root([&](double th) { return exit_at(h, th, s, sg); }, [](double v) { return v <= 0.0; },
+                                   0.0, hi, flo, fhi, 40, 0.0, 1e-12, 0);
     }
 
     // Records in (t0, t1] of the step of length h from its continuous extension (the step's memberships).
@@ -1074,20 +1032,11 @@ private:
             const double tr = rec.t[rec.k];
             const double th = std::min(1.0, std::max(0.0, (tr - t0) / h));
             dense(h, th, Pd_.data());
-            write_record(rec, sys_.residuals_at(Pd_.data()), steps);
+            rec.write(sys_.residuals_at(Pd_.data()), steps);
         }
     }
 
-    bool zeno(EventFlowState& st, const EventOptions& opt) {
-        const std::size_t K = static_cast<std::size_t>(std::max<long long>(1, opt.zeno_events));
-        if (st.ring.size() != K) st.ring.assign(K, -INFINITY), st.ring_pos = 0;
-        ++st.cut_steps;
-        const double oldest = st.ring[st.ring_pos];
-        st.ring[st.ring_pos] = st.t;
-        st.ring_pos = (st.ring_pos + 1) % K;
-        return st.cut_steps > static_cast<long long>(K) &&
-               st.t - oldest <= opt.zeno_window * std::max(1.0, std::abs(st.t));
-    }
+    bool zeno(EventFlowState& st, const EventOptions& opt) { return st.ring.cut(st.t, ++st.cut_steps, opt); }
 
     EventSystem& sys_;
     const flow::Tableau& tab_;

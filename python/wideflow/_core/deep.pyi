@@ -103,3 +103,76 @@ class Flow32(_FlowRun):
         threads: int = 0,
     ) -> None: ...
     def write_back(self, weights: list[_F32], biases: list[_F32]) -> None: ...
+
+class _DeepEventFlowRun:
+    """The event-aware flow of a ReLU / leaky-ReLU net: state [W_1..W_L; b_1..b_L] in double, the activation
+    pattern, the sliding entry when one is found (bind_deep.cpp, deep_event_flow.hpp)."""
+
+    @property
+    def t(self) -> float: ...
+    @property
+    def h(self) -> float: ...
+    @property
+    def accepted(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
+    @property
+    def evals(self) -> int: ...
+    @property
+    def forward_evals(self) -> int: ...
+    @property
+    def events(self) -> int: ...
+    @property
+    def cut_steps(self) -> int: ...
+    @property
+    def zeno(self) -> bool: ...
+    @property
+    def sliding_detected(self) -> bool: ...
+    @property
+    def sliding_entry(self) -> tuple[int, int, int, float, float, float, float]: ...
+    @property
+    def failure(self) -> str: ...
+    def integrate(
+        self,
+        t_stop: float,
+        rtol: float,
+        atol: float,
+        max_steps: int,
+        rec_t: _F64,
+        rec_k: int,
+        rec_loss: _F64,
+        rec_steps: NDArray[np.int64],
+    ) -> tuple[int, bool, bool, int]: ...
+    def loss(self) -> float: ...
+
+class EventFlow64(_DeepEventFlowRun):
+    def __init__(
+        self,
+        weights: list[_F64],
+        biases: list[_F64],
+        activation: Activation,
+        slope: float,
+        X: _F64,
+        Y: _F64,
+        offset: float,
+        tableau: str,
+        zeno_events: int = 1000,
+        zeno_window: float = 1e-12,
+    ) -> None: ...
+    def write_back(self, weights: list[_F64], biases: list[_F64]) -> None: ...
+
+class EventFlow32(_DeepEventFlowRun):
+    def __init__(
+        self,
+        weights: list[_F32],
+        biases: list[_F32],
+        activation: Activation,
+        slope: float,
+        X: _F32,
+        Y: _F32,
+        offset: float,
+        tableau: str,
+        zeno_events: int = 1000,
+        zeno_window: float = 1e-12,
+    ) -> None: ...
+    def write_back(self, weights: list[_F32], biases: list[_F32]) -> None: ...
