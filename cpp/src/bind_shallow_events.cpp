@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "flow_run.hpp"
 #include "wideflow/parallel.hpp"
 #include "wideflow/shallow_event_flow.hpp"
 
@@ -28,14 +29,7 @@ struct EventRun {
 
     py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> rec_t, index_t rec_k,
                         carray<double> rec_loss, carray<long long> rec_steps) {
-        const py::ssize_t n = rec_t.shape(0);
-        if (rec_t.ndim() != 1 || rec_k < 0 || rec_k > n) throw std::invalid_argument("rec_k: out of range");
-        shallow::RecordCursor rc;
-        rc.t = data_of(rec_t, n, "rec_t");
-        rc.loss = data_of(rec_loss, n, "rec_loss");
-        rc.steps = data_of(rec_steps, n, "rec_steps");
-        rc.n = n;
-        rc.k = rec_k;
+        flow::RecordCursor rc = record_cursor(rec_t, rec_k, rec_loss, rec_steps);
         flow::FlowResult r;
         {
             py::gil_scoped_release release;

@@ -54,6 +54,20 @@ struct FlowRun {
     }
 };
 
+// The cursor of an event-aware run over the record arrays the Python engine holds (rec_k: written so far).
+inline flow::RecordCursor record_cursor(carray<double>& rec_t, index_t rec_k, carray<double>& rec_loss,
+                                        carray<long long>& rec_steps) {
+    const py::ssize_t n = rec_t.shape(0);
+    if (rec_t.ndim() != 1 || rec_k < 0 || rec_k > n) throw std::invalid_argument("rec_k: out of range");
+    flow::RecordCursor rc;
+    rc.t = data_of(rec_t, n, "rec_t");
+    rc.loss = data_of(rec_loss, n, "rec_loss");
+    rc.steps = data_of(rec_steps, n, "rec_steps");
+    rc.n = n;
+    rc.k = rec_k;
+    return rc;
+}
+
 // The common part of every flow-run class: integrate, counters, loss.
 template <class R, class Cls>
 void def_run_methods(Cls& cls) {

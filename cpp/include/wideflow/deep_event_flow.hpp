@@ -21,7 +21,6 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -55,10 +54,7 @@ public:
         flow::FlowResult res;
         const int S = tab_.stages;
         auto& k = w_.k;
-        const auto start = std::chrono::steady_clock::now();
-        auto out_of_time = [&] {
-            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget.max_seconds;
-        };
+        const flow::CallClock clock(budget.max_seconds);
         auto fail = [&](const std::string& why) {
             st.failure = why;
             res.failed = true;
@@ -80,10 +76,7 @@ public:
         if (st.h <= 0.0) {
             st.h = w_.initial_step(net_, y, rtol, atol);
             ++st.evals;
-            if (!(st.h > 0.0) || !std::isfinite(st.h))
-                return fail(
-                    "the initial step size is not a positive finite number (rtol/atol too small for "
-                    "the size of the state or its gradient)");
+            if (!(st.h > 0.0) || !std::isfinite(st.h)) return fail(flow::kBadInitialStep);
         }
         index_t rejected_here = 0;
         while (res.steps < max_steps && st.t < t_stop) {
@@ -101,11 +94,8 @@ public:
             if (tab_.fsal && !std::isfinite(new_loss)) err = NAN;
             if (!(err <= 1.0) || !std::isfinite(err)) {
                 ++st.rejected;
-                st.h = h * flow::step_factor(err, tab_.error_order, false);
-                if (!(st.h >= 1e-14 * std::max(1.0, std::abs(st.t))))
-                    return fail(std::isfinite(st.h) ? "the step size underflowed (stiff or divergent flow)"
-                                                    : "the step size is not finite");
-                if (++rejected_here >= budget.max_rejections || out_of_time()) break;
+                if (const char* why = flow::rejected_step(h, err, tab_.error_order, st.t, st.h)) return fail(why);
+                if (++rejected_here >= budget.max_rejections || clock.out()) break;
                 continue;
             }
             const double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
@@ -127,8 +117,8 @@ public:
                 }
                 st.t = t1;
                 st.h = h_next;
-                if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail("the step size is not finite");
-                if (out_of_time()) break;
+                if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail(flow::kStepNotFinite);
+                if (clock.out()) break;
                 continue;
             }
             // the step ends just past the first crossing
@@ -152,7 +142,7 @@ public:
                             " * max(1, t) of flow time at t = " + std::to_string(st.t));
             }
             if (!std::isfinite(st.loss)) return fail("the loss is not finite");
-            if (out_of_time()) break;
+            if (clock.out()) break;
         }
         res.reached = st.t >= t_stop;
         return res;

@@ -317,6 +317,31 @@ inline double step_factor(double err, int order, bool accepted) {
     return err > 0 ? std::min(5.0, std::max(0.2, 0.9 * std::pow(err, -1.0 / order))) : 5.0;
 }
 
+// The wall clock of one integrate() call, against its CallBudget's max_seconds.
+class CallClock {
+public:
+    explicit CallClock(double max_seconds) : start_(std::chrono::steady_clock::now()), max_(max_seconds) {}
+    bool out() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() > max_; }
+
+private:
+    std::chrono::steady_clock::time_point start_;
+    double max_;
+};
+
+// Failure reasons of the integrators.
+constexpr const char* kBadInitialStep =
+    "the initial step size is not a positive finite number (rtol/atol too small for the size of the state or its "
+    "gradient)";
+constexpr const char* kStepNotFinite = "the step size is not finite";
+
+// The next trial step after a step of length h rejected with error norm err (at time t) into h_new; the
+// reason it cannot be used (the flow is stiff or blew up), or nullptr.
+inline const char* rejected_step(double h, double err, int order, double t, double& h_new) {
+    h_new = h * step_factor(err, order, false);
+    if (h_new >= 1e-14 * std::max(1.0, std::abs(t))) return nullptr;  // NaN fails too
+    return std::isfinite(h_new) ? "the step size underflowed (stiff or divergent flow)" : kStepNotFinite;
+}
+
 // The Illinois (modified regula falsi) root of f on a bracket (lo, hi] with past(f(hi)) and !past(f(lo)):
 // at most max_it trials while hi - lo > abs_tol + rel_tol hi, a bisection every `bisect_every`-th trial
 // (0: never); returns the end hi of the final bracket (past(f(hi)) holds there).
@@ -388,10 +413,7 @@ public:
         FlowResult res;
         const int S = tab_.stages;
         auto& k_ = w_.k;
-        const auto start = std::chrono::steady_clock::now();
-        auto out_of_time = [&] {
-            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget.max_seconds;
-        };
+        const CallClock clock(budget.max_seconds);
         auto fail = [&](const char* why) {
             st.failure = why;
             res.failed = true;
@@ -406,10 +428,7 @@ public:
         if (st.h <= 0.0) {
             st.h = w_.initial_step(sys_, y, rtol, atol);
             ++st.evals;
-            if (!(st.h > 0.0) || !std::isfinite(st.h))
-                return fail(
-                    "the initial step size is not a positive finite number (rtol/atol too small for "
-                    "the size of the state or its gradient)");
+            if (!(st.h > 0.0) || !std::isfinite(st.h)) return fail(kBadInitialStep);
         }
         index_t rejected_here = 0;
         while (res.steps < max_steps && st.t < t_stop) {
@@ -429,11 +448,8 @@ public:
             if (tab_.fsal && !std::isfinite(new_loss)) err = NAN;  // never accept a non-finite loss
             if (!(err <= 1.0) || !std::isfinite(err)) {
                 ++st.rejected;
-                st.h = h * step_factor(err, tab_.error_order, false);
-                if (!(st.h >= 1e-14 * std::max(1.0, std::abs(st.t))))  // NaN too
-                    return fail(std::isfinite(st.h) ? "the step size underflowed (stiff or divergent flow)"
-                                                    : "the step size is not finite");
-                if (++rejected_here >= budget.max_rejections || out_of_time()) break;
+                if (const char* why = rejected_step(h, err, tab_.error_order, st.t, st.h)) return fail(why);
+                if (++rejected_here >= budget.max_rejections || clock.out()) break;
                 continue;
             }
             // accept
@@ -453,8 +469,8 @@ public:
             const double fac = step_factor(err, tab_.error_order, true);
             // keep the controller's step, not the one shortened to land on t_stop
             st.h = (last ? std::max(st.h, h) : h) * fac;
-            if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail("the step size is not finite");
-            if (out_of_time()) break;
+            if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail(kStepNotFinite);
+            if (clock.out()) break;
         }
         res.reached = st.t >= t_stop;
         return res;

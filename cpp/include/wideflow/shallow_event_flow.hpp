@@ -34,7 +34,6 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -87,10 +86,7 @@ public:
                                RecordCursor& rec, const EventOptions& opt,
                                const flow::CallBudget& budget = flow::CallBudget()) {
         flow::FlowResult res;
-        const auto start = std::chrono::steady_clock::now();
-        auto out_of_time = [&] {
-            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > budget.max_seconds;
-        };
+        const flow::CallClock clock(budget.max_seconds);
         auto fail = [&](const std::string& why) {
             st.failure = why;
             res.failed = true;
@@ -124,10 +120,7 @@ public:
         if (st.h <= 0.0) {
             const double d0 = sys_.state_norm(rtol, atol), d1 = sys_.norm(k_[0].data(), P0_.data(), rtol, atol);
             st.h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-            if (!(st.h > 0.0) || !std::isfinite(st.h))
-                return fail(
-                    "the initial step size is not a positive finite number (rtol/atol too small for "
-                    "the size of the state or its gradient)");
+            if (!(st.h > 0.0) || !std::isfinite(st.h)) return fail(flow::kBadInitialStep);
         }
         index_t rejected_here = 0;
         while (res.steps < max_steps && st.t < t_stop) {
@@ -156,11 +149,8 @@ public:
             if (!std::isfinite(new_loss)) err = NAN;
             if (!(err <= 1.0) || !std::isfinite(err)) {
                 ++st.rejected;
-                st.h = h * flow::step_factor(err, tab_.error_order, false);
-                if (!(st.h >= 1e-14 * std::max(1.0, std::abs(st.t))))
-                    return fail(std::isfinite(st.h) ? "the step size underflowed (stiff or divergent flow)"
-                                                    : "the step size is not finite");
-                if (++rejected_here >= budget.max_rejections || out_of_time()) break;
+                if (const char* why = flow::rejected_step(h, err, tab_.error_order, st.t, st.h)) return fail(why);
+                if (++rejected_here >= budget.max_rejections || clock.out()) break;
                 continue;
             }
             double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
@@ -185,8 +175,8 @@ public:
                             " * max(1, t) of flow time at t = " + std::to_string(st.t));
             }
             st.h = h_next;
-            if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail("the step size is not finite");
-            if (out_of_time()) break;
+            if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail(flow::kStepNotFinite);
+            if (clock.out()) break;
         }
         if (!st.have_rhs) start_rhs(st);
         if (!std::isfinite(st.loss)) return fail("the loss is not finite");
