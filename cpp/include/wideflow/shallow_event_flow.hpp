@@ -128,6 +128,7 @@ public:
             if (!std::isfinite(st.loss)) return fail("the loss is not finite");
             const double h = std::min(st.h, t_stop - st.t);
             const bool last = h >= t_stop - st.t;
+            sys_.set_rate_floor(sys_.rate_floor(h, rtol, atol));
             double new_loss = NAN;
             for (int s = 1; s < S_; ++s) {
                 combine(h, tab_.a.data() + s * S_, s, Pt_.data());

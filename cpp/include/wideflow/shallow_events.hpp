@@ -50,7 +50,8 @@ namespace wideflow::shallow {
 
 // Slack eta of the sliding test: lambda in (-eta, 1 + eta). A knot settling at the edge of sliding
 // (lambda -> 0 or 1, grazing) would otherwise be sent in and out by rounding; a real exit is found
-// eta / |d lambda / dt| later, which moves the state by O((eta / |d lambda / dt|)^2).
+// eta / |d lambda / dt| later, which moves the state by O((eta / |d lambda / dt|)^2). The integrator adds a
+// floor tied to its tolerance (set_rate_floor): normal rates it cannot resolve within a step.
 constexpr double kLambdaSlack = 1e-7;
 
 // A neuron reaching sample group [lo, hi): bin_with / bin_without are its bins with the group active /
@@ -391,13 +392,31 @@ public:
     double exit_value(index_t s, int sg) const {
         double dn, dd;
         rates(s, sg, dn, dd);
-        const double slack = kLambdaSlack * std::abs(dd);
+        const double slack = kLambdaSlack * std::abs(dd) + rate_floor_;
         return std::min(dn + slack, -(dn + dd) + slack);
     }
     double lambda(index_t s) const {
         double dn, dd;
         rates(s, 1, dn, dd);
         return dd != 0.0 ? -dn / dd : NAN;
+    }
+
+    // Rates of z (per unit |c|) below which a kink is not resolved within the step: the slack of the sliding
+    // tests above grows by this much (set per step by the integrator, 0 before).
+    void set_rate_floor(double f) { rate_floor_ = f; }
+    // (atol + rtol W) / (h C) for a step of length h, W and C the RMS of |w| and of |c| over the neurons
+    // (from the Grams): a sliding neuron whose normal rate stays below it moves off its sample by less than
+    // the error control resolves within the step.
+    double rate_floor(double h, double rtol, double atol) const {
+        double w2 = 0.0, c2 = 0.0;
+        for (index_t k = 0; k < nb_ + ns_; ++k) {
+            const double* G = G_.data() + 6 * k;
+            w2 += G[0] + G[3] + G[5];
+            c2 += G[5];
+        }
+        const double W = std::sqrt(w2 / double(std::max<index_t>(3 * m_, 1)));
+        const double C = std::sqrt(c2 / double(std::max<index_t>(m_, 1)));
+        return C > 0.0 && h > 0.0 ? (atol + rtol * W) / (h * C) : 0.0;
     }
 
     // Settle neuron i (state w = (a, b, c) placed on its group, z = 0) reaching crossing e, from the residuals
@@ -407,7 +426,7 @@ public:
         const double ia = inv_alpha_;
         const double dzm = -si_ * c * ia * (xg * SX_[e.bin_without] + S_[e.bin_without]);
         const double dd = -si_ * c * ia * group_r(e.lo) * (xg * xg + 1.0);
-        const double dzp = dzm + dd, slack = kLambdaSlack * std::abs(dd);
+        const double dzp = dzm + dd, slack = kLambdaSlack * std::abs(dd) + rate_floor_ * std::abs(c);
         if (dd < 0.0 && dzm > -slack && dzp < slack) return nb_ + slide_class(e);
         if (dzm > 0.0 || (e.sign > 0 && dzp > 0.0)) return e.bin_with;
         return e.bin_without;  // leaves into the inactive side (or a repelling kink: relu'(0) = 0)
@@ -582,6 +601,7 @@ private:
     std::vector<index_t> glo_, ghi_, s1_, s2_;
     std::vector<double> g1_, g2_;
     std::vector<double> pred_, r_, S_, SX_, PA_, QB_, dS_, dSX_, ppa_, pqb_, G4_;
+    double rate_floor_ = 0.0;
     ClassLayout layout_;
     std::vector<index_t> perm_, pos_;  // position -> neuron id, id -> position
 };
