@@ -146,3 +146,16 @@ def test_options():
         wf.train(net.copy(), X, Y, method="flow", t_end=1.0, zeno_events=0)
     with pytest.raises((TypeError, ValueError), match="events"):
         wf.train(net.copy(), X, Y, method="flow", t_end=1.0, events="yes")
+
+
+def test_metrics_and_snapshots():
+    net, _, _, X, Y = problem(1, "relu")
+    inv0 = np.concatenate(net.neuron_invariants())
+    g = net.copy()
+    run = flow(net, X, Y, 3.0, rtol=1e-9, metrics=["neuron_invariants"], record=[0.5, 1.0, 2.0], snapshots=[1.5])
+    assert run.status == "completed" and list(run.t) == [0.0, 0.5, 1.0, 2.0, 3.0]
+    assert np.max(np.abs(run.metrics["neuron_invariants"] - inv0)) < 1e-8
+    # the snapshot at 1.5 is the state of a flow stopped there
+    flow(g, X, Y, 1.5, rtol=1e-9)
+    ((t, snap),) = run.snapshots
+    assert t == 1.5 and np.max(np.abs(snap["W1"] - g.weights[0])) < 1e-7

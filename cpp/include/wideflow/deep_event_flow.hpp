@@ -10,11 +10,13 @@
 //     when it was on, it crossed at rate s dZ-/dt < 0 under the old pattern; under the new pattern it
 //     goes on into the other side when s dZ+/dt <= 0 (= 0: held at 0 there, as the last active entry of a
 //     unit that dies). Then the pattern entry flips and the run goes on;
-//  3. otherwise (s dZ+/dt > 0) both one-sided fields push Z_h[j, u] to 0: Filippov sliding. In a deep net a sliding
-//     pre-activation couples to every other one through the later layers (a linear complementarity problem
-//     for several of them); it is not integrated. The run ends there with status "sliding", and reports the
-//     entry, the time, the two rates and the convex weight lambda = r- / (r- - r+) of the sliding field
-//     (1 - lambda) F- + lambda F+ that keeps dZ/dt = 0.
+//  3. otherwise (s dZ+/dt > 0) both one-sided fields push Z_h[j, u] to 0: Filippov sliding. In a deep net
+//     a sliding pre-activation couples to every other one through the later layers (a linear
+//     complementarity problem for several of them); it is not integrated. The run ends there with status
+//     "sliding", and reports the entry, the time, the two rates and the convex weight
+//     lambda = r- / (r- - r+) of the sliding field (1 - lambda) F- + lambda F+ that keeps dZ/dt = 0.
+//
+// Single-threaded (Eigen products on one thread): the same bits whatever the thread count.
 //
 // Records: losses at requested times from the continuous extension of the step covering them (with its
 // pattern). Zeno protection and per-call bounds as in shallow_event_flow.hpp.
