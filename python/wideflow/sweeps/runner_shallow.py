@@ -48,7 +48,9 @@ of the run id at its default, so the ids of runs that do not use them are unchan
     curve_points [0]       the function on this many points of [min x - 0.3, max x + 0.3] in the trajectory
                            (curve_x, curve_end, curve_checkpoint, curve_conly)
 
-A flow run (method = "flow") also stores the integrator's counters (`runners.FLOW_COUNTERS`).
+A flow run (method = "flow") is the exact event-aware flow (events [true]; false: the plain Runge-Kutta
+pair) and also stores the integrator's counters (`runners.FLOW_COUNTERS`); one that ends as "zeno" is stored
+as "diverged", with the reason.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ import numpy as np
 
 from .fields import Bool, Choice, ChoiceOrNumber, Dataset, Float, Int
 from .runners import (
+    EVENT_FIELDS,
     METHOD_FIELDS,
     Outcome,
     check_method,
@@ -90,6 +93,7 @@ SHALLOW_FIELDS = {
     "kernel": Choice("auto", "GD kernel", options=("auto", "direct", "sorted")),
     "record_points": Int(200, "about this many log-spaced recorded steps", minimum=2),
     **METHOD_FIELDS,
+    **EVENT_FIELDS,
 }
 
 # Fields added for long runs and the kernel limits: at their default they are left out of the run id.

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DivergenceWarning, InterruptedWarning
-from .fields import Choice, Field, Float
+from .fields import Bool, Choice, Field, Float
 
 STATUSES = ("done", "diverged", "failed")
 
@@ -170,22 +170,26 @@ METHOD_FIELDS = {
     "atol": Float(1e-9, "absolute tolerance (method = flow)"),
     "tableau": Choice("dopri5", "Runge-Kutta pair (method = flow)", options=("dopri5", "bs32")),
 }
-FLOW_ONLY = ("t_end", "rtol", "atol", "tableau")
+FLOW_ONLY = ("t_end", "rtol", "atol", "tableau", "events")
+# The ReLU families (shallow_relu, deep) integrate their flow event-aware (kinks located, sliding); events =
+# false is the plain pair. At its default the field is left out of the run id (older ids stay valid).
+EVENT_FIELDS = {
+    "events": Bool(True, "method = flow on ReLU nets: locate the kinks (false: the plain Runge-Kutta pair)"),
+}
 GD_ONLY = ("lr", "lr_scaling", "lr_units", "lr_power", "steps")
 
 
 def method_identity(config: dict) -> dict:
     """The config without the fields its method ignores (a GD run's id leaves out method, t_end, rtol,
-    atol and tableau, so it equals the id of the same run before those fields existed; a flow run's id
-    leaves out lr, lr_scaling/lr_units, lr_power and steps), and with a data file's content hash in place
-    of its path (`wideflow.sweeps.data`)."""
+    atol, tableau and events, so it equals the id of the same run before those fields existed; a flow run's
+    id leaves out lr, lr_scaling/lr_units, lr_power and steps, and events at its default), and with a data
+    file's content hash in place of its path (`wideflow.sweeps.data`)."""
     from .data import identity
 
-    if config.get("method", "gd") == "gd":
-        drop = ("method",) + FLOW_ONLY
-    else:
-        drop = GD_ONLY
+    drop: tuple[str, ...] = (("method",) + FLOW_ONLY) if config.get("method", "gd") == "gd" else GD_ONLY
     out = {k: v for k, v in config.items() if k not in drop}
+    if out.get("events") is True:
+        del out["events"]
     for k in ("dataset", "target"):
         if k in out:
             out[k] = identity(out[k])
@@ -220,6 +224,7 @@ def train_config(model, data, config, threads, **options):
             rtol=config["rtol"],
             atol=config["atol"],
             tableau=config["tableau"],
+            **({"events": config["events"]} if "events" in config else {}),
             **common,
         )
     return train(model, *data, lr=config["_lr"], steps=config["steps"], **common)
@@ -238,7 +243,17 @@ def trajectory_of(run) -> dict:
 
 
 def outcome_of(run, metrics: dict, trajectory: dict, params) -> Outcome:
-    """An Outcome with the run's status ("done" or "diverged", with the message)."""
+    """An Outcome with the run's status: "done", or "diverged" with the message, also for a flow that an
+    event-aware integrator stopped before t_end ("zeno", or "sliding" on a deep ReLU net)."""
+    if run.status in ("zeno", "sliding"):
+        return Outcome(
+            "diverged",
+            metrics,
+            trajectory,
+            params,
+            error=f"the flow stopped at t = {float(run.t[-1]):.6g} ({run.info.get('error') or run.status}); "
+            f"metrics are of that state",
+        )
     if run.status == "diverged":
         return Outcome(
             "diverged",
