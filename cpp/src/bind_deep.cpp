@@ -287,13 +287,20 @@ void def_event_flow(py::module_& m, const char* name) {
         .def_property_readonly("events", [](const R& r) { return r.st.events; })
         .def_property_readonly("cut_steps", [](const R& r) { return r.st.cut_steps; })
         .def_property_readonly("zeno", [](const R& r) { return r.st.zeno; })
-        .def_property_readonly("sliding_detected", [](const R& r) { return r.st.sliding; })
-        .def_property_readonly("sliding_entry",
-                               [](const R& r) {
-                                   return py::make_tuple(r.st.slide_layer, r.st.slide_sample, r.st.slide_unit,
-                                                         r.st.slide_t, r.st.rate_before, r.st.rate_after,
-                                                         r.st.slide_lambda);
-                               })
+        .def_property_readonly("crossings", [](const R& r) { return r.st.crossings; })
+        .def_property_readonly("sliding_entries", [](const R& r) { return r.st.entries; })
+        .def_property_readonly("sliding_exits", [](const R& r) { return r.st.exits; })
+        .def(
+            "sliding",
+            [](const R& r) {
+                py::list out;
+                for (std::size_t q = 0; q < r.integ->sliding_count(); ++q) {
+                    const auto e = r.integ->sliding_entry(q);
+                    out.append(py::make_tuple(e.h, e.j, e.u, r.integ->sliding_lambda(q)));
+                }
+                return out;
+            },
+            "The entries sliding now: (hidden layer, sample, unit, lambda).")
         .def_property_readonly("failure", [](const R& r) { return r.st.failure; });
 }
 

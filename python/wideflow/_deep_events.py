@@ -6,10 +6,11 @@ Z_h[j, u] = (A_{h-1} W_h^T + b_h)[j, u] changes sign. The run integrates the fie
 pattern frozen (a polynomial field), finds the first sign change on each step's continuous extension, ends
 the step there and flips the pattern entry when the crossing is transversal: with s = +1 for an entry that
 was on, s dZ/dt < 0 under the old pattern and <= 0 under the new one. When the new side's field pushes the
-pre-activation back (s dZ+/dt >= 0), both sides push it to 0: Filippov sliding, which in a deep net couples
-the entry to every other through the later layers. It is detected, not integrated: the run ends with status
-"sliding" and `run.info["sliding"]` names the entry, the time, the two rates and the convex weight
-lambda = r- / (r- - r+) of the sliding field (1 - lambda) F- + lambda F+.
+pre-activation back (s dZ+/dt > 0), both sides push it to 0: Filippov sliding. The entry is held on
+Z = 0 and its pattern value becomes the equivalent control mu in [slope, 1] (the field with P = mu is the
+convex combination (1 - lambda) F_off + lambda F_on of the two one-sided fields); the controls of all
+sliding entries, coupled through the later layers, solve dZ_e/dt = 0 together at every field evaluation,
+and an entry leaves when its control leaves [slope, 1].
 """
 
 from __future__ import annotations
@@ -55,31 +56,28 @@ class DeepEventFlow(EventFlowEngine):
     def metrics(self):
         return self.metrics_fn(self.net) if self.metrics_fn is not None else {}
 
-    def sliding(self) -> dict | None:
-        """The sliding entry that ended the run, or None: hidden layer (1-based), sample, unit, flow time,
-        the rates dZ/dt under the old and the flipped pattern, and lambda."""
-        if not self.flow.sliding_detected:
-            return None
-        layer, sample, unit, t, before, after, lam = self.flow.sliding_entry
-        return {
-            "layer": int(layer),
-            "sample": int(sample),
-            "unit": int(unit),
-            "t": float(t),
-            "rate_before": float(before),
-            "rate_after": float(after),
-            "lambda": float(lam),
-        }
+    def sliding(self) -> list[dict]:
+        """The entries sliding now: hidden layer (1-based), sample, unit and lambda in [0, 1], the weight of
+        the on side's field in the sliding field."""
+        return [
+            {"layer": int(h), "sample": int(j), "unit": int(u), "lambda": float(lam)}
+            for h, j, u, lam in self.flow.sliding()
+        ]
 
     def counters(self) -> dict:
         f = self.flow
+        sliding = self.sliding()
         return {
             "accepted": int(f.accepted),
             "rejected": int(f.rejected),
             "gradient_evals": int(f.evals),
             "forward_evals": int(f.forward_evals),
             "events": int(f.events),
+            "crossings": int(f.crossings),
+            "sliding_entries": int(f.sliding_entries),
+            "sliding_exits": int(f.sliding_exits),
+            "sliding_at_end": len(sliding),
+            "sliding": sliding,
             "cut_steps": int(f.cut_steps),
             "step_size": float(f.h),
-            "sliding": self.sliding(),
         }

@@ -1,7 +1,6 @@
 """What the event-aware flow engines share (the exact ReLU flows of `ShallowReLU` and `DeepNet`): the
 `events` and Zeno options, and a `FlowEngine` whose C++ run writes the losses at the record times from the
-continuous extension of its steps (no step ends at a record time) and can stop a run as "zeno"
-(or, for deep nets, "sliding")."""
+continuous extension of its steps (no step ends at a record time) and can stop a run as "zeno"."""
 
 from __future__ import annotations
 
@@ -53,6 +52,4 @@ class EventFlowEngine(FlowEngine):
         return int(steps), bool(reached), bool(failed)
 
     def failure_status(self) -> str:
-        if self.flow.zeno:
-            return "zeno"
-        return "sliding" if getattr(self.flow, "sliding_detected", False) else "diverged"
+        return "zeno" if self.flow.zeno else "diverged"

@@ -42,20 +42,23 @@ def pre_activation(net, X, layer, sample, unit):
 
 
 @pytest.mark.parametrize("seed, activation", [(0, "relu"), (0, "leaky_relu"), (1, "leaky_relu"), (4, "leaky_relu")])
-def test_events_and_sliding_match_the_independent_reference(seed, activation):
+def test_events_up_to_the_first_sliding_match_the_independent_reference(seed, activation):
+    """The reference integrates up to the first sliding entry; the flow there agrees with it, and just past
+    it the same entry is sliding."""
     net, ws, bs, X, Y = problem(seed, activation)
-    run = flow(net, X, Y, 3.0)
-    assert run.status == "sliding" and run.info["events"] >= 2
-    T = float(run.t[-1])
-    # the reference, run a little past the C++ run's end, finds the same sliding entry there
-    w_ref, b_ref, info = R.deep_relu_flow(ws, X, Y, T * (1 + 1e-6) + 1e-9, activation=activation, biases=bs)
-    s = run.info["sliding"]
-    assert info["sliding"] == (s["layer"], s["sample"], s["unit"])
-    assert info["events"] == run.info["events"]
-    assert info["t"] == pytest.approx(T, rel=1e-9)
-    assert s["t"] == T and 0.0 < s["lambda"] < 1.0
-    assert max(np.max(np.abs(a - b)) for a, b in zip(w_ref, net.weights)) < 1e-9
-    assert max(np.max(np.abs(a - b)) for a, b in zip(b_ref, net.biases)) < 1e-9
+    w_ref, b_ref, info = R.deep_relu_flow(ws, X, Y, 3.0, activation=activation, biases=bs)
+    assert info["sliding"] is not None and info["events"] >= 2
+    T = info["t"]
+    g = net.copy()
+    run = flow(g, X, Y, T)
+    # the transversal crossings (the kink reached at T may already count as the sliding entry)
+    assert run.status == "completed" and run.info["crossings"] - run.info["sliding_entries"] == info["events"]
+    assert max(np.max(np.abs(a - b)) for a, b in zip(w_ref, g.weights)) < 1e-9
+    assert max(np.max(np.abs(a - b)) for a, b in zip(b_ref, g.biases)) < 1e-9
+    past = flow(net, X, Y, T * (1 + 1e-6) + 1e-9)
+    assert past.info["sliding_entries"] == 1 and past.info["sliding_at_end"] == 1
+    ((s),) = past.info["sliding"]
+    assert (s["layer"], s["sample"], s["unit"]) == info["sliding"] and 0.0 <= s["lambda"] <= 1.0
 
 
 @pytest.mark.parametrize("seed, events", [(1, 4), (4, 7)])
@@ -63,56 +66,68 @@ def test_transversal_crossings_to_t_end_match_the_reference(seed, events):
     """Seed 4 has a unit whose last active entry turns off: held at z = 0 there (rate 0), not sliding."""
     net, ws, bs, X, Y = problem(seed, "relu")
     run = flow(net, X, Y, 3.0)
-    assert run.status == "completed" and run.info["events"] == events and run.info["sliding"] is None
+    assert run.status == "completed" and run.info["events"] == events and run.info["sliding"] == []
     w_ref, b_ref, info = R.deep_relu_flow(ws, X, Y, 3.0, activation="relu", biases=bs)
     assert info["events"] == events and info["sliding"] is None
     assert max(np.max(np.abs(a - b)) for a, b in zip(w_ref, net.weights)) < 1e-9
     assert run.final_loss == pytest.approx(float(R.deep_gradients(w_ref, X, Y, "relu", 0.0, b_ref)[0]), rel=1e-9)
 
 
-def test_gd_converges_to_the_event_flow_linearly_in_lr():
-    net0, _, _, X, Y = problem(1, "relu")
+@pytest.mark.parametrize("seed, activation, sliding", [(1, "relu", 0), (2, "relu", 2), (3, "leaky_relu", 2)])
+def test_gd_converges_to_the_event_flow_linearly_in_lr(seed, activation, sliding):
+    """Through transversal crossings and through sliding (the coupled equivalent controls)."""
+    net0, _, _, X, Y = problem(seed, activation)
     f = net0.copy()
-    flow(f, X, Y, 3.0)
+    run = flow(f, X, Y, 3.0, rtol=1e-10)
+    assert run.status == "completed" and run.info["sliding_entries"] == sliding
     err = []
-    for lr in (2e-3, 1e-3):
+    for lr in (2e-4, 1e-4):
         g = net0.copy()
         wf.train(g, X, Y, lr=lr, steps=int(round(3.0 / lr)), metrics=False)
         err.append(max(np.max(np.abs(a - b)) for a, b in zip(g.weights, f.weights)))
-    assert 1.7 < err[0] / err[1] < 2.3
-    assert err[1] < 0.05
+    assert 1.8 < err[0] / err[1] < 2.2
+    assert err[1] < 1e-3
 
 
-@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
-def test_neuron_invariants_are_conserved_through_events(activation):
-    net, _, _, X, Y = problem(1, activation)
+@pytest.mark.parametrize("seed, activation", [(1, "relu"), (1, "leaky_relu"), (3, "relu"), (5, "leaky_relu")])
+def test_neuron_invariants_are_conserved_through_events(seed, activation):
+    """Each unit is 1-homogeneous for any fixed pattern value, the sliding controls included."""
+    net, _, _, X, Y = problem(seed, activation)
     inv0 = np.concatenate(net.neuron_invariants())
     run = flow(net, X, Y, 3.0, rtol=1e-9)
     assert run.info["events"] >= 4
     assert np.max(np.abs(np.concatenate(net.neuron_invariants()) - inv0)) < 1e-7
 
 
-def test_detected_sliding_is_a_surface_gradient_descent_stays_on():
+def test_sliding_entries_stay_on_their_surface_and_gradient_descent_chatters_around_it():
     net, _, _, X, Y = problem(2, "relu")
     run = flow(net, X, Y, 3.0)
-    s = run.info["sliding"]
-    assert run.status == "sliding" and run.info["error"].startswith("sliding")
-    assert "error" in run.info and run.diverged_at == run.info["accepted"]
+    assert run.status == "completed" and run.info["sliding_at_end"] == 2
+    for s in run.info["sliding"]:
+        assert abs(pre_activation(net, X, s["layer"], s["sample"], s["unit"])) < 1e-9
+        assert 0.0 <= s["lambda"] <= 1.0
+    # GD from there chatters around z = 0 with an amplitude O(lr), instead of leaving it
+    s = run.info["sliding"][0]
     h, j, u = s["layer"], s["sample"], s["unit"]
-    assert abs(pre_activation(net, X, h, j, u)) < 1e-9
-    assert s["rate_before"] * s["rate_after"] < 0.0  # both sides push toward 0
-    # GD from there chatters around z = 0 with an amplitude O(lr), instead of leaving at the rate |dz/dt|
-    dt = 0.2
-    speed = min(abs(s["rate_before"]), abs(s["rate_after"]))
     amp = []
     for lr in (1e-4, 5e-5):
         g, zs = net.copy(), []
         for _ in range(50):
-            wf.train(g, X, Y, lr=lr, steps=int(round(dt / lr / 50)), metrics=False)
+            wf.train(g, X, Y, lr=lr, steps=int(round(0.2 / lr / 50)), metrics=False)
             zs.append(abs(pre_activation(g, X, h, j, u)))
         amp.append(max(zs))
-    assert max(amp) < 0.05 * speed * dt
+    assert max(amp) < 1e-3
     assert 1.5 < amp[0] / amp[1] < 2.5
+
+
+def test_runs_are_reproducible_bit_for_bit():
+    """The small products run in Eigen's own storage: the bits do not depend on where the arrays lie."""
+    outs = []
+    for _ in range(3):
+        net, _, _, X, Y = problem(3, "leaky_relu")
+        flow(net, X, Y, 3.0, rtol=1e-8)
+        outs.append(np.concatenate([w.ravel() for w in net.weights]))
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])
 
 
 def test_float32_follows_float64():

@@ -34,7 +34,6 @@ class PatternNet {
 public:
     using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using MapC = Eigen::Map<const Mat>;
-    using Map = Eigen::Map<Mat>;
 
     // dims: L + 1 layer sizes; X (N x d_0), Y (N x d_L) row-major doubles (copied); slope 0 for ReLU.
     PatternNet(std::vector<index_t> dims, bool bias, double slope, const double* X, const double* Y, index_t N,
@@ -67,6 +66,33 @@ public:
         S_[h](j, u) = active ? 1.0 : -1.0;
         P_[h](j, u) = active ? 1.0 : slope_;
     }
+    // A sliding entry: its pattern value P = mu (the equivalent control, in [slope, 1]) and sign 0 (left out
+    // of margin / crossed); value / set_value read and write P.
+    void set_sliding(index_t h, index_t j, index_t u, double mu) {
+        S_[h](j, u) = 0.0;
+        P_[h](j, u) = mu;
+    }
+    double value(index_t h, index_t j, index_t u) const { return P_[h](j, u); }
+    void set_value(index_t h, index_t j, index_t u, double v) { P_[h](j, u) = v; }
+    // Put Z_h[j, u] back on 0 by moving the unit's incoming weights (and bias) along (A_{h-1}[j], 1), after
+    // forward(p): the rounding and integration error that a sliding entry accumulates.
+    void project(double* p, index_t h, index_t j, index_t u) const {
+        const double* a = h == 1 ? X_.data() + j * dims_[0] : A_[h - 1].data() + j * dims_[h - 1];
+        const index_t din = dims_[h - 1];
+        double nrm = bias_ ? 1.0 : 0.0;
+        for (index_t i = 0; i < din; ++i) nrm += a[i] * a[i];
+        if (!(nrm > 0.0)) return;
+        const double g = Z_[h](j, u) / nrm;
+        double* w = p + w_off_[h - 1] + u * din;
+        double w2 = bias_ ? p[b_off_[h - 1] + u] * p[b_off_[h - 1] + u] : 0.0;
+        for (index_t i = 0; i < din; ++i) w2 += w[i] * w[i];
+        // only a drift-sized correction: where the unit's input row is nearly 0, Z is too and the step
+        // |Z| / |(a, 1)| would not be small
+        if (!(std::abs(g) * std::sqrt(nrm) <= 1e-6 * std::sqrt(w2))) return;
+        for (index_t i = 0; i < din; ++i) w[i] -= g * a[i];
+        if (bias_) p[b_off_[h - 1] + u] -= g;
+    }
+
     // The pattern of the state p (Z > 0: on; relu'(0) = 0 at an exact zero).
     void set_pattern(const double* p) {
         for (index_t h = 1; h < L_; ++h) {  // layer by layer: Z_h depends on the patterns before h only
@@ -78,9 +104,10 @@ public:
 
     // Forward pass with the pattern; returns offset + 1/2 ||R||^2 and leaves Z_h (pre-activations).
     double forward(const double* p) {
+        load(p, Wp_);
         const Mat* in = &X_;
         for (index_t h = 1; h <= L_; ++h) {
-            Z_[h].noalias() = (*in) * W(p, h).transpose();
+            Z_[h].noalias() = (*in) * Wp_[h].transpose();
             if (bias_) Z_[h].rowwise() += B(p, h);
             if (h < L_) {
                 A_[h] = Z_[h].cwiseProduct(P_[h]);
@@ -96,9 +123,15 @@ public:
         const double loss = forward(p);
         for (index_t h = L_; h >= 1; --h) {
             const Mat& in = h == 1 ? X_ : A_[h - 1];
-            Map(dp + w_off_[h - 1], dims_[h], dims_[h - 1]).noalias() = -(D_[h].transpose() * in);
-            if (bias_) Eigen::Map<Eigen::RowVectorXd>(dp + b_off_[h - 1], dims_[h]) = -D_[h].colwise().sum();
-            if (h > 1) D_[h - 1] = (D_[h] * W(p, h)).cwiseProduct(P_[h - 1]);
+            // into Eigen's own storage, then copied: a product written into an unaligned destination is
+            // split into scalar and packet (FMA) parts by its address, which changes the last bits
+            G_.noalias() = -(D_[h].transpose() * in);
+            std::copy(G_.data(), G_.data() + G_.size(), dp + w_off_[h - 1]);
+            if (bias_) {
+                g_ = -D_[h].colwise().sum();
+                std::copy(g_.data(), g_.data() + g_.size(), dp + b_off_[h - 1]);
+            }
+            if (h > 1) D_[h - 1] = (D_[h] * Wp_[h]).cwiseProduct(P_[h - 1]);
         }
         return loss;
     }
@@ -108,9 +141,11 @@ public:
     // Rates dZ_h/dt of the hidden pre-activations at p along the direction v, with the pattern (after
     // forward(p): uses A_h); read with rate().
     void tangent(const double* p, const double* v) {
+        load(p, Wp_);
+        load(v, Wv_);
         for (index_t h = 1; h < L_; ++h) {
-            dZ_[h].noalias() = (h == 1 ? X_ : A_[h - 1]) * W(v, h).transpose();
-            if (h > 1) dZ_[h].noalias() += dZ_[h - 1].cwiseProduct(P_[h - 1]) * W(p, h).transpose();
+            dZ_[h].noalias() = (h == 1 ? X_ : A_[h - 1]) * Wv_[h].transpose();
+            if (h > 1) dZ_[h].noalias() += dZ_[h - 1].cwiseProduct(P_[h - 1]) * Wp_[h].transpose();
             if (bias_) dZ_[h].rowwise() += B(v, h);
         }
     }
@@ -138,7 +173,12 @@ public:
     }
 
 private:
-    MapC W(const double* p, index_t h) const { return MapC(p + w_off_[h - 1], dims_[h], dims_[h - 1]); }
+    // The weights of p copied into Eigen's own (aligned) storage: the small products' reductions then do not
+    // depend on where p happens to lie in memory (the same bits on every run).
+    void load(const double* p, std::vector<Mat>& W) const {
+        W.resize(static_cast<std::size_t>(L_ + 1));
+        for (index_t h = 1; h <= L_; ++h) W[h] = MapC(p + w_off_[h - 1], dims_[h], dims_[h - 1]);
+    }
     Eigen::Map<const Eigen::RowVectorXd> B(const double* p, index_t h) const {
         return Eigen::Map<const Eigen::RowVectorXd>(p + b_off_[h - 1], dims_[h]);
     }
@@ -152,7 +192,9 @@ private:
     Mat X_, Y_;
     std::vector<index_t> w_off_, b_off_;
     index_t size_ = 0;
-    std::vector<Mat> Z_, A_, P_, S_, D_, dZ_;  // S: the pattern's signs (+1 on, -1 off)
+    std::vector<Mat> Z_, A_, P_, S_, D_, dZ_, Wp_, Wv_;
+    Mat G_;
+    Eigen::RowVectorXd g_;  // S: the pattern's signs (+1 on, -1 off)
 };
 
 }  // namespace wideflow::deep

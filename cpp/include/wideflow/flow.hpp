@@ -334,6 +334,14 @@ constexpr const char* kBadInitialStep =
     "gradient)";
 constexpr const char* kStepNotFinite = "the step size is not finite";
 
+// The next trial step after an accepted step of length h with controller factor fac; `last`: h was cut
+// short to land on t_stop. Then the step the controller had proposed (h_prev) is kept (shrunk by fac < 1),
+// or the shortened step's proposal if larger: never h_prev * fac > h_prev, which a run of steps landing on
+// close record times would grow without bound.
+inline double accepted_step(double h_prev, double h, bool last, double fac) {
+    return last ? std::max(h_prev * std::min(fac, 1.0), h * fac) : h * fac;
+}
+
 // The next trial step after a step of length h rejected with error norm err (at time t) into h_new; the
 // reason it cannot be used (the flow is stiff or blew up), or nullptr.
 inline const char* rejected_step(double h, double err, int order, double t, double& h_new) {
@@ -468,7 +476,7 @@ public:
             ++res.steps;
             const double fac = step_factor(err, tab_.error_order, true);
             // keep the controller's step, not the one shortened to land on t_stop
-            st.h = (last ? std::max(st.h, h) : h) * fac;
+            st.h = accepted_step(st.h, h, last, fac);
             if (!std::isfinite(st.h) || !(st.h > 0.0)) return fail(kStepNotFinite);
             if (clock.out()) break;
         }

@@ -154,7 +154,7 @@ public:
                 if (++rejected_here >= budget.max_rejections || clock.out()) break;
                 continue;
             }
-            double h_next = (last ? std::max(st.h, h) : h) * flow::step_factor(err, tab_.error_order, true);
+            double h_next = flow::accepted_step(st.h, h, last, flow::step_factor(err, tab_.error_order, true));
             const double theta = decide(h, rtol, atol);
             ++st.accepted;
             ++res.steps;

@@ -17,9 +17,9 @@ Fields (defaults in brackets):
                              1/2 sum_i ||f(x_i) - y_i||^2; "mean": lr is the step of the mean loss (the
                              paper's units), so the step given is lr / N
     lr_power [0.0], steps [1000], record_points [200], and method / t_end / rtol / atol / tableau
-    events [true]            method = flow on ReLU / leaky ReLU: the event-aware flow, which stops (run
-                             stored as "diverged", with the reason) where a pre-activation slides; false:
-                             the plain Runge-Kutta pair
+    events [true]            method = flow on ReLU / leaky ReLU: the event-aware flow (kinks located,
+                             sliding pre-activations held on 0; its counters stored); false: the plain
+                             Runge-Kutta pair
 
 Summary metrics: final_loss, initial_loss, final_step, diverged_at, flow_time, lr_step, train_time, and
 the balancedness of Du et al.: for each layer h = 1..L the squared norm norm2_W<h> = ||W_h||_F^2 (and

@@ -244,8 +244,8 @@ def trajectory_of(run) -> dict:
 
 def outcome_of(run, metrics: dict, trajectory: dict, params) -> Outcome:
     """An Outcome with the run's status: "done", or "diverged" with the message, also for a flow that an
-    event-aware integrator stopped before t_end ("zeno", or "sliding" on a deep ReLU net)."""
-    if run.status in ("zeno", "sliding"):
+    event-aware integrator stopped before t_end ("zeno")."""
+    if run.status == "zeno":
         return Outcome(
             "diverged",
             metrics,

@@ -144,7 +144,7 @@ def run_flow(
                         )
                         break
                 if status == "interrupted" or failed:
-                    if failed:  # "diverged", or an engine's own reason ("zeno", "sliding")
+                    if failed:  # "diverged", or an engine's own reason ("zeno")
                         status = (
                             "diverged"
                             if stall_reason or not hasattr(engine, "failure_status")
@@ -186,9 +186,9 @@ def run_flow(
         status=status,
         wall_time=time.perf_counter() - start,
         method="flow",
-        diverged_at=accepted if status in ("diverged", "zeno", "sliding") else None,
+        diverged_at=accepted if status in ("diverged", "zeno") else None,
     )
     run.info.update(engine.counters(), rtol=rtol, atol=atol, t_end=t_end)
-    if status in ("diverged", "zeno", "sliding"):
+    if status in ("diverged", "zeno"):
         run.info["error"] = stall_reason or engine.failure()
     return run
