@@ -115,6 +115,7 @@ public:
             ++st.accepted;
             ++res.steps;
             // events: a sliding entry's mu leaving its range (mu_ is at ynew: the last stage), a crossing
+            const std::vector<double> mu1 = mu_;
             double theta_x = 2.0;
             if (!slide_.empty() && exit_margin() < 0.0) theta_x = first_exit(y, h, mu0, st);
             mu_ = mu0;
@@ -131,7 +132,8 @@ public:
                 if (tab_.fsal) {
                     std::swap(k[0], k[S - 1]);
                     st.loss = new_loss;
-                    solve_mu(y, st);  // the controls at ynew (the stage's values, solved once more)
+                    mu_ = mu1;  // the controls at ynew, as its stage solved them
+                    apply_mu();
                 } else {
                     st.loss = field(y, k[0].data(), st);
                 }
