@@ -209,13 +209,9 @@ struct DeepEventRun {
 
     py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> rec_t, index_t rec_k,
                         carray<double> rec_loss, carray<long long> rec_steps) {
-        flow::RecordCursor rc = record_cursor(rec_t, rec_k, rec_loss, rec_steps);
-        flow::FlowResult r;
-        {
-            py::gil_scoped_release release;
-            r = integ->integrate(state.data(), st, t_stop, rtol, atol, max_steps, rc, opt);
-        }
-        return py::make_tuple(r.steps, r.reached, r.failed, rc.k);
+        return integrate_with_records(rec_t, rec_k, rec_loss, rec_steps, [&](flow::RecordCursor& rc) {
+            return integ->integrate(state.data(), st, t_stop, rtol, atol, max_steps, rc, opt);
+        });
     }
 
     // Copy between the state and the weight / bias arrays (to_state: arrays -> state).
@@ -241,7 +237,7 @@ void def_event_flow(py::module_& m, const char* name) {
     using R = DeepEventRun<T>;
     py::class_<R> cls(m, name,
                       "An event-aware gradient-flow run of a ReLU / leaky-ReLU deep net (kinks located, sliding "
-                      "detected); the state is [W_1..W_L; b_1..b_L] in double.");
+                      "pre-activations held by their coupled controls); the state is [W_1..W_L; b_1..b_L] in double.");
     cls.def(py::init([](array_list<T> weights, array_list<T> biases, deep::Activation activation, double slope,
                         carray<T> X, carray<T> Y, double offset, const std::string& tableau, long long zeno_events,
                         double zeno_window) {

@@ -13,12 +13,6 @@
 namespace wideflow::bind {
 namespace {
 
-const flow::Tableau& event_tableau(const std::string& name) {
-    if (name == "dopri5") return flow::dopri5();
-    if (name == "bs32") return flow::bs32();
-    throw std::invalid_argument("tableau: unknown Runge-Kutta pair '" + name + "' (dopri5, bs32)");
-}
-
 template <class T>
 struct EventRun {
     std::vector<py::object> keep_alive;  // x, y (the system points into them)
@@ -29,13 +23,9 @@ struct EventRun {
 
     py::tuple integrate(double t_stop, double rtol, double atol, index_t max_steps, carray<double> rec_t, index_t rec_k,
                         carray<double> rec_loss, carray<long long> rec_steps) {
-        flow::RecordCursor rc = record_cursor(rec_t, rec_k, rec_loss, rec_steps);
-        flow::FlowResult r;
-        {
-            py::gil_scoped_release release;
-            r = integ->integrate(st, t_stop, rtol, atol, max_steps, rc, opt);
-        }
-        return py::make_tuple(r.steps, r.reached, r.failed, rc.k);
+        return integrate_with_records(rec_t, rec_k, rec_loss, rec_steps, [&](flow::RecordCursor& rc) {
+            return integ->integrate(st, t_stop, rtol, atol, max_steps, rc, opt);
+        });
     }
 
     // Per neuron: the sample (index into the run's ascending x) it slides on, or -1, and its lambda
@@ -80,7 +70,7 @@ void def_event_flow(py::module_& m, const char* name) {
                                                                   n, scale_inner, scale_outer);
                 double* w = run->sys->state();
                 for (py::ssize_t i = 0; i < mm; ++i) w[i] = ap[i], w[mm + i] = bp[i], w[2 * mm + i] = cp[i];
-                run->integ = std::make_unique<shallow::EventIntegrator>(*run->sys, event_tableau(tableau));
+                run->integ = std::make_unique<shallow::EventIntegrator>(*run->sys, tableau_of(tableau));
                 run->opt.zeno_events = zeno_events;
                 run->opt.zeno_window = zeno_window;
                 return run;

@@ -16,7 +16,7 @@ namespace wideflow::bind {
 inline const flow::Tableau& tableau_of(const std::string& name) {
     if (name == "dopri5") return flow::dopri5();
     if (name == "bs32") return flow::bs32();
-    throw std::invalid_argument("method: unknown Runge-Kutta pair '" + name + "' (dopri5, bs32)");
+    throw std::invalid_argument("tableau: unknown Runge-Kutta pair '" + name + "' (dopri5, bs32)");
 }
 
 template <class T, class System>
@@ -54,9 +54,12 @@ struct FlowRun {
     }
 };
 
-// The cursor of an event-aware run over the record arrays the Python engine holds (rec_k: written so far).
-inline flow::RecordCursor record_cursor(carray<double>& rec_t, index_t rec_k, carray<double>& rec_loss,
-                                        carray<long long>& rec_steps) {
+// One bounded integrate() call of an event-aware run, which writes the records it reaches into the arrays the
+// Python engine holds (rec_k: written so far): step(cursor) runs the integrator without the GIL. Returns
+// (steps, reached, failed, records written).
+template <class Step>
+py::tuple integrate_with_records(carray<double>& rec_t, index_t rec_k, carray<double>& rec_loss,
+                                 carray<long long>& rec_steps, Step&& step) {
     const py::ssize_t n = rec_t.shape(0);
     if (rec_t.ndim() != 1 || rec_k < 0 || rec_k > n) throw std::invalid_argument("rec_k: out of range");
     flow::RecordCursor rc;
@@ -65,7 +68,12 @@ inline flow::RecordCursor record_cursor(carray<double>& rec_t, index_t rec_k, ca
     rc.steps = data_of(rec_steps, n, "rec_steps");
     rc.n = n;
     rc.k = rec_k;
-    return rc;
+    flow::FlowResult r;
+    {
+        py::gil_scoped_release release;
+        r = step(rc);
+    }
+    return py::make_tuple(r.steps, r.reached, r.failed, rc.k);
 }
 
 // The common part of every flow-run class: integrate, counters, loss.

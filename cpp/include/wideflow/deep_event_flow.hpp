@@ -32,7 +32,6 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/LU>
 #include <Eigen/QR>
 
 #include "wideflow/deep_events.hpp"
